@@ -1,0 +1,234 @@
+"""The ``sparks-gui`` command: gui (default), demo, train, bench.
+
+Every user error ends with a one-line message on stderr and exit status 2;
+unexpected failures exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import SparksError
+
+COMMANDS = ("gui", "demo", "train", "bench")
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default=None, help="output folder (default: ./sparks-run-<time>)")
+    p.add_argument("--config", default=None, help="SparksConfig as JSON or YAML; flags below override it")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--latent-dim", type=int, default=None)
+    p.add_argument("--grad-mode", choices=("full", "truncated", "online"), default=None)
+    p.add_argument("--device", default=None, help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sparks-gui",
+        description="Train SPARKS on neural recordings and look inside it while it learns.",
+        epilog="With no command, opens the napari app (optionally with FILE).",
+    )
+    sub = parser.add_subparsers(dest="command")
+    g = sub.add_parser("gui", help="open napari with the SPARKS docks (default)")
+    g.add_argument("file", nargs="?", default=None)
+
+    d = sub.add_parser("demo", help="train on built-in synthetic reach data")
+    d.add_argument("--headless", action="store_true", help="train in the terminal and write results (no window)")
+    _add_training_options(d)
+
+    t = sub.add_parser("train", help="train on a recording file")
+    t.add_argument("data", help="recording file (.npy/.npz/.mat/.csv)")
+    t.add_argument("--target", default=None, help="behaviour signal to predict, or 'unsupervised'")
+    t.add_argument("--dt", type=float, default=None, help="bin width in seconds, if the file does not store it")
+    t.add_argument("--kind", choices=("spikes", "calcium"), default=None)
+    t.add_argument("--activity-key", default=None, help="name of the activity array inside the file")
+    _add_training_options(t)
+
+    b = sub.add_parser("bench", help="print speed/memory benchmarks as JSON lines")
+    b.add_argument("--quick", action="store_true", help="smaller problem sizes (smoke run)")
+    b.add_argument("--only", default=None, help="run only benchmarks whose name contains this")
+    return parser
+
+
+def _config_from_args(args, base=None):
+    from .engine.config import SparksConfig
+
+    cfg = SparksConfig.load(args.config) if args.config else (base or SparksConfig())
+    changes: dict[str, Any] = {}
+    for flag, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("latent_dim", "latent_dim"),
+                      ("grad_mode", "grad_mode"), ("device", "device"), ("seed", "seed")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            changes[key] = value
+    return cfg.replace(**changes) if changes else cfg
+
+
+def train_and_export(config, recording, out_dir: Path, task: str, progress: bool = True) -> dict[str, Any]:
+    """Train with a progress bar, then write config, model, latents, predictions, metrics and figures."""
+    from tqdm import tqdm
+
+    from .engine.checkpoint import save_checkpoint
+    from .engine.events import EpochEnd, Failed, Finished, Started, StepProgress
+    from .engine.trainer import Trainer
+    from .figures import training as figs
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = config.replace(out_dir=str(out_dir))
+    config.to_json(out_dir / "config.json")
+    trainer = Trainer(config, recording)
+    bar = None
+    finished = None
+    for ev in trainer.run():
+        if isinstance(ev, Started):
+            print(f"training on {ev.n_train} examples ({ev.n_test} held out), target={ev.target}, loss={ev.loss}, "
+                  f"device={ev.device}", file=sys.stderr)
+            bar = tqdm(total=ev.total_steps, initial=ev.epoch * ev.steps_per_epoch, unit="batch", disable=not progress,
+                       file=sys.stderr, dynamic_ncols=True)
+        elif isinstance(ev, StepProgress) and bar is not None:
+            bar.update(1)
+            bar.set_postfix(epoch=ev.epoch + 1, loss=f"{ev.loss:.4f}", refresh=False)
+        elif isinstance(ev, EpochEnd) and bar is not None and ev.metrics:
+            key = next(iter(ev.metrics))
+            bar.set_postfix(epoch=ev.epoch + 1, test_loss=f"{ev.test_loss:.4f}", **{key: f"{ev.metrics[key]:.3f}"})
+        elif isinstance(ev, Failed):
+            if bar is not None:
+                bar.close()
+            raise SparksError(ev.message)
+        elif isinstance(ev, Finished):
+            finished = ev
+    if bar is not None:
+        bar.close()
+    data = trainer.data
+    meta = {"r_mean": data.r_mean, "r_std": data.r_std, "loss": data.loss, "target": data.target_name,
+            "target_offset": data.target_offset, "dt": data.dt, "kind": data.kind}
+    save_checkpoint(out_dir / "model.pt", trainer.model, None, config, config.epochs, history=trainer.history, data_meta=meta)
+    all_idx = np.arange(len(data.x))
+    ev_all = trainer.evaluate(all_idx)
+    latents = np.transpose(ev_all["latents"], (0, 2, 1))  # [examples, d, T]
+    from .data.atomic import atomic_save
+
+    atomic_save(out_dir / "latents.npy", lambda p: np.save(p, latents.astype(np.float32)))
+    atomic_save(out_dir / "predictions.npy", lambda p: np.save(p, np.asarray(ev_all["pred"], dtype=np.float32)))
+    atomic_save(out_dir / "split.npz", lambda p: np.savez(p, train_idx=data.train_idx, test_idx=data.test_idx, starts=data.starts))
+    test = trainer.evaluate(data.test_idx) if len(data.test_idx) else None
+    metrics: dict[str, Any] = {
+        "task": task,
+        "target": data.target_name,
+        "loss": data.loss,
+        "n_examples": int(len(data.x)),
+        "n_train": int(len(data.train_idx)),
+        "n_test": int(len(data.test_idx)),
+        "n_neurons": int(data.n_neurons),
+        "dt_s": float(data.dt),
+        "epochs": int(config.epochs),
+        "seed": int(config.seed),
+        "device": str(trainer.device),
+        "train_seconds": float(finished.metrics.get("train_seconds", float("nan"))) if finished else None,
+        "trial_steps_per_s": float(finished.metrics.get("trial_steps_per_s", float("nan"))) if finished else None,
+        "final_train_loss": float(trainer.history[-1]["train_loss"]) if trainer.history else None,
+    }
+    if test is not None:
+        metrics["test_loss"] = float(test["loss"])
+        for k, v in test["metrics"].items():
+            metrics[f"test_{k}"] = v
+    from .data.atomic import atomic_write_text
+
+    atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+    fig_dir = out_dir / "figures"
+    figs.loss_curve(trainer.history, fig_dir / "loss.png")
+    cond_name = next(iter(data.conditions), None)
+    cond = data.conditions[cond_name] if cond_name else None
+    show = data.test_idx if len(data.test_idx) else all_idx
+    figs.latent_trajectories(latents[show][:48], fig_dir / "latents.png",
+                             None if cond is None else cond[show][:48],
+                             title=f"latents (held-out, coloured by {cond_name})" if cond_name else "latents (held-out)")
+    if data.loss == "mse" and test is not None:
+        true = data.denormalise(data.r[data.test_idx])
+        off = data.target_offset
+        L = true.shape[1]
+        figs.decoding(true[:, off:], test["pred"][:, : L - off], fig_dir / "decoding.png",
+                      names=[f"{data.target_name}[{i}]" for i in range(true.shape[-1])], r2=metrics.get("test_r2"), dt=data.dt)
+    return metrics
+
+
+def _cmd_demo(args) -> int:
+    from .data.synthetic import make_reach
+
+    if not args.headless:
+        return _cmd_gui(argparse.Namespace(file=None, sample="reach"))
+    from .engine.config import SparksConfig
+
+    base = SparksConfig(target="hand_pos", epochs=30, bin_factor=1)
+    cfg = _config_from_args(args, base)
+    out = Path(args.out or f"sparks-demo-{time.strftime('%Y%m%d-%H%M%S')}")
+    rec = make_reach(seed=cfg.seed)
+    metrics = train_and_export(cfg, rec, out, task="synthetic_reach/hand_pos", progress=not args.quiet)
+    print(json.dumps({k: metrics[k] for k in ("task", "test_r2", "train_seconds") if k in metrics}))
+    print(f"results written to {out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from .data.io import load_recording
+
+    rec = load_recording(args.data, activity_key=args.activity_key, dt=args.dt, kind=args.kind)
+    cfg = _config_from_args(args)
+    changes = {"data_path": str(Path(args.data).resolve())}
+    if args.target is not None:
+        changes["target"] = args.target
+    cfg = cfg.replace(**changes)
+    out = Path(args.out or f"sparks-run-{time.strftime('%Y%m%d-%H%M%S')}")
+    metrics = train_and_export(cfg, rec, out, task=f"{rec.name}/{cfg.target}", progress=not args.quiet)
+    summary = {k: v for k, v in metrics.items() if k in ("task", "test_r2", "test_bce", "baseline_bce", "test_accuracy", "train_seconds")}
+    print(json.dumps(summary))
+    print(f"results written to {out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from .bench import run_benchmarks
+
+    for row in run_benchmarks(quick=args.quick, only=args.only):
+        print(json.dumps(row), flush=True)
+    return 0
+
+
+def _cmd_gui(args) -> int:
+    try:
+        from .gui.app import launch
+    except ImportError as exc:
+        raise SparksError(f"The GUI needs napari and Qt, which are not installed ({exc}).",
+                          "pip install 'sparks-gui[all]', or use 'sparks-gui demo --headless'.") from exc
+    return launch(getattr(args, "file", None), sample=getattr(args, "sample", None))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        argv = ["gui", *argv]
+    args = parser.parse_args(argv)
+    handlers = {"gui": _cmd_gui, "demo": _cmd_demo, "train": _cmd_train, "bench": _cmd_bench}
+    try:
+        return handlers[args.command](args)
+    except SparksError as exc:
+        print(f"sparks-gui: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sparks-gui: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""``SparksConfig``: the one configuration object behind the CLI, the GUI form and saved runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import SparksError
+
+GRAD_MODES = ("full", "truncated", "online")
+STDP_RULES = ("soft_bounded", "additive", "symmetric")
+LOSS_CHOICES = ("auto", "mse", "bce", "poisson", "cross_entropy")
+
+
+@dataclass
+class SparksConfig:
+    """Every hyperparameter of a run, the seed and the data/target selection.
+
+    A run is reproducible from its saved config (JSON or YAML) and seed.
+    """
+
+    # --- data and target -------------------------------------------------------
+    data_path: str | None = None
+    """Recording file, or None for the built-in synthetic sample named by ``sample``."""
+    sample: str = "reach"
+    """Built-in synthetic dataset used when ``data_path`` is None."""
+    target: str = "auto"
+    """Behaviour signal to predict, ``"unsupervised"`` (predict the activity itself),
+    or ``"auto"`` (the first behaviour signal, unsupervised when there is none)."""
+    neurons: list[int] | None = None
+    """Neuron indices to use (None = all)."""
+    segment_length: int = 500
+    """Bins per training example for recordings without trials."""
+    test_fraction: float = 0.2
+    """Fraction of trials/segments held out for testing."""
+    bin_factor: int = 1
+    """Sum (spikes) or average (calcium) this many bins together before training."""
+
+    # --- model ----------------------------------------------------------------
+    latent_dim: int = 3
+    embed_dim: int = 32
+    n_heads: int = 1
+    tau_p: int = 10
+    """Past window: number of latents the decoder sees."""
+    tau_f: int = 1
+    """Future window: number of reference samples predicted at each step."""
+    target_offset: int = -1
+    """Steps between the newest latent and the first predicted sample (-1 = auto:
+    0 for behaviour targets, 1 for unsupervised, i.e. predict the *next* bins)."""
+    n_conv_blocks: int = 0
+    conv_heads: int = 4
+    decoder_layers: int = 2
+    tau_s: float = 0.5
+    """Initial STDP time constant in seconds."""
+    w_start: float = 1.0
+    """Initial trace increment per spike (times dt)."""
+    stdp_rule: str = "soft_bounded"
+    learn_traces: bool = True
+    """False freezes tau and w (the fixed-trace control)."""
+    beta: float = 0.001
+    """Weight of the KL term."""
+    loss: str = "auto"
+    """Reconstruction loss; auto = mse for behaviour/calcium, bce for binary spikes, poisson for counts."""
+
+    # --- training -------------------------------------------------------------
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    grad_mode: str = "full"
+    """``full`` (BPTT over the whole trial), ``truncated`` (chunks of ``chunk_steps``,
+    one update per chunk) or ``online`` (one update per time step)."""
+    chunk_steps: int = 100
+    seed: int = 0
+    device: str = "auto"
+    hebbian_backend: str = "auto"
+    """``auto`` (fused CPU kernel on CPU, per-step torch elsewhere), ``cpu_kernel`` or ``torch``."""
+
+    # --- what the trainer reports -------------------------------------------
+    eval_every: int = 1
+    """Epochs between test-set evaluations (latent/prediction snapshots go with them)."""
+    snapshot_trials: int = 16
+    checkpoint_every: int = 1
+    out_dir: str | None = None
+
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Free-form user notes; saved with the run, ignored by the engine."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> None:
+        def need(ok: bool, problem: str, fix: str) -> None:
+            if not ok:
+                raise SparksError(problem, fix)
+
+        need(self.grad_mode in GRAD_MODES, f"grad_mode '{self.grad_mode}' is unknown.", f"Use one of {GRAD_MODES}.")
+        need(self.stdp_rule in STDP_RULES, f"stdp_rule '{self.stdp_rule}' is unknown.", f"Use one of {STDP_RULES}.")
+        need(self.loss in LOSS_CHOICES, f"loss '{self.loss}' is unknown.", f"Use one of {LOSS_CHOICES}.")
+        for name in ("latent_dim", "embed_dim", "n_heads", "tau_p", "tau_f", "epochs", "batch_size", "chunk_steps", "segment_length", "bin_factor"):
+            need(int(getattr(self, name)) >= 1, f"{name}={getattr(self, name)} must be at least 1.", f"Set {name} to a positive integer.")
+        need(self.embed_dim % self.n_heads == 0, f"embed_dim={self.embed_dim} is not divisible by n_heads={self.n_heads}.", "Choose embed_dim as a multiple of n_heads.")
+        need(0.0 <= self.test_fraction < 1.0, f"test_fraction={self.test_fraction} must be in [0, 1).", "Use e.g. 0.2.")
+        need(self.tau_s > 0 and self.w_start > 0, "tau_s and w_start must be positive.", "Use e.g. tau_s=0.5 (seconds), w_start=1.0.")
+        need(self.lr > 0, f"lr={self.lr} must be positive.", "Use e.g. 3e-3.")
+        need(self.hebbian_backend in ("auto", "torch", "cpu_kernel"), f"hebbian_backend '{self.hebbian_backend}' is unknown.", "Use auto, torch or cpu_kernel.")
+
+    # ------------------------------------------------------------ conversions
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "SparksConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SparksError(
+                f"Unknown configuration keys: {', '.join(unknown)}.",
+                f"Remove them or fix the spelling; valid keys are: {', '.join(sorted(known))}.",
+            )
+        return cls(**values)
+
+    def replace(self, **changes) -> "SparksConfig":
+        return self.from_dict({**self.to_dict(), **changes})
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            from ..data.atomic import atomic_write_text
+
+            atomic_write_text(path, text)
+        return text
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        import yaml
+
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        if path is not None:
+            from ..data.atomic import atomic_write_text
+
+            atomic_write_text(path, text)
+        return text
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SparksConfig":
+        """Read a config from ``.json``, ``.yaml`` or ``.yml``."""
+        p = Path(path)
+        if not p.exists():
+            raise SparksError(f"Config file '{p}' does not exist.", "Check the path.")
+        text = p.read_text()
+        try:
+            if p.suffix.lower() in (".yaml", ".yml"):
+                import yaml
+
+                values = yaml.safe_load(text) or {}
+            else:
+                values = json.loads(text)
+        except Exception as exc:  # noqa: BLE001 - any parse error becomes a user message
+            raise SparksError(f"Config file '{p}' could not be parsed: {exc}.", "Fix the JSON/YAML syntax.") from exc
+        if not isinstance(values, dict):
+            raise SparksError(f"Config file '{p}' does not hold a mapping of settings.", "Write key: value pairs.")
+        return cls.from_dict(values)

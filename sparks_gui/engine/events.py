@@ -1,0 +1,90 @@
+"""Typed events yielded by :meth:`Trainer.run`; plain data so any consumer (CLI, GUI, tests) can use them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Event:
+    epoch: int
+
+
+@dataclass
+class Started(Event):
+    total_steps: int
+    steps_per_epoch: int
+    n_train: int
+    n_test: int
+    device: str
+    target: str
+    loss: str
+    resumed: bool = False
+
+
+@dataclass
+class StepProgress(Event):
+    step: int
+    """Global optimiser-batch index (1-based) across all epochs."""
+    total_steps: int
+    loss: float
+    elapsed_s: float
+    eta_s: float
+    trial_steps_per_s: float
+
+
+@dataclass
+class EpochEnd(Event):
+    train_loss: float
+    test_loss: float | None
+    metrics: dict[str, float]
+    elapsed_s: float
+    eta_s: float
+
+
+@dataclass
+class LatentSnapshot(Event):
+    latents: np.ndarray
+    """[n_examples, T, d] posterior means."""
+    example_idx: np.ndarray
+    conditions: dict[str, np.ndarray] = field(default_factory=dict)
+    split: str = "test"
+
+
+@dataclass
+class AttentionSnapshot(Event):
+    mean: np.ndarray
+    """[H, N, N] attention averaged over the time of one example."""
+    last: np.ndarray
+    """[H, N, N] attention at the last step of that example."""
+    example: int = 0
+
+
+@dataclass
+class Predictions(Event):
+    predicted: np.ndarray
+    """[n_examples, T, k] first predicted future step, in data units."""
+    true: np.ndarray
+    example_idx: np.ndarray
+    target: str = ""
+
+
+@dataclass
+class CheckpointWritten(Event):
+    path: str
+
+
+@dataclass
+class Finished(Event):
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    cancelled: bool = False
+
+
+@dataclass
+class Failed(Event):
+    message: str
+    checkpoint: str | None = None

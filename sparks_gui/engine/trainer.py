@@ -1,0 +1,338 @@
+"""The training engine: :class:`Trainer.run` is a generator of typed events.
+
+The CLI consumes it with a progress bar, the GUI inside a napari thread worker,
+tests directly.  The trainer never knows who listens.  ``cancel()`` may be
+called from any thread; it takes effect after the current batch.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.recording import Recording
+from ..errors import SparksError
+from ..model.sparks import SparksModel, kl_divergence, pick_device, prediction_from_output, reconstruction_loss
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import SparksConfig
+from .dataset import PreparedData, prepare
+from .events import (
+    AttentionSnapshot,
+    CheckpointWritten,
+    EpochEnd,
+    Event,
+    Failed,
+    Finished,
+    LatentSnapshot,
+    Predictions,
+    Started,
+    StepProgress,
+)
+
+
+def build_model(config: SparksConfig, data: PreparedData) -> SparksModel:
+    """A fresh model for ``data`` under ``config``."""
+    return SparksModel(
+        data.n_neurons,
+        n_out=data.n_out,
+        latent_dim=config.latent_dim,
+        embed_dim=config.embed_dim,
+        n_heads=config.n_heads,
+        tau_p=config.tau_p,
+        tau_f=config.tau_f,
+        n_conv_blocks=config.n_conv_blocks,
+        conv_heads=config.conv_heads,
+        decoder_layers=config.decoder_layers,
+        dt=data.dt,
+        tau_s=config.tau_s,
+        w_start=config.w_start,
+        stdp_rule=config.stdp_rule,
+        kind=data.kind,
+        learn_traces=config.learn_traces,
+        backend=config.hebbian_backend,
+    )
+
+
+def target_windows(r: torch.Tensor, t0: int, n_steps: int, offset: int, tau_f: int):
+    """Targets r[t + offset + f] for t in [t0, t0 + n_steps), f < tau_f: ([B, n, tau_f, k], valid mask [n, tau_f])."""
+    L = r.shape[1]
+    idx = t0 + torch.arange(n_steps)[:, None] + offset + torch.arange(tau_f)[None, :]
+    valid = idx < L
+    return r[:, idx.clamp(max=L - 1)], valid.to(r.device)
+
+
+def r2_scores(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Coefficient of determination per column of [n, k] arrays."""
+    ss_res = ((true - pred) ** 2).sum(0)
+    ss_tot = ((true - true.mean(0)) ** 2).sum(0)
+    return 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, np.nan)
+
+
+class Trainer:
+    """Train a :class:`SparksModel` on a recording, reporting progress as events.
+
+    Parameters
+    ----------
+    config
+        Hyperparameters, seed and target.
+    recording
+        The data (ignored when ``data`` is given).
+    data
+        Already prepared tensors (lets several trainers share one preparation).
+    model
+        Continue training this model (e.g. fine-tuning) instead of building one.
+    session
+        Which session encoder of ``model`` this recording feeds.
+    resume
+        Path of a checkpoint to resume from exactly (model, optimiser, RNG, epoch).
+    """
+
+    def __init__(
+        self,
+        config: SparksConfig,
+        recording: Recording | None = None,
+        data: PreparedData | None = None,
+        model: SparksModel | None = None,
+        session: int = 0,
+        resume: str | Path | None = None,
+        parameters=None,
+    ):
+        if data is None:
+            if recording is None:
+                raise SparksError("The trainer needs a recording.", "Pass recording=... or data=...")
+            data = prepare(recording, config)
+        self.config = config
+        self.data = data
+        self.session = session
+        self.device = pick_device(config.device)
+        self.model = (model or build_model(config, data)).to(self.device)
+        self._parameters = parameters
+        self._resume = resume
+        self._cancel = threading.Event()
+        self.history: list[dict[str, Any]] = []
+        self.epoch = 0
+        self.last_checkpoint: str | None = None
+        self.metrics: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------- control
+    def cancel(self) -> None:
+        """Ask the run to stop; it ends after the batch in progress."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    # ------------------------------------------------------------------ helpers
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array).to(self.device)
+
+    def _batch_loss(self, xb, rb, t0, n_steps, state, generator, sample=True):
+        cfg, d = self.config, self.data
+        out = self.model(xb[..., t0 : t0 + n_steps], self.session, state, sample=sample, generator=generator)
+        tgt, valid = target_windows(rb, t0, n_steps, d.target_offset, cfg.tau_f)
+        if d.loss == "cross_entropy":
+            tgt = tgt[..., 0]
+        mask = valid[None].expand(xb.shape[0], -1, -1)
+        recon = reconstruction_loss(out.pred, tgt, mask, d.loss)
+        return recon + cfg.beta * kl_divergence(out.mu, out.logvar), recon, out
+
+    def _train_batch(self, xb, rb, optimiser, generator) -> float:
+        cfg = self.config
+        L = xb.shape[-1]
+        chunk = {"full": L, "truncated": cfg.chunk_steps, "online": 1}[cfg.grad_mode]
+        state = self.model.initial_state(xb.shape[0], self.session, self.device)
+        total, weight = 0.0, 0
+        for t0 in range(0, L, chunk):
+            n = min(chunk, L - t0)
+            loss, _, out = self._batch_loss(xb, rb, t0, n, state, generator)
+            if not torch.isfinite(loss):
+                return float("nan")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self._trainable(), cfg.grad_clip)
+            optimiser.step()
+            state = out.state.detach()
+            total += float(loss.detach()) * n
+            weight += n
+        return total / weight
+
+    def _trainable(self):
+        params = self._parameters if self._parameters is not None else self.model.parameters()
+        return [p for p in params if p.requires_grad]
+
+    @torch.no_grad()
+    def evaluate(self, idx: np.ndarray, batch_size: int | None = None) -> dict[str, Any]:
+        """Deterministic pass (z = mu) over examples ``idx``: loss, metrics, latents, predictions."""
+        d, cfg = self.data, self.config
+        self.model.eval()
+        bs = batch_size or max(cfg.batch_size, 64)
+        losses, mus, preds, weights = [], [], [], []
+        for s in range(0, len(idx), bs):
+            sel = idx[s : s + bs]
+            xb, rb = self._tensor(d.x[sel]), self._tensor(d.r[sel])
+            loss, recon, out = self._batch_loss(xb, rb, 0, xb.shape[-1], None, None, sample=False)
+            losses.append(float(loss) * len(sel))
+            weights.append(len(sel))
+            mus.append(out.mu.cpu().numpy())
+            preds.append(prediction_from_output(out.pred[:, :, 0], d.loss).float().cpu().numpy())
+        self.model.train()
+        latents = np.concatenate(mus)
+        pred = np.concatenate(preds)
+        result = {"loss": sum(losses) / sum(weights), "latents": latents, "pred": d.denormalise(pred) if d.loss == "mse" else pred}
+        result["metrics"] = self._metrics(idx, pred)
+        return result
+
+    def _metrics(self, idx: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+        d = self.data
+        L = d.x.shape[-1]
+        off = d.target_offset
+        valid = slice(0, L - off)
+        true = d.r[idx][:, off:]
+        p = pred[:, valid]
+        if d.loss == "mse":
+            k = true.shape[-1]
+            per = r2_scores(p.reshape(-1, k), true.reshape(-1, k))
+            return {"r2": float(np.nanmean(per)), "r2_per_variable": [float(v) for v in per]}
+        if d.loss == "cross_entropy":
+            return {"accuracy": float(np.mean(p == true[..., 0]))}
+        # spikes: held-out negative log-likelihood against the mean-rate null
+        rate = d.r[d.train_idx].reshape(-1, d.r.shape[-1]).mean(0)
+        eps = 1e-6
+        if d.loss == "bce":
+            pp = np.clip(p, eps, 1 - eps)
+            nll = -(true * np.log(pp) + (1 - true) * np.log(1 - pp)).mean()
+            rr = np.clip(rate, eps, 1 - eps)
+            null = -(true * np.log(rr) + (1 - true) * np.log(1 - rr)).mean()
+            return {"bce": float(nll), "baseline_bce": float(null), "bce_ratio": float(nll / null)}
+        nll = (p - true * np.log(p + eps)).mean()
+        null = (rate - true * np.log(rate + eps)).mean()
+        return {"poisson_nll": float(nll), "baseline_poisson_nll": float(null), "nll_ratio": float(nll / null)}
+
+    def attention(self, example: int, every: int = 1) -> np.ndarray:
+        """Attention matrices [T // every, H, N, N] of one example (deterministic, no grad)."""
+        heb = self.model.sessions[self.session].hebbian
+        budget = max(1, int(256e6 // (4 * heb.n_heads * heb.n_neurons**2)))  # keep the sequence under ~256 MB
+        x = self._tensor(self.data.x[example : example + 1, :, :budget])
+        with torch.no_grad():
+            Aseq, _ = heb.attention_sequence(x)
+        return Aseq[0, :, ::every].permute(1, 0, 2, 3).cpu().numpy()
+
+    def _checkpoint(self, optimiser, generator, epoch: int) -> str | None:
+        if not self.config.out_dir:
+            return None
+        path = Path(self.config.out_dir) / "checkpoint.pt"
+        save_checkpoint(
+            path, self.model, optimiser, self.config, epoch, generator, self.history,
+            data_meta={"r_mean": self.data.r_mean, "r_std": self.data.r_std, "loss": self.data.loss,
+                       "target": self.data.target_name, "target_offset": self.data.target_offset,
+                       "dt": self.data.dt, "kind": self.data.kind, "session": self.session},
+        )
+        self.last_checkpoint = str(path)
+        return str(path)
+
+    # --------------------------------------------------------------------- run
+    def run(self) -> Iterator[Event]:
+        """Train, yielding events; ends with ``Finished`` or ``Failed`` (never raises for user errors)."""
+        try:
+            yield from self._run()
+        except SparksError as exc:
+            yield Failed(self.epoch, str(exc), self.last_checkpoint)
+        except Exception as exc:  # noqa: BLE001 - reported to the user, not swallowed silently
+            yield Failed(self.epoch, f"{type(exc).__name__}: {exc}", self.last_checkpoint)
+
+    def _run(self) -> Iterator[Event]:
+        cfg, d = self.config, self.data
+        torch.manual_seed(cfg.seed)
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(cfg.seed)
+        optimiser = torch.optim.Adam(self._trainable(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        start_epoch = 0
+        if self._resume is not None:
+            ck = load_checkpoint(self._resume, map_location=self.device)
+            self.model.load_state_dict(ck["model"])
+            optimiser.load_state_dict(ck["optimizer"])
+            generator.set_state(ck["generator"])
+            start_epoch = int(ck["epoch"])
+            self.history = list(ck.get("history", []))
+        n_train = len(d.train_idx)
+        if n_train == 0:
+            raise SparksError("No training examples left after the train/test split.", "Use more trials/segments or a smaller test_fraction.")
+        steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+        total = steps_per_epoch * cfg.epochs
+        yield Started(start_epoch, total, steps_per_epoch, n_train, len(d.test_idx), str(self.device), d.target_name, d.loss, self._resume is not None)
+        t_start = time.perf_counter()
+        done = 0
+        step = start_epoch * steps_per_epoch
+        trial_steps = 0
+        for epoch in range(start_epoch, cfg.epochs):
+            self.epoch = epoch
+            order = np.random.default_rng((cfg.seed, epoch)).permutation(d.train_idx)
+            running, count = 0.0, 0
+            for b in range(steps_per_epoch):
+                sel = np.sort(order[b * cfg.batch_size : (b + 1) * cfg.batch_size])
+                xb, rb = self._tensor(d.x[sel]), self._tensor(d.r[sel])
+                loss = self._train_batch(xb, rb, optimiser, generator)
+                if not math.isfinite(loss):
+                    where = f"epoch {epoch + 1}, batch {b + 1}"
+                    keep = f" The last good checkpoint is {self.last_checkpoint}." if self.last_checkpoint else ""
+                    yield Failed(
+                        epoch,
+                        f"Training stopped: the loss became NaN/inf at {where}. Lower the learning rate (lr={cfg.lr}), "
+                        f"keep grad_clip > 0, or check the data for extreme values.{keep}",
+                        self.last_checkpoint,
+                    )
+                    return
+                running += loss * len(sel)
+                count += len(sel)
+                done += 1
+                step += 1
+                trial_steps += len(sel) * xb.shape[-1]
+                elapsed = time.perf_counter() - t_start
+                eta = elapsed / done * (total - step)
+                yield StepProgress(epoch, step, total, loss, elapsed, eta, trial_steps / max(elapsed, 1e-9))
+                if self.cancelled:
+                    self.metrics = {"epochs_completed": epoch, "cancelled": True}
+                    yield Finished(epoch, self.metrics, self.history, cancelled=True)
+                    return
+            record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": running / count}
+            last = epoch == cfg.epochs - 1
+            if len(d.test_idx) and ((epoch + 1) % cfg.eval_every == 0 or last):
+                ev = self.evaluate(d.test_idx)
+                record.update(test_loss=ev["loss"], **{k: v for k, v in ev["metrics"].items()})
+                yield EpochEnd(epoch, record["train_loss"], ev["loss"], ev["metrics"], time.perf_counter() - t_start,
+                               (time.perf_counter() - t_start) / done * (total - step))
+                yield from self._snapshots(epoch, ev)
+            else:
+                yield EpochEnd(epoch, record["train_loss"], None, {}, time.perf_counter() - t_start,
+                               (time.perf_counter() - t_start) / done * (total - step))
+            self.history.append(record)
+            if (epoch + 1) % cfg.checkpoint_every == 0 or last:
+                path = self._checkpoint(optimiser, generator, epoch + 1)
+                if path:
+                    yield CheckpointWritten(epoch, path)
+        self.epoch = cfg.epochs
+        final = dict(self.history[-1]) if self.history else {}
+        final.update(epochs_completed=cfg.epochs, train_seconds=time.perf_counter() - t_start,
+                     trial_steps_per_s=trial_steps / max(time.perf_counter() - t_start, 1e-9))
+        self.metrics = final
+        yield Finished(cfg.epochs - 1, final, self.history)
+
+    def _snapshots(self, epoch: int, ev: dict[str, Any]) -> Iterator[Event]:
+        d = self.data
+        n = min(self.config.snapshot_trials, len(d.test_idx))
+        idx = d.test_idx[:n]
+        conds = {k: v[idx] for k, v in d.conditions.items()}
+        yield LatentSnapshot(epoch, ev["latents"][:n], idx, conds)
+        true = d.denormalise(d.r[idx]) if d.loss == "mse" else d.r[idx]
+        yield Predictions(epoch, ev["pred"][:n], true, idx, d.target_name)
+        A = self.attention(int(idx[0]))
+        yield AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0]))

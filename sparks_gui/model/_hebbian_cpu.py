@@ -1,0 +1,227 @@
+"""Fused CPU kernels for the Hebbian attention recurrence (numba).
+
+The recurrence is independent for every pair (i, j) of every head and batch
+element, and sequential in time.  One kernel call walks a whole chunk of T steps
+for one attention *row* (b, h, i) with the three state rows held in L1, in
+parallel over rows (``prange``).  Two outputs are possible:
+
+* ``mode 0``: write A(t) for every step (``Aseq`` [B, H, T, N, N]), for the
+  general encoder (conventional blocks after the Hebbian layer) and for users
+  who want the attention matrices;
+* ``mode 1``: a fused *linear readout* ``out[b, h, i, t, k] = sum_j A_ij(t) K[h, i, k, j]``.
+  Without conventional blocks the whole path A(t) -> value projection -> output
+  projection -> mu/logvar heads is linear, so it folds into one small tensor K and
+  the [B, H, T, N, N] sequence is never stored: memory independent of T x N^2.
+
+The backward kernel recomputes the row's state history (cheap, in cache), walks
+time in reverse and accumulates parameter gradients per batch element (summed by
+the caller) so no two threads write the same memory.
+
+Rule codes (see ``hebbian.RULES``), with P <- a_pre P + c_pre s_j and
+Q <- a_post Q + c_post s_i updated first:
+  0 soft_bounded   A <- clamp(A + (1-A) P [s_i>0] - A Q [s_j>0], lo, hi)
+  1 additive       A <- A + s_i P - s_j Q
+  2 calcium        A <- clamp(lam A + (1-lam) (x_j - x_i), lo, hi)   (lam = a_pre; traces = activity)
+  3 symmetric      A <- clamp(A + (1-A) (P [s_i>0] + Q [s_j>0]), lo, hi)   (order-blind control)
+
+The per-step torch implementation in ``hebbian.py`` is the reference these
+kernels are tested against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # numba is an optional accelerator; the torch path is always available
+    from numba import njit, prange
+
+    HAVE_NUMBA = True
+except Exception:  # pragma: no cover - exercised only where numba is missing
+    HAVE_NUMBA = False
+
+# contract/reassoc let LLVM vectorise the j loops; NaN/inf semantics are kept so
+# a diverging run is still caught by the trainer's finite-loss check.
+_FAST = {"contract", "reassoc", "nsz", "arcp"}
+
+if HAVE_NUMBA:
+
+    @njit(inline="always", fastmath=_FAST)
+    def _row_step(rule, st, si, apr, cpr, aqr, cqr, p, q, a, lo, hi):  # pragma: no cover - jitted
+        """Advance one row (p, q, a: length N, in place) by one time step."""
+        N = a.shape[0]
+        one = np.float32(1.0)
+        zero = np.float32(0.0)
+        if rule == 2:
+            for j in range(N):
+                lam = apr[j]
+                v = lam * a[j] + (one - lam) * (st[j] - si)
+                a[j] = min(max(v, lo), hi)
+        elif rule == 1:
+            for j in range(N):
+                sj = st[j]
+                pj = apr[j] * p[j] + cpr[j] * sj
+                qj = aqr[j] * q[j] + cqr[j] * si
+                p[j] = pj
+                q[j] = qj
+                a[j] = a[j] + si * pj - sj * qj
+        else:
+            gi = one if si > zero else zero
+            for j in range(N):
+                sj = st[j]
+                gj = one if sj > zero else zero
+                pj = apr[j] * p[j] + cpr[j] * sj
+                qj = aqr[j] * q[j] + cqr[j] * si
+                p[j] = pj
+                q[j] = qj
+                if rule == 0:
+                    v = a[j] * (one - pj * gi - qj * gj) + pj * gi
+                else:
+                    v = a[j] + (one - a[j]) * (pj * gi + qj * gj)
+                a[j] = min(max(v, lo), hi)
+
+    @njit(parallel=True, cache=True, fastmath=_FAST)
+    def hebbian_forward(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Aseq, out, P1, Q1, A1):  # pragma: no cover
+        """Walk T steps for every row; mode 0 writes Aseq[b,h,t,i], mode 1 writes out[b,h,i,t,:]."""
+        B, T, N = s.shape
+        H = ap.shape[0]
+        for r in prange(B * H * N):
+            b = r // (H * N)
+            h = (r // N) % H
+            i = r % N
+            p = P0[b, h, i].copy()
+            q = Q0[b, h, i].copy()
+            a = A0[b, h, i].copy()
+            apr, cpr, aqr, cqr = ap[h, i], cp[h, i], aq[h, i], cq[h, i]
+            for t in range(T):
+                st = s[b, t]
+                _row_step(rule, st, st[i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                if mode == 0:
+                    Aseq[b, h, t, i] = a
+                else:
+                    Kr = Kt[h, i]
+                    for k in range(Kr.shape[0]):
+                        acc = np.float32(0.0)
+                        for j in range(N):
+                            acc += a[j] * Kr[k, j]
+                        out[b, h, i, t, k] = acc
+            P1[b, h, i] = p
+            Q1[b, h, i] = q
+            A1[b, h, i] = a
+
+    @njit(parallel=True, cache=True, fastmath=_FAST)
+    def hebbian_backward(
+        s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, gAseq, gout, gP1, gQ1, gA1,
+        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK,
+    ):  # pragma: no cover - jitted
+        """Reverse-time adjoint of ``hebbian_forward``; gradients of the chunk's inputs.
+
+        ``gout`` [B, T, k] is the gradient of the summed readout (mode 1).  Parameter
+        gradients are written per batch element ([B, H, N, N]) and gK per batch
+        element ([B, H, N, k, N]); the caller sums over B.
+        """
+        B, T, N = s.shape
+        H = ap.shape[0]
+        one = np.float32(1.0)
+        zero = np.float32(0.0)
+        n_rows = B * H * N
+        n_blocks = min(n_rows, 64)
+        for blk in prange(n_blocks):
+            # scratch reused by every row of the block (one large allocation per block, not per row)
+            Ph = np.empty((T + 1, N), dtype=np.float32)
+            Qh = np.empty((T + 1, N), dtype=np.float32)
+            Ah = np.empty((T + 1, N), dtype=np.float32)
+            for r in range(blk * n_rows // n_blocks, (blk + 1) * n_rows // n_blocks):
+                b = r // (H * N)
+                h = (r // N) % H
+                i = r % N
+                apr, cpr, aqr, cqr = ap[h, i], cp[h, i], aq[h, i], cq[h, i]
+                # recompute the row's history: index t holds the state after t steps
+                Ph[0] = P0[b, h, i]
+                Qh[0] = Q0[b, h, i]
+                Ah[0] = A0[b, h, i]
+                p = Ph[0].copy()
+                q = Qh[0].copy()
+                a = Ah[0].copy()
+                for t in range(T):
+                    _row_step(rule, s[b, t], s[b, t, i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                    Ph[t + 1] = p
+                    Qh[t + 1] = q
+                    Ah[t + 1] = a
+                pbar = gP1[b, h, i].copy()
+                qbar = gQ1[b, h, i].copy()
+                abar = gA1[b, h, i].copy()
+                gap = np.zeros(N, dtype=np.float32)
+                gcp = np.zeros(N, dtype=np.float32)
+                gaq = np.zeros(N, dtype=np.float32)
+                gcq = np.zeros(N, dtype=np.float32)
+                ga = np.zeros(N, dtype=np.float32)
+                nk = Kt.shape[2]
+                gKr = np.zeros((nk, N), dtype=np.float32)
+                for t in range(T - 1, -1, -1):
+                    st = s[b, t]
+                    si = st[i]
+                    if mode == 0:
+                        ga[:] = gAseq[b, h, t, i]
+                    else:
+                        Kr = Kt[h, i]
+                        ga[:] = zero
+                        for k in range(nk):
+                            gk = gout[b, t, k]
+                            for j in range(N):
+                                ga[j] += gk * Kr[k, j]
+                                gKr[k, j] += gk * Ah[t + 1, j]
+                    if rule == 2:
+                        for j in range(N):
+                            aprev = Ah[t, j]
+                            lam = apr[j]
+                            drive = st[j] - si
+                            v = lam * aprev + (one - lam) * drive
+                            ab = abar[j] + ga[j]
+                            if v < lo or v > hi:
+                                ab = zero
+                            gap[j] += ab * (aprev - drive)
+                            abar[j] = ab * lam
+                        continue
+                    gi = si if rule == 1 else (one if si > zero else zero)
+                    for j in range(N):
+                        sj = st[j]
+                        gj = sj if rule == 1 else (one if sj > zero else zero)
+                        aprev = Ah[t, j]
+                        pj = Ph[t + 1, j]
+                        qj = Qh[t + 1, j]
+                        ab = abar[j] + ga[j]
+                        if rule == 1:
+                            pb = pbar[j] + ab * gi
+                            qb = qbar[j] - ab * gj
+                            abar[j] = ab
+                        elif rule == 0:
+                            decay = one - pj * gi - qj * gj
+                            v = aprev * decay + pj * gi
+                            if v < lo or v > hi:
+                                ab = zero
+                            pb = pbar[j] + ab * (one - aprev) * gi
+                            qb = qbar[j] - ab * aprev * gj
+                            abar[j] = ab * decay
+                        else:
+                            drive = pj * gi + qj * gj
+                            v = aprev + (one - aprev) * drive
+                            if v < lo or v > hi:
+                                ab = zero
+                            pb = pbar[j] + ab * (one - aprev) * gi
+                            qb = qbar[j] + ab * (one - aprev) * gj
+                            abar[j] = ab * (one - drive)
+                        gap[j] += pb * Ph[t, j]
+                        gcp[j] += pb * sj
+                        gaq[j] += qb * Qh[t, j]
+                        gcq[j] += qb * si
+                        pbar[j] = pb * apr[j]
+                        qbar[j] = qb * aqr[j]
+                gP0[b, h, i] = pbar
+                gQ0[b, h, i] = qbar
+                gA0[b, h, i] = abar
+                g_ap[b, h, i] = gap
+                g_cp[b, h, i] = gcp
+                g_aq[b, h, i] = gaq
+                g_cq[b, h, i] = gcq
+                if mode == 1:
+                    gK[b, h, i] = gKr

@@ -1,0 +1,286 @@
+"""Multi-head Hebbian attention: attention between neurons computed online by STDP.
+
+For every head, batch element and pair (i <- j) three states evolve in time
+(see ``SPEC.md``): the pre-synaptic trace P, the post-synaptic trace Q and the
+attention coefficient A.  With activity s(t) (length N)::
+
+    P_ij <- a_pre_ij  P_ij + w_pre_ij  dt s_j          a = exp(-dt / tau)
+    Q_ij <- a_post_ij Q_ij + w_post_ij dt s_i
+    soft_bounded: A <- clamp(A + (1 - A) P [s_i>0] - A Q [s_j>0], lo, hi)
+    additive:     A <- A + s_i P - s_j Q
+    symmetric:    A <- clamp(A + (1 - A)(P [s_i>0] + Q [s_j>0]), lo, hi)  (order-blind control)
+    calcium:      A <- clamp(lam A + (1 - lam)(x_j - x_i), lo, hi)      (traces = activity)
+
+log tau and log w are learnable per pair and per head.  The output of a head is
+A(t) @ V (+ bias): one d_head vector per neuron (neurons are the tokens).
+
+Only the state recurrence is sequential.  It is computed for a whole chunk of
+steps at once (a fused numba kernel on CPU, the per-step torch reference
+elsewhere) and everything after it is batched over batch x time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import _hebbian_cpu
+
+RULES = {"soft_bounded": 0, "additive": 1, "calcium": 2, "symmetric": 3}
+BACKENDS = ("auto", "torch", "cpu_kernel")
+
+
+@dataclass
+class HebbianState:
+    """Per-head STDP state carried between chunks: three tensors [B, H, N, N]."""
+
+    pre: torch.Tensor
+    post: torch.Tensor
+    attn: torch.Tensor
+
+    @classmethod
+    def zeros(cls, batch: int, heads: int, n: int, device=None, dtype=torch.float32) -> "HebbianState":
+        z = torch.zeros(batch, heads, n, n, device=device, dtype=dtype)
+        return cls(z, z.clone(), z.clone())
+
+    def detach(self) -> "HebbianState":
+        return HebbianState(self.pre.detach(), self.post.detach(), self.attn.detach())
+
+
+def hebbian_step(
+    state: HebbianState,
+    s: torch.Tensor,
+    a_pre: torch.Tensor,
+    c_pre: torch.Tensor,
+    a_post: torch.Tensor,
+    c_post: torch.Tensor,
+    rule: str,
+    lo: float,
+    hi: float,
+) -> HebbianState:
+    """One step of the recurrence, written exactly as in the spec (the reference path).
+
+    ``s`` is [B, N]; parameters are [H, N, N]; the state is [B, H, N, N].
+    """
+    s_i = s[:, None, :, None]  # post-synaptic neuron i (rows)
+    s_j = s[:, None, None, :]  # pre-synaptic neuron j (columns)
+    if rule == "calcium":
+        v = a_pre * state.attn + (1 - a_pre) * (s_j - s_i)
+        return HebbianState(state.pre, state.post, torch.clamp(v, lo, hi))
+    pre = a_pre * state.pre + c_pre * s_j
+    post = a_post * state.post + c_post * s_i
+    A = state.attn
+    if rule == "additive":
+        A = A + s_i * pre - s_j * post
+    else:
+        g_i = (s_i > 0).to(s.dtype)
+        g_j = (s_j > 0).to(s.dtype)
+        if rule == "soft_bounded":
+            A = torch.clamp(A + (1 - A) * pre * g_i - A * post * g_j, lo, hi)
+        else:  # symmetric
+            A = torch.clamp(A + (1 - A) * (pre * g_i + post * g_j), lo, hi)
+    return HebbianState(pre, post, A)
+
+
+def hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi):
+    """Per-step loop over ``x`` [B, N, T]: returns (A for every step [B, H, T, N, N], final state)."""
+    seq = []
+    for t in range(x.shape[-1]):
+        state = hebbian_step(state, x[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi)
+        seq.append(state.attn)
+    return torch.stack(seq, dim=2), state
+
+
+def _np(t: torch.Tensor):
+    return t.detach().contiguous().numpy()
+
+
+_DUMMY5 = np.zeros((1, 1, 1, 1, 1), dtype=np.float32)
+_DUMMY4 = np.zeros((1, 1, 1, 1), dtype=np.float32)
+_DUMMY3 = np.zeros((1, 1, 1), dtype=np.float32)
+
+
+class _HebbianScanCPU(torch.autograd.Function):
+    """The recurrence through the fused numba kernels, with a hand-written backward.
+
+    ``Kt`` None: returns A for every step [B, H, T, N, N].  ``Kt`` [H, N, k, N]:
+    returns the fused linear readout [B, T, k] = sum_{h,i,j} A_ij(t) Kt[h, i, :, j]
+    without ever storing the attention sequence.  Nothing of size T x N^2 is
+    saved for backward: the kernel recomputes the state history per row.
+    """
+
+    @staticmethod
+    def forward(ctx, x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt, rule_code, lo, hi):
+        B, T, N = x_tn.shape
+        H = a_pre.shape[0]
+        mode = 0 if Kt is None else 1
+        inputs = [_np(t) for t in (x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post)]
+        P1, Q1, A1 = (torch.empty(B, H, N, N) for _ in range(3))
+        if mode == 0:
+            result = torch.empty(B, H, T, N, N)
+            Aseq_np, out_np, K_np = result.numpy(), _DUMMY5, _DUMMY4
+        else:
+            partial = torch.empty(B, H, N, T, Kt.shape[2])
+            Aseq_np, out_np, K_np = _DUMMY5, partial.numpy(), _np(Kt)
+        _hebbian_cpu.hebbian_forward(
+            *inputs, rule_code, float(lo), float(hi), mode, K_np, Aseq_np, out_np, P1.numpy(), Q1.numpy(), A1.numpy()
+        )
+        if mode == 1:
+            result = partial.sum(dim=(1, 2))
+        ctx.save_for_backward(x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt if Kt is not None else torch.empty(0))
+        ctx.rule_code, ctx.lo, ctx.hi, ctx.mode = rule_code, lo, hi, mode
+        return result, P1, Q1, A1
+
+    @staticmethod
+    def backward(ctx, g_result, gP1, gQ1, gA1):
+        x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt = ctx.saved_tensors
+        B, T, N = x_tn.shape
+        H = a_pre.shape[0]
+        mode = ctx.mode
+
+        def dense(g, shape):
+            return np.zeros(shape, dtype=np.float32) if g is None else _np(g.float())
+
+        gP1, gQ1, gA1 = (dense(g, (B, H, N, N)) for g in (gP1, gQ1, gA1))
+        if mode == 0:
+            gAseq, gout, K_np, gK = dense(g_result, (B, H, T, N, N)), _DUMMY3, _DUMMY4, _DUMMY5
+        else:
+            nk = Kt.shape[2]
+            gout = dense(g_result, (B, T, nk))
+            gAseq, K_np, gK = _DUMMY5, _np(Kt), np.empty((B, H, N, nk, N), dtype=np.float32)
+        gP0, gQ0, gA0 = (torch.empty(B, H, N, N) for _ in range(3))
+        g_params = [torch.empty(B, H, N, N) for _ in range(4)]
+        inputs = [_np(t) for t in (x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post)]
+        _hebbian_cpu.hebbian_backward(
+            *inputs, ctx.rule_code, float(ctx.lo), float(ctx.hi), mode, K_np, gAseq, gout, gP1, gQ1, gA1,
+            gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK,
+        )
+        g_ap, g_cp, g_aq, g_cq = (g.sum(0) for g in g_params)
+        gKt = torch.from_numpy(gK).sum(0) if mode == 1 else None
+        return None, gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gKt, None, None, None
+
+
+def cpu_kernel_available() -> bool:
+    return _hebbian_cpu.HAVE_NUMBA
+
+
+def _use_kernel(x: torch.Tensor, backend: str) -> bool:
+    if backend == "cpu_kernel":
+        if not cpu_kernel_available():
+            raise RuntimeError("hebbian backend 'cpu_kernel' needs numba: pip install numba")
+        return True
+    return backend == "auto" and x.device.type == "cpu" and x.dtype == torch.float32 and cpu_kernel_available()
+
+
+def hebbian_scan(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, backend="auto"):
+    """A for every step of the chunk ``x`` [B, N, T] ([B, H, T, N, N]) and the final state."""
+    if _use_kernel(x, backend):
+        Aseq, P1, Q1, A1 = _HebbianScanCPU.apply(
+            x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
+            a_pre, c_pre, a_post, c_post, None, RULES[rule], lo, hi,
+        )
+        return Aseq, HebbianState(P1, Q1, A1)
+    return hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi)
+
+
+def hebbian_readout(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, backend="auto"):
+    """Fused linear readout sum_{h,i,j} A_ij(t) Kt[h, i, :, j] ([B, T, k]) and the final state.
+
+    Same numbers as ``einsum(hebbian_scan(...)[0], Kt)`` but without storing the
+    [B, H, T, N, N] attention sequence when the CPU kernel is used.
+    """
+    if _use_kernel(x, backend):
+        out, P1, Q1, A1 = _HebbianScanCPU.apply(
+            x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
+            a_pre, c_pre, a_post, c_post, Kt.contiguous(), RULES[rule], lo, hi,
+        )
+        return out, HebbianState(P1, Q1, A1)
+    Aseq, state = hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi)
+    return torch.einsum("bhtij,hikj->btk", Aseq, Kt), state
+
+
+class HebbianAttention(nn.Module):
+    """Multi-head Hebbian attention over neuron tokens.
+
+    Parameters
+    ----------
+    n_neurons, embed_dim, n_heads
+        N tokens; output width ``embed_dim`` split over ``n_heads`` heads.
+    dt
+        Bin width in seconds.
+    tau_s, w_start
+        Initial time constant (s) and trace weight of every pair.
+    stdp_rule
+        ``"soft_bounded"`` (default), ``"additive"`` or ``"symmetric"`` (control).
+    kind
+        ``"spikes"`` (learned traces) or ``"calcium"`` (activity is the trace).
+    learn_traces
+        False freezes tau and w (the fixed-trace control).
+    """
+
+    def __init__(
+        self,
+        n_neurons: int,
+        embed_dim: int = 32,
+        n_heads: int = 1,
+        dt: float = 0.001,
+        tau_s: float = 0.5,
+        w_start: float = 1.0,
+        stdp_rule: str = "soft_bounded",
+        kind: str = "spikes",
+        learn_traces: bool = True,
+        attn_bounds: tuple[float, float] = (-0.5, 1.5),
+        backend: str = "auto",
+    ):
+        super().__init__()
+        if embed_dim % n_heads:
+            raise ValueError(f"embed_dim={embed_dim} must be divisible by n_heads={n_heads}")
+        rule = "calcium" if kind == "calcium" else stdp_rule
+        if rule not in RULES:
+            raise ValueError(f"unknown stdp_rule '{stdp_rule}', expected one of {sorted(RULES)}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown hebbian backend '{backend}', expected one of {BACKENDS}")
+        self.n_neurons, self.embed_dim, self.n_heads = n_neurons, embed_dim, n_heads
+        self.d_head = embed_dim // n_heads
+        self.dt, self.rule, self.backend = float(dt), rule, backend
+        self.lo, self.hi = attn_bounds if rule != "additive" else (-math.inf, math.inf)
+        shape = (n_heads, n_neurons, n_neurons)
+        init = {
+            "log_tau_pre": math.log(tau_s), "log_tau_post": math.log(tau_s),
+            "log_w_pre": math.log(w_start), "log_w_post": math.log(w_start),
+        }
+        for name, value in init.items():
+            p = nn.Parameter(torch.full(shape, value), requires_grad=learn_traces)
+            self.register_parameter(name, p)
+        bound = 1.0 / math.sqrt(n_neurons)
+        self.value = nn.Parameter(torch.empty(n_heads, n_neurons, self.d_head).uniform_(-bound, bound))
+        self.value_bias = nn.Parameter(torch.zeros(n_heads, 1, self.d_head))
+        self.out_proj = nn.Linear(embed_dim, embed_dim)
+
+    def trace_params(self):
+        """(a_pre, c_pre, a_post, c_post), each [H, N, N]: decays and per-spike increments."""
+        a_pre = torch.exp(-self.dt * torch.exp(-self.log_tau_pre))
+        a_post = torch.exp(-self.dt * torch.exp(-self.log_tau_post))
+        return a_pre, torch.exp(self.log_w_pre) * self.dt, a_post, torch.exp(self.log_w_post) * self.dt
+
+    def initial_state(self, batch: int, device=None) -> HebbianState:
+        return HebbianState.zeros(batch, self.n_heads, self.n_neurons, device=device or self.value.device)
+
+    def attention_sequence(self, x: torch.Tensor, state: HebbianState | None = None, backend: str | None = None):
+        """A for every step: ([B, H, T, N, N], final state).  ``x`` is [B, N, T]."""
+        if state is None:
+            state = self.initial_state(x.shape[0], x.device)
+        return hebbian_scan(state, x, *self.trace_params(), self.rule, self.lo, self.hi, backend or self.backend)
+
+    def forward(self, x: torch.Tensor, state: HebbianState | None = None):
+        """``x`` [B, N, T] -> (tokens [B, T, N, E], A [B, H, T, N, N], final state)."""
+        Aseq, state = self.attention_sequence(x, state)
+        B, H, T, N, _ = Aseq.shape
+        # one plain GEMM per head ([B*T*N, N] @ [N, dh]); broadcasting matmul would expand V in backward
+        heads = [Aseq[:, h].reshape(-1, N) @ self.value[h] + self.value_bias[h] for h in range(H)]
+        tokens = torch.cat(heads, dim=-1).reshape(B, T, N, self.embed_dim)
+        return self.out_proj(tokens), Aseq, state

@@ -1,0 +1,288 @@
+"""The SPARKS model: per-session Hebbian encoder + shared blocks + PCC decoder (pure torch).
+
+Shapes: activity ``x`` is [B, N, T]; latents are [B, T, d]; decoder predictions
+are [B, T, tau_f, k] (k outputs per future step: behaviour variables, neurons,
+or class logits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .hebbian import HebbianAttention, HebbianState, hebbian_readout
+
+LOSSES = ("mse", "bce", "poisson", "cross_entropy")
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """cuda > mps > cpu when ``requested`` is "auto"; otherwise exactly what was asked."""
+    if requested != "auto":
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class ConventionalBlock(nn.Module):
+    """Dot-product self-attention over the N neuron tokens + feed-forward (pre-norm residual)."""
+
+    def __init__(self, embed_dim: int, n_heads: int):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(embed_dim)
+        self.attn = nn.MultiheadAttention(embed_dim, n_heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(embed_dim)
+        self.ff = nn.Sequential(nn.Linear(embed_dim, 2 * embed_dim), nn.GELU(), nn.Linear(2 * embed_dim, embed_dim))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # [M, N, E]
+        h = self.norm1(tokens)
+        tokens = tokens + self.attn(h, h, h, need_weights=False)[0]
+        return tokens + self.ff(self.norm2(tokens))
+
+
+class SessionEncoder(nn.Module):
+    """The per-session part of the encoder: Hebbian attention and the mu/logvar head."""
+
+    def __init__(self, n_neurons: int, embed_dim: int, latent_dim: int, **hebbian_kw):
+        super().__init__()
+        self.n_neurons = n_neurons
+        self.latent_dim = latent_dim
+        self.hebbian = HebbianAttention(n_neurons, embed_dim, **hebbian_kw)
+        # mu and logvar heads, stacked: one linear map of the flattened [N * E] tokens
+        self.head = nn.Linear(n_neurons * embed_dim, 2 * latent_dim)
+
+    def readout_kernel(self):
+        """Fold value projection, output projection and heads into (Kt [H, N, 2d, N], const [2d]).
+
+        Valid when nothing non-linear sits between the attention matrix and the
+        heads (no conventional blocks): then mu/logvar(t) = sum_ij A_ij(t) K_ij + const.
+        """
+        heb = self.hebbian
+        N, E, H, dh = heb.n_neurons, heb.embed_dim, heb.n_heads, heb.d_head
+        W_head = self.head.weight.view(2 * self.latent_dim, N, E)  # [k, i, e]
+        M = torch.einsum("kie,ef->ifk", W_head, heb.out_proj.weight)  # [i, f, k]
+        M = M.view(N, H, dh, 2 * self.latent_dim)
+        Kt = torch.einsum("hjf,ihfk->hikj", heb.value, M)
+        token_bias = heb.out_proj(heb.value_bias.reshape(1, E))  # [1, E], identical for every neuron
+        const = torch.einsum("kie,e->k", W_head, token_bias[0]) + self.head.bias
+        return Kt, const
+
+    def forward(self, x, state: HebbianState | None, blocks: nn.ModuleList, fused: bool):
+        heb = self.hebbian
+        if state is None:
+            state = heb.initial_state(x.shape[0], x.device)
+        if fused and len(blocks) == 0:
+            Kt, const = self.readout_kernel()
+            out, state = hebbian_readout(state, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, heb.backend)
+            out = out + const
+        else:
+            tokens, _, state = heb(x, state)  # [B, T, N, E]
+            B, T, N, E = tokens.shape
+            if len(blocks):
+                flat = tokens.reshape(B * T, N, E)
+                for block in blocks:
+                    flat = block(flat)
+                tokens = flat.view(B, T, N, E)
+            out = self.head(tokens.reshape(B, T, N * E))
+        mu, logvar = out.split(self.latent_dim, dim=-1)
+        return mu, logvar.clamp(-12.0, 8.0), state
+
+
+class PCCDecoder(nn.Module):
+    """Maps the window of the last tau_p latents to the next tau_f samples of the reference."""
+
+    def __init__(self, latent_dim: int, tau_p: int, tau_f: int, n_out: int, hidden_layers: int = 2):
+        super().__init__()
+        self.tau_p, self.tau_f, self.n_out = tau_p, tau_f, n_out
+        d_in, d_out = latent_dim * tau_p, n_out * tau_f
+        width = max(8, (d_in + d_out) // 2)
+        layers: list[nn.Module] = []
+        last = d_in
+        for _ in range(hidden_layers):
+            layers += [nn.Linear(last, width), nn.ReLU()]
+            last = width
+        layers.append(nn.Linear(last, d_out))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, z_tail: torch.Tensor) -> torch.Tensor:
+        """``z`` [B, T, d] with the previous tau_p - 1 latents ``z_tail`` -> [B, T, tau_f, k]."""
+        full = torch.cat([z_tail, z], dim=1)
+        windows = full.unfold(1, self.tau_p, 1)  # [B, T, d, tau_p]
+        B, T = windows.shape[:2]
+        flat = windows.transpose(2, 3).reshape(B, T, -1)  # oldest first
+        return self.net(flat).view(B, T, self.tau_f, self.n_out)
+
+
+@dataclass
+class ModelState:
+    """Everything carried across chunks of a trial: the Hebbian state and the latent window."""
+
+    hebbian: HebbianState
+    z_tail: torch.Tensor
+
+    def detach(self) -> "ModelState":
+        return ModelState(self.hebbian.detach(), self.z_tail.detach())
+
+
+@dataclass
+class ModelOutput:
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    z: torch.Tensor
+    pred: torch.Tensor
+    state: ModelState
+
+
+class SparksModel(nn.Module):
+    """SPARKS: Hebbian-attention VAE encoder and PCC decoder, with one encoder per session.
+
+    Parameters
+    ----------
+    n_neurons
+        Neuron count of each session (a list for several sessions).
+    n_out
+        Outputs per predicted step (behaviour variables, neurons, or classes).
+    latent_dim, embed_dim, n_heads, tau_p, tau_f, n_conv_blocks, conv_heads
+        Architecture (see ``SparksConfig``).
+    hebbian_kw
+        Passed to :class:`HebbianAttention` (dt, tau_s, w_start, stdp_rule, kind, learn_traces, backend).
+    """
+
+    def __init__(
+        self,
+        n_neurons: int | list[int],
+        n_out: int,
+        latent_dim: int = 3,
+        embed_dim: int = 32,
+        n_heads: int = 1,
+        tau_p: int = 10,
+        tau_f: int = 1,
+        n_conv_blocks: int = 0,
+        conv_heads: int = 4,
+        decoder_layers: int = 2,
+        fused_readout: bool = True,
+        **hebbian_kw,
+    ):
+        super().__init__()
+        self.latent_dim, self.embed_dim, self.n_heads = latent_dim, embed_dim, n_heads
+        self.tau_p, self.tau_f, self.n_out = tau_p, tau_f, n_out
+        self.fused_readout = fused_readout
+        self._hebbian_kw = dict(hebbian_kw)
+        self._arch = dict(
+            n_out=n_out, latent_dim=latent_dim, embed_dim=embed_dim, n_heads=n_heads, tau_p=tau_p, tau_f=tau_f,
+            n_conv_blocks=n_conv_blocks, conv_heads=conv_heads, decoder_layers=decoder_layers, fused_readout=fused_readout,
+        )
+        self._session_kw: list[dict] = []
+        self.sessions = nn.ModuleList()
+        for n in [n_neurons] if isinstance(n_neurons, int) else list(n_neurons):
+            self.add_session(n)
+        self.blocks = nn.ModuleList(ConventionalBlock(embed_dim, conv_heads) for _ in range(n_conv_blocks))
+        self.decoder = PCCDecoder(latent_dim, tau_p, tau_f, n_out, decoder_layers)
+
+    def add_session(self, n_neurons: int, **overrides) -> int:
+        """Add an encoder for a new recording (its own neuron count); returns its session index.
+
+        The conventional blocks and the decoder stay shared, so a new session can be
+        fine-tuned into a trained model (optionally freezing the shared part).
+        """
+        kw = {**self._hebbian_kw, **overrides}
+        self._session_kw.append({"n_neurons": int(n_neurons), **overrides})
+        self.sessions.append(SessionEncoder(n_neurons, self.embed_dim, self.latent_dim, n_heads=self.n_heads, **kw))
+        return len(self.sessions) - 1
+
+    def spec(self) -> dict:
+        """Constructor arguments that rebuild this architecture (used by checkpoints)."""
+        return {"arch": dict(self._arch), "hebbian": dict(self._hebbian_kw), "sessions": [dict(s) for s in self._session_kw]}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "SparksModel":
+        sessions = spec["sessions"]
+        model = cls(sessions[0]["n_neurons"], **spec["arch"], **spec["hebbian"])
+        first = {k: v for k, v in sessions[0].items() if k != "n_neurons"}
+        if first:  # the first session had its own overrides: rebuild it with them
+            model.sessions = nn.ModuleList()
+            model._session_kw = []
+            model.add_session(sessions[0]["n_neurons"], **first)
+        for s in sessions[1:]:
+            model.add_session(s["n_neurons"], **{k: v for k, v in s.items() if k != "n_neurons"})
+        return model
+
+    def shared_parameters(self):
+        return list(self.blocks.parameters()) + list(self.decoder.parameters())
+
+    def initial_state(self, batch: int, session: int = 0, device=None) -> ModelState:
+        enc = self.sessions[session]
+        device = device or next(self.parameters()).device
+        return ModelState(enc.hebbian.initial_state(batch, device), torch.zeros(batch, self.tau_p - 1, self.latent_dim, device=device))
+
+    def encode(self, x: torch.Tensor, session: int = 0, state: ModelState | None = None):
+        """``x`` [B, N, T] -> (mu, logvar [B, T, d], new Hebbian state)."""
+        enc = self.sessions[session]
+        if x.shape[1] != enc.n_neurons:
+            raise ValueError(f"session {session} expects {enc.n_neurons} neurons, got {x.shape[1]}")
+        heb_state = None if state is None else state.hebbian
+        return enc(x, heb_state, self.blocks, self.fused_readout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        session: int = 0,
+        state: ModelState | None = None,
+        sample: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> ModelOutput:
+        if state is None:
+            state = self.initial_state(x.shape[0], session, x.device)
+        mu, logvar, heb_state = self.encode(x, session, state)
+        if sample:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + torch.exp(0.5 * logvar) * eps
+        else:
+            z = mu
+        pred = self.decoder(z, state.z_tail)
+        tail = torch.cat([state.z_tail, z], dim=1)[:, z.shape[1] :] if self.tau_p > 1 else state.z_tail
+        return ModelOutput(mu, logvar, z, pred, ModelState(heb_state, tail))
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma) || N(0, I)) summed over latent dims, averaged over batch and time."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1).mean()
+
+
+def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, loss: str) -> torch.Tensor:
+    """Mean loss over valid (batch, step, future-step) entries.
+
+    ``pred`` [B, T, tau_f, k]; ``target`` [B, T, tau_f, k] (class ids [B, T, tau_f]
+    for cross-entropy); ``mask`` [B, T, tau_f] booleans.
+    """
+    if loss == "cross_entropy":
+        per = F.cross_entropy(pred.flatten(0, 2), target.flatten().long(), reduction="none").view(mask.shape)
+    else:
+        if loss == "mse":
+            per = (pred - target).pow(2)
+        elif loss == "bce":
+            per = F.binary_cross_entropy_with_logits(pred, target, reduction="none")
+        elif loss == "poisson":
+            per = F.poisson_nll_loss(pred, target, log_input=True, full=False, reduction="none")
+        else:
+            raise ValueError(f"unknown loss '{loss}', expected one of {LOSSES}")
+        per = per.mean(-1)
+    m = mask.to(per.dtype)
+    return (per * m).sum() / m.sum().clamp_min(1.0)
+
+
+def prediction_from_output(pred: torch.Tensor, loss: str) -> torch.Tensor:
+    """Decoder output -> prediction in data units (probability, rate, value or class id)."""
+    if loss == "bce":
+        return torch.sigmoid(pred)
+    if loss == "poisson":
+        return torch.exp(pred)
+    if loss == "cross_entropy":
+        return pred.argmax(-1)
+    return pred
