@@ -1,0 +1,39 @@
+"""npe2 ``sample_data`` contributions: the synthetic ground-truth sets as napari layers.
+
+No Qt here: functions return napari ``LayerData`` tuples.  The Recording itself travels
+in the layer metadata under ``"sparks_recording"`` so the SPARKS docks can pick it up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data.synthetic import make_sample
+
+
+def _layers(name: str) -> list[tuple]:
+    return _layers_for_recording(make_sample(name))
+
+
+def _layers_for_recording(rec) -> list[tuple]:
+    """An image layer showing the activity (neurons x time), carrying the Recording."""
+    act = rec.activity
+    if rec.kind == "spikes" and act.shape[1] > 20000:
+        # show the first 20 s of spikes as a raster image (analysis always uses the full data)
+        act = act[:, : int(20.0 / rec.dt)]
+    meta = {"sparks_recording": rec, "dt": rec.dt, "kind": rec.kind}
+    lo, hi = float(np.percentile(act, 1)), float(np.percentile(act, 99.5))
+    return [(act, {"name": f"{rec.name} activity", "colormap": "gray_r" if rec.kind == "spikes" else "magma",
+                   "contrast_limits": (lo, max(hi, lo + 1e-6)), "metadata": meta, "scale": (1.0, 1.0)}, "image")]
+
+
+def reach() -> list[tuple]:
+    return _layers("reach")
+
+
+def sequence() -> list[tuple]:
+    return _layers("sequence")
+
+
+def sequence_calcium() -> list[tuple]:
+    return _layers("sequence_calcium")
