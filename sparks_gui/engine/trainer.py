@@ -112,7 +112,11 @@ class Trainer:
         self.data = data
         self.session = session
         self.device = pick_device(config.device)
-        self.model = (model or build_model(config, data)).to(self.device)
+        if model is None:
+            with torch.random.fork_rng(devices=[]):  # the initial weights depend on the seed only
+                torch.manual_seed(config.seed)
+                model = build_model(config, data)
+        self.model = model.to(self.device)
         self._parameters = parameters
         self._resume = resume
         self._cancel = threading.Event()
@@ -163,6 +167,8 @@ class Trainer:
             state = out.state.detach()
             total += float(loss.detach()) * n
             weight += n
+            if self.cancelled:  # online/truncated batches hold many updates: stop after the current one
+                break
         return total / weight
 
     def _trainable(self):
