@@ -14,7 +14,7 @@ from ..errors import SparksError
 from ..model.sparks import SparksModel, pick_device, prediction_from_output
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SparksConfig
-from .dataset import PreparedData, as_recording, prepare
+from .dataset import rebin, PreparedData, as_recording, prepare
 from .events import Event, Failed, Finished
 from .trainer import Trainer
 
@@ -84,22 +84,31 @@ class Sparks:
         return self.model
 
     def _inputs(self, recording) -> tuple[np.ndarray, bool]:
-        """[n, N, L] examples and whether the input was continuous ([N, T])."""
+        """[n, N, L] examples and whether the input was continuous ([N, T]).
+
+        New data is given at its original bin width and goes through the same
+        preparation as the training data (neuron selection, ``bin_factor``).
+        """
         if recording is None:
             if self.data_ is None:
                 raise SparksError("No data to transform.", "Pass a recording or array.")
             return self.data_.x, False
+        kind = self._meta.get("kind", "spikes")
         if isinstance(recording, Recording):
+            if self.config.neurons is not None:
+                recording = recording.select(neurons=self.config.neurons)
+            kind = recording.kind
             if recording.trials is not None and recording.n_trials >= 2:
-                x = recording.trial_tensor()
-                return x.astype(np.float32), False
-            return recording.activity[None].astype(np.float32), True
-        arr = np.asarray(recording, dtype=np.float32)
-        if arr.ndim == 2:
-            return arr[None], True
-        if arr.ndim == 3:
-            return arr, False
-        raise SparksError(f"Expected [N, T] or [trials, N, T], got shape {arr.shape}.", "Reshape the array.")
+                x, continuous = recording.trial_tensor(), False
+            else:
+                x, continuous = recording.activity[None], True
+        else:
+            arr = np.asarray(recording, dtype=np.float32)
+            if arr.ndim not in (2, 3):
+                raise SparksError(f"Expected [N, T] or [trials, N, T], got shape {arr.shape}.", "Reshape the array.")
+            x, continuous = (arr[None], True) if arr.ndim == 2 else (arr, False)
+        x = rebin(x, self.config.bin_factor, kind)
+        return np.ascontiguousarray(x, dtype=np.float32), continuous
 
     @torch.no_grad()
     def _run(self, x: np.ndarray, session: int, batch_size: int = 64):
