@@ -37,3 +37,26 @@ def sequence() -> list[tuple]:
 
 def sequence_calcium() -> list[tuple]:
     return _layers("sequence_calcium")
+
+
+def _full_layers(name: str) -> list[tuple]:
+    from ._napari_io import layers_for_recording
+
+    return layers_for_recording(make_sample(name))
+
+
+def network() -> list[tuple]:
+    return _full_layers("network")
+
+
+def stimulus_movie() -> list[tuple]:
+    from ._napari_io import layers_for_recording
+
+    rec = make_sample("stimulus_movie")
+    layers = layers_for_recording(rec)
+    layers.append((rec.stimulus["frames"], {"name": f"{rec.name} frames", "colormap": "gray"}, "image"))
+    return layers
+
+
+def calcium_movie() -> list[tuple]:
+    return _full_layers("calcium_movie")

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dt", type=float, default=None, help="bin width in seconds, if the file does not store it")
     t.add_argument("--kind", choices=("spikes", "calcium"), default=None)
     t.add_argument("--activity-key", default=None, help="name of the activity array inside the file")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel training across the processes started by torchrun (gloo on CPU, NCCL on GPU)")
     _add_training_options(t)
 
     b = sub.add_parser("bench", help="print speed/memory benchmarks as JSON lines")
@@ -74,7 +76,7 @@ def _config_from_args(args, base=None):
     return cfg.replace(**changes) if changes else cfg
 
 
-def train_and_export(config, recording, out_dir: Path, task: str, progress: bool = True) -> dict[str, Any]:
+def train_and_export(config, recording, out_dir: Path, task: str, progress: bool = True, dist=None) -> dict[str, Any]:
     """Train with a progress bar, then write config, model, latents, predictions, metrics and figures."""
     from tqdm import tqdm
 
@@ -83,14 +85,17 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
     from .engine.trainer import Trainer
     from .figures import training as figs
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    main_process = dist is None or dist.is_main
+    progress = progress and main_process
     config = config.replace(out_dir=str(out_dir))
-    config.to_json(out_dir / "config.json")
-    trainer = Trainer(config, recording)
+    if main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        config.to_json(out_dir / "config.json")
+    trainer = Trainer(config, recording, dist=dist)
     bar = None
     finished = None
     for ev in trainer.run():
-        if isinstance(ev, Started):
+        if isinstance(ev, Started) and main_process:
             print(f"training on {ev.n_train} examples ({ev.n_test} held out), target={ev.target}, loss={ev.loss}, "
                   f"device={ev.device}", file=sys.stderr)
             bar = tqdm(total=ev.total_steps, initial=ev.epoch * ev.steps_per_epoch, unit="batch", disable=not progress,
@@ -109,6 +114,8 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
             finished = ev
     if bar is not None:
         bar.close()
+    if not main_process:  # only the first process writes results
+        return {}
     data = trainer.data
     meta = {"r_mean": data.r_mean, "r_std": data.r_std, "loss": data.loss, "target": data.target_name,
             "target_offset": data.target_offset, "dt": data.dt, "kind": data.kind}
@@ -189,7 +196,15 @@ def _cmd_train(args) -> int:
         changes["target"] = args.target
     cfg = cfg.replace(**changes)
     out = Path(args.out or f"sparks-run-{time.strftime('%Y%m%d-%H%M%S')}")
-    metrics = train_and_export(cfg, rec, out, task=f"{rec.name}/{cfg.target}", progress=not args.quiet)
+    dist = None
+    if args.distributed:
+        from .engine.distributed import init_from_env
+        from .model.sparks import pick_device
+
+        dist = init_from_env(pick_device(cfg.device))
+    metrics = train_and_export(cfg, rec, out, task=f"{rec.name}/{cfg.target}", progress=not args.quiet, dist=dist)
+    if dist is not None and not dist.is_main:
+        return 0
     summary = {k: v for k, v in metrics.items() if k in ("task", "test_r2", "test_bce", "baseline_bce", "test_accuracy", "train_seconds")}
     print(json.dumps(summary))
     print(f"results written to {out}", file=sys.stderr)

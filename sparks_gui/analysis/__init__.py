@@ -1,0 +1,97 @@
+"""Analysis of recordings and trained models: numpy/scipy/scikit-learn only (no torch, no Qt).
+
+Modules
+-------
+ordering
+    Neuron orderings (latent phase, correlation, PCA angle, attention clustering,
+    optional rastermap) and scores against a known order (circular Spearman, triplets).
+oscillation
+    Welch PSD of an ordering's population signal, peak-over-tail, our sequence score.
+decoding
+    R2, KNN decoding from latents, frame accuracy, BCE / bits per spike, consistency.
+connectivity
+    Attention as effective connectivity, correlation / cross-correlogram baselines,
+    AUROC / average precision against known weights, time-shuffled null.
+hierarchy
+    Per-area error curves, projection scores and the hierarchy score.
+
+The most used functions are re-exported here.
+"""
+
+from .connectivity import (
+    connectivity_scores,
+    correlation_connectivity,
+    effective_connectivity,
+    per_condition_connectivity,
+    shuffled_null,
+    time_shuffle,
+    xcorr_peak_connectivity,
+)
+from .decoding import (
+    binary_cross_entropy,
+    bits_per_spike,
+    consistency_matrix,
+    consistency_r2,
+    frame_accuracy,
+    knn_decode,
+    poisson_nll,
+    r2_overall,
+    r2_per_variable,
+)
+from .hierarchy import error_curves, hierarchy_from_errors, hierarchy_scores, projection_scores
+from .ordering import (
+    Ordering,
+    available_orderings,
+    circular_spearman,
+    compute_ordering,
+    neuron_order_from_latents,
+    neuron_order_from_phase,
+    order_by_attention_clustering,
+    order_by_correlation,
+    order_by_pca_angle,
+    order_by_rastermap,
+    ring_phase,
+    triplet_accuracy,
+)
+from .oscillation import ordering_quality, phase_signal_psd, population_signal, sequence_score, spectral_peak, welch_psd
+
+__all__ = [
+    "Ordering",
+    "available_orderings",
+    "binary_cross_entropy",
+    "bits_per_spike",
+    "circular_spearman",
+    "compute_ordering",
+    "connectivity_scores",
+    "consistency_matrix",
+    "consistency_r2",
+    "correlation_connectivity",
+    "effective_connectivity",
+    "error_curves",
+    "frame_accuracy",
+    "hierarchy_from_errors",
+    "hierarchy_scores",
+    "knn_decode",
+    "neuron_order_from_latents",
+    "neuron_order_from_phase",
+    "order_by_attention_clustering",
+    "order_by_correlation",
+    "order_by_pca_angle",
+    "order_by_rastermap",
+    "ordering_quality",
+    "per_condition_connectivity",
+    "phase_signal_psd",
+    "poisson_nll",
+    "population_signal",
+    "projection_scores",
+    "r2_overall",
+    "r2_per_variable",
+    "ring_phase",
+    "sequence_score",
+    "shuffled_null",
+    "spectral_peak",
+    "time_shuffle",
+    "triplet_accuracy",
+    "welch_psd",
+    "xcorr_peak_connectivity",
+]

@@ -69,6 +69,19 @@ class Recording:
         For synthetic data: the known answers (neuron order, phase, connectivity ...).
     provenance
         Where the data came from (source path, reader, parameters).
+    name
+        A short label shown in the GUI and in exported file names.
+    stimulus
+        ``{"frame_ids": [n_time] int (-1 = no frame), "frames": [n_frames, H, W(, 3)]}``:
+        which stimulus frame was on screen in each bin, and the frames when available.
+    movie
+        Imaging movie ``[n_frames, H, W]``, kept lazy (memory-mapped / dask); never loaded whole.
+    movie_dt
+        Frame period of ``movie`` in seconds (its frame 0 is at ``start_time``).
+    rois
+        :class:`~sparks_gui.data.rois.RoiMasks`, one footprint per neuron (calcium).
+    start_time
+        Time in seconds (source clock) of the left edge of bin 0.
     """
 
     activity: np.ndarray
@@ -82,6 +95,11 @@ class Recording:
     ground_truth: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     name: str = "recording"
+    stimulus: dict[str, Any] = field(default_factory=dict)
+    movie: Any = None
+    movie_dt: float | None = None
+    rois: Any = None
+    start_time: float = 0.0
 
     def __post_init__(self) -> None:
         act = np.asarray(self.activity)
@@ -132,6 +150,34 @@ class Recording:
             self.neuron_ids = np.arange(act.shape[0])
         elif len(self.neuron_ids) != act.shape[0]:
             raise SparksError(f"{len(self.neuron_ids)} neuron ids for {act.shape[0]} neurons.", "Give one id per neuron.")
+        for k, v in self.neuron_meta.items():
+            if len(v) != act.shape[0]:
+                raise SparksError(f"Neuron metadata '{k}' has {len(v)} values for {act.shape[0]} neurons.",
+                                  "Give one value per neuron.")
+        if self.rois is not None and len(self.rois) != act.shape[0]:
+            raise SparksError(
+                f"There are {len(self.rois)} ROI masks but {act.shape[0]} activity traces.",
+                "Use the masks and traces of the same segmentation (one ROI per trace), or drop the masks.",
+            )
+        if self.stimulus:
+            self.stimulus = dict(self.stimulus)
+            if "frame_ids" in self.stimulus:
+                ids = np.asarray(self.stimulus["frame_ids"]).astype(np.int64).ravel()
+                if len(ids) != n_time:
+                    raise SparksError(f"Stimulus frame_ids has {len(ids)} entries for {n_time} time bins.",
+                                      "Give the id of the frame shown in each bin (-1 for none).")
+                frames = self.stimulus.get("frames")
+                if frames is not None and ids.size and ids.max() >= len(frames):
+                    raise SparksError(f"Stimulus frame id {int(ids.max())} but only {len(frames)} frames are stored.",
+                                      "Frame ids must index the stored frames (0..n_frames-1).")
+                self.stimulus["frame_ids"] = ids
+        if self.movie is not None:
+            if len(getattr(self.movie, "shape", ())) < 3:
+                raise SparksError(f"The imaging movie has shape {getattr(self.movie, 'shape', None)}; expected [frames, H, W].",
+                                  "Pass a 3-D array-like movie (frames first).")
+            if self.movie_dt is None:
+                self.movie_dt = self.dt
+        self.start_time = float(self.start_time)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -200,33 +246,150 @@ class Recording:
         starts = np.arange(n) * length
         return np.stack([starts, starts + length], axis=1)
 
-    def select(self, neurons=None, time: tuple[int, int] | None = None) -> "Recording":
-        """A new Recording restricted to ``neurons`` (indices or mask) and a ``time`` bin range."""
+    def select(self, neurons=None, time: tuple[int, int] | None = None, trials=None) -> "Recording":
+        """A new Recording restricted to ``neurons``, a ``time`` bin range and/or ``trials``.
+
+        Parameters
+        ----------
+        neurons
+            Indices or a boolean mask over neurons.
+        time
+            ``(start, stop)`` bin range; trials that do not fit entirely inside are dropped.
+        trials
+            Indices or a boolean mask over trials: their bins are concatenated in the given
+            order, and the new recording's trials are the selected ones renumbered.
+        """
         idx = np.arange(self.n_neurons) if neurons is None else np.asarray(neurons)
         if idx.dtype == bool:
+            if idx.size != self.n_neurons:
+                raise SparksError(f"The neuron mask has {idx.size} entries for {self.n_neurons} neurons.", "Give one entry per neuron.")
             idx = np.flatnonzero(idx)
+        idx = idx.astype(np.int64).ravel()
         if idx.size == 0:
             raise SparksError("The neuron selection is empty.", "Select at least one neuron.")
-        t0, t1 = (0, self.n_time) if time is None else time
-        trials = None
-        conditions = {}
-        if self.trials is not None:
-            keep = (self.trials[:, 0] >= t0) & (self.trials[:, 1] <= t1)
-            trials = self.trials[keep] - t0
-            conditions = {k: np.asarray(v)[keep] for k, v in self.conditions.items()}
-            if len(trials) == 0:
-                trials = None
-                conditions = {}
+        if idx.min() < -self.n_neurons or idx.max() >= self.n_neurons:
+            raise SparksError(f"Neuron index {int(idx.max())} is out of range (recording has {self.n_neurons}).",
+                              f"Use indices 0..{self.n_neurons - 1}.")
+        sel_info: dict[str, Any] = {"neurons": idx.tolist() if idx.size < 50 else f"{idx.size} neurons"}
+        if trials is not None:
+            if self.trials is None:
+                raise SparksError("Trials were selected but this recording has no trials.", "Select by time instead.")
+            tix = np.asarray(trials)
+            tix = np.flatnonzero(tix) if tix.dtype == bool else tix.astype(np.int64).ravel()
+            if tix.size == 0:
+                raise SparksError("The trial selection is empty.", "Select at least one trial.")
+            if tix.max() >= self.n_trials or tix.min() < -self.n_trials:
+                raise SparksError(f"Trial index {int(tix.max())} is out of range ({self.n_trials} trials).",
+                                  f"Use indices 0..{self.n_trials - 1}.")
+            bounds = self.trials[tix]
+            bins = np.concatenate([np.arange(a, b) for a, b in bounds])
+            lengths = bounds[:, 1] - bounds[:, 0]
+            ends = np.cumsum(lengths)
+            new_trials = np.stack([ends - lengths, ends], axis=1)
+            conditions = {k: np.asarray(v)[tix] for k, v in self.conditions.items()}
+            sel_info["trials"] = tix.tolist() if tix.size < 50 else f"{tix.size} trials"
+            movie, start = None, self.start_time
+        else:
+            t0, t1 = (0, self.n_time) if time is None else (int(time[0]), int(time[1]))
+            if not (0 <= t0 < t1 <= self.n_time):
+                raise SparksError(f"Time range {t0}..{t1} is outside the recording (0..{self.n_time} bins) or empty.",
+                                  "Give (start, stop) bins with 0 <= start < stop <= n_time.")
+            bins = slice(t0, t1)
+            new_trials, conditions = None, {}
+            if self.trials is not None:
+                keep = (self.trials[:, 0] >= t0) & (self.trials[:, 1] <= t1)
+                new_trials = self.trials[keep] - t0
+                conditions = {k: np.asarray(v)[keep] for k, v in self.conditions.items()}
+                if len(new_trials) == 0:
+                    new_trials, conditions = None, {}
+            sel_info["time"] = [t0, t1]
+            start = self.start_time + t0 * self.dt
+            movie = None
+            if self.movie is not None:
+                f0 = int(round(t0 * self.dt / self.movie_dt))
+                f1 = int(round(t1 * self.dt / self.movie_dt))
+                movie = self.movie[f0:f1] if (f0, f1) != (0, int(self.movie.shape[0])) else self.movie
+        stimulus = dict(self.stimulus)
+        if "frame_ids" in stimulus:
+            stimulus["frame_ids"] = stimulus["frame_ids"][bins]
         return Recording(
-            activity=self.activity[idx, t0:t1],
+            activity=self.activity[idx][:, bins],
             dt=self.dt,
             kind=self.kind,
-            behaviour={k: v[t0:t1] for k, v in self.behaviour.items()},
-            trials=trials,
+            behaviour={k: v[bins] for k, v in self.behaviour.items()},
+            trials=new_trials,
             conditions=conditions,
             neuron_ids=np.asarray(self.neuron_ids)[idx],
             neuron_meta={k: np.asarray(v)[idx] for k, v in self.neuron_meta.items()},
             ground_truth=dict(self.ground_truth),
-            provenance={**self.provenance, "selection": {"neurons": idx.tolist() if idx.size < 50 else f"{idx.size} neurons", "time": [t0, t1]}},
+            provenance={**self.provenance, "selection": sel_info},
             name=self.name,
+            stimulus=stimulus,
+            movie=movie,
+            movie_dt=self.movie_dt if movie is not None else None,
+            rois=None if self.rois is None else self.rois.subset(idx),
+            start_time=start,
         )
+
+    def bin(self, dt: float) -> "Recording":
+        """Re-bin onto a coarser clock ``dt`` (an integer multiple of the current ``dt``).
+
+        Spike counts are summed, calcium traces and behaviour averaged, stimulus frame
+        ids take the first bin of each group, trial bounds are rounded outwards (start
+        down, stop up) and trailing bins that do not fill a whole new bin are dropped.
+        """
+        factor = dt / self.dt
+        k = int(round(factor))
+        if k < 1 or abs(factor - k) > 1e-6 * max(1.0, factor):
+            raise SparksError(
+                f"New bin width {dt} s is not a whole multiple of the current {self.dt} s.",
+                f"Use a multiple such as {self.dt * 2:g} or {self.dt * 10:g}.",
+            )
+        if k == 1:
+            return self
+        T = self.n_time // k
+        if T == 0:
+            raise SparksError(f"The recording ({self.n_time} bins) is shorter than one new bin ({k} bins).", "Use a smaller dt.")
+        n = self.n_neurons
+        blocks = self.activity[:, : T * k].reshape(n, T, k)
+        act = blocks.sum(axis=2) if self.kind == "spikes" else blocks.mean(axis=2)
+        behaviour = {name: v[: T * k].reshape(T, k, -1).mean(axis=1) for name, v in self.behaviour.items()}
+        trials, conditions = None, {}
+        if self.trials is not None:
+            st = self.trials[:, 0] // k
+            sp = np.minimum(-(-self.trials[:, 1] // k), T)
+            keep = sp > st
+            if keep.any():
+                trials = np.stack([st[keep], sp[keep]], axis=1)
+                conditions = {c: np.asarray(v)[keep] for c, v in self.conditions.items()}
+        stimulus = dict(self.stimulus)
+        if "frame_ids" in stimulus:
+            stimulus["frame_ids"] = stimulus["frame_ids"][: T * k : k]
+        gt = {}
+        for key, v in self.ground_truth.items():  # per-bin ground truth follows the clock
+            if isinstance(v, np.ndarray) and v.ndim == 1 and v.shape[0] == self.n_time:
+                v = v[: T * k : k]
+            gt[key] = v
+        return Recording(
+            activity=act, dt=self.dt * k, kind=self.kind, behaviour=behaviour, trials=trials, conditions=conditions,
+            neuron_ids=self.neuron_ids, neuron_meta=dict(self.neuron_meta), ground_truth=gt,
+            provenance={**self.provenance, "binned": {"from_dt": self.dt, "factor": k}}, name=self.name,
+            stimulus=stimulus, movie=self.movie, movie_dt=self.movie_dt, rois=self.rois, start_time=self.start_time,
+        )
+
+    def examples(self, segment_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The tensors the trainer consumes: ``(x [n, N, L], bounds [n, 2])``.
+
+        Trials (cropped to the shortest) when the recording has at least two, else
+        non-overlapping segments of ``segment_length`` bins (default: the whole recording).
+        """
+        if self.trials is not None and self.n_trials >= 2:
+            x = self.trial_tensor()
+            L = x.shape[2]
+            return x, np.stack([self.trials[:, 0], self.trials[:, 0] + L], axis=1)
+        bounds = self.segment_bounds(segment_length or self.n_time)
+        return np.stack([self.activity[:, s:e] for s, e in bounds]), bounds
+
+    def time_of_bins(self) -> np.ndarray:
+        """Left edge of every bin on the source clock, in seconds."""
+        return self.start_time + np.arange(self.n_time) * self.dt

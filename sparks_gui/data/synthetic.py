@@ -202,3 +202,18 @@ def make_sample(name: str, **options) -> Recording:
     if name not in SAMPLES:
         raise SparksError(f"Unknown sample '{name}'.", f"Choose one of {sorted(SAMPLES)}.")
     return SAMPLES[name][1](**options)
+
+
+def _register_more() -> None:
+    from .synthetic_network import make_calcium_movie, make_network, make_stimulus_movie
+
+    SAMPLES.update({
+        "network": ("E/I network (Hawkes GLM): 40 neurons with known sparse directed connectivity", make_network),
+        "stimulus_movie": ("Stimulus movie: 50 neurons with receptive fields, 30-frame movie x 20 repeats",
+                           make_stimulus_movie),
+        "calcium_movie": ("Calcium imaging movie: 20 ROI footprints whose traces equal a known activity matrix",
+                          make_calcium_movie),
+    })
+
+
+_register_more()

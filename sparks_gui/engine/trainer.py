@@ -92,6 +92,11 @@ class Trainer:
         Which session encoder of ``model`` this recording feeds.
     resume
         Path of a checkpoint to resume from exactly (model, optimiser, RNG, epoch).
+    parameters
+        Train only these parameters (e.g. one session's encoder when fine-tuning).
+    dist
+        A :class:`~sparks_gui.engine.distributed.DistContext`: data-parallel training,
+        each process computing its slice of every batch (see ``engine/distributed.py``).
     """
 
     def __init__(
@@ -103,6 +108,7 @@ class Trainer:
         session: int = 0,
         resume: str | Path | None = None,
         parameters=None,
+        dist=None,
     ):
         if data is None:
             if recording is None:
@@ -111,7 +117,9 @@ class Trainer:
         self.config = config
         self.data = data
         self.session = session
-        self.device = pick_device(config.device)
+        self.dist = dist
+        """A :class:`~sparks_gui.engine.distributed.DistContext` for data-parallel training, or None."""
+        self.device = dist.device if dist is not None else pick_device(config.device)
         if model is None:
             with torch.random.fork_rng(devices=[]):  # the initial weights depend on the seed only
                 torch.manual_seed(config.seed)
@@ -138,9 +146,9 @@ class Trainer:
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self.device)
 
-    def _batch_loss(self, xb, rb, t0, n_steps, state, generator, sample=True):
+    def _batch_loss(self, xb, rb, t0, n_steps, state, generator, sample=True, noise=None):
         cfg, d = self.config, self.data
-        out = self.model(xb[..., t0 : t0 + n_steps], self.session, state, sample=sample, generator=generator)
+        out = self.model(xb[..., t0 : t0 + n_steps], self.session, state, sample=sample, generator=generator, noise=noise)
         tgt, valid = target_windows(rb, t0, n_steps, d.target_offset, cfg.tau_f)
         if d.loss == "cross_entropy":
             tgt = tgt[..., 0]
@@ -152,20 +160,38 @@ class Trainer:
         cfg = self.config
         L = xb.shape[-1]
         chunk = {"full": L, "truncated": cfg.chunk_steps, "online": 1}[cfg.grad_mode]
+        n_global = xb.shape[0]
+        dist = self.dist
+        if dist is not None:  # this process computes a slice of the global batch
+            rows = torch.from_numpy(dist.local_rows(n_global)).to(self.device)
+            xb, rb = xb[rows], rb[rows]
+            scale = len(rows) * dist.world_size / n_global
         state = self.model.initial_state(xb.shape[0], self.session, self.device)
+        d_lat = self.model.latent_dim
         total, weight = 0.0, 0
         for t0 in range(0, L, chunk):
             n = min(chunk, L - t0)
-            loss, _, out = self._batch_loss(xb, rb, t0, n, state, generator)
-            if not torch.isfinite(loss):
+            # noise for the global batch, drawn identically on every process, then sliced
+            noise = torch.randn((n_global, n, d_lat), generator=generator, device=self.device)
+            if dist is not None:
+                noise = noise[rows]
+            loss, _, out = self._batch_loss(xb, rb, t0, n, state, generator, noise=noise)
+            if dist is not None:
+                loss_value = dist.sum_scalar(float(loss.detach()) * scale) / dist.world_size
+                loss = loss * scale
+            else:
+                loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
                 return float("nan")
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
+            if dist is not None:
+                dist.average_gradients(self._trainable())
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(self._trainable(), cfg.grad_clip)
             optimiser.step()
             state = out.state.detach()
-            total += float(loss.detach()) * n
+            total += loss_value * n
             weight += n
             if self.cancelled:  # online/truncated batches hold many updates: stop after the current one
                 break
@@ -233,7 +259,7 @@ class Trainer:
         return Aseq[0, :, ::every].permute(1, 0, 2, 3).cpu().numpy()
 
     def _checkpoint(self, optimiser, generator, epoch: int) -> str | None:
-        if not self.config.out_dir:
+        if not self.config.out_dir or (self.dist is not None and not self.dist.is_main):
             return None
         path = Path(self.config.out_dir) / "checkpoint.pt"
         save_checkpoint(

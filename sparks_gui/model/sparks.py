@@ -236,12 +236,14 @@ class SparksModel(nn.Module):
         state: ModelState | None = None,
         sample: bool = True,
         generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
     ) -> ModelOutput:
+        """``noise`` (same shape as the latents) replaces the draw from ``generator`` when given."""
         if state is None:
             state = self.initial_state(x.shape[0], session, x.device)
         mu, logvar, heb_state = self.encode(x, session, state)
         if sample:
-            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            eps = noise if noise is not None else torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             z = mu + torch.exp(0.5 * logvar) * eps
         else:
             z = mu
