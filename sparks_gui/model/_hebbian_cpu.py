@@ -13,9 +13,12 @@ parallel over rows (``prange``).  Two outputs are possible:
   projection -> mu/logvar heads is linear, so it folds into one small tensor K and
   the [B, H, T, N, N] sequence is never stored: memory independent of T x N^2.
 
-The backward kernel recomputes the row's state history (cheap, in cache), walks
-time in reverse and accumulates parameter gradients per batch element (summed by
-the caller) so no two threads write the same memory.
+The backward kernel never stores a chunk's whole state history: a first pass keeps
+the row's state at every ``S``-th step (``S`` ~ sqrt(T)); each segment is then
+recomputed into a small buffer and walked in reverse.  Scratch is O((T/S + S) N)
+per worker, so full BPTT over long trials needs little memory (and the buffers stay
+in cache).  Parameter gradients are accumulated per batch element (summed by the
+caller) so no two threads write the same memory.
 
 Rule codes (see ``hebbian.RULES``), with P <- a_pre P + c_pre s_j and
 Q <- a_post Q + c_post s_i updated first:
@@ -79,39 +82,61 @@ if HAVE_NUMBA:
                     v = a[j] + (one - a[j]) * (pj * gi + qj * gj)
                 a[j] = min(max(v, lo), hi)
 
-    @njit(parallel=True, cache=True, fastmath=_FAST)
+    ROWS_PER_TASK = 8
+
+    @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_forward(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Aseq, out, P1, Q1, A1):  # pragma: no cover
-        """Walk T steps for every row; mode 0 writes Aseq[b,h,t,i], mode 1 writes out[b,h,i,t,:]."""
+        """Walk T steps for every row.
+
+        mode 0 writes ``Aseq[b, h, t, i]``; mode 1 accumulates the readout of a group
+        of ``ROWS_PER_TASK`` rows into ``out[b, h, group, t, :]`` (the caller sums the
+        groups), so the partial sums take 1/ROWS_PER_TASK of a per-row buffer.
+        """
         B, T, N = s.shape
         H = ap.shape[0]
-        for r in prange(B * H * N):
-            b = r // (H * N)
-            h = (r // N) % H
-            i = r % N
-            p = P0[b, h, i].copy()
-            q = Q0[b, h, i].copy()
-            a = A0[b, h, i].copy()
-            apr, cpr, aqr, cqr = ap[h, i], cp[h, i], aq[h, i], cq[h, i]
-            for t in range(T):
-                st = s[b, t]
-                _row_step(rule, st, st[i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
-                if mode == 0:
-                    Aseq[b, h, t, i] = a
-                else:
-                    Kr = Kt[h, i]
-                    for k in range(Kr.shape[0]):
-                        acc = np.float32(0.0)
-                        for j in range(N):
-                            acc += a[j] * Kr[k, j]
-                        out[b, h, i, t, k] = acc
-            P1[b, h, i] = p
-            Q1[b, h, i] = q
-            A1[b, h, i] = a
+        G = (N + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+        nk = Kt.shape[2]
+        for task in prange(B * H * G):
+            b = task // (H * G)
+            h = (task // G) % H
+            g = task % G
+            if mode == 1:
+                out[b, h, g] = np.float32(0.0)
+            for i in range(g * ROWS_PER_TASK, min(N, (g + 1) * ROWS_PER_TASK)):
+                p = P0[b, h, i].copy()
+                q = Q0[b, h, i].copy()
+                a = A0[b, h, i].copy()
+                apr, cpr, aqr, cqr = ap[h, i], cp[h, i], aq[h, i], cq[h, i]
+                for t in range(T):
+                    st = s[b, t]
+                    _row_step(rule, st, st[i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                    if mode == 0:
+                        Aseq[b, h, t, i] = a
+                    else:
+                        Kr = Kt[h, i]
+                        for k in range(nk):
+                            acc = np.float32(0.0)
+                            for j in range(N):
+                                acc += a[j] * Kr[k, j]
+                            out[b, h, g, t, k] += acc
+                P1[b, h, i] = p
+                Q1[b, h, i] = q
+                A1[b, h, i] = a
 
-    @njit(parallel=True, cache=True, fastmath=_FAST)
+    def segment_length(T: int, N: int = 0) -> int:
+        """Checkpoint spacing of the backward pass.
+
+        The whole history of a row (3 x (T+1) x N floats) when it fits in 1 MB (one
+        pass, in cache); otherwise about sqrt(T) steps, so scratch stays O(sqrt(T) N).
+        """
+        if 12 * (T + 1) * N <= 1 << 20:
+            return max(T, 1)
+        return max(8, min(256, int(np.ceil(np.sqrt(max(T, 1))))))
+
+    @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_backward(
         s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, gAseq, gout, gP1, gQ1, gA1,
-        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK,
+        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, S,
     ):  # pragma: no cover - jitted
         """Reverse-time adjoint of ``hebbian_forward``; gradients of the chunk's inputs.
 
@@ -125,28 +150,34 @@ if HAVE_NUMBA:
         zero = np.float32(0.0)
         n_rows = B * H * N
         n_blocks = min(n_rows, 64)
+        n_seg = (T + S - 1) // S
         for blk in prange(n_blocks):
-            # scratch reused by every row of the block (one large allocation per block, not per row)
-            Ph = np.empty((T + 1, N), dtype=np.float32)
-            Qh = np.empty((T + 1, N), dtype=np.float32)
-            Ah = np.empty((T + 1, N), dtype=np.float32)
+            # scratch reused by every row of the block: segment-start checkpoints + one segment of history
+            ckP = np.empty((n_seg, N), dtype=np.float32)
+            ckQ = np.empty((n_seg, N), dtype=np.float32)
+            ckA = np.empty((n_seg, N), dtype=np.float32)
+            Ph = np.empty((S + 1, N), dtype=np.float32)
+            Qh = np.empty((S + 1, N), dtype=np.float32)
+            Ah = np.empty((S + 1, N), dtype=np.float32)
             for r in range(blk * n_rows // n_blocks, (blk + 1) * n_rows // n_blocks):
                 b = r // (H * N)
                 h = (r // N) % H
                 i = r % N
                 apr, cpr, aqr, cqr = ap[h, i], cp[h, i], aq[h, i], cq[h, i]
-                # recompute the row's history: index t holds the state after t steps
-                Ph[0] = P0[b, h, i]
-                Qh[0] = Q0[b, h, i]
-                Ah[0] = A0[b, h, i]
-                p = Ph[0].copy()
-                q = Qh[0].copy()
-                a = Ah[0].copy()
-                for t in range(T):
-                    _row_step(rule, s[b, t], s[b, t, i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
-                    Ph[t + 1] = p
-                    Qh[t + 1] = q
-                    Ah[t + 1] = a
+                # pass 1: the state at the start of every segment
+                p = P0[b, h, i].copy()
+                q = Q0[b, h, i].copy()
+                a = A0[b, h, i].copy()
+                ckP[0] = p
+                ckQ[0] = q
+                ckA[0] = a
+                if n_seg > 1:
+                    for t in range(T):
+                        if t % S == 0:
+                            ckP[t // S] = p
+                            ckQ[t // S] = q
+                            ckA[t // S] = a
+                        _row_step(rule, s[b, t], s[b, t, i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
                 pbar = gP1[b, h, i].copy()
                 qbar = gQ1[b, h, i].copy()
                 abar = gA1[b, h, i].copy()
@@ -158,6 +189,20 @@ if HAVE_NUMBA:
                 nk = Kt.shape[2]
                 gKr = np.zeros((nk, N), dtype=np.float32)
                 for t in range(T - 1, -1, -1):
+                    u = t % S  # history index within the segment: Ph[u] is the state before step t
+                    if t == T - 1 or u == S - 1:  # entering a new segment (walking backwards): recompute it
+                        t0 = t - u
+                        Ph[0] = ckP[t0 // S]
+                        Qh[0] = ckQ[t0 // S]
+                        Ah[0] = ckA[t0 // S]
+                        p[:] = Ph[0]
+                        q[:] = Qh[0]
+                        a[:] = Ah[0]
+                        for tt in range(t0, t + 1):
+                            _row_step(rule, s[b, tt], s[b, tt, i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                            Ph[tt - t0 + 1] = p
+                            Qh[tt - t0 + 1] = q
+                            Ah[tt - t0 + 1] = a
                     st = s[b, t]
                     si = st[i]
                     if mode == 0:
@@ -169,10 +214,10 @@ if HAVE_NUMBA:
                             gk = gout[b, t, k]
                             for j in range(N):
                                 ga[j] += gk * Kr[k, j]
-                                gKr[k, j] += gk * Ah[t + 1, j]
+                                gKr[k, j] += gk * Ah[u + 1, j]
                     if rule == 2:
                         for j in range(N):
-                            aprev = Ah[t, j]
+                            aprev = Ah[u, j]
                             lam = apr[j]
                             drive = st[j] - si
                             v = lam * aprev + (one - lam) * drive
@@ -186,9 +231,9 @@ if HAVE_NUMBA:
                     for j in range(N):
                         sj = st[j]
                         gj = sj if rule == 1 else (one if sj > zero else zero)
-                        aprev = Ah[t, j]
-                        pj = Ph[t + 1, j]
-                        qj = Qh[t + 1, j]
+                        aprev = Ah[u, j]
+                        pj = Ph[u + 1, j]
+                        qj = Qh[u + 1, j]
                         ab = abar[j] + ga[j]
                         if rule == 1:
                             pb = pbar[j] + ab * gi
@@ -210,9 +255,9 @@ if HAVE_NUMBA:
                             pb = pbar[j] + ab * (one - aprev) * gi
                             qb = qbar[j] + ab * (one - aprev) * gj
                             abar[j] = ab * (one - drive)
-                        gap[j] += pb * Ph[t, j]
+                        gap[j] += pb * Ph[u, j]
                         gcp[j] += pb * sj
-                        gaq[j] += qb * Qh[t, j]
+                        gaq[j] += qb * Qh[u, j]
                         gcq[j] += qb * si
                         pbar[j] = pb * apr[j]
                         qbar[j] = qb * aqr[j]
@@ -225,3 +270,8 @@ if HAVE_NUMBA:
                 g_cq[b, h, i] = gcq
                 if mode == 1:
                     gK[b, h, i] = gKr
+else:  # pragma: no cover
+    ROWS_PER_TASK = 8
+
+    def segment_length(T: int, N: int = 0) -> int:
+        return max(T, 1)

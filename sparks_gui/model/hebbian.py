@@ -124,7 +124,8 @@ class _HebbianScanCPU(torch.autograd.Function):
             result = torch.empty(B, H, T, N, N)
             Aseq_np, out_np, K_np = result.numpy(), _DUMMY5, _DUMMY4
         else:
-            partial = torch.empty(B, H, N, T, Kt.shape[2])
+            groups = -(-N // _hebbian_cpu.ROWS_PER_TASK)
+            partial = torch.empty(B, H, groups, T, Kt.shape[2])
             Aseq_np, out_np, K_np = _DUMMY5, partial.numpy(), _np(Kt)
         _hebbian_cpu.hebbian_forward(
             *inputs, rule_code, float(lo), float(hi), mode, K_np, Aseq_np, out_np, P1.numpy(), Q1.numpy(), A1.numpy()
@@ -158,6 +159,7 @@ class _HebbianScanCPU(torch.autograd.Function):
         _hebbian_cpu.hebbian_backward(
             *inputs, ctx.rule_code, float(ctx.lo), float(ctx.hi), mode, K_np, gAseq, gout, gP1, gQ1, gA1,
             gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK,
+            _hebbian_cpu.segment_length(T, N),
         )
         g_ap, g_cp, g_aq, g_cq = (g.sum(0) for g in g_params)
         gKt = torch.from_numpy(gK).sum(0) if mode == 1 else None

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .encoders import ENCODER_CLASSES, ENCODERS, TOKEN_ENCODERS
 from .hebbian import HebbianAttention, HebbianState, hebbian_readout
 
 LOSSES = ("mse", "bce", "poisson", "cross_entropy")
@@ -57,6 +58,19 @@ class SessionEncoder(nn.Module):
         # mu and logvar heads, stacked: one linear map of the flattened [N * E] tokens
         self.head = nn.Linear(n_neurons * embed_dim, 2 * latent_dim)
 
+    has_attention = True
+
+    @property
+    def n_heads(self) -> int:
+        return self.hebbian.n_heads
+
+    def initial_state(self, batch: int, device=None) -> HebbianState:
+        return self.hebbian.initial_state(batch, device)
+
+    def attention_sequence(self, x: torch.Tensor, state: HebbianState | None = None):
+        """A for every step: ([B, H, T, N, N], final state)."""
+        return self.hebbian.attention_sequence(x, state)
+
     def readout_kernel(self):
         """Fold value projection, output projection and heads into (Kt [H, N, 2d, N], const [2d]).
 
@@ -94,6 +108,25 @@ class SessionEncoder(nn.Module):
         return mu, logvar.clamp(-12.0, 8.0), state
 
 
+def make_session_encoder(encoder: str, n_neurons: int, embed_dim: int, latent_dim: int, n_heads: int = 1,
+                         **kw) -> nn.Module:
+    """The session encoder named ``encoder`` (one of :data:`~sparks_gui.model.encoders.ENCODERS`).
+
+    ``hebbian_symmetric`` is the Hebbian encoder with ``stdp_rule="symmetric"`` and
+    ``hebbian_fixed`` the one with ``learn_traces=False``; ``kw`` holds the Hebbian
+    options (dt, tau_s, kind, ...), of which the other encoders use dt, tau_s and kind.
+    """
+    if encoder not in ENCODERS:
+        raise ValueError(f"unknown encoder '{encoder}', expected one of {ENCODERS}")
+    if encoder in ENCODER_CLASSES:
+        return ENCODER_CLASSES[encoder](n_neurons, embed_dim, latent_dim, n_heads=n_heads, **kw)
+    if encoder == "hebbian_symmetric":
+        kw["stdp_rule"] = "symmetric"
+    elif encoder == "hebbian_fixed":
+        kw["learn_traces"] = False
+    return SessionEncoder(n_neurons, embed_dim, latent_dim, n_heads=n_heads, **kw)
+
+
 class PCCDecoder(nn.Module):
     """Maps the window of the last tau_p latents to the next tau_f samples of the reference."""
 
@@ -121,10 +154,19 @@ class PCCDecoder(nn.Module):
 
 @dataclass
 class ModelState:
-    """Everything carried across chunks of a trial: the Hebbian state and the latent window."""
+    """Everything carried across chunks of a trial: the encoder state and the latent window.
+
+    ``hebbian`` holds the session encoder's state (a :class:`HebbianState` for the
+    Hebbian encoders; the other encoders' own state objects, all with ``detach()``).
+    """
 
     hebbian: HebbianState
     z_tail: torch.Tensor
+
+    @property
+    def encoder(self):
+        """The session encoder's state (same object as ``hebbian``)."""
+        return self.hebbian
 
     def detach(self) -> "ModelState":
         return ModelState(self.hebbian.detach(), self.z_tail.detach())
@@ -152,6 +194,9 @@ class SparksModel(nn.Module):
         Architecture (see ``SparksConfig``).
     hebbian_kw
         Passed to :class:`HebbianAttention` (dt, tau_s, w_start, stdp_rule, kind, learn_traces, backend).
+    encoder
+        Session encoder: ``"hebbian"`` (default), ``"hebbian_symmetric"``, ``"hebbian_fixed"``,
+        ``"dot_attention"``, ``"mlp"`` or ``"gru"`` (see :mod:`sparks_gui.model.encoders`).
     """
 
     def __init__(
@@ -167,9 +212,15 @@ class SparksModel(nn.Module):
         conv_heads: int = 4,
         decoder_layers: int = 2,
         fused_readout: bool = True,
+        encoder: str = "hebbian",
         **hebbian_kw,
     ):
         super().__init__()
+        if encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder '{encoder}', expected one of {ENCODERS}")
+        if n_conv_blocks and encoder not in TOKEN_ENCODERS:
+            raise ValueError(f"the '{encoder}' encoder has no neuron tokens: use n_conv_blocks=0")
+        self.encoder = encoder
         self.latent_dim, self.embed_dim, self.n_heads = latent_dim, embed_dim, n_heads
         self.tau_p, self.tau_f, self.n_out = tau_p, tau_f, n_out
         self.fused_readout = fused_readout
@@ -178,6 +229,8 @@ class SparksModel(nn.Module):
             n_out=n_out, latent_dim=latent_dim, embed_dim=embed_dim, n_heads=n_heads, tau_p=tau_p, tau_f=tau_f,
             n_conv_blocks=n_conv_blocks, conv_heads=conv_heads, decoder_layers=decoder_layers, fused_readout=fused_readout,
         )
+        if encoder != "hebbian":  # old specs (no key) rebuild as Hebbian
+            self._arch["encoder"] = encoder
         self._session_kw: list[dict] = []
         self.sessions = nn.ModuleList()
         for n in [n_neurons] if isinstance(n_neurons, int) else list(n_neurons):
@@ -192,8 +245,9 @@ class SparksModel(nn.Module):
         fine-tuned into a trained model (optionally freezing the shared part).
         """
         kw = {**self._hebbian_kw, **overrides}
+        encoder = kw.pop("encoder", self.encoder)
         self._session_kw.append({"n_neurons": int(n_neurons), **overrides})
-        self.sessions.append(SessionEncoder(n_neurons, self.embed_dim, self.latent_dim, n_heads=self.n_heads, **kw))
+        self.sessions.append(make_session_encoder(encoder, n_neurons, self.embed_dim, self.latent_dim, n_heads=self.n_heads, **kw))
         return len(self.sessions) - 1
 
     def spec(self) -> dict:
@@ -219,10 +273,10 @@ class SparksModel(nn.Module):
     def initial_state(self, batch: int, session: int = 0, device=None) -> ModelState:
         enc = self.sessions[session]
         device = device or next(self.parameters()).device
-        return ModelState(enc.hebbian.initial_state(batch, device), torch.zeros(batch, self.tau_p - 1, self.latent_dim, device=device))
+        return ModelState(enc.initial_state(batch, device), torch.zeros(batch, self.tau_p - 1, self.latent_dim, device=device))
 
     def encode(self, x: torch.Tensor, session: int = 0, state: ModelState | None = None):
-        """``x`` [B, N, T] -> (mu, logvar [B, T, d], new Hebbian state)."""
+        """``x`` [B, N, T] -> (mu, logvar [B, T, d], new encoder state)."""
         enc = self.sessions[session]
         if x.shape[1] != enc.n_neurons:
             raise ValueError(f"session {session} expects {enc.n_neurons} neurons, got {x.shape[1]}")

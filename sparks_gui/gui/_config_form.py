@@ -1,0 +1,137 @@
+"""A form generated from the :class:`SparksConfig` dataclass (one widget per field).
+
+Field types pick the widget (int -> spin box, float -> scientific line edit, bool ->
+check box, fields with a fixed set of values -> combo box); the docstring under each
+field becomes its tooltip, so the form stays in step with the config without edits here.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+from functools import lru_cache
+
+from qtpy.QtGui import QDoubleValidator
+from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QVBoxLayout, QWidget
+from superqt import QCollapsible
+
+from ..engine import config as config_module
+from ..engine.config import SparksConfig
+
+SECTIONS = {
+    "Model": ("latent_dim", "embed_dim", "n_heads", "tau_p", "tau_f", "target_offset", "n_conv_blocks", "conv_heads",
+              "decoder_layers", "tau_s", "w_start", "stdp_rule", "learn_traces", "beta", "loss"),
+    "Training": ("epochs", "batch_size", "lr", "weight_decay", "grad_clip", "grad_mode", "chunk_steps", "seed",
+                 "hebbian_backend"),
+    "Reporting": ("eval_every", "snapshot_trials", "checkpoint_every"),
+}
+OPEN_SECTIONS = ("Training",)
+CHOICES = {
+    "grad_mode": config_module.GRAD_MODES,
+    "stdp_rule": config_module.STDP_RULES,
+    "loss": config_module.LOSS_CHOICES,
+    "hebbian_backend": ("auto", "cpu_kernel", "torch"),
+}
+LABELS = {"lr": "learning rate", "tau_p": "τ past (latents)", "tau_f": "τ future (steps)", "tau_s": "τ STDP (s)",
+          "beta": "β (KL weight)", "w_start": "trace increment", "grad_clip": "gradient clip"}
+
+
+@lru_cache(maxsize=1)
+def field_docs() -> dict[str, str]:
+    """The string literal under each field of SparksConfig (attribute docstrings)."""
+    tree = ast.parse(inspect.getsource(SparksConfig))
+    body = tree.body[0].body
+    docs: dict[str, str] = {}
+    for a, b in zip(body, body[1:]):
+        if isinstance(a, ast.AnnAssign) and isinstance(a.target, ast.Name) and isinstance(b, ast.Expr) \
+                and isinstance(b.value, ast.Constant) and isinstance(b.value.value, str):
+            docs[a.target.id] = " ".join(b.value.value.split())
+    return docs
+
+
+class ConfigForm(QWidget):
+    """Edit the model/training fields of a :class:`SparksConfig`."""
+
+    def __init__(self, config: SparksConfig | None = None, parent=None):
+        super().__init__(parent)
+        config = config or SparksConfig()
+        docs = field_docs()
+        types = {f.name: f.type for f in dataclasses.fields(SparksConfig)}
+        self.editors: dict[str, QWidget] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        self.sections: dict[str, QCollapsible] = {}
+        for section, names in SECTIONS.items():
+            box = QCollapsible(section)
+            inner = QWidget()
+            form = QFormLayout(inner)
+            form.setContentsMargins(6, 2, 6, 2)
+            form.setVerticalSpacing(3)
+            for name in names:
+                editor = self._editor(name, str(types[name]))
+                tip = docs.get(name, "")
+                editor.setToolTip(f"<b>{name}</b><br>{tip}" if tip else name)
+                self.editors[name] = editor
+                form.addRow(LABELS.get(name, name.replace("_", " ")), editor)
+            box.addWidget(inner)
+            if section in OPEN_SECTIONS:
+                box.expand(animate=False)
+            self.sections[section] = box
+            layout.addWidget(box)
+        self.set_config(config)
+
+    @staticmethod
+    def _editor(name: str, type_name: str) -> QWidget:
+        if name in CHOICES:
+            w = QComboBox()
+            w.addItems(list(CHOICES[name]))
+            return w
+        if type_name == "bool":
+            return QCheckBox()
+        if type_name == "int":
+            w = QSpinBox()
+            w.setRange(-1 if name == "target_offset" else 0, 1_000_000)
+            return w
+        w = QLineEdit()
+        v = QDoubleValidator()
+        v.setNotation(QDoubleValidator.ScientificNotation)
+        w.setValidator(v)
+        w.setMaximumWidth(110)
+        return w
+
+    def set_config(self, config: SparksConfig) -> None:
+        for name, editor in self.editors.items():
+            value = getattr(config, name)
+            if isinstance(editor, QComboBox):
+                editor.setCurrentText(str(value))
+            elif isinstance(editor, QCheckBox):
+                editor.setChecked(bool(value))
+            elif isinstance(editor, QSpinBox):
+                editor.setValue(int(value))
+            else:
+                editor.setText(f"{value:g}")
+
+    def values(self) -> dict:
+        out = {}
+        for name, editor in self.editors.items():
+            if isinstance(editor, QComboBox):
+                out[name] = editor.currentText()
+            elif isinstance(editor, QCheckBox):
+                out[name] = editor.isChecked()
+            elif isinstance(editor, QSpinBox):
+                out[name] = editor.value()
+            else:
+                text = editor.text().strip()
+                try:
+                    out[name] = float(text)
+                except ValueError:
+                    from ..errors import SparksError
+
+                    raise SparksError(f"'{text}' is not a number (field {name}).", "Type a number such as 0.003 or 3e-3.")
+        return out
+
+    def config(self, base: SparksConfig) -> SparksConfig:
+        """``base`` with the form's values (raises SparksError when a value is invalid)."""
+        return base.replace(**self.values())

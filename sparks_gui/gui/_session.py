@@ -1,0 +1,351 @@
+"""The GUI's model: one :class:`SparksSession` per napari viewer.
+
+It holds the current recording, the run configuration, the training run and its latest
+results, the chosen neuron ordering, the selected neuron and the time cursor.  Docks and
+views never talk to each other directly: they command the session and listen to its Qt
+signals (the same split as napari's components vs ``_qt``).
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from qtpy.QtCore import QEvent, QObject, Signal
+
+from ..errors import SparksError
+from ._ordering import ORDERINGS, compute_order
+from ._worker import TrainingRun
+
+_SESSIONS: "weakref.WeakKeyDictionary[Any, SparksSession]" = weakref.WeakKeyDictionary()
+
+
+def session_for(viewer) -> "SparksSession":
+    """The session of ``viewer`` (created on first use, shared by all SPARKS docks)."""
+    s = _SESSIONS.get(viewer)
+    if s is None:
+        s = SparksSession(viewer)
+        _SESSIONS[viewer] = s
+    return s
+
+
+@dataclass
+class RunResults:
+    """What the latest (or loaded) run produced, as plain data for views and exports."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    step_losses: list[tuple[int, float]] = field(default_factory=list)
+    latents: Any = None  # LatentSnapshot
+    attention: Any = None  # AttentionSnapshot
+    predictions: Any = None  # Predictions
+    metrics: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
+    config: Any = None
+    started: Any = None
+
+
+class _CloseFilter(QObject):
+    def __init__(self, session: "SparksSession"):
+        super().__init__()
+        self._session = weakref.ref(session)
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+        if event.type() == QEvent.Close:
+            s = self._session()
+            if s is not None:
+                s.shutdown()
+        return False
+
+
+class SparksSession(QObject):
+    """Shared state of the SPARKS docks of one viewer."""
+
+    recording_changed = Signal(object)
+    selection_changed = Signal(object)
+    run_started = Signal(object)
+    progress = Signal(object, object)  # StepProgress, [(step, loss)] since the last report
+    epoch_end = Signal(object)
+    latents_changed = Signal(object)
+    attention_changed = Signal(object)
+    predictions_changed = Signal(object)
+    checkpoint_written = Signal(str)
+    run_finished = Signal(object)
+    run_failed = Signal(str)
+    running_changed = Signal(bool)
+    paused_changed = Signal(bool)
+    ordering_changed = Signal(str, object)
+    neuron_selected = Signal(int)
+    time_changed = Signal(float)
+    config_changed = Signal(object)
+
+    def __init__(self, viewer=None):
+        super().__init__()
+        from ..engine.config import SparksConfig
+
+        self._viewer = weakref.ref(viewer) if viewer is not None else (lambda: None)
+        self.recording = None
+        self.layer = None
+        self.neuron_idx: np.ndarray | None = None
+        self.time_range: tuple[int, int] | None = None
+        self.config = SparksConfig()
+        self.results = RunResults()
+        self.run: TrainingRun | None = None
+        self.trainer = None
+        self.ordering_name = "original"
+        self.order: np.ndarray | None = None
+        self.selected_neuron: int | None = None
+        self.time_s = 0.0
+        self._close_filter = None
+        self._order_worker = None
+        self._views: "weakref.WeakValueDictionary[str, QObject]" = weakref.WeakValueDictionary()
+        if viewer is not None:
+            try:
+                win = viewer.window._qt_window
+                self._close_filter = _CloseFilter(self)
+                win.installEventFilter(self._close_filter)
+            except AttributeError:  # headless viewer
+                pass
+
+    # ----------------------------------------------------------------- views
+    def register_view(self, name: str, view) -> None:
+        self._views[name] = view
+
+    @property
+    def views(self) -> dict:
+        """Live views by title (Latents, Raster, Attention, Decoding, Loss)."""
+        out = {}
+        for k, v in list(self._views.items()):
+            try:
+                v.objectName()  # raises if the C++ object was deleted
+            except RuntimeError:
+                continue
+            out[k] = v
+        return out
+
+    # ------------------------------------------------------------------ data
+    @property
+    def viewer(self):
+        return self._viewer()
+
+    def set_recording(self, recording, layer=None) -> None:
+        """Make ``recording`` current; the neuron/time selection resets to everything."""
+        self.recording = recording
+        self.layer = layer
+        self.neuron_idx = None
+        self.time_range = None
+        self.selected_neuron = None
+        self.order = None if recording is None else np.arange(recording.n_neurons)
+        self.recording_changed.emit(recording)
+        self.selection_changed.emit(self.training_recording())
+        if recording is not None and self.ordering_name not in ("original", "SPARKS latent phase"):
+            self.set_ordering(self.ordering_name)
+
+    def set_selection(self, neuron_idx=None, time_range: tuple[int, int] | None = None) -> None:
+        """Restrict training and views to neurons ``neuron_idx`` and bins ``time_range``."""
+        if self.recording is None:
+            return
+        if neuron_idx is not None:
+            neuron_idx = np.asarray(neuron_idx, dtype=np.int64)
+            if neuron_idx.size == 0:
+                raise SparksError("The neuron selection is empty.", "Select at least one neuron.")
+            if neuron_idx.size == self.recording.n_neurons and np.array_equal(neuron_idx, np.arange(neuron_idx.size)):
+                neuron_idx = None
+        if time_range is not None and tuple(time_range) == (0, self.recording.n_time):
+            time_range = None
+        self.neuron_idx, self.time_range = neuron_idx, time_range
+        rec = self.training_recording()
+        self.order = np.arange(rec.n_neurons)
+        self.selection_changed.emit(rec)
+        if self.ordering_name != "original":
+            self.set_ordering(self.ordering_name)
+
+    def training_recording(self):
+        """The recording restricted to the chosen neurons and time range (what training sees)."""
+        rec = self.recording
+        if rec is None or (self.neuron_idx is None and self.time_range is None):
+            return rec
+        return rec.select(neurons=self.neuron_idx, time=self.time_range)
+
+    # ---------------------------------------------------------------- config
+    def set_config(self, config) -> None:
+        self.config = config
+        self.config_changed.emit(config)
+
+    # -------------------------------------------------------------- training
+    @property
+    def running(self) -> bool:
+        return self.run is not None and self.run.running
+
+    def start_training(self, config=None) -> TrainingRun:
+        """Start a run on the current selection in a background thread."""
+        if self.running:
+            raise SparksError("A training run is already in progress.", "Stop it first (Stop button).")
+        rec = self.training_recording()
+        if rec is None:
+            raise SparksError("No recording is loaded.", "Open a file or a sample in the Data dock first.")
+        cfg = config or self.config
+        cfg.validate()
+        self.config = cfg
+        self.results = RunResults(config=cfg)
+        run = TrainingRun(cfg, rec)
+        run.started.connect(self._on_started)
+        run.progress.connect(self.progress.emit)
+        run.progress.connect(lambda ev, losses: self.results.step_losses.extend(losses))
+        run.event.connect(self._on_event)
+        run.failed.connect(self._on_failed)
+        run.done.connect(self._on_done)
+        run.paused_changed.connect(self.paused_changed.emit)
+        self.run = run
+        run.start()
+        self.running_changed.emit(True)
+        return run
+
+    def pause(self, paused: bool = True) -> None:
+        if self.run is not None:
+            self.run.set_paused(paused)
+
+    def stop(self, wait: float | None = None) -> bool:
+        """Ask the run to stop after the current batch; with ``wait`` (s), block until it has."""
+        if self.run is None:
+            return True
+        self.run.stop()
+        return self.run.wait(wait) if wait else not self.run.running
+
+    def shutdown(self) -> None:
+        """Stop everything (the viewer is closing)."""
+        self.stop(wait=10.0)
+
+    def _on_started(self, ev, trainer) -> None:
+        self.trainer = trainer
+        self.results.started = ev
+        self.order = np.arange(trainer.data.n_neurons)
+        self.run_started.emit(ev)
+        if self.ordering_name != "original":
+            self.set_ordering(self.ordering_name)
+
+    def _on_event(self, ev) -> None:
+        from ..engine import events as E
+
+        r = self.results
+        if isinstance(ev, E.EpochEnd):
+            rec = {"epoch": ev.epoch + 1, "train_loss": ev.train_loss, "test_loss": ev.test_loss,
+                   "elapsed_s": ev.elapsed_s, **{k: v for k, v in ev.metrics.items() if np.isscalar(v)}}
+            r.history.append(rec)
+            self.epoch_end.emit(ev)
+        elif isinstance(ev, E.LatentSnapshot):
+            r.latents = ev
+            self.latents_changed.emit(ev)
+            if self.ordering_name == "SPARKS latent phase":
+                self.set_ordering(self.ordering_name)
+        elif isinstance(ev, E.AttentionSnapshot):
+            r.attention = ev
+            self.attention_changed.emit(ev)
+        elif isinstance(ev, E.Predictions):
+            r.predictions = ev
+            self.predictions_changed.emit(ev)
+        elif isinstance(ev, E.CheckpointWritten):
+            r.checkpoint = ev.path
+            self.checkpoint_written.emit(ev.path)
+        elif isinstance(ev, E.Finished):
+            r.metrics = dict(ev.metrics)
+            self.run_finished.emit(ev)
+
+    def _on_failed(self, message: str) -> None:
+        from napari.utils.notifications import show_error
+
+        show_error(f"SPARKS training failed: {message}")
+        self.run_failed.emit(message)
+
+    def _on_done(self) -> None:
+        self.running_changed.emit(False)
+
+    def set_results(self, results: RunResults, trainer=None) -> None:
+        """Show results that did not come from a live run (a loaded run)."""
+        self.results = results
+        if trainer is not None:
+            self.trainer = trainer
+            self.order = np.arange(trainer.data.n_neurons)
+        for sig, value in ((self.latents_changed, results.latents), (self.attention_changed, results.attention),
+                           (self.predictions_changed, results.predictions)):
+            if value is not None:
+                sig.emit(value)
+        if self.ordering_name != "original":
+            self.set_ordering(self.ordering_name)
+
+    # --------------------------------------------------------------- ordering
+    def display_activity(self) -> np.ndarray | None:
+        """Activity ``[N, T]`` of the training selection (rows match attention matrices)."""
+        rec = self.training_recording()
+        return None if rec is None else rec.activity
+
+    def set_ordering(self, name: str, block: bool = False) -> None:
+        """Sort neurons by ``name``; computed off the GUI thread, ``ordering_changed`` follows."""
+        if name not in ORDERINGS:
+            raise SparksError(f"Unknown ordering '{name}'.", f"Choose one of {ORDERINGS}.")
+        self.ordering_name = name
+        act = self.display_activity()
+        if act is None:
+            return
+        latents = lat_act = None
+        if name == "SPARKS latent phase" and self.results.latents is not None and self.trainer is not None:
+            snap = self.results.latents
+            latents = snap.latents
+            lat_act = self.trainer.data.x[snap.example_idx]
+            if lat_act.shape[1] != act.shape[0]:
+                latents = lat_act = None
+        # orderings on very long recordings use a binned copy (display only; analysis uses full data)
+        if act.shape[1] > 20000:
+            f = act.shape[1] // 10000
+            T = act.shape[1] // f * f
+            act = act[:, :T].reshape(act.shape[0], T // f, f).mean(-1)
+
+        def work():
+            return compute_order(name, act, latents, lat_act)
+
+        if block or act.shape[0] * act.shape[1] < 2_000_000:
+            self._apply_order(name, work())
+            return
+        from napari.qt.threading import create_worker
+
+        w = create_worker(work, _start_thread=False)
+        w.returned.connect(lambda order: self._apply_order(name, order))
+        w.errored.connect(lambda exc: self._notify_error(exc))
+        self._order_worker = w
+        w.start()
+
+    def _apply_order(self, name: str, order: np.ndarray) -> None:
+        if name != self.ordering_name:
+            return
+        act = self.display_activity()
+        if act is None or len(order) != act.shape[0]:
+            return
+        self.order = np.asarray(order, dtype=np.int64)
+        self.ordering_changed.emit(name, self.order)
+
+    def _notify_error(self, exc) -> None:
+        from napari.utils.notifications import show_error
+
+        show_error(str(exc))
+
+    # ----------------------------------------------------------- selection
+    def select_neuron(self, index: int | None) -> None:
+        """Highlight neuron ``index`` (row of the training selection) in every view."""
+        self.selected_neuron = index
+        self.neuron_selected.emit(-1 if index is None else int(index))
+
+    def original_neuron_index(self, index: int) -> int:
+        """Index in the full recording of row ``index`` of the training selection."""
+        return int(index if self.neuron_idx is None else self.neuron_idx[index])
+
+    def set_time(self, seconds: float) -> None:
+        if abs(seconds - self.time_s) < 1e-12:
+            return
+        self.time_s = float(seconds)
+        self.time_changed.emit(self.time_s)
+
+
+def now() -> float:
+    return time.perf_counter()

@@ -1,0 +1,176 @@
+"""Run the engine's event generator in a napari thread worker and hand events to the GUI thread.
+
+The trainer is built *inside* the worker thread (preparing the data can take a while),
+step-progress events are coalesced to at most ``PROGRESS_HZ`` per second (the losses of
+the skipped steps travel with the next report), and pause/stop are cooperative: the run
+halts between batches.  Nothing here knows about views.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from qtpy.QtCore import QObject, Signal
+
+PROGRESS_HZ = 20.0
+
+
+def _leave_a_core_for_the_gui() -> None:
+    """Use one CPU thread less than there are cores for torch/numba, so the GUI thread is never starved."""
+    import os
+
+    n = max(1, (os.cpu_count() or 2) - 1)
+    try:
+        import torch
+
+        if torch.get_num_threads() > n:
+            torch.set_num_threads(n)
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    except Exception:  # noqa: BLE001
+        pass
+
+
+class TrainingRun(QObject):
+    """One training run in a background thread.
+
+    Signals are emitted on the GUI thread: ``started(Started, trainer)``,
+    ``progress(StepProgress, [(step, loss), ...])``, ``event(Event)`` for every other
+    engine event, ``failed(message)`` and finally ``done()``.
+    """
+
+    started = Signal(object, object)
+    progress = Signal(object, object)
+    event = Signal(object)
+    failed = Signal(str)
+    done = Signal()
+    paused_changed = Signal(bool)
+
+    def __init__(self, config, recording, trainer_kwargs: dict | None = None):
+        super().__init__()
+        self.config = config
+        self.recording = recording
+        self.trainer = None
+        self._kwargs = dict(trainer_kwargs or {})
+        self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self._ended = threading.Event()
+        self._worker = None
+        self._gui_done = False
+        self.cancelled = False
+        self.finished_event = None
+
+    # ------------------------------------------------------------ control
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and not self._gui_done
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    def start(self) -> None:
+        from napari.qt.threading import GeneratorWorker
+
+        self._worker = GeneratorWorker(self._generate)
+        self._worker.yielded.connect(self._dispatch)
+        self._worker.errored.connect(lambda exc: self.failed.emit(f"{type(exc).__name__}: {exc}"))
+        self._worker.finished.connect(self._on_finished)
+        self._worker.start()
+
+    def set_paused(self, paused: bool) -> None:
+        if paused == self.paused or self._ended.is_set():
+            return
+        if paused:
+            self._resume.clear()
+        else:
+            self._resume.set()
+        self.paused_changed.emit(paused)
+
+    def stop(self) -> None:
+        """Stop after the batch in progress (also when paused)."""
+        self._stop.set()
+        if self.trainer is not None:
+            self.trainer.cancel()
+        self._resume.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the worker thread has left the training loop; True if it has."""
+        if self._worker is None:
+            return True
+        return self._ended.wait(timeout)
+
+    # ------------------------------------------------------- worker thread
+    def _generate(self):
+        from ..engine.events import Failed, Finished, StepProgress
+        from ..engine.trainer import Trainer
+        from ..errors import SparksError
+
+        _leave_a_core_for_the_gui()
+        try:
+            try:
+                trainer = Trainer(self.config, self.recording, **self._kwargs)
+            except SparksError as exc:
+                yield ("failed", str(exc))
+                return
+            self.trainer = trainer
+            if self._stop.is_set():
+                trainer.cancel()
+            pending: list[tuple[int, float]] = []
+            last_report = 0.0
+            last_progress = None
+            period = 1.0 / PROGRESS_HZ
+            for ev in trainer.run():
+                if isinstance(ev, StepProgress):
+                    pending.append((ev.step, ev.loss))
+                    last_progress = ev
+                    now = time.perf_counter()
+                    if now - last_report >= period:
+                        yield ("progress", ev, pending)
+                        pending, last_report = [], now
+                else:
+                    if pending:
+                        yield ("progress", last_progress, pending)
+                        pending = []
+                    if hasattr(ev, "total_steps") and not isinstance(ev, StepProgress):
+                        yield ("started", ev, trainer)
+                    elif isinstance(ev, Failed):
+                        yield ("failed", ev.message)
+                    else:
+                        yield ("event", ev)
+                    if isinstance(ev, Finished):
+                        return
+                # cooperative pause between batches
+                while not self._resume.wait(0.05):
+                    pass
+                if self._stop.is_set() and not trainer.cancelled:
+                    trainer.cancel()
+        finally:
+            self._ended.set()
+
+    def _on_finished(self) -> None:
+        self._gui_done = True
+        self.done.emit()
+
+    def _dispatch(self, item) -> None:
+        kind = item[0]
+        if kind == "progress":
+            self.progress.emit(item[1], item[2])
+        elif kind == "started":
+            self.started.emit(item[1], item[2])
+        elif kind == "failed":
+            self.failed.emit(item[1])
+        else:
+            ev = item[1]
+            from ..engine.events import Finished
+
+            if isinstance(ev, Finished):
+                self.cancelled = ev.cancelled
+                self.finished_event = ev
+            self.event.emit(ev)

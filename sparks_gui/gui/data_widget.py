@@ -1,0 +1,403 @@
+"""Data dock: choose the recording, neurons, time range, target and split; shows a summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import SparksError
+from ._session import session_for
+
+GROUP_KEYS = ("area", "brain_area", "region", "location", "quality", "KSLabel", "group", "cell_type", "iscell")
+RECORDING_KEY = "sparks_recording"
+
+
+def parse_indices(text: str, n: int) -> np.ndarray | None:
+    """'0-9, 15, 20-' -> indices (None for an empty string)."""
+    text = text.strip()
+    if not text:
+        return None
+    out: list[int] = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                a, b = part.split("-", 1)
+                out.extend(range(int(a or 0), (int(b) + 1) if b.strip() else n))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise SparksError(f"'{part}' is not a neuron index or range.", "Write e.g. 0-29, 40, 45-50.") from None
+    idx = np.unique(np.asarray(out, dtype=np.int64))
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise SparksError(f"Neuron indices must lie in 0..{n - 1}.", "Fix the neuron list.")
+    return idx
+
+
+def add_recording_layers(viewer, rec):
+    """Add the napari layers of ``rec`` (activity image, plus movie / ROI masks when the recording has them)."""
+    from .._napari_samples import _layers_for_recording
+
+    layers = []
+    for data, kwargs, kind in _layers_for_recording(rec):
+        layers.append(getattr(viewer, f"add_{kind}")(data, **kwargs))
+    movie = getattr(rec, "movie", None)
+    if movie is None:
+        movie = rec.ground_truth.get("movie") if isinstance(rec.ground_truth, dict) else None
+    if movie is not None and np.ndim(movie) == 3:
+        layers.append(viewer.add_image(movie, name=f"{rec.name} movie", metadata={"sparks_movie": True, "dt": rec.dt}))
+    masks = rec.neuron_meta.get("roi_masks") if rec.neuron_meta else None
+    if masks is not None:
+        masks = np.asarray(masks)
+        if masks.ndim == 3:  # [N, Y, X] boolean -> one label image (label = neuron index + 1)
+            labels = np.zeros(masks.shape[1:], np.int32)
+            for i, m in enumerate(masks):
+                labels[m > 0] = i + 1
+            masks = labels
+        layers.append(viewer.add_labels(masks.astype(np.int32), name=f"{rec.name} ROIs", opacity=0.5,
+                                        metadata={"sparks_rois": True}))
+    return layers
+
+
+class DataWidget(QWidget):
+    """Pick and trim the recording that the Training dock uses."""
+
+    def __init__(self, napari_viewer=None, session=None, parent=None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.session = session or session_for(napari_viewer)
+        self._loader = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+
+        src = QGroupBox("Recording")
+        f = QFormLayout(src)
+        self.recording_box = QComboBox()
+        self.recording_box.setToolTip("napari layers that carry a recording (open a file or a sample to add one)")
+        self.recording_box.setPlaceholderText("no recording loaded")
+        f.addRow(self.recording_box)
+        row = QHBoxLayout()
+        self.open_btn = QPushButton("Open file…")
+        self.open_btn.setToolTip("NWB, suite2p, Kilosort/phy, .npy/.npz/.mat/.csv …")
+        self.sample_btn = QToolButton()
+        self.sample_btn.setText("Sample data ▾")
+        self.sample_btn.setPopupMode(QToolButton.InstantPopup)
+        menu = QMenu(self.sample_btn)
+        from ..data.synthetic import SAMPLES
+
+        for key, (label, _) in SAMPLES.items():
+            menu.addAction(label, lambda k=key: self.open_sample(k))
+        self.sample_btn.setMenu(menu)
+        row.addWidget(self.open_btn)
+        row.addWidget(self.sample_btn)
+        f.addRow(row)
+        layout.addWidget(src)
+
+        sel = QGroupBox("Selection")
+        g = QFormLayout(sel)
+        self.group_box = QComboBox()
+        self.group_box.setToolTip("All neurons, or those of one brain area / quality label")
+        self.indices = QLineEdit()
+        self.indices.setPlaceholderText("e.g. 0-29, 40 (empty = all of the group)")
+        self.t_start = QDoubleSpinBox()
+        self.t_stop = QDoubleSpinBox()
+        for w in (self.t_start, self.t_stop):
+            w.setSuffix(" s")
+            w.setDecimals(3)
+            w.setKeyboardTracking(False)
+        self.t_start.setToolTip("Start of the time range used for training (trials inside the range are kept)")
+        self.t_stop.setToolTip("End of the time range used for training")
+        trow = QHBoxLayout()
+        trow.addWidget(self.t_start)
+        trow.addWidget(QLabel("to"))
+        trow.addWidget(self.t_stop)
+        g.addRow("neurons", self.group_box)
+        g.addRow("indices", self.indices)
+        g.addRow("time", trow)
+        layout.addWidget(sel)
+
+        tgt = QGroupBox("Target and split")
+        h = QFormLayout(tgt)
+        self.target = QComboBox()
+        self.target.setToolTip("What the decoder predicts: a behaviour signal, or 'unsupervised' (the next activity bins)")
+        self.test_fraction = QDoubleSpinBox()
+        self.test_fraction.setRange(0.0, 0.9)
+        self.test_fraction.setSingleStep(0.05)
+        self.test_fraction.setToolTip("Fraction of trials/segments held out for testing")
+        self.bin_factor = QSpinBox()
+        self.bin_factor.setRange(1, 1000)
+        self.bin_factor.setToolTip("Merge this many time bins before training (sum for spikes, mean for calcium)")
+        self.segment_length = QSpinBox()
+        self.segment_length.setRange(2, 1_000_000)
+        self.segment_length.setToolTip("Bins per training example for recordings without trials (after binning)")
+        h.addRow("target", self.target)
+        h.addRow("test fraction", self.test_fraction)
+        h.addRow("bin factor", self.bin_factor)
+        h.addRow("segment length", self.segment_length)
+        layout.addWidget(tgt)
+
+        self.summary = QLabel("")
+        self.summary.setTextFormat(Qt.RichText)
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        box = QGroupBox("Summary")
+        QVBoxLayout(box).addWidget(self.summary)
+        layout.addWidget(box)
+        layout.addStretch(1)
+
+        cfg = self.session.config
+        self.test_fraction.setValue(cfg.test_fraction)
+        self.bin_factor.setValue(cfg.bin_factor)
+        self.segment_length.setValue(cfg.segment_length)
+
+        self._apply_timer = QTimer(self)
+        self._apply_timer.setSingleShot(True)
+        self._apply_timer.setInterval(250)
+        self._apply_timer.timeout.connect(self.apply_selection)
+        self.open_btn.clicked.connect(self._open_dialog)
+        self.recording_box.currentIndexChanged.connect(self._on_layer_choice)
+        self.group_box.currentIndexChanged.connect(lambda *_: self._apply_timer.start())
+        self.indices.editingFinished.connect(self._apply_timer.start)
+        self.t_start.valueChanged.connect(lambda *_: self._apply_timer.start())
+        self.t_stop.valueChanged.connect(lambda *_: self._apply_timer.start())
+        for w in (self.target,):
+            w.currentIndexChanged.connect(lambda *_: self._update_config())
+        for w in (self.test_fraction, self.bin_factor, self.segment_length):
+            w.valueChanged.connect(lambda *_: self._update_config())
+        self.session.recording_changed.connect(self._on_recording)
+        self.session.selection_changed.connect(self._show_summary)
+        self.session.running_changed.connect(lambda on: self.setEnabled(not on))
+        if napari_viewer is not None:
+            napari_viewer.layers.events.inserted.connect(self._on_layer_inserted)
+            napari_viewer.layers.events.removed.connect(lambda *_: self._refresh_layers())
+            self._refresh_layers()
+            if self.session.recording is None and self.recording_box.count():
+                self.recording_box.setCurrentIndex(self.recording_box.count() - 1)
+                self._on_layer_choice()
+        if self.session.recording is not None:
+            self._on_recording(self.session.recording)
+
+    # ------------------------------------------------------------- sources
+    def _recording_layers(self):
+        if self.viewer is None:
+            return []
+        return [ly for ly in self.viewer.layers if RECORDING_KEY in getattr(ly, "metadata", {})]
+
+    def _refresh_layers(self) -> None:
+        layers = self._recording_layers()
+        current = self.recording_box.currentText()
+        self.recording_box.blockSignals(True)
+        self.recording_box.clear()
+        for ly in layers:
+            self.recording_box.addItem(ly.name)
+        if current in [ly.name for ly in layers]:
+            self.recording_box.setCurrentText(current)
+        self.recording_box.blockSignals(False)
+
+    def _on_layer_inserted(self, event) -> None:
+        layer = event.value
+        self._refresh_layers()
+        if RECORDING_KEY in getattr(layer, "metadata", {}):
+            self.recording_box.setCurrentText(layer.name)
+            self._on_layer_choice()
+
+    def _on_layer_choice(self, *_) -> None:
+        name = self.recording_box.currentText()
+        for ly in self._recording_layers():
+            if ly.name == name:
+                rec = ly.metadata[RECORDING_KEY]
+                if rec is not self.session.recording:
+                    self._fit_aspect(ly)
+                    self.session.set_recording(rec, layer=ly)
+                return
+
+    def _fit_aspect(self, layer) -> None:
+        """Stretch a very wide neurons x time image so that it is readable in the canvas (display only)."""
+        try:
+            rows, cols = layer.data.shape[-2:]
+            if cols > 8 * rows and tuple(layer.scale[-2:]) == (1.0, 1.0):
+                layer.scale = (*layer.scale[:-2], 1.0, 3.0 * rows / cols)
+                if self.viewer is not None:
+                    self.viewer.reset_view()
+        except Exception:  # noqa: BLE001 - cosmetic
+            pass
+
+    def open_sample(self, key: str) -> None:
+        if self.viewer is not None:
+            self.viewer.open_sample("sparks-gui", key)
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open recording", "",
+                                              "Recordings (*.nwb *.npy *.npz *.mat *.csv *.h5 *.hdf5 *.tif *.tiff);;All files (*)")
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path: str | Path):
+        """Read ``path`` in a background thread; errors become notifications. Returns the worker."""
+        from napari.qt.threading import create_worker
+
+        from ..data.io import load_recording
+
+        self.open_btn.setEnabled(False)
+        self.open_btn.setText("Opening…")
+        def read(path: str):
+            try:
+                return ("ok", load_recording(path))
+            except Exception as exc:  # noqa: BLE001 - a bad file is reported, never raised into Qt
+                return ("error", exc)  # (superqt re-raises a returned exception object)
+
+        worker = create_worker(read, str(path), _start_thread=False)
+
+        def done(result):
+            status, rec = result
+            if status == "error":
+                failed(rec)
+                return
+            if self.viewer is not None:
+                add_recording_layers(self.viewer, rec)  # the inserted-layer hook makes it current
+            if self.session.recording is not rec:
+                self.session.set_recording(rec)
+
+        def failed(exc):
+            from napari.utils.notifications import show_error
+
+            show_error(f"Could not open '{Path(path).name}': {exc}")
+
+        def finished():
+            self.open_btn.setEnabled(True)
+            self.open_btn.setText("Open file…")
+
+        worker.returned.connect(done)
+        worker.errored.connect(failed)
+        worker.finished.connect(finished)
+        self._loader = worker
+        worker.start()
+        return worker
+
+    # ------------------------------------------------------------ selection
+    def _on_recording(self, rec) -> None:
+        widgets = (self.group_box, self.t_start, self.t_stop, self.target)
+        for w in widgets:
+            w.blockSignals(True)
+        self.group_box.clear()
+        self.target.clear()
+        if rec is not None:
+            self.group_box.addItem("all neurons", None)
+            for key in GROUP_KEYS:
+                values = rec.neuron_meta.get(key) if rec.neuron_meta else None
+                if values is None:
+                    continue
+                for v in np.unique(np.asarray(values).astype(str)):
+                    self.group_box.addItem(f"{key} = {v}", (key, v))
+            self.t_start.setRange(0, rec.duration)
+            self.t_stop.setRange(0, rec.duration)
+            self.t_start.setValue(0)
+            self.t_stop.setValue(rec.duration)
+            self.t_start.setSingleStep(rec.dt * 100)
+            self.t_stop.setSingleStep(rec.dt * 100)
+            self.target.addItems(list(rec.behaviour) + ["unsupervised"])
+            want = self.session.config.target
+            self.target.setCurrentText(want if want in list(rec.behaviour) + ["unsupervised"]
+                                       else (next(iter(rec.behaviour), "unsupervised")))
+        self.indices.clear()
+        for w in widgets:
+            w.blockSignals(False)
+        self._update_config()
+        self._show_summary(self.session.training_recording())
+
+    def selected_neurons(self) -> np.ndarray | None:
+        rec = self.session.recording
+        if rec is None:
+            return None
+        group = self.group_box.currentData()
+        base = np.arange(rec.n_neurons)
+        if group is not None:
+            key, value = group
+            base = np.flatnonzero(np.asarray(rec.neuron_meta[key]).astype(str) == value)
+        idx = parse_indices(self.indices.text(), rec.n_neurons)
+        if idx is not None:
+            base = np.intersect1d(base, idx)
+        return base
+
+    def apply_selection(self) -> None:
+        rec = self.session.recording
+        if rec is None:
+            return
+        from napari.utils.notifications import show_error
+
+        try:
+            neurons = self.selected_neurons()
+            t0 = int(round(self.t_start.value() / rec.dt))
+            t1 = int(round(self.t_stop.value() / rec.dt))
+            if t1 <= t0:
+                raise SparksError("The time range is empty (stop ≤ start).", "Set the stop time after the start time.")
+            self.session.set_selection(neurons, (t0, min(t1, rec.n_time)))
+        except SparksError as exc:
+            show_error(str(exc))
+            return
+        self._update_config()
+
+    def _update_config(self) -> None:
+        rec = self.session.recording
+        changes = {"test_fraction": round(self.test_fraction.value(), 4), "bin_factor": self.bin_factor.value(),
+                   "segment_length": self.segment_length.value()}
+        if rec is not None:
+            changes["target"] = self.target.currentText() or "auto"
+            src = rec.provenance.get("source")
+            if src and src != "synthetic":
+                changes["data_path"] = str(src)
+            elif rec.provenance.get("generator"):
+                changes["data_path"] = None
+            extra = dict(self.session.config.extra)
+            extra["gui_selection"] = {
+                "neurons": None if self.session.neuron_idx is None else [int(i) for i in self.session.neuron_idx],
+                "time_bins": None if self.session.time_range is None else [int(t) for t in self.session.time_range],
+            }
+            changes["extra"] = extra
+        try:
+            self.session.config = self.session.config.replace(**changes)
+        except SparksError as exc:
+            from napari.utils.notifications import show_error
+
+            show_error(str(exc))
+
+    def _show_summary(self, rec) -> None:
+        if rec is None:
+            self.summary.setText("<i>No recording. Open a file or choose a sample.</i>")
+            return
+        s = rec.summary()
+        full = self.session.recording
+        rate = (f"{s['mean_rate_hz']:.2f} Hz mean rate" if "mean_rate_hz" in s else f"{s['mean_activity']:.3g} mean activity")
+        beh = ", ".join(f"{k} ({v})" for k, v in s["behaviour"].items()) or "none"
+        rows = [
+            ("name", s["name"]),
+            ("kind", s["kind"]),
+            ("neurons", f"{s['n_neurons']}" + (f" of {full.n_neurons}" if full is not None and full.n_neurons != s["n_neurons"] else "")),
+            ("duration", f"{s['duration_s']:.2f} s ({s['n_time']:,} bins)"),
+            ("dt", f"{s['dt_s'] * 1000:g} ms"),
+            ("trials", f"{s['n_trials']}" + (f" · conditions: {', '.join(rec.conditions)}" if rec.conditions else "")),
+            ("activity", rate),
+            ("behaviour", beh),
+        ]
+        self.summary.setText("<table>" + "".join(
+            f"<tr><td style='color:#9aa0a8;padding-right:8px'>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>")

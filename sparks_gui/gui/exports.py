@@ -1,0 +1,139 @@
+"""Exports: ordering, latents, predictions, attention, the run, view images and a report folder.
+
+Every file is written through a temporary file and renamed (``data.atomic``), so an
+interrupted export never leaves a half-written file in place of a good one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.atomic import atomic_save, atomic_write_text
+from ..errors import SparksError
+
+
+def _need(value, what: str):
+    if value is None:
+        raise SparksError(f"There are no {what} to export yet.", "Train for at least one epoch (or load a run) first.")
+    return value
+
+
+def export_ordering(session, folder) -> list[Path]:
+    """``ordering.csv`` (rank, neuron index, neuron id) and ``ordering.npy`` (indices, top row first)."""
+    rec = _need(session.training_recording(), "neurons")
+    order = np.asarray(session.order if session.order is not None else np.arange(rec.n_neurons), dtype=np.int64)
+    folder = Path(folder)
+    ids = np.asarray(rec.neuron_ids)[order]
+    orig = np.array([session.original_neuron_index(int(i)) for i in order])
+    lines = [f"# ordering: {session.ordering_name}", "rank,neuron_index,recording_index,neuron_id"]
+    lines += [f"{r},{int(i)},{int(o)},{nid}" for r, (i, o, nid) in enumerate(zip(order, orig, ids))]
+    csv = atomic_write_text(folder / "ordering.csv", "\n".join(lines) + "\n")
+    npy = atomic_save(folder / "ordering.npy", lambda p: np.save(p, order))
+    return [Path(csv), Path(npy)]
+
+
+def export_latents(session, folder) -> Path:
+    snap = _need(session.results.latents, "latents")
+    arrays = {"latents": snap.latents, "example_idx": snap.example_idx, "epoch": np.array(snap.epoch)}
+    arrays.update({f"condition_{k}": np.asarray(v) for k, v in snap.conditions.items()})
+    return Path(atomic_save(Path(folder) / "latents.npz", lambda p: np.savez(p, **arrays)))
+
+
+def export_predictions(session, folder) -> Path:
+    snap = _need(session.results.predictions, "predictions")
+    return Path(atomic_save(Path(folder) / "predictions.npz", lambda p: np.savez(
+        p, predicted=snap.predicted, true=snap.true, example_idx=snap.example_idx, target=np.array(snap.target),
+        epoch=np.array(snap.epoch))))
+
+
+def export_attention(session, folder) -> Path:
+    snap = _need(session.results.attention, "attention matrices")
+    order = session.order if session.order is not None else np.arange(snap.mean.shape[-1])
+    return Path(atomic_save(Path(folder) / "attention.npz", lambda p: np.savez(
+        p, mean=snap.mean, last=snap.last, example=np.array(snap.example), order=np.asarray(order),
+        epoch=np.array(snap.epoch))))
+
+
+def export_run(session, folder) -> Path:
+    from .training_widget import save_run
+
+    return save_run(session, folder)
+
+
+def export_views(session, folder, formats=("png", "svg")) -> list[Path]:
+    """Every open view as an image per format (``latents.png``, ``raster.svg`` …)."""
+    out = []
+    for name, view in session.views.items():
+        for fmt in formats:
+            out.append(view.export_image(Path(folder) / f"{name.lower()}.{fmt}"))
+    return out
+
+
+def export_figures(session, folder, fmt: str = "pdf") -> list[Path]:
+    """Publication figures from the figures module (matplotlib): loss, latents, decoding."""
+    from ..figures import training as figs
+
+    folder = Path(folder)
+    r = session.results
+    out = []
+    if r.history:
+        out.append(figs.loss_curve(r.history, folder / f"fig_loss.{fmt}"))
+    if r.latents is not None:
+        snap = r.latents
+        cond_name = next(iter(snap.conditions), None)
+        out.append(figs.latent_trajectories(np.transpose(snap.latents, (0, 2, 1)), folder / f"fig_latents.{fmt}",
+                                            None if cond_name is None else np.asarray(snap.conditions[cond_name]),
+                                            title="SPARKS latents" + (f" (coloured by {cond_name})" if cond_name else "")))
+    p = r.predictions
+    tr = session.trainer
+    if p is not None and tr is not None and tr.data.loss == "mse":
+        off = tr.data.target_offset
+        T = p.predicted.shape[1] - off
+        out.append(figs.decoding(p.true[:, off:], p.predicted[:, :T], folder / f"fig_decoding.{fmt}",
+                                 names=[f"{p.target}[{j}]" for j in range(p.true.shape[-1])],
+                                 r2=(r.history[-1].get("r2") if r.history else None), dt=tr.data.dt))
+    return out
+
+
+def metrics_summary(session) -> dict[str, Any]:
+    r = session.results
+    rec = session.training_recording()
+    cfg = r.config or session.config
+    out: dict[str, Any] = {
+        "recording": None if rec is None else rec.summary(),
+        "config": cfg.to_dict(),
+        "ordering": session.ordering_name,
+        "history": r.history,
+        "final": r.metrics or (r.history[-1] if r.history else {}),
+    }
+    return out
+
+
+def write_report(session, folder) -> Path:
+    """A folder with every export, every view (PNG + SVG), PDF figures and ``metrics.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    export_ordering(session, folder)
+    for fn in (export_latents, export_predictions, export_attention):
+        try:
+            fn(session, folder)
+        except SparksError:
+            pass
+    if session.trainer is not None and not session.running:
+        export_run(session, folder / "run")
+    export_views(session, folder / "views")
+    export_figures(session, folder / "figures")
+    atomic_write_text(folder / "metrics.json", json.dumps(metrics_summary(session), indent=2, default=_jsonable))
+    return folder
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)

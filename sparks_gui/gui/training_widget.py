@@ -1,0 +1,311 @@
+"""Training dock: config form, device, Start / Pause / Stop, progress with ETA, live loss, save/load run."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import SparksError
+from ._config_form import ConfigForm
+from ._session import session_for
+from .views.loss import LossView
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """(config value, label) pairs: auto, cpu, each CUDA GPU by name, mps when present."""
+    out = [("auto", "auto (best available)"), ("cpu", "CPU")]
+    try:
+        import torch
+
+        for i in range(torch.cuda.device_count()):
+            out.append((f"cuda:{i}", f"cuda:{i} — {torch.cuda.get_device_name(i)}"))
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            out.append(("mps", "Apple GPU (mps)"))
+    except Exception:  # noqa: BLE001 - torch missing or broken: CPU only
+        pass
+    return out
+
+
+def format_seconds(s: float) -> str:
+    if s != s or s < 0:  # NaN
+        return "–"
+    s = int(round(s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+class TrainingWidget(QWidget):
+    """Configure and run SPARKS training on the Data dock's selection."""
+
+    def __init__(self, napari_viewer=None, session=None, parent=None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.session = session or session_for(napari_viewer)
+        s = self.session
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+
+        self.form = ConfigForm(s.config)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        scroll.setMinimumHeight(160)
+        layout.addWidget(scroll, 2)
+
+        row = QFormLayout()
+        self.device = QComboBox()
+        for value, label in available_devices():
+            self.device.addItem(label, value)
+        self.device.setToolTip("Where to train: CUDA GPUs are listed by name when present")
+        row.addRow("device", self.device)
+        layout.addLayout(row)
+
+        buttons = QHBoxLayout()
+        self.start_btn = QPushButton("▶ Start")
+        self.start_btn.setToolTip("Train on the recording and selection chosen in the Data dock")
+        self.pause_btn = QPushButton("⏸ Pause")
+        self.pause_btn.setCheckable(True)
+        self.pause_btn.setToolTip("Pause between batches (the model stays in memory)")
+        self.stop_btn = QPushButton("■ Stop")
+        self.stop_btn.setToolTip("Stop after the batch in progress; results so far are kept")
+        for b in (self.start_btn, self.pause_btn, self.stop_btn):
+            buttons.addWidget(b)
+        layout.addLayout(buttons)
+
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("idle")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        layout.addWidget(self.progress)
+        self.status = QLabel("Load a recording in the Data dock, then press Start.")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.status)
+
+        self.loss_view = LossView(session=s)
+        layout.addWidget(self.loss_view, 3)
+
+        runs = QHBoxLayout()
+        self.save_btn = QPushButton("Save run…")
+        self.save_btn.setToolTip("Write config.json, model.pt and history.json of this run to a folder")
+        self.load_btn = QPushButton("Load run…")
+        self.load_btn.setToolTip("Load a saved run (config + checkpoint) and show its results on the current recording")
+        runs.addWidget(self.save_btn)
+        runs.addWidget(self.load_btn)
+        layout.addLayout(runs)
+
+        self.start_btn.clicked.connect(self.start)
+        self.pause_btn.toggled.connect(lambda on: s.pause(on))
+        self.stop_btn.clicked.connect(self.stop)
+        self.save_btn.clicked.connect(self._save_dialog)
+        self.load_btn.clicked.connect(self._load_dialog)
+        s.running_changed.connect(self._on_running)
+        s.run_started.connect(self._on_started)
+        s.progress.connect(self._on_progress)
+        s.epoch_end.connect(self._on_epoch)
+        s.run_finished.connect(self._on_finished)
+        s.run_failed.connect(lambda msg: self.status.setText(f"<span style='color:#ff6b6b'>Failed: {msg}</span>"))
+        s.paused_changed.connect(self._on_paused)
+        s.config_changed.connect(self.form.set_config)
+        s.recording_changed.connect(self._on_recording)
+        self._total = 1
+        self._t_start = 0.0
+        self._on_running(False)
+
+    # ---------------------------------------------------------------- actions
+    def current_config(self):
+        cfg = self.form.config(self.session.config)
+        changes = {"device": self.device.currentData() or "auto"}
+        if not cfg.out_dir:
+            changes["out_dir"] = tempfile.mkdtemp(prefix="sparks-run-")
+        return cfg.replace(**changes)
+
+    def start(self):
+        """Start training; problems (no data, invalid settings) become notifications."""
+        from napari.utils.notifications import show_error
+
+        try:
+            cfg = self.current_config()
+            run = self.session.start_training(cfg)
+        except SparksError as exc:
+            show_error(str(exc))
+            self.status.setText(f"<span style='color:#ff6b6b'>{exc}</span>")
+            return None
+        self._t_start = time.perf_counter()
+        self.status.setText("Preparing data…")
+        self.progress.setRange(0, 0)  # busy until Started arrives
+        self.progress.setFormat("preparing…")
+        return run
+
+    def stop(self):
+        self.pause_btn.setChecked(False)
+        self.session.stop()
+        self.status.setText("Stopping after the current batch…")
+
+    # ------------------------------------------------------------ callbacks
+    def _on_running(self, running: bool) -> None:
+        self.start_btn.setEnabled(not running)
+        self.pause_btn.setEnabled(running)
+        self.stop_btn.setEnabled(running)
+        self.form.setEnabled(not running)
+        self.device.setEnabled(not running)
+        self.load_btn.setEnabled(not running)
+        self.save_btn.setEnabled(not running and self.session.trainer is not None)
+        if not running:
+            self.pause_btn.setChecked(False)
+            if self.progress.maximum() == 0:
+                self.progress.setRange(0, 1)
+                self.progress.setFormat("idle")
+
+    def _on_paused(self, paused: bool) -> None:
+        self.pause_btn.setText("▶ Resume" if paused else "⏸ Pause")
+        if paused:
+            self.progress.setFormat(self.progress.format().split(" · ")[0] + " · paused")
+
+    def _on_recording(self, rec) -> None:
+        if rec is not None and not self.session.running:
+            self.status.setText(f"Ready: {rec.name}. Press Start to train.")
+
+    def _on_started(self, ev) -> None:
+        self._total = max(ev.total_steps, 1)
+        self.progress.setRange(0, self._total)
+        self.progress.setValue(ev.epoch * ev.steps_per_epoch)
+        self.status.setText(f"Training on {ev.n_train} examples ({ev.n_test} held out) · target "
+                            f"<b>{ev.target}</b> · loss {ev.loss} · {ev.device}")
+        self.progress.setFormat(f"epoch {ev.epoch + 1}/{self.session.config.epochs}")
+
+    def _on_progress(self, ev, _losses) -> None:
+        self.progress.setValue(ev.step)
+        paused = " · paused" if self.pause_btn.isChecked() else ""
+        self.progress.setFormat(f"epoch {ev.epoch + 1}/{self.session.config.epochs} · step {ev.step}/{ev.total_steps}"
+                                f" · loss {ev.loss:.4f} · ETA {format_seconds(ev.eta_s)}{paused}")
+
+    def _on_epoch(self, ev) -> None:
+        metric = ", ".join(f"{k} {v:.3f}" for k, v in ev.metrics.items() if isinstance(v, float))
+        self.status.setText(f"Epoch {ev.epoch + 1}: train {ev.train_loss:.4f}"
+                            + (f", test {ev.test_loss:.4f}" if ev.test_loss is not None else "")
+                            + (f" · {metric}" if metric else "") + f" · elapsed {format_seconds(ev.elapsed_s)}")
+
+    def _on_finished(self, ev) -> None:
+        self.progress.setRange(0, self._total)
+        if ev.cancelled:
+            self.progress.setFormat(f"stopped at epoch {ev.epoch + 1}")
+            self.status.setText(self.status.text() + " · <b>stopped</b>")
+        else:
+            self.progress.setValue(self._total)
+            self.progress.setFormat(f"done · {ev.epoch + 1} epochs in {format_seconds(time.perf_counter() - self._t_start)}")
+        self.save_btn.setEnabled(True)
+
+    # ---------------------------------------------------------- save / load
+    def _save_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save run into folder")
+        if folder:
+            self._report(lambda: save_run(self.session, folder), "Run saved to {}")
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load run", "", "SPARKS run (model.pt checkpoint.pt config.json)")
+        if path:
+            self._report(lambda: load_run(self.session, path), "Loaded run {}")
+
+    def _report(self, fn, message: str):
+        from napari.utils.notifications import show_error, show_info
+
+        try:
+            result = fn()
+        except Exception as exc:  # noqa: BLE001 - user-facing
+            show_error(str(exc))
+            return None
+        show_info(message.format(result))
+        return result
+
+
+def save_run(session, folder) -> Path:
+    """Write the current run (config.json, model.pt, history.json) into ``folder``."""
+    from ..data.atomic import atomic_write_text
+    from ..engine.checkpoint import save_checkpoint
+
+    tr = session.trainer
+    if tr is None:
+        raise SparksError("There is no trained model to save yet.", "Train (or load a run) first.")
+    if session.running:
+        raise SparksError("Training is still running.", "Stop or wait for the run to finish before saving it.")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = tr.config
+    cfg.to_json(folder / "config.json")
+    d = tr.data
+    meta = {"r_mean": d.r_mean, "r_std": d.r_std, "loss": d.loss, "target": d.target_name,
+            "target_offset": d.target_offset, "dt": d.dt, "kind": d.kind, "session": tr.session}
+    save_checkpoint(folder / "model.pt", tr.model, None, cfg, len(tr.history), history=tr.history, data_meta=meta)
+    atomic_write_text(folder / "history.json", json.dumps(tr.history, indent=2, default=float))
+    return folder
+
+
+def load_run(session, path) -> Path:
+    """Load a saved run: its config goes into the form; with a recording loaded, its results are shown."""
+    from ..engine.checkpoint import load_checkpoint
+    from ..engine.config import SparksConfig
+
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    ckpt = next((c for c in (p if p.suffix == ".pt" else None, folder / "model.pt", folder / "checkpoint.pt")
+                 if c is not None and c.exists()), None)
+    if ckpt is None:
+        if p.suffix.lower() in (".json", ".yaml", ".yml"):
+            session.set_config(SparksConfig.load(p))
+            return p
+        raise SparksError(f"No model.pt or checkpoint.pt found in '{folder}'.", "Pick a folder written by 'Save run'.")
+    ck = load_checkpoint(ckpt)
+    cfg = SparksConfig.from_dict(ck["config"])
+    session.set_config(cfg)
+    if session.training_recording() is not None:
+        evaluate_loaded(session, cfg, ck)
+    return ckpt
+
+
+def evaluate_loaded(session, cfg, ck) -> None:
+    """Rebuild the trainer around the loaded weights and show held-out latents/predictions/attention."""
+    import numpy as np
+
+    from ..engine.events import AttentionSnapshot, LatentSnapshot, Predictions
+    from ..engine.trainer import Trainer
+    from ..model.sparks import SparksModel
+    from ._session import RunResults
+
+    model = SparksModel.from_spec(ck["model_spec"])
+    model.load_state_dict(ck["model"])
+    tr = Trainer(cfg.replace(out_dir=None, device="cpu"), session.training_recording(), model=model)
+    if tr.data.n_neurons != model.sessions[0].n_neurons:
+        raise SparksError(f"The run was trained on {model.sessions[0].n_neurons} neurons; the selection has "
+                          f"{tr.data.n_neurons}.", "Select the same recording and neurons as the saved run.")
+    tr.history = list(ck.get("history", []))
+    d = tr.data
+    idx = d.test_idx if len(d.test_idx) else np.arange(len(d.x))
+    idx = idx[: cfg.snapshot_trials]
+    ev = tr.evaluate(idx)
+    epoch = max(len(tr.history) - 1, 0)
+    true = d.denormalise(d.r[idx]) if d.loss == "mse" else d.r[idx]
+    A = tr.attention(int(idx[0]))
+    res = RunResults(history=[dict(h) for h in tr.history], config=cfg, metrics=dict(ev["metrics"]),
+                     latents=LatentSnapshot(epoch, ev["latents"], idx, {k: v[idx] for k, v in d.conditions.items()}),
+                     predictions=Predictions(epoch, ev["pred"], true, idx, d.target_name),
+                     attention=AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0])))
+    session.set_results(res, trainer=tr)

@@ -1,0 +1,181 @@
+"""Small pieces shared by the views: throttled redraws, colours, export, toolbars."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from qtpy.QtCore import QObject, Qt, QTimer
+from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+
+BACKGROUND = "#262930"  # napari dark theme canvas colour
+FOREGROUND = "#d0d3d8"
+MAX_REDRAW_HZ = 20.0
+
+pg.setConfigOptions(antialias=False, background=BACKGROUND, foreground=FOREGROUND, imageAxisOrder="row-major")
+
+
+class Throttle(QObject):
+    """Coalesce calls so that ``fn`` runs at most ``hz`` times per second (always with the latest request)."""
+
+    def __init__(self, fn, hz: float = MAX_REDRAW_HZ, parent=None):
+        super().__init__(parent)
+        self._fn = fn
+        self._period = 1.0 / hz
+        self._last = 0.0
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._fire)
+        self.calls = 0
+
+    def __call__(self, *_):
+        wait = self._period - (time.perf_counter() - self._last)
+        if wait <= 0 and not self._timer.isActive():
+            self._fire()
+        elif not self._timer.isActive():
+            self._timer.start(int(max(wait, 0) * 1000))
+
+    def flush(self) -> None:
+        if self._timer.isActive():
+            self._timer.stop()
+            self._fire()
+
+    def _fire(self) -> None:
+        self._last = time.perf_counter()
+        self.calls += 1
+        self._fn()
+
+
+def colormap(name: str) -> pg.ColorMap:
+    try:
+        return pg.colormap.get(name)
+    except Exception:  # noqa: BLE001
+        return pg.colormap.get(name, source="matplotlib")
+
+
+def colour_table(name: str, n: int) -> list:
+    cmap = colormap(name)
+    return [cmap.map(x, mode="qcolor") for x in (np.linspace(0, 1, n) if n > 1 else [0.5])]
+
+
+def category_colours(n: int) -> list:
+    """Distinct colours for ``n`` ordered categories (cyclic map, e.g. reach directions)."""
+    cmap = colormap("CET-C6")
+    return [cmap.map(i / max(n, 1), mode="qcolor") for i in range(n)]
+
+
+def combo(items, tooltip: str = "", current: str | None = None) -> QComboBox:
+    c = QComboBox()
+    c.addItems(list(items))
+    if current is not None:
+        c.setCurrentText(current)
+    c.setToolTip(tooltip)
+    c.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    c.setMinimumContentsLength(min(max(len(str(i)) for i in items) if items else 4, 12))
+    return c
+
+
+def export_widget_image(widget: QWidget, path: str | Path, scene_item=None) -> Path:
+    """Write ``widget`` as PNG (a grab of what is on screen) or SVG (vector, via pyqtgraph) to ``path``."""
+    from ...data.atomic import atomic_save
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".svg":
+        from pyqtgraph.exporters import SVGExporter
+
+        item = scene_item if scene_item is not None else widget
+        exporter = SVGExporter(item)
+
+        def write(tmp):
+            exporter.export(str(tmp))
+
+        return atomic_save(path, write)
+    if suffix not in (".png", ".jpg", ".jpeg", ".tif", ".tiff"):
+        raise ValueError(f"unsupported image type {suffix}")
+    pix = widget.grab()
+
+    def write_png(tmp):
+        if not pix.save(str(tmp), suffix.lstrip(".").upper().replace("JPG", "JPEG").replace("TIF", "TIFF")):
+            raise OSError(f"could not write {path}")
+
+    return atomic_save(path, write_png)
+
+
+class ViewBase(QWidget):
+    """A view: a toolbar row of controls above a pyqtgraph area, with an export menu."""
+
+    title = "view"
+
+    def __init__(self, napari_viewer=None, session=None, parent=None):
+        super().__init__(parent)
+        if session is None:
+            from .._session import session_for
+
+            session = session_for(napari_viewer)
+        self.session = session
+        session.register_view(self.title, self)
+        self.toolbar = QHBoxLayout()
+        self.toolbar.setContentsMargins(4, 2, 4, 2)
+        self.toolbar.setSpacing(6)
+        self.info = QLabel("")
+        self.info.setStyleSheet("color: #9aa0a8;")
+        self.info.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.info.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.setMinimumWidth(200)
+        self._export_btn = QToolButton()
+        self._export_btn.setText("⤓")
+        self._export_btn.setToolTip("Export this view (PNG / SVG) or its data")
+        self._export_btn.setPopupMode(QToolButton.InstantPopup)
+        menu = QMenu(self._export_btn)
+        menu.addAction("Save view as PNG…", lambda: self._export_dialog("png"))
+        menu.addAction("Save view as SVG…", lambda: self._export_dialog("svg"))
+        self._export_menu = menu
+        self._export_btn.setMenu(menu)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(self.toolbar)
+        self._body = layout
+
+    def finish_toolbar(self) -> None:
+        self.toolbar.addWidget(self.info, 1)
+        self.toolbar.addWidget(self._export_btn)
+
+    def graphics(self) -> QWidget:
+        """The pyqtgraph widget exported as PNG."""
+        raise NotImplementedError
+
+    def scene_item(self):
+        """The pyqtgraph item exported as SVG (default: the whole scene)."""
+        return self.graphics().scene()
+
+    def export_image(self, path: str | Path) -> Path:
+        return export_widget_image(self.graphics(), path, self.scene_item())
+
+    def _export_dialog(self, kind: str) -> None:
+        name = self.title.lower().replace(" ", "_")
+        path, _ = QFileDialog.getSaveFileName(self, f"Save {self.title} as {kind.upper()}", f"{name}.{kind}",
+                                              f"{kind.upper()} (*.{kind})")
+        if path:
+            from napari.utils.notifications import show_error, show_info
+
+            try:
+                show_info(f"Saved {self.export_image(path)}")
+            except Exception as exc:  # noqa: BLE001 - shown to the user
+                show_error(f"Could not save {path}: {exc}")
+
+
+def placeholder_text(plot: pg.PlotItem, text: str) -> pg.TextItem:
+    item = pg.TextItem(text, color="#7f848c", anchor=(0.5, 0.5))
+    plot.addItem(item, ignoreBounds=True)
+    item.setPos(0.5, 0.5)
+    plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+    return item
+
+
+def align_center(widget: QWidget) -> QWidget:
+    widget.setAlignment(Qt.AlignCenter) if hasattr(widget, "setAlignment") else None
+    return widget
