@@ -185,3 +185,28 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert "NaN" in fail.message and "learning rate" in fail.message
     assert fail.checkpoint is not None and load_checkpoint(fail.checkpoint)["epoch"] == 1
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())  # the bad step was not applied
+
+
+def test_frame_id_target_trains_as_classification():
+    from sparks_gui.data.synthetic_network import make_stimulus_movie
+
+    rec = make_stimulus_movie(n_repeats=12, seed=2)
+    cfg = SparksConfig(target="frame_id", epochs=12, batch_size=4, latent_dim=8, lr=3e-3, w_start=20.0, tau_s=0.1,
+                       seed=0)
+    events = _events(Trainer(cfg, rec))
+    assert isinstance(events[-1], Finished), events[-1]
+    started = events[0]
+    assert started.loss == "cross_entropy"
+    last = [e for e in events if isinstance(e, EpochEnd)][-1]
+    assert last.metrics["accuracy"] > 3 / 30, last.metrics  # well above chance (1/30) on held-out repeats
+
+
+def test_frames_target_is_pixel_regression():
+    from sparks_gui.data.synthetic_network import make_stimulus_movie
+    from sparks_gui.engine.dataset import prepare
+
+    rec = make_stimulus_movie(n_repeats=3, seed=2)
+    d = prepare(rec, SparksConfig(target="frames"))
+    assert d.loss == "mse" and d.r.shape == (3, 150, 256)  # 16 x 16 frames fit under the pixel cap
+    with pytest.raises(Exception, match="stimulus"):
+        prepare(make_sequence(duration=20), SparksConfig(target="frame_id"))

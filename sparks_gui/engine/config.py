@@ -13,6 +13,8 @@ from ..errors import SparksError
 GRAD_MODES = ("full", "truncated", "online")
 STDP_RULES = ("soft_bounded", "additive", "symmetric")
 LOSS_CHOICES = ("auto", "mse", "bce", "poisson", "cross_entropy")
+ENCODER_CHOICES = ("hebbian", "hebbian_symmetric", "hebbian_fixed", "dot_attention", "mlp", "gru")
+"""Session encoders (same as ``sparks_gui.model.encoders.ENCODERS``; kept here so the config imports no torch)."""
 
 
 @dataclass
@@ -40,6 +42,10 @@ class SparksConfig:
     """Sum (spikes) or average (calcium) this many bins together before training."""
 
     # --- model ----------------------------------------------------------------
+    encoder: str = "hebbian"
+    """Session encoder: ``hebbian`` (default), the controls ``hebbian_symmetric`` (order-blind
+    rule, same as stdp_rule="symmetric"), ``hebbian_fixed`` (same as learn_traces=False),
+    ``dot_attention`` (softmax attention on smoothed rates), ``mlp`` or ``gru``."""
     latent_dim: int = 3
     embed_dim: int = 32
     n_heads: int = 1
@@ -101,6 +107,10 @@ class SparksConfig:
 
         need(self.grad_mode in GRAD_MODES, f"grad_mode '{self.grad_mode}' is unknown.", f"Use one of {GRAD_MODES}.")
         need(self.stdp_rule in STDP_RULES, f"stdp_rule '{self.stdp_rule}' is unknown.", f"Use one of {STDP_RULES}.")
+        need(self.encoder in ENCODER_CHOICES, f"encoder '{self.encoder}' is unknown.", f"Use one of {ENCODER_CHOICES}.")
+        need(self.n_conv_blocks == 0 or self.encoder not in ("mlp", "gru"),
+             f"n_conv_blocks={self.n_conv_blocks} needs neuron tokens, which the '{self.encoder}' encoder does not make.",
+             "Set n_conv_blocks=0, or use a Hebbian or dot_attention encoder.")
         need(self.loss in LOSS_CHOICES, f"loss '{self.loss}' is unknown.", f"Use one of {LOSS_CHOICES}.")
         for name in ("latent_dim", "embed_dim", "n_heads", "tau_p", "tau_f", "epochs", "batch_size", "chunk_steps", "segment_length", "bin_factor"):
             need(int(getattr(self, name)) >= 1, f"{name}={getattr(self, name)} must be at least 1.", f"Set {name} to a positive integer.")

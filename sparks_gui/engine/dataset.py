@@ -56,17 +56,66 @@ def rebin(activity: np.ndarray, factor: int, kind: str) -> np.ndarray:
     return grouped.sum(-1) if kind == "spikes" else grouped.mean(-1)
 
 
+STIMULUS_TARGETS = ("frame_id", "frames")
+"""Targets built from ``recording.stimulus``: the id of the frame on screen (classes, cross-entropy)
+and the frame's pixels (regression, downsampled to at most ``MAX_FRAME_PIXELS``)."""
+MAX_FRAME_PIXELS = 1024
+
+
 def resolve_target(recording: Recording, target: str) -> str:
     if target == "auto":
         return next(iter(recording.behaviour), UNSUPERVISED)
+    if target in STIMULUS_TARGETS and target not in recording.behaviour:
+        stim = recording.stimulus or {}
+        if "frame_ids" not in stim:
+            raise SparksError(
+                f"Target '{target}' needs stimulus frame ids, and this recording has none.",
+                "Load a recording with a stimulus (e.g. an NWB file with stimulus presentations), or choose "
+                f"one of {sorted(recording.behaviour) + ['unsupervised']}.",
+            )
+        if target == "frames" and stim.get("frames") is None:
+            raise SparksError("Target 'frames' needs the stimulus frames themselves; this recording has only frame ids.",
+                              "Use target='frame_id', or load the stimulus movie with the recording.")
+        return target
     if target != UNSUPERVISED:
         recording.target(target)  # raises a SparksError naming the choices
     return target
 
 
+def frame_pixels(frames: np.ndarray, max_pixels: int = MAX_FRAME_PIXELS) -> tuple[np.ndarray, tuple[int, int]]:
+    """Frames [n, H, W] -> [n, h*w] block-averaged so that h*w <= max_pixels; returns the (h, w) too."""
+    frames = np.asarray(frames, dtype=np.float32)
+    if frames.ndim == 4:  # colour: average channels
+        frames = frames.mean(-1)
+    n, H, W = frames.shape
+    f = 1
+    while (H // f) * (W // f) > max_pixels:
+        f += 1
+    h, w = H // f, W // f
+    small = frames[:, : h * f, : w * f].reshape(n, h, f, w, f).mean((2, 4))
+    return small.reshape(n, h * w), (h, w)
+
+
+def target_values(recording: Recording, target_name: str) -> np.ndarray:
+    """The reference signal as [T, k] on the activity clock."""
+    if target_name in STIMULUS_TARGETS and target_name not in recording.behaviour:
+        ids = np.asarray(recording.stimulus["frame_ids"]).astype(np.int64)
+        if target_name == "frame_id":
+            blank = int(ids.max(initial=0)) + 1
+            return np.where(ids < 0, blank, ids).astype(np.float32)[:, None]  # no frame on screen = its own class
+        pix, _ = frame_pixels(recording.stimulus["frames"])
+        out = np.zeros((len(ids), pix.shape[1]), dtype=np.float32)
+        on = ids >= 0
+        out[on] = pix[ids[on]]
+        return out
+    return recording.behaviour[target_name]
+
+
 def choose_loss(config_loss: str, target_name: str, kind: str, values: np.ndarray) -> str:
     if config_loss != "auto":
         return config_loss
+    if target_name == "frame_id":
+        return "cross_entropy"
     if target_name != UNSUPERVISED or kind == "calcium":
         return "mse"
     return "bce" if float(values.max(initial=0.0)) <= 1.0 else "poisson"
@@ -90,7 +139,7 @@ def prepare(recording: Recording, config: SparksConfig) -> PreparedData:
     f = config.bin_factor
     if recording.trials is not None and recording.n_trials >= 2:
         x = recording.trial_tensor()
-        behaviour = recording.trial_tensor(recording.behaviour[target_name]) if target_name != UNSUPERVISED else None
+        behaviour = recording.trial_tensor(target_values(recording, target_name)) if target_name != UNSUPERVISED else None
         starts = recording.trials[:, 0].copy()
         conditions = {k: np.asarray(v) for k, v in recording.conditions.items()}
     else:
@@ -98,7 +147,8 @@ def prepare(recording: Recording, config: SparksConfig) -> PreparedData:
         bounds = recording.segment_bounds(length)
         x = np.stack([recording.activity[:, s:e] for s, e in bounds])
         behaviour = (
-            np.stack([recording.behaviour[target_name][s:e] for s, e in bounds]) if target_name != UNSUPERVISED else None
+            np.stack([values[s:e] for s, e in bounds]) if (values := (None if target_name == UNSUPERVISED
+                                                                        else target_values(recording, target_name))) is not None else None
         )
         starts = bounds[:, 0].copy()
         conditions = {}
@@ -108,7 +158,9 @@ def prepare(recording: Recording, config: SparksConfig) -> PreparedData:
             f"Examples have only {x.shape[-1]} time bins, fewer than tau_p + tau_f = {config.tau_p + config.tau_f}.",
             "Use longer trials/segments, a smaller bin_factor or smaller tau_p/tau_f.",
         )
-    if behaviour is not None:
+    if behaviour is not None and target_name == "frame_id" and f > 1:
+        r = behaviour[:, : behaviour.shape[1] // f * f : f].astype(np.float32)  # class of each bin group's first bin
+    elif behaviour is not None:
         r = rebin(np.moveaxis(behaviour, 1, 2), f, "calcium")
         r = np.moveaxis(r, 2, 1).astype(np.float32)
     else:

@@ -52,6 +52,10 @@ class LatentSnapshot(Event):
     example_idx: np.ndarray
     conditions: dict[str, np.ndarray] = field(default_factory=dict)
     split: str = "test"
+    starts: np.ndarray | None = None
+    """Start bin of each example in the original recording (its own dt)."""
+    dt: float = 0.0
+    """Bin width of the latents in seconds (recording dt x bin_factor)."""
 
 
 @dataclass
@@ -70,6 +74,10 @@ class Predictions(Event):
     true: np.ndarray
     example_idx: np.ndarray
     target: str = ""
+    starts: np.ndarray | None = None
+    dt: float = 0.0
+    offset: int = 0
+    """Entry t predicts the reference at t + offset."""
 
 
 @dataclass

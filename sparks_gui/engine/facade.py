@@ -151,7 +151,7 @@ class Sparks:
         x, _ = self._inputs(recording)
         device = next(model.parameters()).device
         with torch.no_grad():
-            Aseq, _ = model.sessions[session].hebbian.attention_sequence(torch.from_numpy(x[example : example + 1]).to(device))
+            Aseq, _ = model.sessions[session].attention_sequence(torch.from_numpy(x[example : example + 1]).to(device))
         return Aseq[0, :, ::every].permute(1, 0, 2, 3).cpu().numpy()
 
     def score(self, recording=None) -> dict[str, Any]:

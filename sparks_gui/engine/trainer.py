@@ -57,6 +57,7 @@ def build_model(config: SparksConfig, data: PreparedData) -> SparksModel:
         kind=data.kind,
         learn_traces=config.learn_traces,
         backend=config.hebbian_backend,
+        encoder=config.encoder,
     )
 
 
@@ -249,9 +250,11 @@ class Trainer:
         null = (rate - true * np.log(rate + eps)).mean()
         return {"poisson_nll": float(nll), "baseline_poisson_nll": float(null), "nll_ratio": float(nll / null)}
 
-    def attention(self, example: int, every: int = 1) -> np.ndarray:
-        """Attention matrices [T // every, H, N, N] of one example (deterministic, no grad)."""
-        heb = self.model.sessions[self.session].hebbian
+    def attention(self, example: int, every: int = 1) -> np.ndarray | None:
+        """Attention matrices [T // every, H, N, N] of one example (deterministic, no grad); None for mlp/gru."""
+        heb = self.model.sessions[self.session]
+        if not heb.has_attention:
+            return None
         budget = max(1, int(256e6 // (4 * heb.n_heads * heb.n_neurons**2)))  # keep the sequence under ~256 MB
         x = self._tensor(self.data.x[example : example + 1, :, :budget])
         with torch.no_grad():
@@ -270,6 +273,15 @@ class Trainer:
         )
         self.last_checkpoint = str(path)
         return str(path)
+
+    def warmup(self) -> None:
+        """Compile the CPU kernels (first call of a process takes ~1 s) on a tiny input, without training."""
+        d = self.data
+        n = min(d.x.shape[-1], self.config.tau_p + self.config.tau_f + 2)
+        xb, rb = self._tensor(d.x[:1, :, :n]), self._tensor(d.r[:1, :n])
+        loss, _, _ = self._batch_loss(xb, rb, 0, n, None, None, sample=False)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        torch.autograd.grad(loss, params, allow_unused=True)
 
     # --------------------------------------------------------------------- run
     def run(self) -> Iterator[Event]:
@@ -363,8 +375,10 @@ class Trainer:
         n = min(self.config.snapshot_trials, len(d.test_idx))
         idx = d.test_idx[:n]
         conds = {k: v[idx] for k, v in d.conditions.items()}
-        yield LatentSnapshot(epoch, ev["latents"][:n], idx, conds)
+        yield LatentSnapshot(epoch, ev["latents"][:n], idx, conds, starts=d.starts[idx], dt=d.dt)
         true = d.denormalise(d.r[idx]) if d.loss == "mse" else d.r[idx]
-        yield Predictions(epoch, ev["pred"][:n], true, idx, d.target_name)
+        yield Predictions(epoch, ev["pred"][:n], true, idx, d.target_name, starts=d.starts[idx], dt=d.dt,
+                          offset=d.target_offset)
         A = self.attention(int(idx[0]))
-        yield AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0]))
+        if A is not None:
+            yield AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0]))
