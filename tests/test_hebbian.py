@@ -129,3 +129,21 @@ def test_checkpointed_backward_equals_reference(monkeypatch, segment, rule, kind
         grads[backend] = (K.grad.clone(), heb.log_tau_pre.grad.clone())
     for a, b in zip(grads["cpu_kernel"], grads["torch"]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("rule,kind", RULE_KIND)
+def test_one_step_truncation_kernel_equals_reference(rule, kind):
+    from sparks_gui.model.hebbian import one_step_gradients
+
+    heb, x, state = _inputs(rule, seed=8)
+    Kt = torch.randn(heb.n_heads, heb.n_neurons, 3, heb.n_neurons, generator=torch.Generator().manual_seed(9))
+    grads = {}
+    for backend in ("torch", "cpu_kernel"):
+        heb.zero_grad()
+        with one_step_gradients():
+            out, _ = hebbian_readout(state, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, backend)
+        out.pow(2).sum().backward()
+        grads[backend] = [torch.zeros_like(p) if p.grad is None else p.grad.clone()
+                          for p in (heb.log_tau_pre, heb.log_w_pre, heb.log_tau_post, heb.log_w_post)]
+    for a, b in zip(grads["cpu_kernel"], grads["torch"]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -138,3 +138,33 @@ def test_multi_session_different_neuron_counts_share_decoder():
     rebuilt = SparksModel.from_spec(model.spec())
     rebuilt.load_state_dict(model.state_dict())
     assert [s.n_neurons for s in rebuilt.sessions] == [5, 12, 20]
+
+
+def test_online_chunked_gradient_equals_sum_of_online_step_gradients():
+    """One-step-truncated gradient of a chunk == the summed gradients exact online learning would use
+    (one step at a time, state and past latents detached), at fixed parameters."""
+    from sparks_gui.model.hebbian import one_step_gradients
+
+    torch.manual_seed(5)
+    model = SparksModel(6, n_out=2, latent_dim=2, embed_dim=4, tau_p=3, dt=0.01, tau_s=0.05)
+    x = _spikes(2, 6, 12, p=0.3)
+    target = torch.randn(2, 12, 1, 2)
+    mask = torch.ones(2, 1, 1, dtype=torch.bool)
+    params = list(model.parameters())
+    # chunked: one forward over 12 steps; sum of per-step losses
+    with one_step_gradients():
+        out = model(x, sample=False)
+    loss = sum(reconstruction_loss(out.pred[:, t : t + 1], target[:, t : t + 1], mask, "mse") for t in range(12))
+    g_chunk = torch.autograd.grad(loss, params, allow_unused=True)
+    # online: step by step, detaching the carried state
+    state = model.initial_state(2)
+    g_online = [torch.zeros_like(p) for p in params]
+    for t in range(12):
+        o = model(x[..., t : t + 1], state=state, sample=False)
+        lt = reconstruction_loss(o.pred, target[:, t : t + 1], mask, "mse")
+        for acc, g in zip(g_online, torch.autograd.grad(lt, params, allow_unused=True)):
+            if g is not None:
+                acc += g
+        state = o.state.detach()
+    for a, b in zip(g_chunk, g_online):
+        torch.testing.assert_close(torch.zeros_like(b) if a is None else a, b, rtol=1e-4, atol=1e-5)

@@ -78,7 +78,7 @@ def test_event_stream_is_complete_and_typed():
     assert pred.predicted.shape == pred.true.shape == (3, L, 2)
 
 
-@pytest.mark.parametrize("mode", ["full", "truncated", "online"])
+@pytest.mark.parametrize("mode", ["full", "truncated", "online", "online_chunked"])
 def test_gradient_modes_train(mode):
     rec = _tiny_reach()
     cfg = SparksConfig(**{**TINY, "epochs": 1}, grad_mode=mode, chunk_steps=16)

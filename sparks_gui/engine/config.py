@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import SparksError
 
-GRAD_MODES = ("full", "truncated", "online")
+GRAD_MODES = ("full", "truncated", "online", "online_chunked")
 STDP_RULES = ("soft_bounded", "additive", "symmetric")
 LOSS_CHOICES = ("auto", "mse", "bce", "poisson", "cross_entropy")
 ENCODER_CHOICES = ("hebbian", "hebbian_symmetric", "hebbian_fixed", "dot_attention", "mlp", "gru")
@@ -79,7 +79,9 @@ class SparksConfig:
     grad_clip: float = 1.0
     grad_mode: str = "full"
     """``full`` (BPTT over the whole trial), ``truncated`` (chunks of ``chunk_steps``,
-    one update per chunk) or ``online`` (one update per time step)."""
+    one update per chunk), ``online`` (one update per time step, state detached: exact
+    online learning, sequential and slow) or ``online_chunked`` (the online gradient -
+    truncated to one step - but one update per chunk of ``chunk_steps``: fast)."""
     chunk_steps: int = 100
     seed: int = 0
     device: str = "auto"

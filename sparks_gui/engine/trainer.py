@@ -19,6 +19,7 @@ import torch
 
 from ..data.recording import Recording
 from ..errors import SparksError
+from ..model.hebbian import one_step_gradients
 from ..model.sparks import SparksModel, kl_divergence, pick_device, prediction_from_output, reconstruction_loss
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SparksConfig
@@ -160,7 +161,7 @@ class Trainer:
     def _train_batch(self, xb, rb, optimiser, generator) -> float:
         cfg = self.config
         L = xb.shape[-1]
-        chunk = {"full": L, "truncated": cfg.chunk_steps, "online": 1}[cfg.grad_mode]
+        chunk = {"full": L, "truncated": cfg.chunk_steps, "online": 1, "online_chunked": cfg.chunk_steps}[cfg.grad_mode]
         n_global = xb.shape[0]
         dist = self.dist
         if dist is not None:  # this process computes a slice of the global batch
@@ -176,7 +177,9 @@ class Trainer:
             noise = torch.randn((n_global, n, d_lat), generator=generator, device=self.device)
             if dist is not None:
                 noise = noise[rows]
-            loss, _, out = self._batch_loss(xb, rb, t0, n, state, generator, noise=noise)
+            # online_chunked: the graph is built with one-step truncation (recorded at forward time)
+            with one_step_gradients(cfg.grad_mode == "online_chunked"):
+                loss, _, out = self._batch_loss(xb, rb, t0, n, state, generator, noise=noise)
             if dist is not None:
                 loss_value = dist.sum_scalar(float(loss.detach()) * scale) / dist.world_size
                 loss = loss * scale

@@ -136,7 +136,7 @@ if HAVE_NUMBA:
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_backward(
         s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, gAseq, gout, gP1, gQ1, gA1,
-        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, S,
+        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, S, one_step,
     ):  # pragma: no cover - jitted
         """Reverse-time adjoint of ``hebbian_forward``; gradients of the chunk's inputs.
 
@@ -205,6 +205,10 @@ if HAVE_NUMBA:
                             Ah[tt - t0 + 1] = a
                     st = s[b, t]
                     si = st[i]
+                    if one_step:  # the state entering step t is a constant: no adjoint flows past it
+                        pbar[:] = zero
+                        qbar[:] = zero
+                        abar[:] = zero
                     if mode == 0:
                         ga[:] = gAseq[b, h, t, i]
                     else:

@@ -21,7 +21,9 @@ elsewhere) and everything after it is batched over batch x time.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,10 +88,41 @@ def hebbian_step(
     return HebbianState(pre, post, A)
 
 
+_GRAD = threading.local()
+
+
+@contextlib.contextmanager
+def one_step_gradients(enabled: bool = True):
+    """Within this context, gradients through the Hebbian state are truncated to one step.
+
+    The state entering every step is treated as a constant, so the gradient of the loss at
+    step t reaches the trace parameters only through the update at t - exactly the
+    gradient of online learning (one update per step, state detached), but for a whole
+    chunk at once.  Used by the ``online_chunked`` gradient mode.
+    """
+    previous = getattr(_GRAD, "one_step", False)
+    _GRAD.one_step = enabled
+    try:
+        yield
+    finally:
+        _GRAD.one_step = previous
+
+
+def one_step_enabled() -> bool:
+    return getattr(_GRAD, "one_step", False)
+
+
+def _detached(state: "HebbianState") -> "HebbianState":
+    return HebbianState(state.pre.detach(), state.post.detach(), state.attn.detach())
+
+
 def hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi):
     """Per-step loop over ``x`` [B, N, T]: returns (A for every step [B, H, T, N, N], final state)."""
     seq = []
+    one_step = one_step_enabled()
     for t in range(x.shape[-1]):
+        if one_step:
+            state = _detached(state)
         state = hebbian_step(state, x[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi)
         seq.append(state.attn)
     return torch.stack(seq, dim=2), state
@@ -114,7 +147,7 @@ class _HebbianScanCPU(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt, rule_code, lo, hi):
+    def forward(ctx, x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt, rule_code, lo, hi, one_step=False):
         B, T, N = x_tn.shape
         H = a_pre.shape[0]
         mode = 0 if Kt is None else 1
@@ -133,7 +166,7 @@ class _HebbianScanCPU(torch.autograd.Function):
         if mode == 1:
             result = partial.sum(dim=(1, 2))
         ctx.save_for_backward(x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt if Kt is not None else torch.empty(0))
-        ctx.rule_code, ctx.lo, ctx.hi, ctx.mode = rule_code, lo, hi, mode
+        ctx.rule_code, ctx.lo, ctx.hi, ctx.mode, ctx.one_step = rule_code, lo, hi, mode, bool(one_step)
         return result, P1, Q1, A1
 
     @staticmethod
@@ -159,11 +192,11 @@ class _HebbianScanCPU(torch.autograd.Function):
         _hebbian_cpu.hebbian_backward(
             *inputs, ctx.rule_code, float(ctx.lo), float(ctx.hi), mode, K_np, gAseq, gout, gP1, gQ1, gA1,
             gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK,
-            _hebbian_cpu.segment_length(T, N),
+            _hebbian_cpu.segment_length(T, N), ctx.one_step,
         )
         g_ap, g_cp, g_aq, g_cq = (g.sum(0) for g in g_params)
         gKt = torch.from_numpy(gK).sum(0) if mode == 1 else None
-        return None, gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gKt, None, None, None
+        return None, gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gKt, None, None, None, None
 
 
 def cpu_kernel_available() -> bool:
@@ -183,7 +216,7 @@ def hebbian_scan(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, backend="
     if _use_kernel(x, backend):
         Aseq, P1, Q1, A1 = _HebbianScanCPU.apply(
             x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
-            a_pre, c_pre, a_post, c_post, None, RULES[rule], lo, hi,
+            a_pre, c_pre, a_post, c_post, None, RULES[rule], lo, hi, one_step_enabled(),
         )
         return Aseq, HebbianState(P1, Q1, A1)
     return hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi)
@@ -198,7 +231,7 @@ def hebbian_readout(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, ba
     if _use_kernel(x, backend):
         out, P1, Q1, A1 = _HebbianScanCPU.apply(
             x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
-            a_pre, c_pre, a_post, c_post, Kt.contiguous(), RULES[rule], lo, hi,
+            a_pre, c_pre, a_post, c_post, Kt.contiguous(), RULES[rule], lo, hi, one_step_enabled(),
         )
         return out, HebbianState(P1, Q1, A1)
     Aseq, state = hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi)

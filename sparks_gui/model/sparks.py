@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoders import ENCODER_CLASSES, ENCODERS, TOKEN_ENCODERS
-from .hebbian import HebbianAttention, HebbianState, hebbian_readout
+from .hebbian import HebbianAttention, HebbianState, hebbian_readout, one_step_enabled
 
 LOSSES = ("mse", "bce", "poisson", "cross_entropy")
 
@@ -145,10 +145,13 @@ class PCCDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor, z_tail: torch.Tensor) -> torch.Tensor:
         """``z`` [B, T, d] with the previous tau_p - 1 latents ``z_tail`` -> [B, T, tau_f, k]."""
-        full = torch.cat([z_tail, z], dim=1)
+        one_step = one_step_enabled()
+        full = torch.cat([z_tail, z.detach() if one_step else z], dim=1)
         windows = full.unfold(1, self.tau_p, 1)  # [B, T, d, tau_p]
         B, T = windows.shape[:2]
         flat = windows.transpose(2, 3).reshape(B, T, -1)  # oldest first
+        if one_step:  # gradient truncated to one step: only the newest latent of each window carries it
+            flat = torch.cat([flat[..., : -z.shape[-1]], z], dim=-1)
         return self.net(flat).view(B, T, self.tau_f, self.n_out)
 
 
