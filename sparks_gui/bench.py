@@ -1,21 +1,33 @@
-"""Training-throughput benchmarks behind ``sparks-gui bench`` (one JSON object per line).
+"""Training-throughput and memory benchmarks behind ``sparks-gui bench`` (one JSON object per line).
 
 Each case runs in a fresh subprocess so its peak RSS is its own.  The reference
-configuration is the one the SPARKS reference implementation (sparks-ai 0.2.1)
-is measured on: batch 64 trials x 65 neurons x 600 steps of 1 ms, embed 32,
-latent 3, tau_p 10, tau_f 1, one Hebbian head, no conventional blocks, full BPTT.
+configuration is the one the SPARKS reference implementation (sparks-ai 0.2.1) is
+measured on: batch 64 trials x 65 neurons x 600 steps of 1 ms, embed 32, latent 3,
+tau_p 10, tau_f 1, one Hebbian head, no conventional blocks, full BPTT.
+
+When the reference package (``sparks`` from sparks-ai) is importable, the same batch is
+timed through its own ``train_on_batch`` in the same run and a ``speedup_vs_sparks_ai``
+row gives the ratio.  It is never a dependency.
+
+Rows: ``reference_config`` (full BPTT), ``reference_config_truncated`` (chunks of 100),
+``reference_config_online_chunked``, ``reference_config_torch_loop`` (our per-step torch
+path, the straightforward implementation), ``sparks_ai_reference``, and the scale grid
+``scale_N{65,256,1000}_T{600,5000}`` (truncated BPTT, chunks of 100; batch shrinks with N).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 REFERENCE = dict(batch=64, neurons=65, steps=600, embed_dim=32, latent_dim=3, tau_p=10, tau_f=1, n_heads=1,
-                 grad_mode="full", backend="auto", repeats=3)
+                 grad_mode="full", backend="auto", repeats=3, rate=0.02)
+
+GRID_BATCH = {65: 64, 256: 8, 1000: 1}
 
 
 def cases(quick: bool = False) -> list[dict[str, Any]]:
@@ -24,18 +36,69 @@ def cases(quick: bool = False) -> list[dict[str, Any]]:
         ref.update(batch=8, steps=200, repeats=1)
     out = [dict(name="reference_config", **ref)]
     out.append(dict(name="reference_config_truncated", **{**ref, "grad_mode": "truncated", "chunk": 100}))
-    if not quick:
-        out.append(dict(name="reference_config_torch_loop", **{**ref, "backend": "torch", "repeats": 1}))
+    out.append(dict(name="reference_config_online_chunked", **{**ref, "grad_mode": "online_chunked", "chunk": 100}))
+    if quick:
+        return out
+    out.append(dict(name="reference_config_torch_loop", **{**ref, "backend": "torch", "repeats": 1}))
+    out.append(dict(name="sparks_ai_reference", kind="sparks_ai", **{**ref, "repeats": 2}))
+    for n in (65, 256, 1000):
+        for t in (600, 5000):
+            out.append(dict(name=f"scale_N{n}_T{t}", **{**ref, "neurons": n, "steps": t, "batch": GRID_BATCH[n],
+                                                          "grad_mode": "truncated", "chunk": 100, "repeats": 1}))
     return out
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _timed(train_batch, spec, sync) -> list[float]:
+    import time
+
+    times = []
+    for _ in range(spec["repeats"]):
+        t0 = time.perf_counter()
+        train_batch()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _child_sparks_ai(spec: dict[str, Any]) -> dict[str, Any]:
+    """The same batch through the reference package's own training step."""
+    import torch
+    from sparks.data.providers import StandardTargetProvider
+    from sparks.models.sparks import SPARKS
+    from sparks.utils.train import train_on_batch
+
+    torch.manual_seed(0)
+    B, N, T = spec["batch"], spec["neurons"], spec["steps"]
+    model = SPARKS(n_neurons_per_session=N, embed_dim=spec["embed_dim"], latent_dim=spec["latent_dim"],
+                   tau_p=spec["tau_p"], tau_f=spec["tau_f"], output_dim_per_session=2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = (torch.rand(B, N, T) < spec["rate"]).float()
+    provider = StandardTargetProvider(torch.randn(B, 2, T))
+
+    def train_batch():
+        train_on_batch(sparks=model, inputs=x, target_provider=provider, loss_fn=torch.nn.MSELoss(),
+                       optimizer=opt, beta=1e-3, device="cpu", online=False)
+
+    times = _timed(train_batch, spec, lambda: None)
+    best = min(times)
+    return {"name": spec["name"], "trial_steps_per_s": round(B * T / best, 1), "seconds_per_batch": round(best, 3),
+            "peak_rss_mb": _peak_rss_mb(), "device": "cpu", "batch": B, "neurons": N, "steps": T,
+            "grad_mode": "full", "implementation": "sparks-ai 0.2.1 train_on_batch", "torch_threads": torch.get_num_threads()}
 
 
 def _child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one case in this process and return its row."""
-    import resource
-    import time
-
+    if spec.get("kind") == "sparks_ai":
+        return _child_sparks_ai(spec)
     import torch
 
+    from .model.hebbian import one_step_gradients
     from .model.sparks import SparksModel, kl_divergence, pick_device, reconstruction_loss
 
     torch.manual_seed(0)
@@ -44,54 +107,78 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     model = SparksModel(N, n_out=2, latent_dim=spec["latent_dim"], embed_dim=spec["embed_dim"], n_heads=spec["n_heads"],
                         tau_p=spec["tau_p"], tau_f=spec["tau_f"], dt=0.001, backend=spec["backend"]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = (torch.rand(B, N, T, device=device) < 0.02).float()  # ~20 Hz at 1 ms
+    x = (torch.rand(B, N, T, device=device) < spec["rate"]).float()  # ~20 Hz at 1 ms
     r = torch.randn(B, T, spec["tau_f"], 2, device=device)
-    mask = torch.ones(B, T, spec["tau_f"], dtype=torch.bool, device=device)
-    chunk = T if spec["grad_mode"] == "full" else spec.get("chunk", 100)
+    mask = torch.ones(1, T, spec["tau_f"], dtype=torch.bool, device=device)
+    mode = spec["grad_mode"]
+    chunk = T if mode == "full" else spec.get("chunk", 100)
 
-    def train_batch():
+    def train_batch(steps=T):
         state = model.initial_state(B, 0, device)
-        for t0 in range(0, T, chunk):
-            out = model(x[..., t0 : t0 + chunk], 0, state)
+        for t0 in range(0, steps, chunk):
+            with one_step_gradients(mode == "online_chunked"):
+                out = model(x[..., t0 : min(steps, t0 + chunk)], 0, state)
             n = out.pred.shape[1]
-            loss = reconstruction_loss(out.pred, r[:, t0 : t0 + n], mask[:, t0 : t0 + n], "mse") + 1e-3 * kl_divergence(out.mu, out.logvar)
+            loss = (reconstruction_loss(out.pred, r[:, t0 : t0 + n], mask[:, t0 : t0 + n].expand(B, -1, -1), "mse")
+                    + 1e-3 * kl_divergence(out.mu, out.logvar))
             opt.zero_grad()
             loss.backward()
             opt.step()
             state = out.state.detach()
 
-    train_batch()  # warm-up (kernel compilation, allocator)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    times = []
-    for _ in range(spec["repeats"]):
-        t0 = time.perf_counter()
-        train_batch()
+    def sync():
         if device.type == "cuda":
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
+
+    train_batch(min(T, 2 * chunk))  # warm-up (kernel compilation, allocator)
+    sync()
+    times = _timed(train_batch, spec, sync)
     best = min(times)
     row = {
         "name": spec["name"],
         "trial_steps_per_s": round(B * T / best, 1),
         "seconds_per_batch": round(best, 4),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": _peak_rss_mb(),
         "device": str(device) if device.type != "cuda" else f"cuda ({torch.cuda.get_device_name(device)})",
-        "batch": B, "neurons": N, "steps": T, "grad_mode": spec["grad_mode"], "backend": spec["backend"],
+        "batch": B, "neurons": N, "steps": T, "grad_mode": mode, "backend": spec["backend"],
         "torch_threads": torch.get_num_threads(),
     }
+    if mode != "full":
+        row["chunk"] = chunk
     if device.type == "cuda":
         row["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     return row
 
 
+def sparks_ai_available() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("sparks.models.sparks") is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def run_benchmarks(quick: bool = False, only: str | None = None) -> Iterator[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
     for spec in cases(quick):
         if only and only not in spec["name"]:
             continue
-        code = "import json,sys; from sparks_gui.bench import _child; print(json.dumps(_child(json.loads(sys.argv[1]))))"
-        proc = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            yield {"name": spec["name"], "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+        if spec.get("kind") == "sparks_ai" and not sparks_ai_available():
+            yield {"name": spec["name"], "skipped": "sparks-ai is not installed in this environment (optional)"}
             continue
-        yield json.loads(proc.stdout.strip().splitlines()[-1])
+        code = "import json,sys; from sparks_gui.bench import _child; print(json.dumps(_child(json.loads(sys.argv[1]))))"
+        proc = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True,
+                              env={**os.environ})
+        if proc.returncode != 0:
+            tail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit status {proc.returncode}"
+            yield {"name": spec["name"], "error": tail}
+            continue
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows[row["name"]] = row
+        yield row
+    ours, theirs = rows.get("reference_config"), rows.get("sparks_ai_reference")
+    if ours and theirs:
+        yield {"name": "speedup_vs_sparks_ai", "ratio": round(ours["trial_steps_per_s"] / theirs["trial_steps_per_s"], 2),
+               "ours_trial_steps_per_s": ours["trial_steps_per_s"], "sparks_ai_trial_steps_per_s": theirs["trial_steps_per_s"],
+               "memory_ratio": round(theirs["peak_rss_mb"] / ours["peak_rss_mb"], 2)}

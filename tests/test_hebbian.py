@@ -147,3 +147,47 @@ def test_one_step_truncation_kernel_equals_reference(rule, kind):
                           for p in (heb.log_tau_pre, heb.log_w_pre, heb.log_tau_post, heb.log_w_post)]
     for a, b in zip(grads["cpu_kernel"], grads["torch"]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("rule,kind", RULE_KIND)
+def test_sparse_partners_kernel_equals_reference(rule, kind):
+    """Sparse variant (K partners per neuron): fused kernel == per-step reference, forward and gradients."""
+    from sparks_gui.model.hebbian import correlation_partners
+
+    g = torch.Generator().manual_seed(11)
+    N, K, B, T = 9, 4, 2, 30
+    x = torch.rand(B, N, T, generator=g) if kind == "calcium" else (torch.rand(B, N, T, generator=g) < 0.3).float()
+    heb = HebbianAttention(N, embed_dim=4, dt=0.01, tau_s=0.05, stdp_rule=rule if kind != "calcium" else "soft_bounded",
+                           kind=kind, n_partners=K)
+    heb.set_partners(correlation_partners(x[0], K, smooth_bins=1))
+    assert heb.partners.shape == (N, K) and torch.equal(heb.partners[:, 0], torch.arange(N))  # itself first
+    Kt = torch.randn(1, N, 3, K, generator=g)
+    res = {}
+    for backend in ("torch", "cpu_kernel"):
+        heb.zero_grad()
+        Kr = Kt.clone().requires_grad_(True)
+        out, final = hebbian_readout(heb.initial_state(B), x, *heb.trace_params(), Kr, heb.rule, heb.lo, heb.hi,
+                                     backend, idx=heb.partners)
+        out.pow(2).sum().backward()
+        A, _ = heb.attention_sequence(x, backend=backend)
+        res[backend] = (out.detach(), A, final.attn, Kr.grad, heb.log_tau_pre.grad.clone())
+    assert res["torch"][1].shape == (B, 1, T, N, K)
+    for a, b in zip(res["cpu_kernel"], res["torch"]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_sparse_model_fused_readout_equals_token_path():
+    """Sparse variant inside the full model: the fused readout equals attention -> values -> heads."""
+    from sparks_gui.model.sparks import SparksModel
+
+    torch.manual_seed(0)
+    N, K = 10, 4
+    fused = SparksModel(N, n_out=2, latent_dim=2, embed_dim=4, dt=0.01, n_partners=K)
+    tokens = SparksModel(N, n_out=2, latent_dim=2, embed_dim=4, dt=0.01, n_partners=K, fused_readout=False)
+    x = (torch.rand(2, N, 20) < 0.3).float()
+    for m in (fused, tokens):
+        m.sessions[0].hebbian.set_partners(torch.stack([torch.roll(torch.arange(N), -s) for s in (0, 1, 3, 7)], 1))
+    tokens.load_state_dict(fused.state_dict())
+    a, b = fused(x, sample=False), tokens(x, sample=False)
+    assert a.state.hebbian.attn.shape == (2, 1, N, K)
+    torch.testing.assert_close(a.mu, b.mu, rtol=1e-4, atol=1e-5)

@@ -210,3 +210,17 @@ def test_frames_target_is_pixel_regression():
     assert d.loss == "mse" and d.r.shape == (3, 150, 256)  # 16 x 16 frames fit under the pixel cap
     with pytest.raises(Exception, match="stimulus"):
         prepare(make_sequence(duration=20), SparksConfig(target="frame_id"))
+
+
+def test_sparse_hebbian_variant_trains_and_stays_close_to_dense():
+    """K partners per neuron (chosen by correlation): trains, state is [B, H, N, K], R2 near the dense model's."""
+    rec = make_reach(n_trials_per_direction=12, seed=1)
+    base = dict(target="hand_pos", epochs=15, bin_factor=5, batch_size=16, lr=3e-3, latent_dim=3, seed=0)
+    dense = _events(Trainer(SparksConfig(**base), rec))
+    trainer = Trainer(SparksConfig(**base, hebbian_partners=16), rec)
+    sparse = _events(trainer)
+    heb = trainer.model.sessions[0].hebbian
+    assert heb.partners.shape == (65, 16) and heb.log_tau_pre.shape == (1, 65, 16)
+    r2_dense = [e for e in dense if isinstance(e, EpochEnd)][-1].metrics["r2"]
+    r2_sparse = [e for e in sparse if isinstance(e, EpochEnd)][-1].metrics["r2"]
+    assert r2_sparse >= 0.8 and r2_sparse > r2_dense - 0.1, (r2_sparse, r2_dense)

@@ -63,6 +63,12 @@ class SparksConfig:
     """Initial STDP time constant in seconds."""
     w_start: float = 1.0
     """Initial trace increment per spike (times dt)."""
+    hebbian_partners: int = 0
+    """Sparse/local Hebbian variant for large populations: each neuron attends to this many
+    partners (itself included) instead of all N (0 = dense).  Memory and time scale with N x K."""
+    partner_selection: str = "correlation"
+    """How partners are chosen: ``correlation`` (the most correlated neurons in the training
+    data) or ``local`` (neighbours in the recording's neuron order, e.g. by depth)."""
     stdp_rule: str = "soft_bounded"
     learn_traces: bool = True
     """False freezes tau and w (the fixed-trace control)."""
@@ -119,6 +125,9 @@ class SparksConfig:
         need(self.embed_dim % self.n_heads == 0, f"embed_dim={self.embed_dim} is not divisible by n_heads={self.n_heads}.", "Choose embed_dim as a multiple of n_heads.")
         need(0.0 <= self.test_fraction < 1.0, f"test_fraction={self.test_fraction} must be in [0, 1).", "Use e.g. 0.2.")
         need(self.tau_s > 0 and self.w_start > 0, "tau_s and w_start must be positive.", "Use e.g. tau_s=0.5 (seconds), w_start=1.0.")
+        need(self.hebbian_partners >= 0, f"hebbian_partners={self.hebbian_partners} must be >= 0.", "Use 0 (dense) or K >= 2.")
+        need(self.partner_selection in ("correlation", "local"), f"partner_selection '{self.partner_selection}' is unknown.",
+             "Use 'correlation' or 'local'.")
         need(self.lr > 0, f"lr={self.lr} must be positive.", "Use e.g. 3e-3.")
         need(self.hebbian_backend in ("auto", "torch", "cpu_kernel"), f"hebbian_backend '{self.hebbian_backend}' is unknown.", "Use auto, torch or cpu_kernel.")
 

@@ -40,7 +40,9 @@ from .events import (
 
 def build_model(config: SparksConfig, data: PreparedData) -> SparksModel:
     """A fresh model for ``data`` under ``config``."""
-    return SparksModel(
+    sparse = 0 < config.hebbian_partners < data.n_neurons and config.encoder.startswith("hebbian")
+    extra = {"n_partners": config.hebbian_partners} if sparse else {}
+    model = SparksModel(
         data.n_neurons,
         n_out=data.n_out,
         latent_dim=config.latent_dim,
@@ -59,7 +61,15 @@ def build_model(config: SparksConfig, data: PreparedData) -> SparksModel:
         learn_traces=config.learn_traces,
         backend=config.hebbian_backend,
         encoder=config.encoder,
+        **extra,
     )
+    if sparse and config.partner_selection == "correlation":
+        from ..model.hebbian import correlation_partners
+
+        train = data.x[data.train_idx]  # [n, N, L]: partners from the training examples only
+        activity = np.concatenate(list(train), axis=1)
+        model.sessions[0].hebbian.set_partners(correlation_partners(activity, config.hebbian_partners))
+    return model
 
 
 def target_windows(r: torch.Tensor, t0: int, n_steps: int, offset: int, tau_f: int):

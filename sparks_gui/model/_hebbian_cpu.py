@@ -84,8 +84,18 @@ if HAVE_NUMBA:
 
     ROWS_PER_TASK = 8
 
+    @njit(inline="always")
+    def _cols(st, idx_row, buf, sparse):  # pragma: no cover - jitted
+        """The presynaptic activity a row sees: all neurons, or its K partners (sparse variant)."""
+        if not sparse:
+            return st
+        for m in range(buf.shape[0]):
+            buf[m] = st[idx_row[m]]
+        return buf
+
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
-    def hebbian_forward(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Aseq, out, P1, Q1, A1):  # pragma: no cover
+    def hebbian_forward(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Aseq, out, P1, Q1, A1,
+                        idx, sparse):  # pragma: no cover
         """Walk T steps for every row.
 
         mode 0 writes ``Aseq[b, h, t, i]``; mode 1 accumulates the readout of a group
@@ -93,13 +103,14 @@ if HAVE_NUMBA:
         groups), so the partial sums take 1/ROWS_PER_TASK of a per-row buffer.
         """
         B, T, N = s.shape
-        H = ap.shape[0]
+        H, K = ap.shape[0], ap.shape[2]  # K = N (dense) or the number of partners (sparse)
         G = (N + ROWS_PER_TASK - 1) // ROWS_PER_TASK
         nk = Kt.shape[2]
         for task in prange(B * H * G):
             b = task // (H * G)
             h = (task // G) % H
             g = task % G
+            buf = np.empty(K, dtype=np.float32)
             if mode == 1:
                 out[b, h, g] = np.float32(0.0)
             for i in range(g * ROWS_PER_TASK, min(N, (g + 1) * ROWS_PER_TASK)):
@@ -108,15 +119,15 @@ if HAVE_NUMBA:
                 a = A0[b, h, i].copy()
                 apr, cpr, aqr, cqr = ap[h, i], cp[h, i], aq[h, i], cq[h, i]
                 for t in range(T):
-                    st = s[b, t]
-                    _row_step(rule, st, st[i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                    st = _cols(s[b, t], idx[i], buf, sparse)
+                    _row_step(rule, st, s[b, t, i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
                     if mode == 0:
                         Aseq[b, h, t, i] = a
                     else:
                         Kr = Kt[h, i]
                         for k in range(nk):
                             acc = np.float32(0.0)
-                            for j in range(N):
+                            for j in range(K):
                                 acc += a[j] * Kr[k, j]
                             out[b, h, g, t, k] += acc
                 P1[b, h, i] = p
@@ -136,7 +147,7 @@ if HAVE_NUMBA:
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_backward(
         s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, gAseq, gout, gP1, gQ1, gA1,
-        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, S, one_step,
+        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, S, one_step, idx, sparse,
     ):  # pragma: no cover - jitted
         """Reverse-time adjoint of ``hebbian_forward``; gradients of the chunk's inputs.
 
@@ -145,7 +156,7 @@ if HAVE_NUMBA:
         element ([B, H, N, k, N]); the caller sums over B.
         """
         B, T, N = s.shape
-        H = ap.shape[0]
+        H, K = ap.shape[0], ap.shape[2]
         one = np.float32(1.0)
         zero = np.float32(0.0)
         n_rows = B * H * N
@@ -153,12 +164,13 @@ if HAVE_NUMBA:
         n_seg = (T + S - 1) // S
         for blk in prange(n_blocks):
             # scratch reused by every row of the block: segment-start checkpoints + one segment of history
-            ckP = np.empty((n_seg, N), dtype=np.float32)
-            ckQ = np.empty((n_seg, N), dtype=np.float32)
-            ckA = np.empty((n_seg, N), dtype=np.float32)
-            Ph = np.empty((S + 1, N), dtype=np.float32)
-            Qh = np.empty((S + 1, N), dtype=np.float32)
-            Ah = np.empty((S + 1, N), dtype=np.float32)
+            ckP = np.empty((n_seg, K), dtype=np.float32)
+            ckQ = np.empty((n_seg, K), dtype=np.float32)
+            ckA = np.empty((n_seg, K), dtype=np.float32)
+            Ph = np.empty((S + 1, K), dtype=np.float32)
+            Qh = np.empty((S + 1, K), dtype=np.float32)
+            Ah = np.empty((S + 1, K), dtype=np.float32)
+            buf = np.empty(K, dtype=np.float32)
             for r in range(blk * n_rows // n_blocks, (blk + 1) * n_rows // n_blocks):
                 b = r // (H * N)
                 h = (r // N) % H
@@ -177,17 +189,17 @@ if HAVE_NUMBA:
                             ckP[t // S] = p
                             ckQ[t // S] = q
                             ckA[t // S] = a
-                        _row_step(rule, s[b, t], s[b, t, i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                        _row_step(rule, _cols(s[b, t], idx[i], buf, sparse), s[b, t, i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
                 pbar = gP1[b, h, i].copy()
                 qbar = gQ1[b, h, i].copy()
                 abar = gA1[b, h, i].copy()
-                gap = np.zeros(N, dtype=np.float32)
-                gcp = np.zeros(N, dtype=np.float32)
-                gaq = np.zeros(N, dtype=np.float32)
-                gcq = np.zeros(N, dtype=np.float32)
-                ga = np.zeros(N, dtype=np.float32)
+                gap = np.zeros(K, dtype=np.float32)
+                gcp = np.zeros(K, dtype=np.float32)
+                gaq = np.zeros(K, dtype=np.float32)
+                gcq = np.zeros(K, dtype=np.float32)
+                ga = np.zeros(K, dtype=np.float32)
                 nk = Kt.shape[2]
-                gKr = np.zeros((nk, N), dtype=np.float32)
+                gKr = np.zeros((nk, K), dtype=np.float32)
                 for t in range(T - 1, -1, -1):
                     u = t % S  # history index within the segment: Ph[u] is the state before step t
                     if t == T - 1 or u == S - 1:  # entering a new segment (walking backwards): recompute it
@@ -199,12 +211,13 @@ if HAVE_NUMBA:
                         q[:] = Qh[0]
                         a[:] = Ah[0]
                         for tt in range(t0, t + 1):
-                            _row_step(rule, s[b, tt], s[b, tt, i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                            _row_step(rule, _cols(s[b, tt], idx[i], buf, sparse), s[b, tt, i], apr, cpr, aqr, cqr,
+                                      p, q, a, lo, hi)
                             Ph[tt - t0 + 1] = p
                             Qh[tt - t0 + 1] = q
                             Ah[tt - t0 + 1] = a
-                    st = s[b, t]
-                    si = st[i]
+                    si = s[b, t, i]
+                    st = _cols(s[b, t], idx[i], buf, sparse)
                     if one_step:  # the state entering step t is a constant: no adjoint flows past it
                         pbar[:] = zero
                         qbar[:] = zero
@@ -216,11 +229,11 @@ if HAVE_NUMBA:
                         ga[:] = zero
                         for k in range(nk):
                             gk = gout[b, t, k]
-                            for j in range(N):
+                            for j in range(K):
                                 ga[j] += gk * Kr[k, j]
                                 gKr[k, j] += gk * Ah[u + 1, j]
                     if rule == 2:
-                        for j in range(N):
+                        for j in range(K):
                             aprev = Ah[u, j]
                             lam = apr[j]
                             drive = st[j] - si
@@ -232,7 +245,7 @@ if HAVE_NUMBA:
                             abar[j] = ab * lam
                         continue
                     gi = si if rule == 1 else (one if si > zero else zero)
-                    for j in range(N):
+                    for j in range(K):
                         sj = st[j]
                         gj = sj if rule == 1 else (one if sj > zero else zero)
                         aprev = Ah[u, j]

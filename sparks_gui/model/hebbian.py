@@ -45,8 +45,8 @@ class HebbianState:
     attn: torch.Tensor
 
     @classmethod
-    def zeros(cls, batch: int, heads: int, n: int, device=None, dtype=torch.float32) -> "HebbianState":
-        z = torch.zeros(batch, heads, n, n, device=device, dtype=dtype)
+    def zeros(cls, batch: int, heads: int, n: int, device=None, dtype=torch.float32, k: int | None = None) -> "HebbianState":
+        z = torch.zeros(batch, heads, n, k or n, device=device, dtype=dtype)
         return cls(z, z.clone(), z.clone())
 
     def detach(self) -> "HebbianState":
@@ -63,13 +63,15 @@ def hebbian_step(
     rule: str,
     lo: float,
     hi: float,
+    idx: torch.Tensor | None = None,
 ) -> HebbianState:
     """One step of the recurrence, written exactly as in the spec (the reference path).
 
-    ``s`` is [B, N]; parameters are [H, N, N]; the state is [B, H, N, N].
+    ``s`` is [B, N]; parameters are [H, N, K]; the state is [B, H, N, K] with K = N
+    (dense) or, for the sparse variant, K partners per neuron given by ``idx`` [N, K].
     """
     s_i = s[:, None, :, None]  # post-synaptic neuron i (rows)
-    s_j = s[:, None, None, :]  # pre-synaptic neuron j (columns)
+    s_j = s[:, None, None, :] if idx is None else s[:, idx][:, None]  # pre-synaptic neuron j (columns)
     if rule == "calcium":
         v = a_pre * state.attn + (1 - a_pre) * (s_j - s_i)
         return HebbianState(state.pre, state.post, torch.clamp(v, lo, hi))
@@ -116,14 +118,14 @@ def _detached(state: "HebbianState") -> "HebbianState":
     return HebbianState(state.pre.detach(), state.post.detach(), state.attn.detach())
 
 
-def hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi):
+def hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, idx=None):
     """Per-step loop over ``x`` [B, N, T]: returns (A for every step [B, H, T, N, N], final state)."""
     seq = []
     one_step = one_step_enabled()
     for t in range(x.shape[-1]):
         if one_step:
             state = _detached(state)
-        state = hebbian_step(state, x[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi)
+        state = hebbian_step(state, x[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
         seq.append(state.attn)
     return torch.stack(seq, dim=2), state
 
@@ -135,6 +137,7 @@ def _np(t: torch.Tensor):
 _DUMMY5 = np.zeros((1, 1, 1, 1, 1), dtype=np.float32)
 _DUMMY4 = np.zeros((1, 1, 1, 1), dtype=np.float32)
 _DUMMY3 = np.zeros((1, 1, 1), dtype=np.float32)
+_DUMMY_IDX = np.zeros((1, 1), dtype=np.int64)
 
 
 class _HebbianScanCPU(torch.autograd.Function):
@@ -147,56 +150,60 @@ class _HebbianScanCPU(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt, rule_code, lo, hi, one_step=False):
+    def forward(ctx, x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt, rule_code, lo, hi, one_step=False, idx=None):
         B, T, N = x_tn.shape
-        H = a_pre.shape[0]
+        H, K = a_pre.shape[0], a_pre.shape[2]
+        idx_np = _DUMMY_IDX if idx is None else idx.numpy()
         mode = 0 if Kt is None else 1
         inputs = [_np(t) for t in (x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post)]
-        P1, Q1, A1 = (torch.empty(B, H, N, N) for _ in range(3))
+        P1, Q1, A1 = (torch.empty(B, H, N, K) for _ in range(3))
         if mode == 0:
-            result = torch.empty(B, H, T, N, N)
+            result = torch.empty(B, H, T, N, K)
             Aseq_np, out_np, K_np = result.numpy(), _DUMMY5, _DUMMY4
         else:
             groups = -(-N // _hebbian_cpu.ROWS_PER_TASK)
             partial = torch.empty(B, H, groups, T, Kt.shape[2])
             Aseq_np, out_np, K_np = _DUMMY5, partial.numpy(), _np(Kt)
         _hebbian_cpu.hebbian_forward(
-            *inputs, rule_code, float(lo), float(hi), mode, K_np, Aseq_np, out_np, P1.numpy(), Q1.numpy(), A1.numpy()
+            *inputs, rule_code, float(lo), float(hi), mode, K_np, Aseq_np, out_np, P1.numpy(), Q1.numpy(), A1.numpy(),
+            idx_np, idx is not None,
         )
         if mode == 1:
             result = partial.sum(dim=(1, 2))
         ctx.save_for_backward(x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt if Kt is not None else torch.empty(0))
         ctx.rule_code, ctx.lo, ctx.hi, ctx.mode, ctx.one_step = rule_code, lo, hi, mode, bool(one_step)
+        ctx.idx = idx
         return result, P1, Q1, A1
 
     @staticmethod
     def backward(ctx, g_result, gP1, gQ1, gA1):
         x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt = ctx.saved_tensors
         B, T, N = x_tn.shape
-        H = a_pre.shape[0]
+        H, K = a_pre.shape[0], a_pre.shape[2]
         mode = ctx.mode
+        idx = ctx.idx
 
         def dense(g, shape):
             return np.zeros(shape, dtype=np.float32) if g is None else _np(g.float())
 
-        gP1, gQ1, gA1 = (dense(g, (B, H, N, N)) for g in (gP1, gQ1, gA1))
+        gP1, gQ1, gA1 = (dense(g, (B, H, N, K)) for g in (gP1, gQ1, gA1))
         if mode == 0:
-            gAseq, gout, K_np, gK = dense(g_result, (B, H, T, N, N)), _DUMMY3, _DUMMY4, _DUMMY5
+            gAseq, gout, K_np, gK = dense(g_result, (B, H, T, N, K)), _DUMMY3, _DUMMY4, _DUMMY5
         else:
             nk = Kt.shape[2]
             gout = dense(g_result, (B, T, nk))
-            gAseq, K_np, gK = _DUMMY5, _np(Kt), np.empty((B, H, N, nk, N), dtype=np.float32)
-        gP0, gQ0, gA0 = (torch.empty(B, H, N, N) for _ in range(3))
-        g_params = [torch.empty(B, H, N, N) for _ in range(4)]
+            gAseq, K_np, gK = _DUMMY5, _np(Kt), np.empty((B, H, N, nk, K), dtype=np.float32)
+        gP0, gQ0, gA0 = (torch.empty(B, H, N, K) for _ in range(3))
+        g_params = [torch.empty(B, H, N, K) for _ in range(4)]
         inputs = [_np(t) for t in (x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post)]
         _hebbian_cpu.hebbian_backward(
             *inputs, ctx.rule_code, float(ctx.lo), float(ctx.hi), mode, K_np, gAseq, gout, gP1, gQ1, gA1,
             gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK,
-            _hebbian_cpu.segment_length(T, N), ctx.one_step,
+            _hebbian_cpu.segment_length(T, K), ctx.one_step, _DUMMY_IDX if idx is None else idx.numpy(), idx is not None,
         )
         g_ap, g_cp, g_aq, g_cq = (g.sum(0) for g in g_params)
         gKt = torch.from_numpy(gK).sum(0) if mode == 1 else None
-        return None, gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gKt, None, None, None, None
+        return None, gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gKt, None, None, None, None, None
 
 
 def cpu_kernel_available() -> bool:
@@ -211,18 +218,18 @@ def _use_kernel(x: torch.Tensor, backend: str) -> bool:
     return backend == "auto" and x.device.type == "cpu" and x.dtype == torch.float32 and cpu_kernel_available()
 
 
-def hebbian_scan(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, backend="auto"):
+def hebbian_scan(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, backend="auto", idx=None):
     """A for every step of the chunk ``x`` [B, N, T] ([B, H, T, N, N]) and the final state."""
     if _use_kernel(x, backend):
         Aseq, P1, Q1, A1 = _HebbianScanCPU.apply(
             x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
-            a_pre, c_pre, a_post, c_post, None, RULES[rule], lo, hi, one_step_enabled(),
+            a_pre, c_pre, a_post, c_post, None, RULES[rule], lo, hi, one_step_enabled(), idx,
         )
         return Aseq, HebbianState(P1, Q1, A1)
-    return hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi)
+    return hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
 
 
-def hebbian_readout(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, backend="auto"):
+def hebbian_readout(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, backend="auto", idx=None):
     """Fused linear readout sum_{h,i,j} A_ij(t) Kt[h, i, :, j] ([B, T, k]) and the final state.
 
     Same numbers as ``einsum(hebbian_scan(...)[0], Kt)`` but without storing the
@@ -231,11 +238,43 @@ def hebbian_readout(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, ba
     if _use_kernel(x, backend):
         out, P1, Q1, A1 = _HebbianScanCPU.apply(
             x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
-            a_pre, c_pre, a_post, c_post, Kt.contiguous(), RULES[rule], lo, hi, one_step_enabled(),
+            a_pre, c_pre, a_post, c_post, Kt.contiguous(), RULES[rule], lo, hi, one_step_enabled(), idx,
         )
         return out, HebbianState(P1, Q1, A1)
-    Aseq, state = hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi)
+    Aseq, state = hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
     return torch.einsum("bhtij,hikj->btk", Aseq, Kt), state
+
+
+def local_partners(n_neurons: int, k: int) -> torch.Tensor:
+    """[N, K] partners of each neuron: itself and its nearest neighbours in index order (depth, ROI position)."""
+    k = min(k, n_neurons)
+    rows = []
+    for i in range(n_neurons):
+        lo = min(max(0, i - (k - 1) // 2), n_neurons - k)
+        rows.append(list(range(lo, lo + k)))
+    return torch.tensor(rows, dtype=torch.int64)
+
+
+def correlation_partners(activity, k: int, smooth_bins: int = 10) -> torch.Tensor:
+    """[N, K] partners of each neuron: itself and the K-1 neurons most correlated with it (|r| of smoothed activity).
+
+    ``activity`` is [N, T] (numpy or torch).  Used to pick the pairs of the sparse Hebbian
+    variant from the data before training.
+    """
+    x = torch.as_tensor(activity, dtype=torch.float32)
+    n = x.shape[0]
+    k = min(k, n)
+    if smooth_bins > 1 and x.shape[1] >= smooth_bins:
+        x = x[:, : x.shape[1] // smooth_bins * smooth_bins].reshape(n, -1, smooth_bins).sum(-1)
+    x = x - x.mean(1, keepdim=True)
+    x = x / (x.norm(dim=1, keepdim=True) + 1e-8)
+    partners = torch.empty(n, k, dtype=torch.int64)
+    for s in range(0, n, 1024):  # blocks of rows keep memory at 1024 x N
+        c = (x[s : s + 1024] @ x.T).abs()
+        rows = torch.arange(s, min(n, s + 1024))
+        c[torch.arange(len(rows)), rows] = float("inf")  # itself first
+        partners[s : s + 1024] = torch.topk(c, k, dim=1).indices
+    return partners
 
 
 class HebbianAttention(nn.Module):
@@ -270,6 +309,7 @@ class HebbianAttention(nn.Module):
         learn_traces: bool = True,
         attn_bounds: tuple[float, float] = (-0.5, 1.5),
         backend: str = "auto",
+        n_partners: int = 0,
     ):
         super().__init__()
         if embed_dim % n_heads:
@@ -283,7 +323,11 @@ class HebbianAttention(nn.Module):
         self.d_head = embed_dim // n_heads
         self.dt, self.rule, self.backend = float(dt), rule, backend
         self.lo, self.hi = attn_bounds if rule != "additive" else (-math.inf, math.inf)
-        shape = (n_heads, n_neurons, n_neurons)
+        # sparse/local variant: each neuron attends to K partners (itself included) instead of all N
+        self.n_partners = int(n_partners) if 0 < int(n_partners) < n_neurons else 0
+        K = self.n_partners or n_neurons
+        self.register_buffer("partners", local_partners(n_neurons, K) if self.n_partners else None)
+        shape = (n_heads, n_neurons, K)
         init = {
             "log_tau_pre": math.log(tau_s), "log_tau_post": math.log(tau_s),
             "log_w_pre": math.log(w_start), "log_w_post": math.log(w_start),
@@ -303,19 +347,40 @@ class HebbianAttention(nn.Module):
         return a_pre, torch.exp(self.log_w_pre) * self.dt, a_post, torch.exp(self.log_w_post) * self.dt
 
     def initial_state(self, batch: int, device=None) -> HebbianState:
-        return HebbianState.zeros(batch, self.n_heads, self.n_neurons, device=device or self.value.device)
+        return HebbianState.zeros(batch, self.n_heads, self.n_neurons, device=device or self.value.device,
+                                  k=self.n_partners or None)
+
+    def set_partners(self, partners) -> None:
+        """Choose each neuron's K partners ([N, K] indices; see :func:`correlation_partners`)."""
+        if not self.n_partners:
+            raise ValueError("this layer is dense; build it with n_partners=K to use partners")
+        idx = torch.as_tensor(partners, dtype=torch.int64, device=self.value.device)
+        if idx.shape != self.partners.shape:
+            raise ValueError(f"partners must be {tuple(self.partners.shape)}, got {tuple(idx.shape)}")
+        self.partners.copy_(idx)
+
+    def gathered_value(self) -> torch.Tensor:
+        """Value vectors of each row's columns: [H, N, K, d_head] (dense: the same V for every row)."""
+        if self.partners is None:
+            return self.value[:, None].expand(-1, self.n_neurons, -1, -1)
+        return self.value[:, self.partners]
 
     def attention_sequence(self, x: torch.Tensor, state: HebbianState | None = None, backend: str | None = None):
         """A for every step: ([B, H, T, N, N], final state).  ``x`` is [B, N, T]."""
         if state is None:
             state = self.initial_state(x.shape[0], x.device)
-        return hebbian_scan(state, x, *self.trace_params(), self.rule, self.lo, self.hi, backend or self.backend)
+        return hebbian_scan(state, x, *self.trace_params(), self.rule, self.lo, self.hi, backend or self.backend,
+                            idx=self.partners)
 
     def forward(self, x: torch.Tensor, state: HebbianState | None = None):
         """``x`` [B, N, T] -> (tokens [B, T, N, E], A [B, H, T, N, N], final state)."""
         Aseq, state = self.attention_sequence(x, state)
         B, H, T, N, _ = Aseq.shape
-        # one plain GEMM per head ([B*T*N, N] @ [N, dh]); broadcasting matmul would expand V in backward
-        heads = [Aseq[:, h].reshape(-1, N) @ self.value[h] + self.value_bias[h] for h in range(H)]
+        if self.partners is None:
+            # one plain GEMM per head ([B*T*N, N] @ [N, dh]); broadcasting matmul would expand V in backward
+            heads = [Aseq[:, h].reshape(-1, N) @ self.value[h] + self.value_bias[h] for h in range(H)]
+        else:
+            Vg = self.gathered_value()  # [H, N, K, dh]
+            heads = [torch.einsum("btnk,nkd->btnd", Aseq[:, h], Vg[h]) + self.value_bias[h] for h in range(H)]
         tokens = torch.cat(heads, dim=-1).reshape(B, T, N, self.embed_dim)
         return self.out_proj(tokens), Aseq, state

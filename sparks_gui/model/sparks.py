@@ -82,7 +82,10 @@ class SessionEncoder(nn.Module):
         W_head = self.head.weight.view(2 * self.latent_dim, N, E)  # [k, i, e]
         M = torch.einsum("kie,ef->ifk", W_head, heb.out_proj.weight)  # [i, f, k]
         M = M.view(N, H, dh, 2 * self.latent_dim)
-        Kt = torch.einsum("hjf,ihfk->hikj", heb.value, M)
+        if heb.partners is None:
+            Kt = torch.einsum("hjf,ihfk->hikj", heb.value, M)
+        else:  # sparse variant: row i reads the value vectors of its own K partners
+            Kt = torch.einsum("himf,ihfk->hikm", heb.gathered_value(), M)
         token_bias = heb.out_proj(heb.value_bias.reshape(1, E))  # [1, E], identical for every neuron
         const = torch.einsum("kie,e->k", W_head, token_bias[0]) + self.head.bias
         return Kt, const
@@ -93,7 +96,8 @@ class SessionEncoder(nn.Module):
             state = heb.initial_state(x.shape[0], x.device)
         if fused and len(blocks) == 0:
             Kt, const = self.readout_kernel()
-            out, state = hebbian_readout(state, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, heb.backend)
+            out, state = hebbian_readout(state, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, heb.backend,
+                                         idx=heb.partners)
             out = out + const
         else:
             tokens, _, state = heb(x, state)  # [B, T, N, E]
