@@ -12,20 +12,23 @@ __version__ = "0.1.0"
 from .errors import SparksError
 from .data.recording import Recording
 
-__all__ = ["Sparks", "SparksConfig", "Recording", "SparksError", "load_recording", "__version__"]
+__all__ = ["Sparks", "SparksConfig", "Recording", "SparksError", "load_recording", "make_sample", "write_nwb",
+           "export_to_nwb", "__version__"]
+
+_LAZY = {
+    "Sparks": ("engine.facade", "Sparks"),
+    "SparksConfig": ("engine.config", "SparksConfig"),
+    "load_recording": ("data.io", "load_recording"),
+    "make_sample": ("data.synthetic", "make_sample"),
+    "write_nwb": ("data.nwb", "write_nwb"),
+    "export_to_nwb": ("data.export", "export_to_nwb"),
+}
 
 
 def __getattr__(name):  # torch-heavy pieces load on first use, so `data/` stays torch-free
-    if name == "Sparks":
-        from .engine.facade import Sparks
+    if name in _LAZY:
+        import importlib
 
-        return Sparks
-    if name == "SparksConfig":
-        from .engine.config import SparksConfig
-
-        return SparksConfig
-    if name == "load_recording":
-        from .data.io import load_recording
-
-        return load_recording
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
     raise AttributeError(f"module 'sparks_gui' has no attribute '{name}'")

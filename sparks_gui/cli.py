@@ -1,4 +1,4 @@
-"""The ``sparks-gui`` command: gui (default), demo, train, bench.
+"""The ``sparks-gui`` command: gui (default), demo, train, bench, validate.
 
 Every user error ends with a one-line message on stderr and exit status 2;
 unexpected failures exit with status 1.
@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import SparksError
 
-COMMANDS = ("gui", "demo", "train", "bench")
+COMMANDS = ("gui", "demo", "train", "bench", "validate")
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -27,6 +27,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--latent-dim", type=int, default=None)
+    p.add_argument("--encoder", default=None,
+                   help="hebbian (default), hebbian_symmetric, hebbian_fixed, dot_attention, mlp or gru")
     p.add_argument("--grad-mode", choices=("full", "truncated", "online"), default=None)
     p.add_argument("--device", default=None, help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int, default=None)
@@ -60,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print speed/memory benchmarks as JSON lines")
     b.add_argument("--quick", action="store_true", help="smaller problem sizes (smoke run)")
     b.add_argument("--only", default=None, help="run only benchmarks whose name contains this")
+
+    v = sub.add_parser("validate", help="run SPARKS and baselines on every synthetic ground-truth set, write a report")
+    v.add_argument("--out", required=True, help="folder for report.json, report.md and figures/")
+    v.add_argument("--quick", action="store_true", help="small sizes, few epochs (a few CPU minutes; CI)")
     return parser
 
 
@@ -69,7 +75,7 @@ def _config_from_args(args, base=None):
     cfg = SparksConfig.load(args.config) if args.config else (base or SparksConfig())
     changes: dict[str, Any] = {}
     for flag, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("latent_dim", "latent_dim"),
-                      ("grad_mode", "grad_mode"), ("device", "device"), ("seed", "seed")):
+                      ("grad_mode", "grad_mode"), ("device", "device"), ("seed", "seed"), ("encoder", "encoder")):
         value = getattr(args, flag, None)
         if value is not None:
             changes[key] = value
@@ -219,6 +225,15 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_validate(args) -> int:
+    from .validate import run_validation
+
+    report = run_validation(args.out, quick=args.quick)
+    missed = [t["target"] for t in report["targets"] if t["passed"] is False]
+    print(json.dumps({"report": str(Path(args.out) / "report.md"), "targets_missed": missed, "errors": report["errors"]}))
+    return 1 if report["errors"] else 0
+
+
 def _cmd_gui(args) -> int:
     try:
         from .gui.app import launch
@@ -234,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
         argv = ["gui", *argv]
     args = parser.parse_args(argv)
-    handlers = {"gui": _cmd_gui, "demo": _cmd_demo, "train": _cmd_train, "bench": _cmd_bench}
+    handlers = {"gui": _cmd_gui, "demo": _cmd_demo, "train": _cmd_train, "bench": _cmd_bench, "validate": _cmd_validate}
     try:
         return handlers[args.command](args)
     except SparksError as exc:

@@ -85,8 +85,10 @@ def decoding(true: np.ndarray, pred: np.ndarray, path: str | Path, names: list[s
         for e in range(n):
             line = axes[0].plot(true[e, :, 0], true[e, :, 1], lw=1.2, alpha=0.9)[0]
             axes[0].plot(pred[e, :, 0], pred[e, :, 1], lw=1.0, ls="--", color=line.get_color())
-        axes[0].set_title("solid: true, dashed: decoded")
+        axes[0].set_title("paths (solid: true, dashed: decoded)", fontsize=9)
         axes[0].set_aspect("equal", adjustable="datalim")
+        axes[0].set_xlabel(names[0] if names else "variable 0")
+        axes[0].set_ylabel(names[1] if names else "variable 1")
         ax = axes[1]
     else:
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -99,7 +101,9 @@ def decoding(true: np.ndarray, pred: np.ndarray, path: str | Path, names: list[s
         ax.plot(flat_t, pv, color=f"C{v}", lw=1.0, ls="--", label="decoded")
     ax.set_xlabel("time (s, trials concatenated)" if dt else "step")
     ax.legend(frameon=False, fontsize=7, ncol=2)
-    fig.suptitle(f"held-out decoding" + (f"  R² = {r2:.3f}" if r2 is not None else ""))
+    ax.set_title("first held-out trials", fontsize=9)
+    fig.suptitle("held-out decoding" + (f"  R² = {r2:.3f}" if r2 is not None else ""), y=1.0)
+    fig.tight_layout()
     for a in fig.axes:
         a.spines[["top", "right"]].set_visible(False)
     return _save(fig, Path(path))
