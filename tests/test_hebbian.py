@@ -191,3 +191,42 @@ def test_sparse_model_fused_readout_equals_token_path():
     a, b = fused(x, sample=False), tokens(x, sample=False)
     assert a.state.hebbian.attn.shape == (2, 1, N, K)
     torch.testing.assert_close(a.mu, b.mu, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("rule", ["soft_bounded", "additive", "symmetric"])
+def test_event_driven_kernel_equals_reference_on_sparse_spikes(rule, monkeypatch):
+    """Sparse spike trains take the event-driven kernels; same forward and gradients as the per-step reference."""
+    from sparks_gui.model import _hebbian_cpu
+
+    calls = {"events": 0}
+    original = _hebbian_cpu.hebbian_backward_events
+
+    def counting(*args):
+        calls["events"] += 1
+        return original(*args)
+
+    monkeypatch.setattr(_hebbian_cpu, "hebbian_backward_events", counting)
+    g = torch.Generator().manual_seed(21)
+    B, N, T, H = 3, 8, 60, 2
+    x = (torch.rand(B, N, T, generator=g) < 0.06).float()
+    x[0, 2, 10] = 2.0  # a bin with two spikes
+    heb = HebbianAttention(N, embed_dim=4 * H, n_heads=H, dt=0.01, tau_s=0.05, stdp_rule=rule)
+    with torch.no_grad():
+        for p in (heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post):
+            p.add_(0.3 * torch.randn(p.shape, generator=g))
+    state = HebbianState(0.1 * torch.rand(B, H, N, N, generator=g), 0.1 * torch.rand(B, H, N, N, generator=g),
+                         0.2 * torch.rand(B, H, N, N, generator=g))
+    Kt = torch.randn(H, N, 5, N, generator=g)
+    res = {}
+    for backend in ("torch", "cpu_kernel"):
+        heb.zero_grad()
+        st = HebbianState(*(t.clone().requires_grad_(True) for t in (state.pre, state.post, state.attn)))
+        K = Kt.clone().requires_grad_(True)
+        out, final = hebbian_readout(st, x, *heb.trace_params(), K, heb.rule, heb.lo, heb.hi, backend)
+        (out.pow(2).sum() + final.attn.pow(2).sum() + final.pre.sum() + 0.5 * final.post.sum()).backward()
+        res[backend] = [out.detach(), final.pre.detach(), final.post.detach(), final.attn.detach(), K.grad,
+                        st.pre.grad, st.post.grad, st.attn.grad,
+                        heb.log_tau_pre.grad, heb.log_tau_post.grad, heb.log_w_pre.grad, heb.log_w_post.grad]
+    assert calls["events"] == 1
+    for a, b in zip(res["cpu_kernel"], res["torch"]):
+        torch.testing.assert_close(a, b, rtol=2e-4, atol=2e-4)

@@ -292,3 +292,297 @@ else:  # pragma: no cover
 
     def segment_length(T: int, N: int = 0) -> int:
         return max(T, 1)
+
+
+# --------------------------------------------------------------------------------------
+# Event-driven kernels for sparse spike trains (rules 0, 1, 3; fused readout only).
+#
+# Between two events of a pair (i, j) - a spike of i or of j - the attention A_ij does
+# not change and the traces only decay geometrically, so the step-by-step recurrence
+# can jump: P <- P a^n.  The readout sum_j A_ij K_j is kept incrementally.  In the
+# backward pass the adjoints over an idle stretch have closed forms too: the readout
+# gradient summed over the stretch comes from prefix sums of the output gradient, and
+# sum_t pbar(t) P(t-1) is n pbar P a^(n-1) because both factors are geometric.  Work per
+# row is O(T + events x K) instead of O(T x K): about 20x less at 1 ms bins and 20 Hz.
+# Same numbers as the dense kernels to float rounding (tested against the reference).
+# --------------------------------------------------------------------------------------
+if HAVE_NUMBA:
+
+    @njit(inline="always", fastmath=_FAST)
+    def _pair_step_quiet_row(rule, sj, p, q, a, apr, cpr, aqr, lo, hi):  # pragma: no cover - jitted
+        """One step of a single pair when only the presynaptic j fires (s_i = 0): returns (p, q, a)."""
+        one = np.float32(1.0)
+        pj = apr * p + cpr * sj
+        qj = aqr * q
+        if rule == 1:
+            return pj, qj, a - sj * qj
+        gj = one if sj > np.float32(0.0) else np.float32(0.0)
+        if rule == 0:
+            v = a * (one - qj * gj)
+        else:
+            v = a + (one - a) * (qj * gj)
+        return pj, qj, min(max(v, lo), hi)
+
+    @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
+    def hebbian_forward_events(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, Kt, out, P1, Q1, A1,
+                               indptr, cols):  # pragma: no cover - jitted
+        """Fused-readout forward (mode 1) for sparse input; ``indptr``/``cols`` list the firing
+        neurons of every (b, t) (CSR over b*T + t)."""
+        B, T, N = s.shape
+        H = ap.shape[0]
+        G = (N + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+        nk = Kt.shape[2]
+        for task in prange(B * H * G):
+            b = task // (H * G)
+            h = (task // G) % H
+            g = task % G
+            out[b, h, g] = np.float32(0.0)
+            tl = np.empty(N, dtype=np.int64)
+            r = np.empty(nk, dtype=np.float32)
+            for i in range(g * ROWS_PER_TASK, min(N, (g + 1) * ROWS_PER_TASK)):
+                p = P0[b, h, i].copy()
+                q = Q0[b, h, i].copy()
+                a = A0[b, h, i].copy()
+                apr, cpr, aqr, cqr = ap[h, i], cp[h, i], aq[h, i], cq[h, i]
+                lap = np.log(apr)
+                laq = np.log(aqr)
+                Kr = Kt[h, i]
+                tl[:] = -1
+                for k in range(nk):
+                    acc = np.float32(0.0)
+                    for j in range(N):
+                        acc += a[j] * Kr[k, j]
+                    r[k] = acc
+                for t in range(T):
+                    si = s[b, t, i]
+                    if si != 0:
+                        for j in range(N):
+                            n = t - 1 - tl[j]
+                            if n > 0:
+                                p[j] *= np.exp(np.float32(n) * lap[j])
+                                q[j] *= np.exp(np.float32(n) * laq[j])
+                            tl[j] = t
+                        _row_step(rule, s[b, t], si, apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                        for k in range(nk):
+                            acc = np.float32(0.0)
+                            for j in range(N):
+                                acc += a[j] * Kr[k, j]
+                            r[k] = acc
+                    else:
+                        for e in range(indptr[b * T + t], indptr[b * T + t + 1]):
+                            j = cols[e]
+                            n = t - 1 - tl[j]
+                            if n > 0:
+                                p[j] *= np.exp(np.float32(n) * lap[j])
+                                q[j] *= np.exp(np.float32(n) * laq[j])
+                            tl[j] = t
+                            old = a[j]
+                            p[j], q[j], a[j] = _pair_step_quiet_row(rule, s[b, t, j], p[j], q[j], a[j], apr[j], cpr[j],
+                                                                    aqr[j], lo, hi)
+                            d = a[j] - old
+                            for k in range(nk):
+                                r[k] += d * Kr[k, j]
+                    for k in range(nk):
+                        out[b, h, g, t, k] += r[k]
+                for j in range(N):
+                    n = T - 1 - tl[j]
+                    if n > 0:
+                        p[j] *= np.exp(np.float32(n) * lap[j])
+                        q[j] *= np.exp(np.float32(n) * laq[j])
+                P1[b, h, i] = p
+                Q1[b, h, i] = q
+                A1[b, h, i] = a
+
+    @njit(inline="always", fastmath=_FAST)
+    def _pair_adjoint(rule, si, sj, pprev, qprev, aprev, pj, qj, ab, pbar, qbar, lo, hi):  # pragma: no cover
+        """Reverse of one event step of one pair: returns (abar_prev, pb, qb) (pb/qb before the decay)."""
+        one = np.float32(1.0)
+        zero = np.float32(0.0)
+        if rule == 1:
+            return ab, pbar + ab * si, qbar - ab * sj
+        gi = one if si > zero else zero
+        gj = one if sj > zero else zero
+        if rule == 0:
+            decay = one - pj * gi - qj * gj
+            v = aprev * decay + pj * gi
+            if v < lo or v > hi:
+                ab = zero
+            return ab * decay, pbar + ab * (one - aprev) * gi, qbar - ab * aprev * gj
+        drive = pj * gi + qj * gj
+        v = aprev + (one - aprev) * drive
+        if v < lo or v > hi:
+            ab = zero
+        return ab * (one - drive), pbar + ab * (one - aprev) * gi, qbar + ab * (one - aprev) * gj
+
+    @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
+    def hebbian_backward_events(
+        s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, Kt, gout, gP1, gQ1, gA1,
+        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, indptr, cols, Gc,
+    ):  # pragma: no cover - jitted
+        """Adjoint of ``hebbian_forward_events``.  ``Gc`` [B, T+1, k]: prefix sums of ``gout`` over time."""
+        B, T, N = s.shape
+        H = ap.shape[0]
+        n_rows = B * H * N
+        n_blocks = min(n_rows, 64)
+        nk = Kt.shape[2]
+        for blk in prange(n_blocks):
+            tl = np.empty(N, dtype=np.int64)
+            last = np.empty(N, dtype=np.int64)
+            tn = np.empty(N, dtype=np.int64)
+            pbar = np.empty(N, dtype=np.float32)
+            qbar = np.empty(N, dtype=np.float32)
+            abar = np.empty(N, dtype=np.float32)
+            gap = np.empty(N, dtype=np.float32)
+            gcp = np.empty(N, dtype=np.float32)
+            gaq = np.empty(N, dtype=np.float32)
+            gcq = np.empty(N, dtype=np.float32)
+            gKr = np.empty((nk, N), dtype=np.float32)
+            cap = 0
+            recT = np.empty(0, dtype=np.int64)
+            recJ = np.empty(0, dtype=np.int64)
+            recPrev = np.empty(0, dtype=np.int64)
+            recP = np.empty(0, dtype=np.float32)
+            recQ = np.empty(0, dtype=np.float32)
+            recA = np.empty(0, dtype=np.float32)
+            for rr in range(blk * n_rows // n_blocks, (blk + 1) * n_rows // n_blocks):
+                b = rr // (H * N)
+                h = (rr // N) % H
+                i = rr % N
+                apr, cpr, aqr, cqr = ap[h, i], cp[h, i], aq[h, i], cq[h, i]
+                lap = np.log(apr)
+                laq = np.log(aqr)
+                Kr = Kt[h, i]
+                # ---- forward recompute, recording every pair event
+                n_row_events = 0
+                for t in range(T):
+                    if s[b, t, i] != 0:
+                        n_row_events += 1
+                need = n_row_events * N + (indptr[b * T + T] - indptr[b * T])
+                if need > cap:
+                    cap = max(need, 2 * cap)
+                    recT = np.empty(cap, dtype=np.int64)
+                    recJ = np.empty(cap, dtype=np.int64)
+                    recPrev = np.empty(cap, dtype=np.int64)
+                    recP = np.empty(cap, dtype=np.float32)
+                    recQ = np.empty(cap, dtype=np.float32)
+                    recA = np.empty(cap, dtype=np.float32)
+                p = P0[b, h, i].copy()
+                q = Q0[b, h, i].copy()
+                a = A0[b, h, i].copy()
+                tl[:] = -1
+                last[:] = -1
+                E = 0
+                for t in range(T):
+                    si = s[b, t, i]
+                    if si != 0:
+                        for j in range(N):
+                            n = t - 1 - tl[j]
+                            if n > 0:
+                                p[j] *= np.exp(np.float32(n) * lap[j])
+                                q[j] *= np.exp(np.float32(n) * laq[j])
+                            tl[j] = t
+                        _row_step(rule, s[b, t], si, apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                        for j in range(N):
+                            recT[E] = t
+                            recJ[E] = j
+                            recP[E] = p[j]
+                            recQ[E] = q[j]
+                            recA[E] = a[j]
+                            recPrev[E] = last[j]
+                            last[j] = E
+                            E += 1
+                    else:
+                        for e in range(indptr[b * T + t], indptr[b * T + t + 1]):
+                            j = cols[e]
+                            n = t - 1 - tl[j]
+                            if n > 0:
+                                p[j] *= np.exp(np.float32(n) * lap[j])
+                                q[j] *= np.exp(np.float32(n) * laq[j])
+                            tl[j] = t
+                            p[j], q[j], a[j] = _pair_step_quiet_row(rule, s[b, t, j], p[j], q[j], a[j], apr[j], cpr[j],
+                                                                    aqr[j], lo, hi)
+                            recT[E] = t
+                            recJ[E] = j
+                            recP[E] = p[j]
+                            recQ[E] = q[j]
+                            recA[E] = a[j]
+                            recPrev[E] = last[j]
+                            last[j] = E
+                            E += 1
+                # ---- reverse over events; idle stretches in closed form
+                pbar[:] = gP1[b, h, i]
+                qbar[:] = gQ1[b, h, i]
+                abar[:] = gA1[b, h, i]
+                gap[:] = 0.0
+                gcp[:] = 0.0
+                gaq[:] = 0.0
+                gcq[:] = 0.0
+                gKr[:] = 0.0
+                tn[:] = T
+                for e in range(E - 1, -1, -1):
+                    t = recT[e]
+                    j = recJ[e]
+                    n = tn[j] - t - 1  # idle steps t+1 .. tn-1 after this event
+                    if n > 0:
+                        for k in range(nk):
+                            dG = Gc[b, tn[j], k] - Gc[b, t + 1, k]
+                            abar[j] += Kr[k, j] * dG
+                            gKr[k, j] += recA[e] * dG
+                        fp = np.exp(np.float32(n - 1) * lap[j])
+                        fq = np.exp(np.float32(n - 1) * laq[j])
+                        gap[j] += np.float32(n) * pbar[j] * recP[e] * fp
+                        gaq[j] += np.float32(n) * qbar[j] * recQ[e] * fq
+                        pbar[j] *= fp * apr[j]
+                        qbar[j] *= fq * aqr[j]
+                    prev = recPrev[e]
+                    if prev >= 0:
+                        tp = recT[prev]
+                        p0 = recP[prev]
+                        q0 = recQ[prev]
+                        aprev = recA[prev]
+                    else:
+                        tp = -1
+                        p0 = P0[b, h, i, j]
+                        q0 = Q0[b, h, i, j]
+                        aprev = A0[b, h, i, j]
+                    m = t - 1 - tp
+                    pprev = p0 * np.exp(np.float32(m) * lap[j]) if m > 0 else p0
+                    qprev = q0 * np.exp(np.float32(m) * laq[j]) if m > 0 else q0
+                    ga = np.float32(0.0)
+                    for k in range(nk):
+                        gk = gout[b, t, k]
+                        ga += gk * Kr[k, j]
+                        gKr[k, j] += gk * recA[e]
+                    si = s[b, t, i]
+                    sj = s[b, t, j]
+                    ab, pb, qb = _pair_adjoint(rule, si, sj, pprev, qprev, aprev, recP[e], recQ[e], abar[j] + ga,
+                                               pbar[j], qbar[j], lo, hi)
+                    abar[j] = ab
+                    gap[j] += pb * pprev
+                    gcp[j] += pb * sj
+                    gaq[j] += qb * qprev
+                    gcq[j] += qb * si
+                    pbar[j] = pb * apr[j]
+                    qbar[j] = qb * aqr[j]
+                    tn[j] = t
+                for j in range(N):  # idle steps 0 .. tn-1 before the first event
+                    n = tn[j]
+                    if n > 0:
+                        for k in range(nk):
+                            dG = Gc[b, tn[j], k] - Gc[b, 0, k]
+                            abar[j] += Kr[k, j] * dG
+                            gKr[k, j] += A0[b, h, i, j] * dG
+                        fp = np.exp(np.float32(n - 1) * lap[j])
+                        fq = np.exp(np.float32(n - 1) * laq[j])
+                        gap[j] += np.float32(n) * pbar[j] * P0[b, h, i, j] * fp
+                        gaq[j] += np.float32(n) * qbar[j] * Q0[b, h, i, j] * fq
+                        pbar[j] *= fp * apr[j]
+                        qbar[j] *= fq * aqr[j]
+                gP0[b, h, i] = pbar
+                gQ0[b, h, i] = qbar
+                gA0[b, h, i] = abar
+                g_ap[b, h, i] = gap
+                g_cp[b, h, i] = gcp
+                g_aq[b, h, i] = gaq
+                g_cq[b, h, i] = gcq
+                gK[b, h, i] = gKr

@@ -139,6 +139,23 @@ _DUMMY4 = np.zeros((1, 1, 1, 1), dtype=np.float32)
 _DUMMY3 = np.zeros((1, 1, 1), dtype=np.float32)
 _DUMMY_IDX = np.zeros((1, 1), dtype=np.int64)
 
+EVENT_RULES = (0, 1, 3)
+"""Rules (soft_bounded, additive, symmetric) with an event-driven kernel for sparse spike trains."""
+EVENT_MAX_DENSITY = 0.1
+"""Use the event-driven kernels when at most this fraction of (time, neuron) bins is non-zero."""
+
+
+def _spike_events(s: np.ndarray):
+    """CSR of the non-zero neurons of every (b, t) of ``s`` [B, T, N], or None when the input is not sparse."""
+    B, T, N = s.shape
+    flat = s.reshape(B * T, N)
+    nz_rows, nz_cols = np.nonzero(flat)
+    if len(nz_cols) > EVENT_MAX_DENSITY * flat.size or np.any(flat[nz_rows, nz_cols] < 0):
+        return None
+    indptr = np.zeros(B * T + 1, dtype=np.int64)
+    np.cumsum(np.bincount(nz_rows, minlength=B * T), out=indptr[1:])
+    return indptr, nz_cols.astype(np.int64)
+
 
 class _HebbianScanCPU(torch.autograd.Function):
     """The recurrence through the fused numba kernels, with a hand-written backward.
@@ -157,22 +174,35 @@ class _HebbianScanCPU(torch.autograd.Function):
         mode = 0 if Kt is None else 1
         inputs = [_np(t) for t in (x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post)]
         P1, Q1, A1 = (torch.empty(B, H, N, K) for _ in range(3))
-        if mode == 0:
+        events = None
+        if mode == 1 and idx is None and rule_code in EVENT_RULES and not one_step:
+            events = _spike_events(inputs[0])
+        if events is not None:  # sparse spikes: event-driven kernel (same numbers, ~O(events) work)
+            groups = -(-N // _hebbian_cpu.ROWS_PER_TASK)
+            partial = torch.empty(B, H, groups, T, Kt.shape[2])
+            _hebbian_cpu.hebbian_forward_events(
+                *inputs, rule_code, float(lo), float(hi), _np(Kt), partial.numpy(), P1.numpy(), Q1.numpy(), A1.numpy(),
+                *events,
+            )
+            result = partial.sum(dim=(1, 2))
+        elif mode == 0:
             result = torch.empty(B, H, T, N, K)
             Aseq_np, out_np, K_np = result.numpy(), _DUMMY5, _DUMMY4
         else:
             groups = -(-N // _hebbian_cpu.ROWS_PER_TASK)
             partial = torch.empty(B, H, groups, T, Kt.shape[2])
             Aseq_np, out_np, K_np = _DUMMY5, partial.numpy(), _np(Kt)
-        _hebbian_cpu.hebbian_forward(
-            *inputs, rule_code, float(lo), float(hi), mode, K_np, Aseq_np, out_np, P1.numpy(), Q1.numpy(), A1.numpy(),
-            idx_np, idx is not None,
-        )
-        if mode == 1:
-            result = partial.sum(dim=(1, 2))
+        if events is None:
+            _hebbian_cpu.hebbian_forward(
+                *inputs, rule_code, float(lo), float(hi), mode, K_np, Aseq_np, out_np, P1.numpy(), Q1.numpy(), A1.numpy(),
+                idx_np, idx is not None,
+            )
+            if mode == 1:
+                result = partial.sum(dim=(1, 2))
         ctx.save_for_backward(x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt if Kt is not None else torch.empty(0))
         ctx.rule_code, ctx.lo, ctx.hi, ctx.mode, ctx.one_step = rule_code, lo, hi, mode, bool(one_step)
         ctx.idx = idx
+        ctx.events = events
         return result, P1, Q1, A1
 
     @staticmethod
@@ -196,11 +226,20 @@ class _HebbianScanCPU(torch.autograd.Function):
         gP0, gQ0, gA0 = (torch.empty(B, H, N, K) for _ in range(3))
         g_params = [torch.empty(B, H, N, K) for _ in range(4)]
         inputs = [_np(t) for t in (x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post)]
-        _hebbian_cpu.hebbian_backward(
-            *inputs, ctx.rule_code, float(ctx.lo), float(ctx.hi), mode, K_np, gAseq, gout, gP1, gQ1, gA1,
-            gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK,
-            _hebbian_cpu.segment_length(T, K), ctx.one_step, _DUMMY_IDX if idx is None else idx.numpy(), idx is not None,
-        )
+        if ctx.events is not None:
+            Gc = np.zeros((B, T + 1, gout.shape[2]), dtype=np.float32)
+            np.cumsum(gout, axis=1, out=Gc[:, 1:])
+            _hebbian_cpu.hebbian_backward_events(
+                *inputs, ctx.rule_code, float(ctx.lo), float(ctx.hi), K_np, gout, gP1, gQ1, gA1,
+                gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK, *ctx.events, Gc,
+            )
+        else:
+            _hebbian_cpu.hebbian_backward(
+                *inputs, ctx.rule_code, float(ctx.lo), float(ctx.hi), mode, K_np, gAseq, gout, gP1, gQ1, gA1,
+                gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK,
+                _hebbian_cpu.segment_length(T, K), ctx.one_step, _DUMMY_IDX if idx is None else idx.numpy(),
+                idx is not None,
+            )
         g_ap, g_cp, g_aq, g_cq = (g.sum(0) for g in g_params)
         gKt = torch.from_numpy(gK).sum(0) if mode == 1 else None
         return None, gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gKt, None, None, None, None, None
