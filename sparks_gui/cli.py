@@ -29,7 +29,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latent-dim", type=int, default=None)
     p.add_argument("--encoder", default=None,
                    help="hebbian (default), hebbian_symmetric, hebbian_fixed, dot_attention, mlp or gru")
-    p.add_argument("--grad-mode", choices=("full", "truncated", "online"), default=None)
+    p.add_argument("--grad-mode", choices=("full", "truncated", "online", "online_chunked"), default=None)
     p.add_argument("--device", default=None, help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(d)
 
     t = sub.add_parser("train", help="train on a recording file")
-    t.add_argument("data", help="recording file (.npy/.npz/.mat/.csv)")
+    t.add_argument("data", help="recording: .nwb, suite2p or Kilosort/phy folder, .npy/.npz/.mat/.h5/.csv, TIFF movie")
     t.add_argument("--target", default=None, help="behaviour signal to predict, or 'unsupervised'")
     t.add_argument("--dt", type=float, default=None, help="bin width in seconds, if the file does not store it")
     t.add_argument("--kind", choices=("spikes", "calcium"), default=None)
