@@ -1,8 +1,9 @@
 """Regenerate the user-guide screenshots in docs/img from the running app.
 
 Run under a display (``xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/make_screenshots.py``).
-It opens the synthetic reach sample, trains a small model, sorts the raster, picks a
-neuron and exports, grabbing the window at each stage (load -> train -> inspect -> export).
+Workflow 1 (reach sample): load -> train -> inspect -> export, plus single-view exports.
+Workflow 2 (calcium_movie sample): imaging movie + ROI masks, a raster row picked.
+Workflow 3 (stimulus_movie sample): frame decoding, stimulus and decoded frames side by side.
 """
 
 from __future__ import annotations
@@ -24,75 +25,157 @@ def wait(app, seconds: float, until=None) -> None:
 
 
 def grab(viewer, path: Path) -> None:
+    from sparks_gui.gui.app import dismiss_notifications
+
+    dismiss_notifications(viewer)
+    from qtpy.QtWidgets import QApplication
+
+    QApplication.instance().processEvents()
     path.parent.mkdir(parents=True, exist_ok=True)
     viewer.window._qt_window.grab().save(str(path))
     print("wrote", path)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "img"))
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--sample", default="reach")
-    args = p.parse_args(argv)
-    out = Path(args.out)
-
-    import warnings
-
-    warnings.filterwarnings("ignore", message=".*PyQt5.*")
-    warnings.filterwarnings("ignore", message=".*System theme.*")
+def new_viewer(sample: str):
     from qtpy.QtWidgets import QApplication
 
-    from sparks_gui.gui.app import make_viewer
     from sparks_gui.gui._session import session_for
+    from sparks_gui.gui.app import make_viewer
 
-    viewer = make_viewer(sample=args.sample, show=True)
+    viewer = make_viewer(sample=sample, show=True)
     win = viewer.window._qt_window
     win.show()
     win.resize(1600, 1000)
     app = QApplication.instance()
+    wait(app, 0.2)
+    from sparks_gui.gui.app import arrange_docks
+
+    arrange_docks(viewer)
     s = session_for(viewer)
-    w = s.widgets
-    wait(app, 1.0)
+    wait(app, 1.0, until=lambda: s.recording is not None)
+    wait(app, 0.3)
+    viewer.reset_view()
+    wait(app, 0.3)
+    return viewer, s, s.widgets, app
+
+
+def tiny_form(w, epochs: int, batch: int, bin_factor: int) -> None:
+    form = w["training"].form
+    form.editors["epochs"].setValue(epochs)
+    form.editors["batch_size"].setValue(batch)
+    w["data"].bin_factor.setValue(bin_factor)
+    w["training"].device.setCurrentIndex(1)
+
+
+def flush(w) -> None:
+    for name in ("raster", "latents", "attention", "decoding"):
+        for t in (getattr(w[name], "_redraw", None), getattr(w[name], "_update", None)):
+            if t is not None:
+                t.flush()
+    w["training"].loss_view._redraw.flush()
+
+
+def workflow_reach(out: Path, epochs: int) -> None:
+    viewer, s, w, app = new_viewer("reach")
     grab(viewer, out / "01-load.png")
 
-    # train
     s.docks["training"].raise_()
-    form = w["training"].form
-    form.editors["epochs"].setValue(args.epochs)
-    form.editors["batch_size"].setValue(16)
-    w["data"].bin_factor.setValue(10)
+    tiny_form(w, epochs, 16, 10)
     wait(app, 0.5)
     w["training"].start()
-    wait(app, 6.0, until=lambda: len(s.results.history) >= max(2, args.epochs // 3))
+    wait(app, 120, until=lambda: len(s.results.history) >= max(2, epochs // 3))
+    flush(w)
+    wait(app, 0.3)
     grab(viewer, out / "02-training.png")
     wait(app, 600, until=lambda: not s.running)
     wait(app, 0.5)
 
-    # inspect: order by latent phase, pick a neuron, move the cursor
+    # inspect: order by latent phase, pick a neuron, move the cursor, attention at the cursor
     w["raster"].ordering.setCurrentText("SPARKS latent phase")
     w["latents"].average.setChecked(False)
+    w["attention"].mode.setCurrentText("at cursor time")
     wait(app, 0.5)
     s.select_neuron(int(s.order[len(s.order) // 3]))
     rec = s.training_recording()
-    s.set_time(rec.dt * (rec.trials[1][0] + 300 if rec.trials is not None else rec.n_time // 4))
+    ex = int(s.results.attention.example)
+    start = int(s.trainer.data.starts[ex])
+    s.set_time(rec.dt * (start + 250))
+    wait(app, 2.0, until=lambda: w["attention"].sequence is not None and w["attention"].sequence[0] == ex)
+    flush(w)
     wait(app, 0.5)
     grab(viewer, out / "03-inspect.png")
     w["latents"].average.setChecked(True)
+    flush(w)
     wait(app, 0.3)
     w["latents"].export_image(out / "latents-averaged.png")
     w["latents"].average.setChecked(False)
+    flush(w)
 
     # export
     s.docks["export"].raise_()
+    from sparks_gui.gui import exports
+
     folder = Path(tempfile.mkdtemp(prefix="sparks-report-"))
     w["export"].folder.setText(str(folder))
-    w["export"].run_export(__import__("sparks_gui.gui.exports", fromlist=["write_report"]).write_report, "Report")
+    w["export"].run_export(exports.write_report, "Report")
     wait(app, 0.5)
     grab(viewer, out / "04-export.png")
     for name in ("raster", "attention", "decoding"):
         w[name].export_image(out / f"view-{name}.png")
     viewer.close()
+
+
+def workflow_calcium(out: Path) -> None:
+    viewer, s, w, app = new_viewer("calcium_movie")
+    rec = s.recording
+    w["raster"].ordering.setCurrentText("correlation")
+    wait(app, 1.0, until=lambda: s.ordering_name == "correlation")
+    s.select_neuron(int(s.order[6]))
+    s.set_time(200 * rec.dt)
+    from sparks_gui.gui._links import fit_view_to
+
+    fit_view_to(viewer, [ly for ly in viewer.layers if ly.visible and ly.ndim >= 2 and ly.name != "SPARKS cursor"])
+    wait(app, 0.5)
+    grab(viewer, out / "05-calcium-rois.png")
+    viewer.close()
+
+
+def workflow_frames(out: Path, epochs: int) -> None:
+    viewer, s, w, app = new_viewer("stimulus_movie")
+    w["data"].target.setCurrentText("frames")
+    tiny_form(w, epochs, 8, 2)
+    s.docks["training"].raise_()
+    w["training"].start()
+    wait(app, 600, until=lambda: not s.running)
+    wait(app, 0.5, until=lambda: "decoded frames" in viewer.layers)
+    p = s.results.predictions
+    f = int(round(p.dt / s.recording.dt))
+    s.set_time((int(p.starts[0]) + (20 + p.offset) * f) * s.recording.dt)
+    from sparks_gui.gui._links import fit_view_to
+
+    fit_view_to(viewer, [ly for ly in viewer.layers if ly.visible and ly.ndim == 3])
+    flush(w)
+    wait(app, 0.5)
+    grab(viewer, out / "06-frame-decoding.png")
+    viewer.close()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "img"))
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--only", choices=("reach", "calcium", "frames"))
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    from sparks_gui.gui.app import quiet_qt_warnings
+
+    quiet_qt_warnings()
+    if args.only in (None, "reach"):
+        workflow_reach(out, args.epochs)
+    if args.only in (None, "calcium"):
+        workflow_calcium(out)
+    if args.only in (None, "frames"):
+        workflow_frames(out, max(args.epochs, 15))
     return 0
 
 

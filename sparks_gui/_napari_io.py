@@ -23,17 +23,91 @@ RECORDING_SUFFIXES = (".nwb", ".npy", ".npz", ".mat", ".h5", ".hdf5", ".csv")
 MOVIE_SUFFIXES = (".tif", ".tiff")
 
 
-def layers_for_recording(rec, movie: bool = True, masks: bool = True) -> list[tuple]:
-    """Activity image (+ lazy movie Image, + ROI Labels) layers for ``rec``; registers ``rec``."""
+class FramesByBin:
+    """Lazy ``[n_bins, H, W]`` movie: bin ``t`` shows ``frames[ids[t]]`` (``blank`` where ``ids[t] < 0``).
+
+    Stimulus frames are stored once per frame id; this shows them on the activity clock so
+    that napari's time slider steps through bins.  Only the requested bins are built.
+    """
+
+    def __init__(self, frames, ids, blank: float | None = None):
+        self.frames = np.asarray(frames, dtype=np.float32)
+        if self.frames.ndim == 4:  # colour: average channels
+            self.frames = self.frames.mean(-1)
+        self.ids = np.asarray(ids, dtype=np.int64).ravel()
+        self.blank = float(self.frames.mean()) if blank is None else float(blank)
+        self.shape = (len(self.ids), *self.frames.shape[1:])
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 3
+        self.size = int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def frame(self, t: int) -> np.ndarray:
+        k = int(self.ids[t])
+        if 0 <= k < len(self.frames):
+            return self.frames[k]
+        return np.full(self.shape[1:], self.blank, np.float32)
+
+    def __getitem__(self, key):
+        if not isinstance(key, tuple):
+            key = (key,)
+        first, rest = key[0], key[1:]
+        if isinstance(first, (int, np.integer)):
+            return self.frame(int(first))[rest] if rest else self.frame(int(first))
+        idx = np.arange(self.shape[0])[first]
+        out = np.stack([self.frame(int(t)) for t in np.atleast_1d(idx)]) if np.size(idx) else \
+            np.zeros((0, *self.shape[1:]), np.float32)
+        return out[(slice(None), *rest)] if rest else out
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self[:]
+        return arr if dtype is None else arr.astype(dtype)
+
+
+def activity_display_scale(n_rows: int, n_cols: int, aspect: float = 2.5) -> tuple[float, float]:
+    """Display scale for a neurons x time image: wide recordings are squeezed in time so the image
+    is about ``aspect`` times wider than tall (display only; the data are not resampled)."""
+    if n_cols > aspect * n_rows and n_rows > 0:
+        return (1.0, aspect * n_rows / n_cols)
+    return (1.0, 1.0)
+
+
+def layers_for_recording(rec, movie: bool = True, masks: bool = True, stimulus: bool = True) -> list[tuple]:
+    """Activity image (+ lazy movie Image, + ROI Labels, + stimulus movie) layers for ``rec``; registers ``rec``.
+
+    Time runs along the first axis of the movie layers with ``scale`` = frame period (s), so
+    napari's time slider is in seconds and a movie and a stimulus at different rates stay in
+    step.  When a recording has a movie or stimulus, the activity image (neurons x time, shown
+    by the SPARKS raster) starts hidden so it does not cover the frames.
+    """
     from ._napari_samples import _layers_for_recording
 
     registry.register(rec)
     layers = list(_layers_for_recording(rec))
     meta = {RECORDING_KEY: rec, "dt": rec.dt, "kind": rec.kind}
+    frames_like = False
     if movie and rec.movie is not None:
-        layers.append((rec.movie, {"name": f"{rec.name} movie", "metadata": {**meta, "sparks_movie": True}}, "image"))
+        mdt = float(rec.movie_dt or rec.dt)
+        layers.append((rec.movie, {"name": f"{rec.name} movie",
+                                   "metadata": {**meta, "dt": mdt, "sparks_movie": True, "sparks_role": "movie"},
+                                   "scale": (mdt, 1.0, 1.0), "colormap": "gray"}, "image"))
+        frames_like = True
     if masks and rec.rois is not None:
-        layers.append((rec.rois.labels(), {"name": f"{rec.name} ROIs", "metadata": meta, "opacity": 0.5}, "labels"))
+        layers.append((rec.rois.labels(), {"name": f"{rec.name} ROIs", "opacity": 0.45,
+                                           "metadata": {**meta, "sparks_rois": True, "sparks_role": "rois"}}, "labels"))
+    stim = rec.stimulus or {}
+    if stimulus and stim.get("frames") is not None and "frame_ids" in stim:
+        movie_frames = FramesByBin(stim["frames"], stim["frame_ids"])
+        lo, hi = float(movie_frames.frames.min()), float(movie_frames.frames.max())
+        layers.append((movie_frames, {"name": f"{rec.name} stimulus",
+                                      "metadata": {**meta, "sparks_frames": True, "sparks_role": "stimulus"},
+                                      "scale": (float(rec.dt), 1.0, 1.0), "colormap": "gray",
+                                      "contrast_limits": (lo, hi if hi > lo else lo + 1.0)}, "image"))
+        frames_like = True
+    if frames_like and layers and layers[0][2] == "image":
+        layers[0][1]["visible"] = False
     return layers
 
 

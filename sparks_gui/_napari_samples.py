@@ -12,7 +12,9 @@ from .data.synthetic import make_sample
 
 
 def _layers(name: str) -> list[tuple]:
-    return _layers_for_recording(make_sample(name))
+    from ._napari_io import layers_for_recording
+
+    return layers_for_recording(make_sample(name))
 
 
 def _layers_for_recording(rec) -> list[tuple]:
@@ -21,10 +23,14 @@ def _layers_for_recording(rec) -> list[tuple]:
     if rec.kind == "spikes" and act.shape[1] > 20000:
         # show the first 20 s of spikes as a raster image (analysis always uses the full data)
         act = act[:, : int(20.0 / rec.dt)]
-    meta = {"sparks_recording": rec, "dt": rec.dt, "kind": rec.kind}
+    from ._napari_io import activity_display_scale
+
+    meta = {"sparks_recording": rec, "dt": rec.dt, "kind": rec.kind, "sparks_role": "activity"}
     lo, hi = float(np.percentile(act, 1)), float(np.percentile(act, 99.5))
+    # rows: neurons; columns: time bins, squeezed for display so a long recording is not a thin strip
     return [(act, {"name": f"{rec.name} activity", "colormap": "gray_r" if rec.kind == "spikes" else "magma",
-                   "contrast_limits": (lo, max(hi, lo + 1e-6)), "metadata": meta, "scale": (1.0, 1.0)}, "image")]
+                   "contrast_limits": (lo, max(hi, lo + 1e-6)), "metadata": meta,
+                   "scale": activity_display_scale(*act.shape)}, "image")]
 
 
 def reach() -> list[tuple]:
@@ -52,10 +58,7 @@ def network() -> list[tuple]:
 def stimulus_movie() -> list[tuple]:
     from ._napari_io import layers_for_recording
 
-    rec = make_sample("stimulus_movie")
-    layers = layers_for_recording(rec)
-    layers.append((rec.stimulus["frames"], {"name": f"{rec.name} frames", "colormap": "gray"}, "image"))
-    return layers
+    return layers_for_recording(make_sample("stimulus_movie"))  # includes the stimulus movie on the bin clock
 
 
 def calcium_movie() -> list[tuple]:

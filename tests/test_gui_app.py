@@ -58,7 +58,28 @@ def train(qtbot, session, widgets, timeout=120_000):
     run = widgets["training"].start()
     assert run is not None
     qtbot.waitUntil(lambda: not session.running, timeout=timeout)
+    flush_views(widgets)
     return run
+
+
+def flush_views(widgets):
+    """Run the views' pending (throttled, timer-deferred) redraws now."""
+    for name in ("raster", "latents", "attention", "decoding"):
+        w = widgets[name]
+        for t in (getattr(w, "_redraw", None), getattr(w, "_update", None)):
+            if t is not None:
+                t.flush()
+    widgets["training"].loss_view._redraw.flush()
+
+
+def click_raster_row(qtbot, raster, row: int) -> None:
+    """A real left click in the middle of raster row ``row``."""
+    from qtpy.QtCore import QPointF, Qt
+
+    (x0, x1), _ = raster.plot.viewRange()
+    scene = raster.plot.getViewBox().mapViewToScene(QPointF((x0 + x1) / 2, row + 0.5))
+    pos = raster.widget.mapFromScene(scene)
+    qtbot.mouseClick(raster.widget.viewport(), Qt.LeftButton, pos=pos)
 
 
 def test_sample_train_views_receive_data(app, qtbot):
@@ -142,14 +163,20 @@ def test_event_loop_stays_responsive_while_training(app, qtbot, record_property)
     assert len(gaps) > 5
     p99 = float(np.percentile(gaps, 99)) * 1000
     record_property("p99_event_loop_gap_ms", p99)
-    print(f"p99 gap {p99:.1f} ms")
-    # The budget is 50 ms for the worst gap.  It is NOT met yet: the numba Hebbian kernels hold the
-    # GIL (no nogil=True) and the 2-core test machine is shared, giving 100-300 ms outliers.  The hard
-    # check is opt-in (SPARKS_STRICT_TIMING=1) until the engine releases the GIL; the typical gap must
-    # always be within budget.
+    slowest = max(w[n]._redraw.max_duration_s for n in ("latents", "attention", "decoding")) * 1000
+    record_property("slowest_view_redraw_ms", slowest)
+    print(f"p99 gap {p99:.1f} ms, slowest view redraw {slowest:.1f} ms")
+    assert w["latents"]._redraw.calls >= 1 and w["decoding"]._redraw.calls >= 1
+    # The budget is 50 ms for the worst gap.  The GUI side no longer blocks: kernels are compiled by
+    # Trainer.warmup() before the probe starts, views redraw from timers at staggered moments (<= 20 Hz,
+    # loss curve 4 Hz) and no view redraw takes > 50 ms here (see _common.Throttle.last_duration_s).
+    # The remaining outliers are gaps in which the GUI thread runs none of our code: it waits for the
+    # GIL held by the training thread's Python code (PyQt5 drops and re-takes the GIL on every Qt call,
+    # so a pyqtgraph paint needs many hand-overs) and for a CPU on the shared 2-core test machine.
+    # The hard check is opt-in (SPARKS_STRICT_TIMING=1); the typical gap must always be within budget.
     assert float(np.median(gaps)) * 1000 < 50.0
     if os.environ.get("SPARKS_STRICT_TIMING"):
-        assert worst < 50.0
+        assert worst < 50.0 and slowest < 50.0
 
 
 def test_stop_mid_epoch_leaves_no_thread(app, qtbot):
@@ -249,3 +276,190 @@ def test_screenshot_artefact(app, qtbot):
     path = ARTEFACTS / "sparks_window.png"
     viewer.window._qt_window.grab().save(str(path))
     assert path.stat().st_size > 10_000
+
+
+# ----------------------------------------------------------- imaging movie, ROIs
+def test_calcium_movie_layers_and_roi_highlight(app, qtbot):
+    from sparks_gui.data.synthetic import make_sample
+
+    viewer, session, w = app
+    viewer.open_sample("sparks-gui", "calcium_movie")
+    qtbot.waitUntil(lambda: session.recording is not None, timeout=10_000)
+    rec = session.recording
+    ref = make_sample("calcium_movie")
+    movie = [ly for ly in viewer.layers if ly.metadata.get("sparks_movie")]
+    rois = [ly for ly in viewer.layers if ly.metadata.get("sparks_rois")]
+    assert len(movie) == 1 and movie[0].data.shape == (600, 64, 64)
+    assert movie[0].scale[0] == pytest.approx(rec.movie_dt)
+    assert len(rois) == 1 and rois[0].data.shape == (64, 64) and int(rois[0].data.max()) == rec.n_neurons == 20
+    np.testing.assert_array_equal(rois[0].data, ref.rois.labels())
+    # only the activity layer is offered as a recording; adding the recording again adds nothing
+    assert w["data"].recording_box.count() == 1
+    n_layers = len(viewer.layers)
+    add_recording_layers(viewer, rec)
+    assert len(viewer.layers) == n_layers
+    # clicking raster row 7 selects the neuron shown there and shows only its ROI
+    raster = w["raster"]
+    raster.ordering.setCurrentText("correlation")
+    qtbot.waitUntil(lambda: session.ordering_name == "correlation", timeout=5000)
+    click_raster_row(qtbot, raster, 7)
+    neuron = int(raster.order[7])
+    assert session.selected_neuron == neuron
+    assert rois[0].selected_label == neuron + 1 and rois[0].show_selected_label
+    cy, cx = np.round(ref.rois.centroids()[neuron]).astype(int)
+    assert rois[0].data[cy, cx] == neuron + 1  # the highlighted label is that neuron's footprint
+    click_raster_row(qtbot, raster, 12)
+    assert rois[0].selected_label == int(raster.order[12]) + 1
+    # napari's time slider and the raster cursor are one clock (seconds)
+    viewer.dims.set_point(0, 150 * rec.movie_dt)
+    assert session.time_s == pytest.approx(150 * rec.movie_dt, abs=1e-9)
+    assert raster.cursor.value() == pytest.approx(150 * rec.movie_dt)
+    session.set_time(300 * rec.dt)
+    assert viewer.dims.current_step[0] == 300
+    np.testing.assert_array_equal(movie[0]._data_view, np.asarray(ref.movie[300]))
+
+
+# ------------------------------------------------------------------ decoded frames
+def _stimulus_run(viewer, session, w, qtbot, target):
+    viewer.open_sample("sparks-gui", "stimulus_movie")
+    qtbot.waitUntil(lambda: session.recording is not None, timeout=10_000)
+    w["data"].target.setCurrentText(target)
+    tiny(w, epochs=1, batch=8, bin_factor=2)
+    train(qtbot, session, w)
+    qtbot.waitUntil(lambda: "decoded frames" in viewer.layers, timeout=5000)
+    return session.recording, session.results.predictions, viewer.layers["decoded frames"]
+
+
+def _bin_of(pred, i, t, f):
+    return int(pred.starts[i]) + (t + pred.offset) * f
+
+
+def test_decoded_frames_follow_time_slider(app, qtbot):
+    from sparks_gui.engine.dataset import frame_pixels
+
+    viewer, session, w = app
+    rec, pred, dec = _stimulus_run(viewer, session, w, qtbot, "frames")
+    stim = next(ly for ly in viewer.layers if ly.metadata.get("sparks_frames"))
+    frames = rec.stimulus["frames"]
+    _, (h, wd) = frame_pixels(frames)
+    n, T, k = pred.predicted.shape
+    assert pred.target == "frames" and k == h * wd
+    assert stim.data.shape == (rec.n_time, *frames.shape[1:]) and dec.data.shape == (rec.n_time, h, wd)
+    # same physical size, side by side, same clock
+    assert dec.scale[0] == stim.scale[0] == pytest.approx(rec.dt)
+    assert dec.scale[1] * h == pytest.approx(frames.shape[1]) and dec.translate[2] >= frames.shape[2]
+    f = int(round(pred.dt / rec.dt))
+    for i, t in ((0, 5), (n - 1, T - pred.offset - 1)):
+        b = _bin_of(pred, i, t, f)
+        session.set_time(b * rec.dt)
+        assert viewer.dims.current_step[0] == b
+        np.testing.assert_allclose(dec._data_view, pred.predicted[i, t].reshape(h, wd), rtol=1e-6)
+        fid = int(rec.stimulus["frame_ids"][b])
+        if fid >= 0:
+            np.testing.assert_allclose(stim._data_view, frames[fid])
+    # decoding view: one correlation curve per bin of the example
+    dec_view = w["decoding"]
+    assert dec_view.variable.currentText() == "frame correlation"
+    x, y = dec_view._curves[0][1].getData()
+    assert len(y) == T - pred.offset and np.all(np.abs(y[np.isfinite(y)]) <= 1 + 1e-9)
+
+
+def test_decoded_frame_id_vs_true(app, qtbot):
+    viewer, session, w = app
+    rec, pred, dec = _stimulus_run(viewer, session, w, qtbot, "frame_id")
+    frames = rec.stimulus["frames"]
+    ids = pred.predicted.reshape(pred.predicted.shape[:2])  # [n, T] class ids
+    assert pred.target == "frame_id" and pred.true.shape[-1] == 1
+    assert np.all(ids == np.round(ids)) and ids.min() >= 0 and ids.max() <= len(frames)  # class ids (+ blank)
+    # decoded id vs true id curves (step plots) for the shown example
+    dv = w["decoding"]
+    dv.example.setValue(1)
+    dv._redraw.flush()
+    (c_true, c_pred), = dv._curves
+    off = pred.offset
+    T = ids.shape[1] - off
+    np.testing.assert_array_equal(c_pred.getData()[1], ids[1, :T])
+    np.testing.assert_array_equal(c_true.getData()[1], pred.true[1, off:off + T, 0])
+    acc = float(np.mean(ids[:, :T] == pred.true[:, off:off + T, 0]))
+    assert f"accuracy {acc:.2f}" in " ".join(lab.text for _, lab in dv.legend.items)
+    # the decoded-frame layer shows the frame of the predicted class at the slider position
+    f = int(round(pred.dt / rec.dt))
+    b = _bin_of(pred, 1, 3, f)
+    session.set_time(b * rec.dt)
+    k = int(ids[1, 3])
+    want = frames[k] if k < len(frames) else np.full(frames.shape[1:], dec.data.blank)
+    np.testing.assert_allclose(dec._data_view, want)
+
+
+# ------------------------------------------------------------ attention at cursor
+def test_attention_at_cursor_time(app, qtbot):
+    viewer, session, w = app
+    open_recording(viewer, session, qtbot, make_reach(n_trials_per_direction=3))
+    tiny(w, epochs=1)
+    train(qtbot, session, w)
+    att = w["attention"]
+    snap = session.results.attention
+    tr = session.trainer
+    rec = session.training_recording()
+    f = int(round(tr.data.dt / rec.dt))
+    att.mode.setCurrentText("at cursor time")
+    ex = int(snap.example)
+    j = 7
+    session.set_time((tr.data.starts[ex] + j * f + 0.5) * rec.dt)
+    att._redraw.flush()
+    assert att.sequence[0] == ex and att.cursor_step == j
+    np.testing.assert_allclose(att.current_matrix(), snap.sequence[j].mean(0), rtol=1e-6)
+    np.testing.assert_allclose(snap.sequence.mean(0), snap.mean, rtol=1e-4, atol=1e-7)  # same matrices as the engine's
+    # moving the cursor into another trial computes that trial's matrices (off the GUI thread)
+    other = next(i for i in range(len(tr.data.starts)) if i != ex)
+    session.set_time((tr.data.starts[other] + 3 * f) * rec.dt)
+    qtbot.waitUntil(lambda: att.sequence is not None and att.sequence[0] == other, timeout=20_000)
+    att._redraw.flush()
+    np.testing.assert_allclose(att.current_matrix(), tr.attention(other)[3].mean(0), rtol=1e-5, atol=1e-7)
+    assert f"example #{other}, step 3" in att.info.text()
+
+
+# ------------------------------------------------------------------- robustness
+def test_close_viewer_mid_training(make_napari_viewer, qtbot):
+    from qtpy.QtCore import QThreadPool
+
+    viewer = make_napari_viewer(show=True)
+    w = add_sparks_docks(viewer)
+    session = session_for(viewer)
+    open_recording(viewer, session, qtbot, make_reach(n_trials_per_direction=6))
+    tiny(w, epochs=50, batch=2)
+    errors = []
+    import sys
+
+    hook, sys.excepthook = sys.excepthook, lambda *a: errors.append(a)
+    try:
+        run = w["training"].start()
+        qtbot.waitUntil(lambda: len(session.results.step_losses) >= 2, timeout=60_000)
+        viewer.close()
+        assert run.wait(10)  # the close stopped the worker thread
+        qtbot.waitUntil(lambda: QThreadPool.globalInstance().activeThreadCount() == 0, timeout=10_000)
+        qtbot.wait(200)  # let queued signals from the dead run arrive
+    finally:
+        sys.excepthook = hook
+    assert run.trainer.cancelled and len(session.results.step_losses) < run.trainer.config.epochs * 3
+    assert errors == []
+
+
+def test_bad_file_while_training(app, qtbot, tmp_path):
+    from napari.utils.notifications import notification_manager
+
+    viewer, session, w = app
+    seen = []
+    notification_manager.notification_ready.connect(lambda n: seen.append(str(n.message)))
+    open_recording(viewer, session, qtbot, make_reach(n_trials_per_direction=3))
+    tiny(w, epochs=4, batch=4)
+    run = w["training"].start()
+    qtbot.waitUntil(lambda: len(session.results.step_losses) >= 1, timeout=60_000)
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"not a zip")
+    w["data"].open_file(bad)
+    qtbot.waitUntil(lambda: any("broken.npz" in m for m in seen), timeout=10_000)
+    assert session.running or run.finished_event is not None
+    qtbot.waitUntil(lambda: not session.running, timeout=120_000)
+    assert run.finished_event is not None and not run.finished_event.cancelled
+    assert len(session.results.history) == 4 and session.recording.name.startswith("synthetic")

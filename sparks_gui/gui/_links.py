@@ -2,9 +2,12 @@
 
 * the selected neuron is outlined on the activity image and, when the recording has
   ROI masks, its ROI is shown alone in the labels layer;
-* the time cursor is drawn on the activity image and drives napari's dims slider for
-  layers with a time axis (imaging movies, decoded frames); moving that slider moves
-  the cursor in the raster and decoding views.
+* the time cursor is drawn on the activity image and drives napari's time slider for
+  layers with a time axis (imaging movie, stimulus movie, decoded frames: their first
+  axis has ``scale`` = frame period, so the slider is in seconds of the recording); moving
+  that slider moves the cursor in the raster, decoding and attention views;
+* for ``frames`` / ``frame_id`` targets, the decoded frames of the held-out examples are a
+  napari Image layer placed beside the stimulus movie.
 """
 
 from __future__ import annotations
@@ -12,6 +15,20 @@ from __future__ import annotations
 import numpy as np
 
 MARKER_LAYER = "SPARKS cursor"
+DECODED_LAYER = "decoded frames"
+
+
+def fit_view_to(viewer, layers, margin: float = 0.9) -> None:
+    """Centre and zoom napari's 2-D view on ``layers`` (e.g. the visible movies, not a hidden activity image)."""
+    boxes = [np.asarray(ly.extent.world)[:, -2:] for ly in layers]
+    if not boxes:
+        return
+    lo = np.min([b[0] for b in boxes], 0)
+    hi = np.max([b[1] for b in boxes], 0)
+    size = np.maximum(hi - lo, 1e-9)
+    canvas = np.asarray(getattr(viewer, "_canvas_size", (600, 800)), float)
+    viewer.camera.center = tuple((lo + hi) / 2)
+    viewer.camera.zoom = float(margin * np.min(canvas / size))
 
 
 class NapariLinks:
@@ -21,6 +38,8 @@ class NapariLinks:
         self._updating = False
         session.neuron_selected.connect(self._on_neuron)
         session.time_changed.connect(self._on_time)
+        session.predictions_changed.connect(self._on_predictions)
+        session.recording_changed.connect(lambda *_: self._remove_decoded())
         viewer.dims.events.current_step.connect(self._on_dims)
 
     # ----------------------------------------------------------- helpers
@@ -32,7 +51,7 @@ class NapariLinks:
 
     def _marker_layer(self):
         act = self._activity_layer()
-        if act is None:
+        if act is None or not act.visible:
             return None
         if MARKER_LAYER in self.viewer.layers:
             return self.viewer.layers[MARKER_LAYER]
@@ -44,7 +63,18 @@ class NapariLinks:
 
     def _movie_layers(self):
         return [ly for ly in self.viewer.layers if ly.ndim >= 3 and (
-            ly.metadata.get("sparks_movie") or ly.metadata.get("sparks_frames"))]
+            ly.metadata.get("sparks_movie") or ly.metadata.get("sparks_frames") or ly.metadata.get("sparks_decoded"))]
+
+    def time_offset_s(self) -> float:
+        """Seconds from the recording's start to the training selection's start (raster time 0)."""
+        rec, tr = self.session.recording, self.session.time_range
+        return 0.0 if rec is None or tr is None else float(tr[0]) * float(rec.dt)
+
+    def _time_axis(self) -> int | None:
+        movies = self._movie_layers()
+        if not movies:
+            return None
+        return self.viewer.dims.ndim - movies[0].ndim
 
     def _shapes(self) -> list[tuple[np.ndarray, str]]:
         act = self._activity_layer()
@@ -91,29 +121,63 @@ class NapariLinks:
         self._updating = True
         try:
             self._redraw_markers()
-            for ly in self._movie_layers():
-                dt = float(ly.metadata.get("dt") or (self.session.recording.dt if self.session.recording else 1.0))
-                frame = int(round(seconds / dt))
-                axis = self.viewer.dims.ndim - ly.ndim
-                step = list(self.viewer.dims.current_step)
-                step[axis] = int(np.clip(frame, 0, ly.data.shape[0] - 1))
-                self.viewer.dims.current_step = tuple(step)
-                break
+            axis = self._time_axis()
+            if axis is not None:
+                self.viewer.dims.set_point(axis, seconds + self.time_offset_s())
         finally:
             self._updating = False
 
     def _on_dims(self, event=None) -> None:
         if self._updating:
             return
-        movies = self._movie_layers()
-        if not movies:
+        axis = self._time_axis()
+        if axis is None:
             return
-        ly = movies[0]
-        dt = float(ly.metadata.get("dt") or (self.session.recording.dt if self.session.recording else 1.0))
-        axis = self.viewer.dims.ndim - ly.ndim
         self._updating = True
         try:
-            self.session.set_time(self.viewer.dims.current_step[axis] * dt)
+            self.session.set_time(float(self.viewer.dims.point[axis]) - self.time_offset_s())
             self._redraw_markers()
         finally:
             self._updating = False
+
+    # ----------------------------------------------------- decoded frames
+    def _stimulus_layer(self):
+        rec = self.session.recording
+        for ly in self.viewer.layers:
+            if ly.metadata.get("sparks_frames") and ly.metadata.get("sparks_recording") is rec:
+                return ly
+        return None
+
+    def _remove_decoded(self) -> None:
+        if DECODED_LAYER in self.viewer.layers:
+            self.viewer.layers.remove(DECODED_LAYER)
+
+    def _on_predictions(self, snap) -> None:
+        """Show the decoded frames of a ``frames``/``frame_id`` run beside the stimulus movie."""
+        from ._frames import decoded_frames_for
+
+        rec = self.session.recording
+        stim = self._stimulus_layer()
+        if rec is None or snap is None or stim is None:
+            return
+        t0 = 0 if self.session.time_range is None else int(self.session.time_range[0])
+        made = decoded_frames_for(snap, rec, rec.n_time, t0)
+        if made is None:
+            return
+        data, (sy, sx) = made
+        H, W = stim.data.shape[-2:]
+        gap = max(2.0, 0.1 * W)
+        if DECODED_LAYER in self.viewer.layers:
+            layer = self.viewer.layers[DECODED_LAYER]
+            layer.data = data
+            layer.scale = (float(rec.dt), sy, sx)
+        else:
+            keep = self.viewer.layers.selection.active
+            layer = self.viewer.add_image(
+                data, name=DECODED_LAYER, colormap="gray", contrast_limits=tuple(stim.contrast_limits),
+                scale=(float(rec.dt), sy, sx), translate=(0.0, 0.0, W + gap),
+                metadata={"sparks_decoded": True, "dt": float(rec.dt), "target": snap.target})
+            if keep is not None:
+                self.viewer.layers.selection.active = keep
+            fit_view_to(self.viewer, [stim, layer])
+        layer.metadata["epoch"] = snap.epoch

@@ -215,8 +215,13 @@ class SparksSession(QObject):
         return self.run.wait(wait) if wait else not self.run.running
 
     def shutdown(self) -> None:
-        """Stop everything (the viewer is closing)."""
+        """Stop everything (the viewer is closing): the run halts, and nothing it still has in the
+        event queue reaches the docks that are about to be deleted."""
+        run = self.run
         self.stop(wait=10.0)
+        if run is not None:
+            run.blockSignals(True)
+        self.blockSignals(True)
 
     def _on_started(self, ev, trainer) -> None:
         self.trainer = trainer

@@ -11,9 +11,12 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
+
 from qtpy.QtCore import QObject, Signal
 
 PROGRESS_HZ = 20.0
+GIL_BREAK_S = 0.001
 
 
 def _leave_a_core_for_the_gui() -> None:
@@ -34,6 +37,35 @@ def _leave_a_core_for_the_gui() -> None:
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     except Exception:  # noqa: BLE001
         pass
+
+
+ATTENTION_SEQUENCE_BYTES = 64e6
+
+
+def attention_sequence(trainer, example: int) -> tuple[np.ndarray | None, int]:
+    """``(A [T // every, H, N, N], every)`` for one example, subsampled in time to stay under ~64 MB."""
+    heb = trainer.model.sessions[trainer.session]
+    if not getattr(heb, "has_attention", False):
+        return None, 1
+    T = trainer.data.x.shape[-1]
+    per_step = 4.0 * heb.n_heads * heb.n_neurons**2
+    every = max(1, int(np.ceil(T * per_step / ATTENTION_SEQUENCE_BYTES)))
+    return trainer.attention(int(example), every=every), every
+
+
+def attach_attention_sequence(trainer, ev) -> None:
+    """Give an AttentionSnapshot the per-time matrices of its example (``ev.sequence``, ``ev.every``).
+
+    Runs in the worker thread while the trainer's generator is suspended at its yield, so the
+    model is not being updated meanwhile.  (The engine computes this sequence for the snapshot
+    and keeps only its mean and last step; passing it along would save this second pass.)
+    """
+    if getattr(ev, "sequence", None) is not None:
+        return
+    try:
+        ev.sequence, ev.every = attention_sequence(trainer, ev.example)
+    except Exception:  # noqa: BLE001 - the view falls back to mean / last step
+        ev.sequence, ev.every = None, 1
 
 
 class TrainingRun(QObject):
@@ -108,7 +140,7 @@ class TrainingRun(QObject):
 
     # ------------------------------------------------------- worker thread
     def _generate(self):
-        from ..engine.events import Failed, Finished, StepProgress
+        from ..engine.events import AttentionSnapshot, Failed, Finished, StepProgress
         from ..engine.trainer import Trainer
         from ..errors import SparksError
 
@@ -122,6 +154,11 @@ class TrainingRun(QObject):
             self.trainer = trainer
             if self._stop.is_set():
                 trainer.cancel()
+            else:
+                try:  # compile the CPU kernels now, not inside the first (timed, reported) batch
+                    trainer.warmup()
+                except Exception:  # noqa: BLE001 - warm-up is an optimisation; run() reports real errors
+                    pass
             pending: list[tuple[int, float]] = []
             last_report = 0.0
             last_progress = None
@@ -143,9 +180,14 @@ class TrainingRun(QObject):
                     elif isinstance(ev, Failed):
                         yield ("failed", ev.message)
                     else:
+                        if isinstance(ev, AttentionSnapshot):
+                            attach_attention_sequence(trainer, ev)
                         yield ("event", ev)
                     if isinstance(ev, Finished):
                         return
+                # hand the GIL to the GUI thread between batches (a voluntary release alone is
+                # often re-taken at once by this thread; a short sleep lets queued paints run)
+                time.sleep(GIL_BREAK_S)
                 # cooperative pause between batches
                 while not self._resume.wait(0.05):
                     pass

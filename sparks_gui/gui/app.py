@@ -21,6 +21,32 @@ def _check_display() -> None:
             )
 
 
+def quiet_qt_warnings() -> None:
+    """Hide napari's start-up notices about the Qt binding (PyQt5 deprecation, Qt6-only theme
+    detection): they are about napari's packaging, not about the user's data."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*PyQt5 backend is deprecated.*")
+    warnings.filterwarnings("ignore", message=r".*System theme detection requires a Qt6 backend.*")
+    try:  # napari shows the PyQt5 notice as a toast (not a Python warning) from its main window
+        import napari._qt.qt_main_window as qt_main_window
+
+        qt_main_window.SHOW_QT_WARNING = False
+    except Exception:  # noqa: BLE001 - private napari detail; a visible notice is harmless
+        pass
+
+
+def dismiss_notifications(viewer) -> None:
+    """Close the notification toasts currently shown in ``viewer``'s window."""
+    try:
+        from napari._qt.dialogs.qt_notification import NapariQtNotification
+
+        for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
+            toast.close()
+    except Exception:  # noqa: BLE001 - cosmetic
+        pass
+
+
 def add_sparks_docks(viewer) -> dict:
     """Add every SPARKS dock to ``viewer`` in the standard arrangement; returns the widgets by name.
 
@@ -62,21 +88,42 @@ def add_sparks_docks(viewer) -> dict:
         win.splitDockWidget(docks["raster"], docks["latents"], Qt.Horizontal)
         win.splitDockWidget(docks["latents"], docks["attention"], Qt.Horizontal)
         win.splitDockWidget(docks["raster"], docks["decoding"], Qt.Vertical)
-        win.resizeDocks([docks["raster"], docks["latents"], docks["attention"]], [760, 440, 400], Qt.Horizontal)
-        win.resizeDocks([docks["raster"], docks["decoding"]], [270, 210], Qt.Vertical)
-        win.resizeDocks([docks["latents"]], [480], Qt.Vertical)
-        win.resizeDocks([docks["data"]], [400], Qt.Horizontal)
-        docks["data"].raise_()
     except Exception:  # noqa: BLE001 - layout is cosmetic
         pass
+    session.docks = docks
+    arrange_docks(viewer)
     session.links = NapariLinks(viewer, session)
     session.widgets = w
     session.docks = docks
     return w
 
 
+def arrange_docks(viewer) -> None:
+    """Size the SPARKS docks for the current window size (call again after resizing the window)."""
+    from qtpy.QtCore import Qt
+
+    from ._session import session_for
+
+    docks = getattr(session_for(viewer), "docks", None)
+    if not docks:
+        return
+    try:
+        win = viewer.window._qt_window
+        W, H = max(win.width(), 1200), max(win.height(), 800)
+        bottom = W - 40
+        win.resizeDocks([docks["raster"], docks["latents"], docks["attention"]],
+                        [int(bottom * 0.46), int(bottom * 0.30), int(bottom * 0.24)], Qt.Horizontal)
+        win.resizeDocks([docks["raster"], docks["decoding"]], [int(H * 0.27), int(H * 0.25)], Qt.Vertical)
+        win.resizeDocks([docks["latents"]], [int(H * 0.52)], Qt.Vertical)
+        win.resizeDocks([docks["data"]], [380], Qt.Horizontal)
+        docks["data"].raise_()
+    except Exception:  # noqa: BLE001 - layout is cosmetic
+        pass
+
+
 def make_viewer(file: str | None = None, sample: str | None = None, show: bool = True):
     """A napari viewer with the SPARKS docks and ``file`` (a recording) or the built-in ``sample`` opened."""
+    quiet_qt_warnings()
     import napari
 
     viewer = napari.Viewer(title="SPARKS", show=show)

@@ -54,29 +54,45 @@ def parse_indices(text: str, n: int) -> np.ndarray | None:
     return idx
 
 
-def add_recording_layers(viewer, rec):
-    """Add the napari layers of ``rec`` (activity image, plus movie / ROI masks when the recording has them)."""
-    from .._napari_samples import _layers_for_recording
+def _role(layer) -> str | None:
+    meta = getattr(layer, "metadata", {}) or {}
+    if RECORDING_KEY not in meta:
+        return None
+    return meta.get("sparks_role", "activity")
 
+
+def add_recording_layers(viewer, rec):
+    """Add the napari layers of ``rec``: activity image, and its imaging movie, ROI masks and stimulus
+    movie when it has them (:func:`sparks_gui._napari_io.layers_for_recording`).  Layers of ``rec``
+    already in the viewer (opened by napari's reader or a sample) are not added again."""
+    from .._napari_io import layers_for_recording
+
+    have = {_role(ly) for ly in viewer.layers if (ly.metadata or {}).get(RECORDING_KEY) is rec}
     layers = []
-    for data, kwargs, kind in _layers_for_recording(rec):
+    for data, kwargs, kind in layers_for_recording(rec):
+        role = (kwargs.get("metadata") or {}).get("sparks_role", "activity")
+        if role in have:
+            continue
         layers.append(getattr(viewer, f"add_{kind}")(data, **kwargs))
-    movie = getattr(rec, "movie", None)
-    if movie is None:
-        movie = rec.ground_truth.get("movie") if isinstance(rec.ground_truth, dict) else None
-    if movie is not None and np.ndim(movie) == 3:
-        layers.append(viewer.add_image(movie, name=f"{rec.name} movie", metadata={"sparks_movie": True, "dt": rec.dt}))
-    masks = rec.neuron_meta.get("roi_masks") if rec.neuron_meta else None
-    if masks is not None:
-        masks = np.asarray(masks)
-        if masks.ndim == 3:  # [N, Y, X] boolean -> one label image (label = neuron index + 1)
-            labels = np.zeros(masks.shape[1:], np.int32)
-            for i, m in enumerate(masks):
-                labels[m > 0] = i + 1
-            masks = labels
-        layers.append(viewer.add_labels(masks.astype(np.int32), name=f"{rec.name} ROIs", opacity=0.5,
-                                        metadata={"sparks_rois": True}))
     return layers
+
+
+TARGET_TIPS = {
+    "frame_id": "which stimulus frame is on screen (classification, cross-entropy)",
+    "frames": "the stimulus frame's pixels (regression; decoded frames appear as a napari layer)",
+    "unsupervised": "the next bins of activity (no reference signal)",
+}
+
+
+def target_choices(rec) -> list[str]:
+    """Decoding targets ``rec`` supports: its behaviour signals, stimulus frame ids / pixels, unsupervised."""
+    out = list(rec.behaviour)
+    stim = getattr(rec, "stimulus", None) or {}
+    if "frame_ids" in stim:
+        out.append("frame_id")
+        if stim.get("frames") is not None:
+            out.append("frames")
+    return out + ["unsupervised"]
 
 
 class DataWidget(QWidget):
@@ -201,7 +217,7 @@ class DataWidget(QWidget):
     def _recording_layers(self):
         if self.viewer is None:
             return []
-        return [ly for ly in self.viewer.layers if RECORDING_KEY in getattr(ly, "metadata", {})]
+        return [ly for ly in self.viewer.layers if _role(ly) == "activity"]
 
     def _refresh_layers(self) -> None:
         layers = self._recording_layers()
@@ -217,7 +233,7 @@ class DataWidget(QWidget):
     def _on_layer_inserted(self, event) -> None:
         layer = event.value
         self._refresh_layers()
-        if RECORDING_KEY in getattr(layer, "metadata", {}):
+        if _role(layer) == "activity":
             self.recording_box.setCurrentText(layer.name)
             self._on_layer_choice()
 
@@ -227,8 +243,9 @@ class DataWidget(QWidget):
             if ly.name == name:
                 rec = ly.metadata[RECORDING_KEY]
                 if rec is not self.session.recording:
-                    self._fit_aspect(ly)
                     self.session.set_recording(rec, layer=ly)
+                    if self.viewer is not None:
+                        QTimer.singleShot(0, self.viewer.reset_view)  # after the reader's other layers are in
                 return
 
     def _fit_aspect(self, layer) -> None:
@@ -315,10 +332,12 @@ class DataWidget(QWidget):
             self.t_stop.setValue(rec.duration)
             self.t_start.setSingleStep(rec.dt * 100)
             self.t_stop.setSingleStep(rec.dt * 100)
-            self.target.addItems(list(rec.behaviour) + ["unsupervised"])
+            choices = target_choices(rec)
+            self.target.addItems(choices)
+            for i, name in enumerate(choices):
+                self.target.setItemData(i, TARGET_TIPS.get(name, f"behaviour signal '{name}' (regression)"), Qt.ToolTipRole)
             want = self.session.config.target
-            self.target.setCurrentText(want if want in list(rec.behaviour) + ["unsupervised"]
-                                       else (next(iter(rec.behaviour), "unsupervised")))
+            self.target.setCurrentText(want if want in choices else (next(iter(rec.behaviour), "unsupervised")))
         self.indices.clear()
         for w in widgets:
             w.blockSignals(False)

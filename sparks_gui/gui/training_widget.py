@@ -305,7 +305,11 @@ def evaluate_loaded(session, cfg, ck) -> None:
     true = d.denormalise(d.r[idx]) if d.loss == "mse" else d.r[idx]
     A = tr.attention(int(idx[0]))
     res = RunResults(history=[dict(h) for h in tr.history], config=cfg, metrics=dict(ev["metrics"]),
-                     latents=LatentSnapshot(epoch, ev["latents"], idx, {k: v[idx] for k, v in d.conditions.items()}),
-                     predictions=Predictions(epoch, ev["pred"], true, idx, d.target_name),
-                     attention=AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0])))
+                     latents=LatentSnapshot(epoch, ev["latents"], idx, {k: v[idx] for k, v in d.conditions.items()},
+                                            starts=d.starts[idx], dt=d.dt),
+                     predictions=Predictions(epoch, ev["pred"], true, idx, d.target_name, starts=d.starts[idx], dt=d.dt,
+                                             offset=d.target_offset),
+                     attention=AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0])) if A is not None else None)
+    if res.attention is not None:
+        res.attention.sequence, res.attention.every = A, 1
     session.set_results(res, trainer=tr)

@@ -18,24 +18,39 @@ pg.setConfigOptions(antialias=False, background=BACKGROUND, foreground=FOREGROUN
 
 
 class Throttle(QObject):
-    """Coalesce calls so that ``fn`` runs at most ``hz`` times per second (always with the latest request)."""
+    """Coalesce calls so that ``fn`` runs at most ``hz`` times per second (always with the latest request).
 
-    def __init__(self, fn, hz: float = MAX_REDRAW_HZ, parent=None):
+    ``fn`` never runs inside the call that requests it: it runs from a timer, at least
+    ``delay_ms`` later.  Views that all receive data at the same moment (the snapshots at the
+    end of an epoch) use different delays so that their redraws fall into different turns of
+    the event loop instead of one long block.
+    """
+
+    def __init__(self, fn, hz: float = MAX_REDRAW_HZ, parent=None, delay_ms: int = 0):
         super().__init__(parent)
         self._fn = fn
         self._period = 1.0 / hz
+        self._delay = max(int(delay_ms), 0)
         self._last = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._fire)
         self.calls = 0
+        self.last_duration_s = 0.0
+        self.max_duration_s = 0.0
 
     def __call__(self, *_):
+        try:
+            if self._timer.isActive():
+                return
+        except RuntimeError:  # the view was deleted (window closing) while a signal was queued
+            return
         wait = self._period - (time.perf_counter() - self._last)
-        if wait <= 0 and not self._timer.isActive():
-            self._fire()
-        elif not self._timer.isActive():
-            self._timer.start(int(max(wait, 0) * 1000))
+        self._timer.start(max(int(wait * 1000), self._delay))
+
+    @property
+    def pending(self) -> bool:
+        return self._timer.isActive()
 
     def flush(self) -> None:
         if self._timer.isActive():
@@ -43,9 +58,12 @@ class Throttle(QObject):
             self._fire()
 
     def _fire(self) -> None:
-        self._last = time.perf_counter()
+        t0 = time.perf_counter()
+        self._last = t0
         self.calls += 1
         self._fn()
+        self.last_duration_s = time.perf_counter() - t0
+        self.max_duration_s = max(self.max_duration_s, self.last_duration_s)
 
 
 def colormap(name: str) -> pg.ColorMap:

@@ -16,7 +16,9 @@ class AttentionView(ViewBase):
         super().__init__(napari_viewer, session, parent)
         session = self.session
         self.head = combo(["mean of heads"], "Attention head")
-        self.mode = combo(["time-averaged", "last step"], "Average over the example, or the matrix at its last time step")
+        self.mode = combo(["time-averaged", "at cursor time", "last step"],
+                          "Average over the example, the matrix at the time cursor (raster / napari time slider), "
+                          "or the matrix at the example's last step")
         self.toolbar.addWidget(self.head)
         self.toolbar.addWidget(self.mode)
         self.finish_toolbar()
@@ -43,14 +45,21 @@ class AttentionView(ViewBase):
         self.matrix = None  # displayed (sorted) matrix
         self.order = None
         self.picked: tuple[int, int, float] | None = None
+        self.sequence: tuple[int, np.ndarray, int] | None = None  # (example, [T', H, N, N], every)
+        self.cursor_step: int | None = None
+        self.cursor_note = ""
+        self._seq_worker = None
+        self._seq_cache: dict[int, tuple[np.ndarray, int]] = {}
         self._shown_n = -1
-        self._redraw = Throttle(self.redraw, parent=self)
+        self._redraw = Throttle(self.redraw, parent=self, delay_ms=45)
         self.head.currentIndexChanged.connect(lambda *_: self._redraw())
-        self.mode.currentIndexChanged.connect(lambda *_: self._redraw())
+        self.mode.currentIndexChanged.connect(lambda *_: (self._select_sequence(), self._redraw()))
         self.plot.scene().sigMouseClicked.connect(self._on_click)
         session.attention_changed.connect(self.set_snapshot)
         session.ordering_changed.connect(lambda *_: self._redraw())
         session.neuron_selected.connect(self._on_neuron)
+        session.time_changed.connect(self._on_time)
+        session.run_started.connect(lambda *_: self._seq_cache.clear())
 
     def graphics(self):
         return self.widget
@@ -63,13 +72,112 @@ class AttentionView(ViewBase):
             self.head.addItems((["mean of heads"] if H > 1 else []) + [f"head {h + 1}" for h in range(H)])
             self.head.blockSignals(False)
         self.snapshot = snap
+        seq = getattr(snap, "sequence", None)
+        self._seq_cache.clear()
+        if seq is not None:
+            self._seq_cache[int(snap.example)] = (seq, int(getattr(snap, "every", 1)))
+        self._select_sequence()
         self._redraw()
+
+    # --------------------------------------------------------- cursor time
+    def _example_timing(self):
+        """(starts [n_examples], bins per example, bin factor, recording dt) of the run, or None."""
+        tr = self.session.trainer
+        rec = self.session.training_recording()
+        if tr is None or rec is None:
+            return None
+        f = max(int(round(tr.data.dt / rec.dt)), 1)
+        return np.asarray(tr.data.starts), int(tr.data.x.shape[-1]), f, float(rec.dt)
+
+    def example_at(self, seconds: float) -> int | None:
+        """The example (trial/segment) whose time span contains ``seconds`` (training-selection clock)."""
+        tm = self._example_timing()
+        if tm is None:
+            return None
+        starts, L, f, dt = tm
+        b = seconds / dt
+        inside = np.flatnonzero((starts <= b) & (b < starts + L * f))
+        return int(inside[0]) if inside.size else None
+
+    def _select_sequence(self) -> None:
+        """Use the cached matrices of the example under the cursor; after training, compute missing ones."""
+        if self.snapshot is None:
+            return
+        ex = self.example_at(self.session.time_s)
+        if ex is not None and ex in self._seq_cache:
+            self.sequence = (ex, *self._seq_cache[ex])
+            return
+        if ex is not None and not self.session.running and self.session.trainer is not None \
+                and self.mode.currentText() == "at cursor time":
+            self._compute_sequence(ex)
+        snap_ex = int(self.snapshot.example)
+        if snap_ex in self._seq_cache:
+            self.sequence = (snap_ex, *self._seq_cache[snap_ex])
+        else:
+            self.sequence = None
+
+    def _compute_sequence(self, example: int) -> None:
+        if self._seq_worker is not None:
+            return
+        from napari.qt.threading import create_worker
+
+        from .._worker import attention_sequence
+
+        trainer = self.session.trainer
+        w = create_worker(attention_sequence, trainer, example, _start_thread=False)
+
+        def done(result, ex=example):
+            A, every = result
+            self._seq_worker = None
+            if A is not None and trainer is self.session.trainer:
+                self._seq_cache[ex] = (A, every)
+                self._select_sequence()
+                self._redraw()
+
+        def failed(_exc):
+            self._seq_worker = None
+
+        w.returned.connect(done)
+        w.errored.connect(failed)
+        self._seq_worker = w
+        w.start()
+
+    def _on_time(self, seconds: float) -> None:
+        if self.mode.currentText() == "at cursor time" and self.snapshot is not None:
+            self._select_sequence()
+            self._redraw()
+
+    def matrix_at_cursor(self) -> np.ndarray | None:
+        """[H, N, N] at the time cursor (nearest step of the example under it, or of the snapshot's example)."""
+        if self.sequence is None:
+            self.cursor_step, self.cursor_note = None, "no per-time matrices yet: showing the last step"
+            return self.snapshot.last
+        ex, A, every = self.sequence
+        tm = self._example_timing()
+        if tm is None:
+            self.cursor_step, self.cursor_note = len(A) - 1, ""
+            return A[-1]
+        starts, L, f, dt = tm
+        t_bin = (self.session.time_s / dt - starts[ex]) / f  # model step within the example
+        step = int(np.floor(t_bin)) // every
+        self.cursor_step = int(np.clip(step, 0, len(A) - 1))
+        t_shown = (starts[ex] + self.cursor_step * every * f) * dt
+        outside = not (0 <= t_bin < L)
+        self.cursor_note = (f"t = {t_shown:.3f} s (example #{ex}, step {self.cursor_step * every})"
+                            + (" · cursor outside this example: nearest step" if outside else ""))
+        return A[self.cursor_step]
 
     def current_matrix(self) -> np.ndarray | None:
         """The unsorted [N, N] matrix for the chosen head and mode."""
         if self.snapshot is None:
             return None
-        A = self.snapshot.mean if self.mode.currentText() == "time-averaged" else self.snapshot.last
+        mode = self.mode.currentText()
+        if mode == "time-averaged":
+            A = self.snapshot.mean
+        elif mode == "at cursor time":
+            A = self.matrix_at_cursor()
+        else:
+            A = self.snapshot.last
         H = A.shape[0]
         text = self.head.currentText()
         return A.mean(0) if text.startswith("mean") or H == 1 and not text else A[int(text.split()[-1]) - 1]
@@ -90,8 +198,8 @@ class AttentionView(ViewBase):
             self.plot.setLimits(xMin=0, xMax=N, yMin=0, yMax=N)
             self.plot.setRange(xRange=(0, N), yRange=(0, N), padding=0)
             self._shown_n = N
-        self.info.setText(f"{N}×{N} · epoch {self.snapshot.epoch + 1} · example {self.snapshot.example} · "
-                          f"{self.session.ordering_name} order")
+        where = self.cursor_note if self.mode.currentText() == "at cursor time" else f"example {self.snapshot.example}"
+        self.info.setText(f"{N}×{N} · epoch {self.snapshot.epoch + 1} · {where} · {self.session.ordering_name} order")
         if self.session.selected_neuron is not None:
             self._on_neuron(self.session.selected_neuron)
 

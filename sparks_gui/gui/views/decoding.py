@@ -11,6 +11,12 @@ from ._common import Throttle, ViewBase, combo
 MAX_VARIABLES = 4
 
 
+def predicted_3d(snap) -> np.ndarray:
+    """``snap.predicted`` as [n, T, k] (class-id predictions come as [n, T])."""
+    p = np.asarray(snap.predicted)
+    return p[..., None] if p.ndim == 2 else p
+
+
 class DecodingView(ViewBase):
     title = "Decoding"
 
@@ -18,8 +24,8 @@ class DecodingView(ViewBase):
         super().__init__(napari_viewer, session, parent)
         session = self.session
         self.example = QSpinBox()
-        self.example.setPrefix("example ")
-        self.example.setMinimumWidth(110)
+        self.example.setPrefix("ex. ")
+        self.example.setMinimumWidth(130)
         self.example.setToolTip("Which held-out example to show")
         self.example.setRange(0, 0)
         self.variable = combo(["all"], "Which predicted variable (for unsupervised targets: which neuron)")
@@ -32,7 +38,7 @@ class DecodingView(ViewBase):
         self.cursors: list[pg.InfiniteLine] = []
         self.snapshot = None
         self.t_offset = 0.0
-        self._redraw = Throttle(self.redraw, parent=self)
+        self._redraw = Throttle(self.redraw, parent=self, delay_ms=25)
         self.example.valueChanged.connect(lambda *_: self._redraw())
         self.variable.currentIndexChanged.connect(lambda *_: self._redraw())
         session.predictions_changed.connect(self.set_snapshot)
@@ -43,43 +49,78 @@ class DecodingView(ViewBase):
         return self.widget
 
     def set_snapshot(self, snap) -> None:
-        first = self.snapshot is None or self.snapshot.true.shape[-1] != snap.true.shape[-1]
-        self.snapshot = snap
-        self.example.setRange(0, max(len(snap.predicted) - 1, 0))
-        if first:
-            k = snap.true.shape[-1]
+        names = self._variable_names(snap)
+        if [self.variable.itemText(i) for i in range(self.variable.count())] != names:
             self.variable.blockSignals(True)
             self.variable.clear()
-            if k <= MAX_VARIABLES:
-                self.variable.addItem("all")
-            name = snap.target or "target"
-            self.variable.addItems([f"neuron {j}" if name == "unsupervised" else f"{name}[{j}]" for j in range(k)])
+            self.variable.addItems(names)
             self.variable.blockSignals(False)
+        self.snapshot = snap
+        self.example.setRange(0, max(len(snap.predicted) - 1, 0))
         self._redraw()
 
-    def _variables(self) -> list[int]:
-        k = self.snapshot.true.shape[-1]
-        text = self.variable.currentText()
-        if text == "all" or not text:
-            return list(range(min(k, MAX_VARIABLES)))
-        idx = self.variable.currentIndex() - (1 if self.variable.itemText(0) == "all" else 0)
-        return [int(np.clip(idx, 0, k - 1))]
+    @staticmethod
+    def _variable_names(snap) -> list[str]:
+        k = snap.true.shape[-1]
+        name = snap.target or "target"
+        if name == "frame_id":
+            return ["frame id"]
+        if name == "frames":
+            return ["frame correlation"] + [f"pixel {j}" for j in range(k)]
+        items = ["all"] if k <= MAX_VARIABLES else []
+        return items + [f"neuron {j}" if name == "unsupervised" else f"{name}[{j}]" for j in range(k)]
+
+    # ------------------------------------------------------------ timing
+    def timing(self) -> tuple[np.ndarray, float, int, int]:
+        """(start bin of each example in the training recording, recording dt, bin factor, target offset)."""
+        snap = self.snapshot
+        tr = self.session.trainer
+        rec = self.session.training_recording()
+        rec_dt = float(rec.dt) if rec is not None else float(getattr(snap, "dt", 0.0) or 1.0)
+        dt = float(getattr(snap, "dt", 0.0) or (tr.data.dt if tr is not None else rec_dt))
+        f = max(int(round(dt / rec_dt)), 1)
+        starts = getattr(snap, "starts", None)
+        if starts is None:
+            starts = tr.data.starts[np.asarray(snap.example_idx)] if tr is not None else np.zeros(len(snap.predicted), int)
+        off = getattr(snap, "offset", None)
+        if off is None:
+            off = tr.data.target_offset if tr is not None else 0
+        return np.asarray(starts, dtype=np.int64), rec_dt, f, int(off)
 
     def _time_axis(self, i: int, T: int) -> np.ndarray:
-        tr = self.session.trainer
-        if tr is None:
-            return np.arange(T, dtype=float)
-        d = tr.data
-        start = d.starts[int(self.snapshot.example_idx[i])] * (d.dt / self.session.config.bin_factor)
-        self.t_offset = float(start)
-        return start + (np.arange(T) + d.target_offset) * d.dt
+        starts, rec_dt, f, off = self.timing()
+        self.t_offset = float(starts[i] * rec_dt)
+        return self.t_offset + (np.arange(T) + off) * f * rec_dt
+
+    def series(self, i: int) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
+        """Curves for example ``i``: (name, true [T'], decoded [T'], kind) with the target offset applied."""
+        snap = self.snapshot
+        off = self.timing()[3]
+        T = snap.predicted.shape[1] - off
+        true, pred = snap.true[i, off:off + T], predicted_3d(snap)[i, :T]
+        text = self.variable.currentText()
+        if snap.target == "frame_id":
+            return [("frame id", true[:, 0], pred[:, 0], "step")]
+        if snap.target == "frames" and text in ("frame correlation", ""):
+            a = true - true.mean(1, keepdims=True)
+            b = pred - pred.mean(1, keepdims=True)
+            den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
+            r = np.where(den > 1e-12, (a * b).sum(1) / np.where(den > 1e-12, den, 1), np.nan)
+            return [("r(decoded, true frame)", np.ones_like(r), r, "corr")]
+        k = true.shape[-1]
+        if text == "all" or not text:
+            js = list(range(min(k, MAX_VARIABLES)))
+        else:
+            js = [int(np.clip(self.variable.currentIndex() - (1 if self.variable.itemText(0) in ("all", "frame correlation") else 0), 0, k - 1))]
+        return [(self.variable.itemText(j + (1 if self.variable.itemText(0) == "all" else 0)) if text == "all" else text,
+                 true[:, j], pred[:, j], "line") for j in js]
 
     def redraw(self) -> None:
         snap = self.snapshot
         if snap is None:
             return
         i = min(self.example.value(), len(snap.predicted) - 1)
-        variables = self._variables()
+        series = self.series(i)
         if not self.plots:
             p = self.widget.addPlot(row=0, col=0)
             p.showGrid(x=True, y=True, alpha=0.12)
@@ -90,42 +131,66 @@ class DecodingView(ViewBase):
             self.plots.append(p)
             self.cursors.append(cur)
         p = self.plots[0]
-        off = self.session.trainer.data.target_offset if self.session.trainer is not None else 0
-        T = snap.predicted.shape[1] - off
-        t = self._time_axis(i, T)
-        r2 = self._r2()
-        key = (tuple(variables), None if r2 is None else tuple(np.round(r2, 2)))
-        rebuild = key != getattr(self, "_legend_key", None)
-        if rebuild:  # new curves only when the variables (or the R² in the legend) change
+        t = self._time_axis(i, len(series[0][1]))
+        score = self._score()
+        key = tuple((name, kind) for name, _, _, kind in series)
+        if key != getattr(self, "_legend_key", None):  # new curves only when the variables change
             for item in list(p.listDataItems()):
                 p.removeItem(item)
             self.legend.clear()
             self._curves = []
-            for n, j in enumerate(variables):
-                colour = pg.intColor(n, max(len(variables), 3), sat=200) if len(variables) > 1 else pg.mkColor("#f0a030")
-                name = self.variable.itemText(j + (1 if self.variable.itemText(0) == "all" else 0))
-                c_true = p.plot(pen=pg.mkPen("#c8ccd2" if len(variables) == 1 else colour, width=1.5), name=f"{name} true")
-                c_pred = p.plot(pen=pg.mkPen(colour, width=2, style=pg.QtCore.Qt.DashLine),
-                                name="decoded" + (f" (R² {r2[j]:.2f})" if r2 is not None and j < len(r2) else ""))
+            n = len(series)
+            for m, (name, _, _, kind) in enumerate(series):
+                colour = pg.intColor(m, max(n, 3), sat=200) if n > 1 else pg.mkColor("#f0a030")
+                step = kind == "step"
+                c_true = None
+                if kind != "corr":
+                    c_true = p.plot(pen=pg.mkPen("#c8ccd2" if n == 1 else colour, width=1.5), name=f"{name} true",
+                                    stepMode="left" if step else None)
+                c_pred = p.plot(pen=pg.mkPen(colour, width=2, style=pg.QtCore.Qt.DashLine if kind == "line" else pg.QtCore.Qt.SolidLine),
+                                name="decoded", stepMode="left" if step else None)
                 self._curves.append((c_true, c_pred))
             self._legend_key = key
-        for (c_true, c_pred), j in zip(self._curves, variables):
-            c_true.setData(t, snap.true[i, off:, j])
-            c_pred.setData(t, snap.predicted[i, :T, j])
+            p.setLabel("left", {"step": "frame id", "corr": "correlation"}.get(series[0][3], ""))
+        for m, ((c_true, c_pred), (name, true, pred, kind)) in enumerate(zip(self._curves, series)):
+            if c_true is not None:
+                c_true.setData(t, true)
+            c_pred.setData(t, pred)
+            label = "decoded" + (f" ({score[1]} {score[0][m]:.2f})" if score is not None and m < len(score[0]) else "")
+            self._set_legend_text(c_pred, label)
         p.enableAutoRange()
         self.info.setText(f"held-out example {i} (#{int(snap.example_idx[i])}) · epoch {snap.epoch + 1} · "
-                          "solid: true, dashed: decoded")
+                          + ("solid: true, dashed: decoded" if series[0][3] == "line" else
+                             "true vs decoded class" if series[0][3] == "step" else "per-bin correlation of decoded and true frame"))
 
-    def _r2(self):
+    def _set_legend_text(self, curve, text: str) -> None:
+        for sample, label in getattr(self.legend, "items", []):
+            if getattr(sample, "item", None) is curve and label.text != text:
+                label.setText(text)
+
+    def _score(self):
+        """(per-series scores, name): R² per shown variable, accuracy for frame ids, mean r for frames."""
+        snap = self.snapshot
+        off = self.timing()[3]
+        T = snap.predicted.shape[1] - off
+        pred, true = predicted_3d(snap)[:, :T], snap.true[:, off:off + T]
+        if snap.target == "frame_id":
+            return [float(np.mean(pred[..., 0] == true[..., 0]))], "accuracy"
+        tr = self.session.trainer
+        if tr is not None and tr.data.loss != "mse":
+            return None
+        if snap.target == "frames" and self.variable.currentText() in ("frame correlation", ""):
+            a = true - true.mean(-1, keepdims=True)
+            b = pred - pred.mean(-1, keepdims=True)
+            den = np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
+            return [float(np.nanmean(np.where(den > 1e-12, (a * b).sum(-1) / np.where(den > 1e-12, den, 1), np.nan)))], "mean r"
         from ...engine.trainer import r2_scores
 
-        tr, snap = self.session.trainer, self.snapshot
-        if tr is None or tr.data.loss != "mse":
-            return None
-        off = tr.data.target_offset
-        T = snap.predicted.shape[1] - off
-        k = snap.true.shape[-1]
-        return r2_scores(snap.predicted[:, :T].reshape(-1, k), snap.true[:, off:].reshape(-1, k))
+        k = true.shape[-1]
+        r2 = r2_scores(pred.reshape(-1, k), true.reshape(-1, k))
+        names = [name for name, *_ in self.series(min(self.example.value(), len(snap.predicted) - 1))]
+        idx = [self.variable.findText(n) - (1 if self.variable.itemText(0) in ("all", "frame correlation") else 0) for n in names]
+        return [float(r2[j]) if 0 <= j < len(r2) else float("nan") for j in idx], "R²"
 
     def _on_time(self, seconds: float) -> None:
         for cur in self.cursors:

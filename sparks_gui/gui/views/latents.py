@@ -9,27 +9,33 @@ from qtpy.QtWidgets import QCheckBox, QStackedWidget
 from ._common import Throttle, ViewBase, category_colours, colormap, combo
 
 N_COLOUR_BINS = 24
+MAX_DISPLAY_POINTS = 30_000  # larger clouds are drawn with a time stride (analysis/exports use all points)
 MAX_CATEGORIES = 24
 
 
 def _segments_by_bin(traj: np.ndarray, bins: np.ndarray, n_bins: int) -> list[np.ndarray]:
-    """Per colour bin, the segments (t -> t+1) of ``traj`` [n, T, D] as one NaN-separated polyline [m, D]."""
+    """Per colour bin, the segments (t -> t+1) of ``traj`` [n, T, D] as start/end pairs [2m, D]
+    (drawn with ``connect="pairs"``, pyqtgraph's fast line-segment path)."""
     n, T, D = traj.shape
     if T < 2:
         return [np.empty((0, D)) for _ in range(n_bins)]
     a = traj[:, :-1].reshape(-1, D)
     b = traj[:, 1:].reshape(-1, D)
     seg_bin = bins[:, :-1].reshape(-1)
+    order = np.argsort(seg_bin, kind="stable")
+    bounds = np.searchsorted(seg_bin[order], np.arange(n_bins + 1))
     out = []
     for k in range(n_bins):
-        m = seg_bin == k
-        if not m.any():
-            out.append(np.empty((0, D)))
-            continue
-        pts = np.empty((int(m.sum()), 3, D))
-        pts[:, 0], pts[:, 1], pts[:, 2] = a[m], b[m], np.nan
-        out.append(pts.reshape(-1, D))
+        sel = order[bounds[k]:bounds[k + 1]]
+        pts = np.empty((2 * len(sel), D))
+        pts[0::2], pts[1::2] = a[sel], b[sel]
+        out.append(pts)
     return out
+
+
+def display_stride(n: int, T: int, max_points: int) -> int:
+    """Time stride so that at most ``max_points`` latent points are drawn (display only)."""
+    return max(1, int(np.ceil(n * T / max_points)))
 
 
 class LatentView(ViewBase):
@@ -72,9 +78,10 @@ class LatentView(ViewBase):
         self._body.addWidget(self.stack)
         self.items: list = []
         self.n_points = 0
+        self.displayed_points = 0
         self.n_trajectories = 0
         self.snapshot = None
-        self._redraw = Throttle(self.redraw, parent=self)
+        self._redraw = Throttle(self.redraw, parent=self, delay_ms=5)
         for w in (self.axes_mode, self.x_axis, self.y_axis, self.colour_by):
             w.currentIndexChanged.connect(lambda *_: self._redraw())
         self.dim_mode.currentIndexChanged.connect(self._on_dim_mode)
@@ -82,7 +89,7 @@ class LatentView(ViewBase):
         session.latents_changed.connect(self.set_snapshot)
         session.predictions_changed.connect(lambda *_: self._refresh_colour_choices())
         session.run_started.connect(lambda *_: self.info.setText("waiting for the first evaluation…"))
-        self._empty_text = pg.TextItem("Latents appear after the first epoch of training", color="#7f848c", anchor=(0.5, 0.5))
+        self._empty_text = pg.TextItem("Latents appear after\nthe first epoch", color="#7f848c", anchor=(0.5, 0.5))
         self.plot.addItem(self._empty_text)
 
     def graphics(self):
@@ -191,24 +198,35 @@ class LatentView(ViewBase):
         else:
             self._draw_2d(lat[..., [xi, min(yi, d - 1)]] if d >= 2 else np.concatenate(
                 [np.arange(T, dtype=float)[None, :, None].repeat(n, 0) * self._dt(), lat], -1), bins, n_bins, cols)
-            self.plot.setLabel("bottom", names[xi] if d >= 2 else "time (s)")
-            self.plot.setLabel("left", names[min(yi, d - 1)] if d >= 2 else names[0])
+            labels_xy = (names[xi] if d >= 2 else "time (s)", names[min(yi, d - 1)] if d >= 2 else names[0])
+            if labels_xy != getattr(self, "_axis_labels", None):  # relabelling re-lays out the plot: only on change
+                self.plot.setLabel("bottom", labels_xy[0])
+                self.plot.setLabel("left", labels_xy[1])
+                self._axis_labels = labels_xy
         self._legend(labels, cols, bar)
         ep = self.snapshot.epoch + 1
         self.info.setText(f"{n} {'condition means' if averaged else 'held-out trials'} × {T} steps · epoch {ep}")
 
     def _draw_2d(self, xy: np.ndarray, bins, n_bins, cols) -> None:
+        n, T = xy.shape[:2]
+        stride = display_stride(n, T, MAX_DISPLAY_POINTS)
+        if stride > 1:  # keep the last step so trajectories still end where they end
+            keep = np.unique(np.r_[np.arange(0, T, stride), T - 1])
+            xy, bins = xy[:, keep], bins[:, keep]
+        self.displayed_points = xy.shape[0] * xy.shape[1]
         segs = _segments_by_bin(xy, bins, n_bins)
+        # thin (1 px) pens take Qt's fast line path; wider ones only for small clouds
+        width = 1.5 if self.displayed_points <= 5000 else 1.0
         while len(self.items) < n_bins:
-            item = pg.PlotDataItem(connect="finite")
-            item.setSkipFiniteCheck(False) if hasattr(item, "setSkipFiniteCheck") else None
+            item = pg.PlotDataItem(connect="pairs")
+            item.setSkipFiniteCheck(True) if hasattr(item, "setSkipFiniteCheck") else None
             self.plot.addItem(item)
             self.items.append(item)
         for k, item in enumerate(self.items):
             if k < n_bins and len(segs[k]):
                 c = cols[k]
-                item.setPen(pg.mkPen(c, width=1.5))
-                item.setData(segs[k][:, 0], segs[k][:, 1], connect="finite")
+                item.setPen(pg.mkPen(c, width=width))
+                item.setData(segs[k][:, 0], segs[k][:, 1], connect="pairs")
                 item.setVisible(True)
             else:
                 item.setData([], [])

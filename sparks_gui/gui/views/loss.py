@@ -8,6 +8,8 @@ from qtpy.QtWidgets import QCheckBox
 
 from ._common import Throttle, ViewBase
 
+LOSS_REDRAW_HZ = 4.0  # the curve gains a point per batch; 4 repaints/s look live and cost little
+
 
 class LossView(ViewBase):
     title = "Loss"
@@ -34,7 +36,7 @@ class LossView(ViewBase):
                                          symbolBrush="#f0a030", symbolPen=None, name="test")
         self._body.addWidget(self.widget)
         self._steps_per_epoch = 1
-        self._redraw = Throttle(self.redraw, parent=self)
+        self._redraw = Throttle(self.redraw, hz=LOSS_REDRAW_HZ, parent=self)
         session.run_started.connect(self._on_started)
         session.progress.connect(lambda *_: self._redraw())
         session.epoch_end.connect(lambda *_: self._redraw())
