@@ -12,7 +12,8 @@ row gives the ratio.  It is never a dependency.
 Rows: ``reference_config`` (full BPTT), ``reference_config_truncated`` (chunks of 100),
 ``reference_config_online_chunked``, ``reference_config_torch_loop`` (our per-step torch
 path, the straightforward implementation), ``sparks_ai_reference``, and the scale grid
-``scale_N{65,256,1000}_T{600,5000}`` (truncated BPTT, chunks of 100; batch shrinks with N).
+``scale_N{65,256,1000}_T{600,5000}`` (truncated BPTT, chunks of 100; batch shrinks with N),
+and ``scale_N5000_T600_sparse64`` (the sparse variant, 64 partners per neuron).
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def cases(quick: bool = False) -> list[dict[str, Any]]:
         for t in (600, 5000):
             out.append(dict(name=f"scale_N{n}_T{t}", **{**ref, "neurons": n, "steps": t, "batch": GRID_BATCH[n],
                                                           "grad_mode": "truncated", "chunk": 100, "repeats": 1}))
+    # the sparse/local variant for large populations: 5,000 neurons, 64 partners each
+    out.append(dict(name="scale_N5000_T600_sparse64", **{**ref, "neurons": 5000, "steps": 600, "batch": 1,
+                                                         "grad_mode": "truncated", "chunk": 100, "repeats": 1,
+                                                         "n_partners": 64}))
     return out
 
 
@@ -105,7 +110,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     device = pick_device(spec.get("device", "auto"))
     B, N, T = spec["batch"], spec["neurons"], spec["steps"]
     model = SparksModel(N, n_out=2, latent_dim=spec["latent_dim"], embed_dim=spec["embed_dim"], n_heads=spec["n_heads"],
-                        tau_p=spec["tau_p"], tau_f=spec["tau_f"], dt=0.001, backend=spec["backend"]).to(device)
+                        tau_p=spec["tau_p"], tau_f=spec["tau_f"], dt=0.001, backend=spec["backend"],
+                        **({"n_partners": spec["n_partners"]} if spec.get("n_partners") else {})).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = (torch.rand(B, N, T, device=device) < spec["rate"]).float()  # ~20 Hz at 1 ms
     r = torch.randn(B, T, spec["tau_f"], 2, device=device)
@@ -145,6 +151,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     }
     if mode != "full":
         row["chunk"] = chunk
+    if spec.get("n_partners"):
+        row["partners_per_neuron"] = spec["n_partners"]
     if device.type == "cuda":
         row["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     return row
