@@ -176,8 +176,11 @@ def run_benchmarks(quick: bool = False, only: str | None = None) -> Iterator[dic
             yield {"name": spec["name"], "skipped": "sparks-ai is not installed in this environment (optional)"}
             continue
         code = "import json,sys; from sparks_gui.bench import _child; print(json.dumps(_child(json.loads(sys.argv[1]))))"
-        proc = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True,
-                              env={**os.environ})
+        env = {**os.environ}
+        if spec.get("kind") == "sparks_ai":
+            # the reference runs with its own default OpenMP behaviour, not the passive policy sparks_gui sets
+            env["OMP_WAIT_POLICY"] = env.get("SPARKS_BENCH_REFERENCE_OMP_WAIT_POLICY", "")
+        proc = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             tail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit status {proc.returncode}"
             yield {"name": spec["name"], "error": tail}

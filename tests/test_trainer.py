@@ -74,6 +74,8 @@ def test_event_stream_is_complete_and_typed():
     assert set(lat.conditions) >= {"direction"}
     att = [e for e in events if isinstance(e, AttentionSnapshot)][-1]
     assert att.mean.shape == att.last.shape == (1, 65, 65)
+    assert att.every == 1 and att.sequence.shape == (L, 1, 65, 65)
+    np.testing.assert_allclose(att.sequence.mean(0), att.mean, rtol=1e-5, atol=1e-6)
     pred = [e for e in events if isinstance(e, Predictions)][-1]
     assert pred.predicted.shape == pred.true.shape == (3, L, 2)
 

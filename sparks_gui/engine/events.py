@@ -65,6 +65,10 @@ class AttentionSnapshot(Event):
     last: np.ndarray
     """[H, N, N] attention at the last step of that example."""
     example: int = 0
+    sequence: np.ndarray | None = None
+    """[T // every, H, N, N] attention over the example's time (subsampled to stay under ~64 MB)."""
+    every: int = 1
+    """Time stride of ``sequence`` in bins."""
 
 
 @dataclass

@@ -394,4 +394,5 @@ class Trainer:
                           offset=d.target_offset)
         A = self.attention(int(idx[0]))
         if A is not None:
-            yield AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0]))
+            every = max(1, int(np.ceil(A.nbytes / 64e6)))
+            yield AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0]), sequence=A[::every], every=every)
