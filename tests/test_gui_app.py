@@ -391,8 +391,41 @@ def test_decoded_frame_id_vs_true(app, qtbot):
     np.testing.assert_allclose(dec._data_view, want)
 
 
+# ------------------------------------------------------------------ config form
+def test_config_form_offers_new_fields(qtbot):
+    from sparks_gui.engine.config import ENCODER_CHOICES, GRAD_MODES, SparksConfig
+    from sparks_gui.errors import SparksError
+    from sparks_gui.gui._config_form import ConfigForm
+
+    form = ConfigForm(SparksConfig(hebbian_partners=16, partner_selection="local", encoder="gru"))
+    qtbot.addWidget(form)
+    ed = form.editors
+    assert [ed["encoder"].itemText(i) for i in range(ed["encoder"].count())] == list(ENCODER_CHOICES)
+    assert "online_chunked" in [ed["grad_mode"].itemText(i) for i in range(ed["grad_mode"].count())]
+    assert len(GRAD_MODES) == ed["grad_mode"].count()
+    assert ed["encoder"].currentText() == "gru" and ed["hebbian_partners"].value() == 16
+    assert ed["partner_selection"].currentText() == "local"
+    ed["encoder"].setCurrentText("dot_attention")
+    ed["grad_mode"].setCurrentText("online_chunked")
+    ed["hebbian_partners"].setValue(8)
+    ed["partner_selection"].setCurrentText("correlation")
+    cfg = form.config(SparksConfig())
+    assert (cfg.encoder, cfg.grad_mode, cfg.hebbian_partners, cfg.partner_selection) == \
+        ("dot_attention", "online_chunked", 8, "correlation")
+    assert SparksConfig.from_dict(cfg.to_dict()) == cfg  # round-trips, i.e. valid
+    ed["encoder"].setCurrentText("mlp")
+    ed["n_conv_blocks"].setValue(1)  # mlp makes no neuron tokens: the config rejects it
+    with pytest.raises(SparksError):
+        form.config(SparksConfig())
+
+
 # ------------------------------------------------------------ attention at cursor
-def test_attention_at_cursor_time(app, qtbot):
+def test_attention_at_cursor_time(app, qtbot, monkeypatch):
+    from sparks_gui.gui import _worker
+
+    computed = []
+    real = _worker.attention_sequence
+    monkeypatch.setattr(_worker, "attention_sequence", lambda tr, ex: computed.append(ex) or real(tr, ex))
     viewer, session, w = app
     open_recording(viewer, session, qtbot, make_reach(n_trials_per_direction=3))
     tiny(w, epochs=1)
@@ -400,6 +433,10 @@ def test_attention_at_cursor_time(app, qtbot):
     att = w["attention"]
     snap = session.results.attention
     tr = session.trainer
+    # during training the view uses the engine's per-time matrices; the GUI recomputes nothing
+    assert computed == []
+    N, T = tr.data.n_neurons, tr.data.x.shape[-1]
+    assert snap.every == 1 and snap.sequence.shape == (T, snap.mean.shape[0], N, N)
     rec = session.training_recording()
     f = int(round(tr.data.dt / rec.dt))
     att.mode.setCurrentText("at cursor time")
@@ -414,6 +451,7 @@ def test_attention_at_cursor_time(app, qtbot):
     other = next(i for i in range(len(tr.data.starts)) if i != ex)
     session.set_time((tr.data.starts[other] + 3 * f) * rec.dt)
     qtbot.waitUntil(lambda: att.sequence is not None and att.sequence[0] == other, timeout=20_000)
+    assert computed == [other]  # after training, other examples are computed once, off the GUI thread
     att._redraw.flush()
     np.testing.assert_allclose(att.current_matrix(), tr.attention(other)[3].mean(0), rtol=1e-5, atol=1e-7)
     assert f"example #{other}, step 3" in att.info.text()

@@ -20,21 +20,25 @@ from ..engine import config as config_module
 from ..engine.config import SparksConfig
 
 SECTIONS = {
-    "Model": ("latent_dim", "embed_dim", "n_heads", "tau_p", "tau_f", "target_offset", "n_conv_blocks", "conv_heads",
-              "decoder_layers", "tau_s", "w_start", "stdp_rule", "learn_traces", "beta", "loss"),
+    "Model": ("encoder", "latent_dim", "embed_dim", "n_heads", "tau_p", "tau_f", "target_offset", "n_conv_blocks",
+              "conv_heads", "decoder_layers", "tau_s", "w_start", "hebbian_partners", "partner_selection", "stdp_rule",
+              "learn_traces", "beta", "loss"),
     "Training": ("epochs", "batch_size", "lr", "weight_decay", "grad_clip", "grad_mode", "chunk_steps", "seed",
                  "hebbian_backend"),
     "Reporting": ("eval_every", "snapshot_trials", "checkpoint_every"),
 }
 OPEN_SECTIONS = ("Training",)
 CHOICES = {
+    "encoder": config_module.ENCODER_CHOICES,
     "grad_mode": config_module.GRAD_MODES,
+    "partner_selection": ("correlation", "local"),
     "stdp_rule": config_module.STDP_RULES,
     "loss": config_module.LOSS_CHOICES,
     "hebbian_backend": ("auto", "cpu_kernel", "torch"),
 }
 LABELS = {"lr": "learning rate", "tau_p": "τ past (latents)", "tau_f": "τ future (steps)", "tau_s": "τ STDP (s)",
-          "beta": "β (KL weight)", "w_start": "trace increment", "grad_clip": "gradient clip"}
+          "beta": "β (KL weight)", "w_start": "trace increment", "grad_clip": "gradient clip",
+          "hebbian_partners": "partners (0 = dense)"}
 
 
 @lru_cache(maxsize=1)

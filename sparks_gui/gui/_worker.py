@@ -43,7 +43,11 @@ ATTENTION_SEQUENCE_BYTES = 64e6
 
 
 def attention_sequence(trainer, example: int) -> tuple[np.ndarray | None, int]:
-    """``(A [T // every, H, N, N], every)`` for one example, subsampled in time to stay under ~64 MB."""
+    """``(A [T // every, H, N, N], every)`` for one example, subsampled in time to stay under ~64 MB.
+
+    Used by the attention view *after* training, for examples other than the snapshot's (during
+    training the engine's ``AttentionSnapshot.sequence`` is used as is, never recomputed here).
+    """
     heb = trainer.model.sessions[trainer.session]
     if not getattr(heb, "has_attention", False):
         return None, 1
@@ -51,21 +55,6 @@ def attention_sequence(trainer, example: int) -> tuple[np.ndarray | None, int]:
     per_step = 4.0 * heb.n_heads * heb.n_neurons**2
     every = max(1, int(np.ceil(T * per_step / ATTENTION_SEQUENCE_BYTES)))
     return trainer.attention(int(example), every=every), every
-
-
-def attach_attention_sequence(trainer, ev) -> None:
-    """Give an AttentionSnapshot the per-time matrices of its example (``ev.sequence``, ``ev.every``).
-
-    Runs in the worker thread while the trainer's generator is suspended at its yield, so the
-    model is not being updated meanwhile.  (The engine computes this sequence for the snapshot
-    and keeps only its mean and last step; passing it along would save this second pass.)
-    """
-    if getattr(ev, "sequence", None) is not None:
-        return
-    try:
-        ev.sequence, ev.every = attention_sequence(trainer, ev.example)
-    except Exception:  # noqa: BLE001 - the view falls back to mean / last step
-        ev.sequence, ev.every = None, 1
 
 
 class TrainingRun(QObject):
@@ -140,7 +129,7 @@ class TrainingRun(QObject):
 
     # ------------------------------------------------------- worker thread
     def _generate(self):
-        from ..engine.events import AttentionSnapshot, Failed, Finished, StepProgress
+        from ..engine.events import Failed, Finished, StepProgress
         from ..engine.trainer import Trainer
         from ..errors import SparksError
 
@@ -180,8 +169,6 @@ class TrainingRun(QObject):
                     elif isinstance(ev, Failed):
                         yield ("failed", ev.message)
                     else:
-                        if isinstance(ev, AttentionSnapshot):
-                            attach_attention_sequence(trainer, ev)
                         yield ("event", ev)
                     if isinstance(ev, Finished):
                         return

@@ -73,7 +73,9 @@ def add_sparks_docks(viewer) -> dict:
     }
     docks = {}
     add = viewer.window.add_dock_widget
-    docks["data"] = add(w["data"], name="SPARKS data", area="right")
+    # the tall data dock scrolls instead of imposing their full height on the window
+    # (which would leave too little height for the views at the bottom)
+    docks["data"] = add(_scrolling(w["data"]), name="SPARKS data", area="right")
     docks["training"] = add(w["training"], name="SPARKS training", area="right", tabify=True)
     docks["export"] = add(w["export"], name="SPARKS export", area="right", tabify=True)
     docks["raster"] = add(w["raster"], name="Raster", area="bottom")
@@ -84,6 +86,9 @@ def add_sparks_docks(viewer) -> dict:
         from qtpy.QtCore import Qt
 
         win = viewer.window._qt_window
+        # napari's layer controls + layer list take the full height on the left, so that their
+        # minimum heights do not squeeze the SPARKS views at the bottom
+        win.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
         # bottom: [raster over decoding] | latents | attention
         win.splitDockWidget(docks["raster"], docks["latents"], Qt.Horizontal)
         win.splitDockWidget(docks["latents"], docks["attention"], Qt.Horizontal)
@@ -98,6 +103,20 @@ def add_sparks_docks(viewer) -> dict:
     return w
 
 
+def _scrolling(widget):
+    """``widget`` inside a frameless vertical scroll area (for docks taller than the window allows)."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QFrame, QScrollArea
+
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    area.setWidget(widget)
+    area.setMinimumWidth(widget.minimumSizeHint().width() + 16)
+    return area
+
+
 def arrange_docks(viewer) -> None:
     """Size the SPARKS docks for the current window size (call again after resizing the window)."""
     from qtpy.QtCore import Qt
@@ -110,11 +129,15 @@ def arrange_docks(viewer) -> None:
     try:
         win = viewer.window._qt_window
         W, H = max(win.width(), 1200), max(win.height(), 800)
-        bottom = W - 40
+        left = 0  # width of the left dock column, when it spans the full height (see add_sparks_docks)
+        if win.corner(Qt.BottomLeftCorner) == Qt.LeftDockWidgetArea:
+            left = max((d.width() for d in win.findChildren(type(docks["raster"])) if d.isVisible()
+                        and not d.isFloating() and win.dockWidgetArea(d) == Qt.LeftDockWidgetArea), default=0)
+        bottom = W - 40 - left
         win.resizeDocks([docks["raster"], docks["latents"], docks["attention"]],
-                        [int(bottom * 0.46), int(bottom * 0.30), int(bottom * 0.24)], Qt.Horizontal)
-        win.resizeDocks([docks["raster"], docks["decoding"]], [int(H * 0.27), int(H * 0.25)], Qt.Vertical)
-        win.resizeDocks([docks["latents"]], [int(H * 0.52)], Qt.Vertical)
+                        [int(bottom * 0.42), int(bottom * 0.31), int(bottom * 0.27)], Qt.Horizontal)
+        win.resizeDocks([docks["raster"], docks["decoding"]], [int(H * 0.31), int(H * 0.17)], Qt.Vertical)
+        win.resizeDocks([docks["latents"]], [int(H * 0.48)], Qt.Vertical)
         win.resizeDocks([docks["data"]], [380], Qt.Horizontal)
         docks["data"].raise_()
     except Exception:  # noqa: BLE001 - layout is cosmetic

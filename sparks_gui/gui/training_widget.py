@@ -66,7 +66,7 @@ class TrainingWidget(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
-        scroll.setMinimumHeight(160)
+        scroll.setMinimumHeight(110)
         layout.addWidget(scroll, 2)
 
         row = QFormLayout()
@@ -309,7 +309,8 @@ def evaluate_loaded(session, cfg, ck) -> None:
                                             starts=d.starts[idx], dt=d.dt),
                      predictions=Predictions(epoch, ev["pred"], true, idx, d.target_name, starts=d.starts[idx], dt=d.dt,
                                              offset=d.target_offset),
-                     attention=AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0])) if A is not None else None)
-    if res.attention is not None:
-        res.attention.sequence, res.attention.every = A, 1
+                     attention=None)
+    if A is not None:
+        every = max(1, int(np.ceil(A.nbytes / 64e6)))  # same subsampling as the engine's snapshots
+        res.attention = AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0]), sequence=A[::every], every=every)
     session.set_results(res, trainer=tr)

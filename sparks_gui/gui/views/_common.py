@@ -91,8 +91,33 @@ def combo(items, tooltip: str = "", current: str | None = None) -> QComboBox:
         c.setCurrentText(current)
     c.setToolTip(tooltip)
     c.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-    c.setMinimumContentsLength(min(max(len(str(i)) for i in items) if items else 4, 12))
+    c.setMinimumContentsLength(min(max(len(str(i)) for i in items) if items else 4, 20))
     return c
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with '…' when the toolbar is narrow (full text in the tooltip)."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(parent)
+        self._full = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        self._full = str(text)
+        self.setToolTip(self._full)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.ElideRight, max(self.width() - 2, 0))
+        QLabel.setText(self, shown)
 
 
 def export_widget_image(widget: QWidget, path: str | Path, scene_item=None) -> Path:
@@ -138,7 +163,7 @@ class ViewBase(QWidget):
         self.toolbar = QHBoxLayout()
         self.toolbar.setContentsMargins(4, 2, 4, 2)
         self.toolbar.setSpacing(6)
-        self.info = QLabel("")
+        self.info = ElidedLabel("")
         self.info.setStyleSheet("color: #9aa0a8;")
         self.info.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.info.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
@@ -158,7 +183,17 @@ class ViewBase(QWidget):
         layout.addLayout(self.toolbar)
         self._body = layout
 
-    def finish_toolbar(self) -> None:
+    def finish_toolbar(self, info_below: bool = False) -> None:
+        """Add the info text and the export button; ``info_below`` puts the text on a row of its own."""
+        if info_below:
+            self.toolbar.addStretch(1)
+            self.toolbar.addWidget(self._export_btn)
+            row = QHBoxLayout()
+            row.setContentsMargins(6, 0, 4, 2)
+            self.info.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
+            row.addWidget(self.info, 1)
+            self._body.addLayout(row)
+            return
         self.toolbar.addWidget(self.info, 1)
         self.toolbar.addWidget(self._export_btn)
 
@@ -187,11 +222,24 @@ class ViewBase(QWidget):
 
 
 def placeholder_text(plot: pg.PlotItem, text: str) -> pg.TextItem:
-    item = pg.TextItem(text, color="#7f848c", anchor=(0.5, 0.5))
+    """Grey centred text in an otherwise empty plot (axes hidden); remove it with ``clear_placeholder``."""
+    item = pg.TextItem(text, color="#9aa0a8", anchor=(0.5, 0.5))
+    for side in ("left", "bottom"):
+        plot.hideAxis(side)
+    plot.getViewBox().setMouseEnabled(False, False)
     plot.addItem(item, ignoreBounds=True)
     item.setPos(0.5, 0.5)
     plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
     return item
+
+
+def clear_placeholder(plot: pg.PlotItem, item: pg.TextItem | None) -> None:
+    """Undo :func:`placeholder_text`: remove the text and show the axes again."""
+    if item is not None and item.scene() is not None:
+        plot.removeItem(item)
+    for side in ("left", "bottom"):
+        plot.showAxis(side)
+    plot.getViewBox().setMouseEnabled(True, True)
 
 
 def align_center(widget: QWidget) -> QWidget:

@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtCore import QRectF, Qt
 
-from ._common import Throttle, ViewBase, colormap, combo
+from ._common import Throttle, ViewBase, clear_placeholder, colormap, combo, placeholder_text
 
 
 class AttentionView(ViewBase):
@@ -21,7 +21,9 @@ class AttentionView(ViewBase):
                           "or the matrix at the example's last step")
         self.toolbar.addWidget(self.head)
         self.toolbar.addWidget(self.mode)
-        self.finish_toolbar()
+        for box in (self.head, self.mode):
+            box.setSizeAdjustPolicy(box.AdjustToContents)
+        self.finish_toolbar(info_below=True)
         self.widget = pg.GraphicsLayoutWidget()
         self.plot = self.widget.addPlot(row=0, col=0)
         self.plot.invertY(True)
@@ -41,6 +43,9 @@ class AttentionView(ViewBase):
             line.setVisible(False)
             self.plot.addItem(line, ignoreBounds=True)
         self._body.addWidget(self.widget)
+        self.colourbar.setVisible(False)
+        self._placeholder = placeholder_text(
+            self.plot, "Hebbian attention (query × key neuron)\nappears here after the first\nevaluation of a training run")
         self.snapshot = None
         self.matrix = None  # displayed (sorted) matrix
         self.order = None
@@ -71,6 +76,10 @@ class AttentionView(ViewBase):
             self.head.clear()
             self.head.addItems((["mean of heads"] if H > 1 else []) + [f"head {h + 1}" for h in range(H)])
             self.head.blockSignals(False)
+        if self._placeholder is not None:
+            clear_placeholder(self.plot, self._placeholder)
+            self._placeholder = None
+            self.colourbar.setVisible(True)
         self.snapshot = snap
         seq = getattr(snap, "sequence", None)
         self._seq_cache.clear()

@@ -51,6 +51,9 @@ class LatentView(ViewBase):
         self.x_axis = combo(["1"], "Horizontal axis")
         self.y_axis = combo(["2"], "Vertical axis")
         self.colour_by = combo(["time"], "Colour the trajectories by time in the trial, a trial condition, or a behaviour variable")
+        self.colour_by.setMinimumContentsLength(11)
+        for box, width in ((self.x_axis, 52), (self.y_axis, 52), (self.dim_mode, 72)):
+            box.setMaximumWidth(width)  # a digit or "2-D": leave the room to the other controls
         self.average = QCheckBox("mean per condition")
         self.average.setToolTip("One mean trajectory per value of the colouring condition")
         for w in (self.dim_mode, self.axes_mode, self.x_axis, self.y_axis):

@@ -23,7 +23,7 @@ class LossView(ViewBase):
         self.toolbar.addWidget(self.log_y)
         self.finish_toolbar()
         self.widget = pg.PlotWidget()
-        self.widget.setMinimumHeight(150)
+        self.widget.setMinimumHeight(110)
         self.plot = self.widget.getPlotItem()
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "loss")

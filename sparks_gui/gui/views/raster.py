@@ -54,13 +54,16 @@ class RasterView(ViewBase):
                               "PCA angle, or the file's order", session.ordering_name)
         self.norm = combo(["z-score", "max", "raw"], "Per-neuron normalisation for display")
         self.cmap = combo(["gray_r", "magma", "viridis", "inferno"], "Colour map")
+        self.ordering.setSizeAdjustPolicy(self.ordering.AdjustToContents)
+        for w in (self.norm, self.cmap):
+            w.setMaximumWidth(92)
         for w in (self.ordering, self.norm, self.cmap):
             self.toolbar.addWidget(w)
         self.finish_toolbar()
         self.widget = pg.GraphicsLayoutWidget()
         self.plot = self.widget.addPlot(row=0, col=0)
         self.plot.invertY(True)
-        self.plot.setLabel("left", "neuron (sorted)")
+        self.plot.setLabel("left", "neuron")
         self.plot.setLabel("bottom", "time", units="s")
         self.plot.setMenuEnabled(True)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -80,11 +83,26 @@ class RasterView(ViewBase):
         self.plot.addItem(self.row_marker, ignoreBounds=True)
         self.behaviour_plot = self.widget.addPlot(row=1, col=0)
         self.behaviour_plot.setXLink(self.plot)
-        self.behaviour_plot.setMaximumHeight(70)
         self.behaviour_plot.hideAxis("bottom")
-        self.behaviour_plot.setLabel("left", "behaviour")
+        self.behaviour_plot.setMouseEnabled(x=True, y=False)
+        self.behaviour_plot.getAxis("left").setStyle(tickLength=-4)
+        self.behaviour_label = pg.TextItem("", color="#9aa0a8", anchor=(0, 0))  # variable name, top-left corner
+        self.behaviour_label.setParentItem(self.behaviour_plot.getViewBox())
+        self.behaviour_label.setPos(4, 0)
+        self.behaviour_label.setZValue(20)
+        self.behaviour_plot.getAxis("left").enableAutoSIPrefix(False)
         self.behaviour_cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff5050", width=1))
         self.behaviour_plot.addItem(self.behaviour_cursor, ignoreBounds=True)
+        # the raster dominates: the behaviour strip gets a quarter of the height, both share a left-axis width
+        lay = self.widget.ci.layout
+        lay.setRowStretchFactor(0, 3)
+        lay.setRowStretchFactor(1, 1)
+        lay.setVerticalSpacing(2)
+        self.plot.setMinimumHeight(60)
+        self.behaviour_plot.setMinimumHeight(28)
+        for p in (self.plot, self.behaviour_plot):
+            p.getAxis("left").setWidth(50)
+        self.widget.ci.setContentsMargins(2, 2, 2, 2)
         self._body.addWidget(self.widget)
 
         self.pyramid: list[np.ndarray] = []
@@ -144,16 +162,24 @@ class RasterView(ViewBase):
     def _draw_behaviour(self, rec) -> None:
         self.behaviour_plot.clear()
         self.behaviour_plot.addItem(self.behaviour_cursor, ignoreBounds=True)
+        # the time axis goes under the bottom-most plot (behaviour strip when there is one)
+        self.plot.showAxis("bottom", not rec.behaviour)
+        self.behaviour_plot.showAxis("bottom", bool(rec.behaviour))
+        # a hidden item keeps its share of a QGraphicsGridLayout: collapse the strip instead
+        self.widget.ci.layout.setRowStretchFactor(1, 1 if rec.behaviour else 0)
+        self.behaviour_plot.setMinimumHeight(28 if rec.behaviour else 0)
+        self.behaviour_plot.setMaximumHeight(16777215 if rec.behaviour else 0)
         if not rec.behaviour:
             self.behaviour_plot.setVisible(False)
             return
         self.behaviour_plot.setVisible(True)
+        self.behaviour_plot.setLabel("bottom", "time", units="s")
         name, values = next(iter(rec.behaviour.items()))
         t = np.arange(rec.n_time) * rec.dt
         step = max(1, rec.n_time // 20000)
         for j in range(min(values.shape[1], 3)):
             self.behaviour_plot.plot(t[::step], values[::step, j], pen=pg.mkPen(pg.intColor(j, 6), width=1))
-        self.behaviour_plot.setLabel("left", name)
+        self.behaviour_label.setText(name + (f" [{min(values.shape[1], 3)}]" if values.shape[1] > 1 else ""))
 
     def _apply_cmap(self, name: str) -> None:
         cmap = colormap(name)
