@@ -167,12 +167,13 @@ def test_event_loop_stays_responsive_while_training(app, qtbot, record_property)
     record_property("slowest_view_redraw_ms", slowest)
     print(f"p99 gap {p99:.1f} ms, slowest view redraw {slowest:.1f} ms")
     assert w["latents"]._redraw.calls >= 1 and w["decoding"]._redraw.calls >= 1
-    # The budget is 50 ms for the worst gap.  The GUI side no longer blocks: kernels are compiled by
-    # Trainer.warmup() before the probe starts, views redraw from timers at staggered moments (<= 20 Hz,
-    # loss curve 4 Hz) and no view redraw takes > 50 ms here (see _common.Throttle.last_duration_s).
-    # The remaining outliers are gaps in which the GUI thread runs none of our code: it waits for the
-    # GIL held by the training thread's Python code (PyQt5 drops and re-takes the GIL on every Qt call,
-    # so a pyqtgraph paint needs many hand-overs) and for a CPU on the shared 2-core test machine.
+    # The budget is 50 ms for the worst gap.  Training runs in a child process (engine/process.py), so the
+    # GUI thread never waits for the training loop's GIL; kernels are compiled before the first batch,
+    # views redraw from timers at staggered moments (<= 20 Hz, loss curve 4 Hz) and no view redraw takes
+    # > 50 ms here.  A watchdog that dumped the GUI thread's stack during every gap > 80 ms (2026-11-24)
+    # found it inside Qt's painting of the main window (napari's OpenGL canvas, rendered in software by
+    # llvmpipe under Xvfb on 2 cores) and pyqtgraph's paint preparation - never in SPARKS code.  Measured
+    # on the idle CI machine: worst 190-256 ms, p99 60-200 ms, median 10-16 ms.
     # The hard check is opt-in (SPARKS_STRICT_TIMING=1); the typical gap must always be within budget.
     assert float(np.median(gaps)) * 1000 < 50.0
     if os.environ.get("SPARKS_STRICT_TIMING"):

@@ -112,6 +112,8 @@ class TrainingRun(QObject):
             self._resume.clear()
         else:
             self._resume.set()
+        if hasattr(self.trainer, "pause"):  # a child process trains: pause it there too
+            (self.trainer.pause if paused else self.trainer.resume)()
         self.paused_changed.emit(paused)
 
     def stop(self) -> None:
@@ -128,6 +130,25 @@ class TrainingRun(QObject):
         return self._ended.wait(timeout)
 
     # ------------------------------------------------------- worker thread
+    def _make_trainer(self):
+        """Train in a child process (the GUI never waits on the training loop's Python), unless
+        ``SPARKS_GUI_INPROCESS=1`` or the recording cannot be sent to another process."""
+        import os
+        import pickle
+
+        from ..engine.trainer import Trainer
+
+        if not os.environ.get("SPARKS_GUI_INPROCESS") and not self._kwargs:
+            from ..engine.process import ProcessTrainer
+
+            try:
+                trainer = ProcessTrainer(self.config, self.recording, threads=max(1, (os.cpu_count() or 2) - 1))
+                trainer._child_recording()
+                return trainer
+            except (pickle.PicklingError, TypeError, AttributeError):
+                pass
+        return Trainer(self.config, self.recording, **self._kwargs)
+
     def _generate(self):
         from ..engine.events import Failed, Finished, StepProgress
         from ..engine.trainer import Trainer
@@ -136,14 +157,14 @@ class TrainingRun(QObject):
         _leave_a_core_for_the_gui()
         try:
             try:
-                trainer = Trainer(self.config, self.recording, **self._kwargs)
+                trainer = self._make_trainer()
             except SparksError as exc:
                 yield ("failed", str(exc))
                 return
             self.trainer = trainer
             if self._stop.is_set():
                 trainer.cancel()
-            else:
+            elif not hasattr(trainer, "pause"):
                 try:  # compile the CPU kernels now, not inside the first (timed, reported) batch
                     trainer.warmup()
                 except Exception:  # noqa: BLE001 - warm-up is an optimisation; run() reports real errors
@@ -165,7 +186,7 @@ class TrainingRun(QObject):
                         yield ("progress", last_progress, pending)
                         pending = []
                     if hasattr(ev, "total_steps") and not isinstance(ev, StepProgress):
-                        yield ("started", ev, trainer)
+                        yield ("started", ev, getattr(trainer, "trainer", trainer))
                     elif isinstance(ev, Failed):
                         yield ("failed", ev.message)
                     else:

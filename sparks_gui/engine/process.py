@@ -1,0 +1,158 @@
+"""Run :meth:`Trainer.run` in a separate process and stream its events back.
+
+A GUI that trains in a thread shares the interpreter lock and the cores with the
+training loop; every stretch of Python the trainer runs (data handling, evaluation,
+optimiser bookkeeping) delays the event loop.  :class:`ProcessTrainer` keeps the same
+generator-of-events interface but trains in a child process (started with ``spawn``,
+at a lower scheduling priority), so the parent only waits on a queue.
+
+The parent keeps a *shadow* :class:`Trainer` (same data preparation and, because model
+initialisation is seeded, the same initial weights); the child sends its weights after
+every epoch and at the end, so ``process_trainer.trainer`` can evaluate, export and
+compute attention exactly like an in-process trainer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+import pickle
+import queue as queue_module
+from collections.abc import Iterator
+from typing import Any
+
+from .config import SparksConfig
+from .events import EpochEnd, Event, Failed, Finished
+from .trainer import Trainer
+
+
+def _state_arrays(model) -> dict[str, Any]:
+    return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
+
+
+def _child(config: SparksConfig, recording, events, stop, resume, nice: int, threads: int | None) -> None:
+    """Child process: train and put ``(kind, payload)`` items on ``events``."""
+    try:
+        if nice:
+            os.nice(nice)
+    except (AttributeError, OSError):  # pragma: no cover - platform without nice
+        pass
+    try:
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        trainer = Trainer(config, recording)
+        trainer.warmup()
+        for ev in trainer.run():
+            if isinstance(ev, (EpochEnd, Finished)):
+                events.put(("weights", _state_arrays(trainer.model)))
+            if isinstance(ev, Finished):
+                events.put(("history", list(trainer.history)))
+            events.put(("event", ev))
+            if isinstance(ev, (Finished, Failed)):
+                return
+            while not resume.wait(0.05):  # paused between batches
+                if stop.is_set():
+                    break
+            if stop.is_set() and not trainer.cancelled:
+                trainer.cancel()
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
+        events.put(("event", Failed(0, f"{type(exc).__name__}: {exc}")))
+
+
+class ProcessTrainer:
+    """Same interface as :class:`Trainer` (``run()``, ``cancel()``, ``cancelled``), training in a child process.
+
+    Parameters
+    ----------
+    config, recording
+        As for :class:`Trainer`.
+    nice
+        Scheduling-priority increment of the child (POSIX), so an interactive parent stays responsive.
+    threads
+        torch threads in the child (None: torch's default).
+    """
+
+    def __init__(self, config: SparksConfig, recording, nice: int = 5, threads: int | None = None):
+        self.config = config
+        self.trainer = Trainer(config, recording)  # shadow: data, model structure, synced weights
+        self._recording = recording
+        self._nice = nice
+        self._threads = threads
+        ctx = mp.get_context("spawn")
+        self._ctx = ctx
+        self._stop = ctx.Event()
+        self._resume = ctx.Event()
+        self._resume.set()
+        self._cancelled = False
+        self._process = None
+
+    # -------------------------------------------------------------- control
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._stop.set()
+        self._resume.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    @property
+    def model(self):
+        return self.trainer.model
+
+    @property
+    def data(self):
+        return self.trainer.data
+
+    def _child_recording(self):
+        """The recording without parts that cannot (or need not) cross a process boundary (lazy movies)."""
+        rec = self._recording
+        if getattr(rec, "movie", None) is not None:
+            rec = dataclasses.replace(rec, movie=None)
+        pickle.dumps(rec)  # fail here, clearly, rather than in the child
+        return rec
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> Iterator[Event]:
+        events = self._ctx.Queue(maxsize=64)
+        self._process = self._ctx.Process(
+            target=_child, args=(self.config, self._child_recording(), events, self._stop, self._resume, self._nice,
+                                 self._threads), daemon=True,
+        )
+        self._process.start()
+        try:
+            while True:
+                try:
+                    kind, payload = events.get(timeout=0.2)
+                except queue_module.Empty:
+                    if not self._process.is_alive():
+                        yield Failed(0, f"The training process ended unexpectedly (exit code {self._process.exitcode}).")
+                        return
+                    continue
+                if kind == "weights":
+                    import torch
+
+                    self.trainer.model.load_state_dict({k: torch.from_numpy(v) for k, v in payload.items()})
+                    continue
+                if kind == "history":
+                    self.trainer.history = payload
+                    continue
+                yield payload
+                if isinstance(payload, (Finished, Failed)):
+                    return
+        finally:
+            self._stop.set()
+            self._resume.set()
+            self._process.join(timeout=10)
+            if self._process.is_alive():  # pragma: no cover - a wedged child
+                self._process.terminate()
+                self._process.join(timeout=5)
