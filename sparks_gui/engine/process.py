@@ -43,6 +43,12 @@ def _child(config: SparksConfig, recording, events, stop, resume, nice: int, thr
 
         if threads:
             torch.set_num_threads(threads)
+            try:
+                import numba
+
+                numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            except Exception:  # noqa: BLE001 - numba is optional
+                pass
         trainer = Trainer(config, recording)
         trainer.warmup()
         for ev in trainer.run():

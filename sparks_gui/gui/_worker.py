@@ -142,7 +142,8 @@ class TrainingRun(QObject):
             from ..engine.process import ProcessTrainer
 
             try:
-                trainer = ProcessTrainer(self.config, self.recording, threads=max(1, (os.cpu_count() or 2) - 1))
+                threads = max(1, (os.cpu_count() or 2) - 1)  # leave a core, and CPU priority, to the GUI
+                trainer = ProcessTrainer(self.config, self.recording, nice=15, threads=threads)
                 trainer._child_recording()
                 return trainer
             except (pickle.PicklingError, TypeError, AttributeError):
