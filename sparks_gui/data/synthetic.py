@@ -69,7 +69,6 @@ def make_reach(
     rng.shuffle(directions)
     angles = 2 * np.pi * directions / n_directions
 
-    t = np.arange(L) * dt  # time within trial
     lead = int(round(lead_s / dt))
     t_ext = np.arange(L + lead) * dt  # kinematics computed beyond the trial so rates can lead them
     onset = t_before + rng.uniform(-0.02, 0.02, n_trials)

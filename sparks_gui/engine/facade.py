@@ -14,7 +14,7 @@ from ..errors import SparksError
 from ..model.sparks import SparksModel, pick_device, prediction_from_output
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SparksConfig
-from .dataset import rebin, PreparedData, as_recording, prepare
+from .dataset import rebin, PreparedData, as_recording
 from .events import Event, Failed, Finished
 from .trainer import Trainer
 

@@ -6,18 +6,17 @@ optimiser bookkeeping) delays the event loop.  :class:`ProcessTrainer` keeps the
 generator-of-events interface but trains in a child process (started with ``spawn``,
 at a lower scheduling priority), so the parent only waits on a queue.
 
-The parent keeps a *shadow* :class:`Trainer` (same data preparation and, because model
-initialisation is seeded, the same initial weights); the child sends its weights after
+The parent keeps a *shadow* :class:`Trainer` (it prepares the data once and sends the prepared
+tensors to the child; model initialisation is seeded, so both start from the same weights); the
+child sends its weights after
 every epoch and at the end, so ``process_trainer.trainer`` can evaluate, export and
 compute attention exactly like an in-process trainer.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing as mp
 import os
-import pickle
 import queue as queue_module
 from collections.abc import Iterator
 from typing import Any
@@ -31,7 +30,7 @@ def _state_arrays(model) -> dict[str, Any]:
     return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
-def _child(config: SparksConfig, recording, events, stop, resume, nice: int, threads: int | None) -> None:
+def _child(config: SparksConfig, data, events, stop, resume, nice: int, threads: int | None) -> None:
     """Child process: train and put ``(kind, payload)`` items on ``events``."""
     try:
         if nice:
@@ -49,7 +48,7 @@ def _child(config: SparksConfig, recording, events, stop, resume, nice: int, thr
                 numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             except Exception:  # noqa: BLE001 - numba is optional
                 pass
-        trainer = Trainer(config, recording)
+        trainer = Trainer(config, data=data)
         trainer.warmup()
         for ev in trainer.run():
             if isinstance(ev, (EpochEnd, Finished)):
@@ -84,7 +83,6 @@ class ProcessTrainer:
     def __init__(self, config: SparksConfig, recording, nice: int = 5, threads: int | None = None):
         self.config = config
         self.trainer = Trainer(config, recording)  # shadow: data, model structure, synced weights
-        self._recording = recording
         self._nice = nice
         self._threads = threads
         ctx = mp.get_context("spawn")
@@ -119,19 +117,13 @@ class ProcessTrainer:
     def data(self):
         return self.trainer.data
 
-    def _child_recording(self):
-        """The recording without parts that cannot (or need not) cross a process boundary (lazy movies)."""
-        rec = self._recording
-        if getattr(rec, "movie", None) is not None:
-            rec = dataclasses.replace(rec, movie=None)
-        pickle.dumps(rec)  # fail here, clearly, rather than in the child
-        return rec
-
     # ------------------------------------------------------------------ run
     def run(self) -> Iterator[Event]:
         events = self._ctx.Queue(maxsize=64)
         self._process = self._ctx.Process(
-            target=_child, args=(self.config, self._child_recording(), events, self._stop, self._resume, self._nice,
+            # the child gets the prepared tensors (plain numpy), not the recording: no second preparation,
+            # and lazy movies or file handles never cross the process boundary
+            target=_child, args=(self.config, self.trainer.data, events, self._stop, self._resume, self._nice,
                                  self._threads), daemon=True,
         )
         self._process.start()

@@ -38,6 +38,10 @@ from .events import (
 )
 
 
+ATTENTION_SEQUENCE_BYTES = 64e6
+"""Attention sequences in snapshots are subsampled in time to stay under this size."""
+
+
 def build_model(config: SparksConfig, data: PreparedData) -> SparksModel:
     """A fresh model for ``data`` under ``config``."""
     sparse = 0 < config.hebbian_partners < data.n_neurons and config.encoder.startswith("hebbian")
@@ -384,15 +388,28 @@ class Trainer:
         yield Finished(cfg.epochs - 1, final, self.history)
 
     def _snapshots(self, epoch: int, ev: dict[str, Any]) -> Iterator[Event]:
+        n = min(self.config.snapshot_trials, len(self.data.test_idx))
+        yield from self.snapshot_events(epoch, self.data.test_idx[:n], {k: ev[k][:n] for k in ("latents", "pred")})
+
+    def snapshot_events(self, epoch: int, idx: np.ndarray, ev: dict[str, Any]) -> list[Event]:
+        """Latent, prediction and attention snapshots of examples ``idx`` from an :meth:`evaluate` result."""
         d = self.data
-        n = min(self.config.snapshot_trials, len(d.test_idx))
-        idx = d.test_idx[:n]
-        conds = {k: v[idx] for k, v in d.conditions.items()}
-        yield LatentSnapshot(epoch, ev["latents"][:n], idx, conds, starts=d.starts[idx], dt=d.dt)
         true = d.denormalise(d.r[idx]) if d.loss == "mse" else d.r[idx]
-        yield Predictions(epoch, ev["pred"][:n], true, idx, d.target_name, starts=d.starts[idx], dt=d.dt,
-                          offset=d.target_offset)
-        A = self.attention(int(idx[0]))
+        events: list[Event] = [
+            LatentSnapshot(epoch, ev["latents"], idx, {k: v[idx] for k, v in d.conditions.items()},
+                           starts=d.starts[idx], dt=d.dt),
+            Predictions(epoch, ev["pred"], true, idx, d.target_name, starts=d.starts[idx], dt=d.dt,
+                        offset=d.target_offset),
+        ]
+        A, every = self.attention_subsampled(int(idx[0]))
         if A is not None:
-            every = max(1, int(np.ceil(A.nbytes / 64e6)))
-            yield AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0]), sequence=A[::every], every=every)
+            events.append(AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0]), sequence=A[::every], every=every))
+        return events
+
+    def attention_subsampled(self, example: int, max_bytes: float = ATTENTION_SEQUENCE_BYTES):
+        """``(A [T, H, N, N], every)``: the attention of one example and the time stride that keeps
+        ``A[::every]`` under ``max_bytes`` (A is None for encoders without attention)."""
+        A = self.attention(example)
+        if A is None:
+            return None, 1
+        return A, max(1, int(np.ceil(A.nbytes / max_bytes)))

@@ -39,22 +39,14 @@ def _leave_a_core_for_the_gui() -> None:
         pass
 
 
-ATTENTION_SEQUENCE_BYTES = 64e6
-
-
 def attention_sequence(trainer, example: int) -> tuple[np.ndarray | None, int]:
-    """``(A [T // every, H, N, N], every)`` for one example, subsampled in time to stay under ~64 MB.
+    """``(A [T // every, H, N, N], every)`` for one example, subsampled like the engine's snapshots.
 
     Used by the attention view *after* training, for examples other than the snapshot's (during
     training the engine's ``AttentionSnapshot.sequence`` is used as is, never recomputed here).
     """
-    heb = trainer.model.sessions[trainer.session]
-    if not getattr(heb, "has_attention", False):
-        return None, 1
-    T = trainer.data.x.shape[-1]
-    per_step = 4.0 * heb.n_heads * heb.n_neurons**2
-    every = max(1, int(np.ceil(T * per_step / ATTENTION_SEQUENCE_BYTES)))
-    return trainer.attention(int(example), every=every), every
+    A, every = trainer.attention_subsampled(int(example))
+    return (None if A is None else A[::every]), every
 
 
 class TrainingRun(QObject):
@@ -132,27 +124,20 @@ class TrainingRun(QObject):
     # ------------------------------------------------------- worker thread
     def _make_trainer(self):
         """Train in a child process (the GUI never waits on the training loop's Python), unless
-        ``SPARKS_GUI_INPROCESS=1`` or the recording cannot be sent to another process."""
+        ``SPARKS_GUI_INPROCESS=1``."""
         import os
-        import pickle
 
         from ..engine.trainer import Trainer
 
         if not os.environ.get("SPARKS_GUI_INPROCESS") and not self._kwargs:
             from ..engine.process import ProcessTrainer
 
-            try:
-                threads = max(1, (os.cpu_count() or 2) - 1)  # leave a core, and CPU priority, to the GUI
-                trainer = ProcessTrainer(self.config, self.recording, nice=15, threads=threads)
-                trainer._child_recording()
-                return trainer
-            except (pickle.PicklingError, TypeError, AttributeError):
-                pass
+            threads = max(1, (os.cpu_count() or 2) - 1)  # leave a core, and CPU priority, to the GUI
+            return ProcessTrainer(self.config, self.recording, nice=15, threads=threads)
         return Trainer(self.config, self.recording, **self._kwargs)
 
     def _generate(self):
         from ..engine.events import Failed, Finished, StepProgress
-        from ..engine.trainer import Trainer
         from ..errors import SparksError
 
         _leave_a_core_for_the_gui()

@@ -150,7 +150,7 @@ def make_viewer(file: str | None = None, sample: str | None = None, show: bool =
     import napari
 
     viewer = napari.Viewer(title="SPARKS", show=show)
-    widgets = add_sparks_docks(viewer)
+    add_sparks_docks(viewer)
     if file is not None:
         from ..data.io import load_recording
         from .data_widget import add_recording_layers

@@ -285,7 +285,6 @@ def evaluate_loaded(session, cfg, ck) -> None:
     """Rebuild the trainer around the loaded weights and show held-out latents/predictions/attention."""
     import numpy as np
 
-    from ..engine.events import AttentionSnapshot, LatentSnapshot, Predictions
     from ..engine.trainer import Trainer
     from ..model.sparks import SparksModel
     from ._session import RunResults
@@ -302,15 +301,8 @@ def evaluate_loaded(session, cfg, ck) -> None:
     idx = idx[: cfg.snapshot_trials]
     ev = tr.evaluate(idx)
     epoch = max(len(tr.history) - 1, 0)
-    true = d.denormalise(d.r[idx]) if d.loss == "mse" else d.r[idx]
-    A = tr.attention(int(idx[0]))
+    snaps = {type(e).__name__: e for e in tr.snapshot_events(epoch, idx, ev)}
     res = RunResults(history=[dict(h) for h in tr.history], config=cfg, metrics=dict(ev["metrics"]),
-                     latents=LatentSnapshot(epoch, ev["latents"], idx, {k: v[idx] for k, v in d.conditions.items()},
-                                            starts=d.starts[idx], dt=d.dt),
-                     predictions=Predictions(epoch, ev["pred"], true, idx, d.target_name, starts=d.starts[idx], dt=d.dt,
-                                             offset=d.target_offset),
-                     attention=None)
-    if A is not None:
-        every = max(1, int(np.ceil(A.nbytes / 64e6)))  # same subsampling as the engine's snapshots
-        res.attention = AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0]), sequence=A[::every], every=every)
+                     latents=snaps["LatentSnapshot"], predictions=snaps["Predictions"],
+                     attention=snaps.get("AttentionSnapshot"))
     session.set_results(res, trainer=tr)

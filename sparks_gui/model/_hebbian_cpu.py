@@ -323,6 +323,50 @@ if HAVE_NUMBA:
             v = a + (one - a) * (qj * gj)
         return pj, qj, min(max(v, lo), hi)
 
+    @njit(inline="always", fastmath=_FAST)
+    def _catch_up(j, t, tl, p, q, lap, laq):  # pragma: no cover - jitted
+        """Decay pair j's traces over its idle steps up to t - 1 (closed form) and mark it current at t."""
+        n = t - 1 - tl[j]
+        if n > 0:
+            p[j] *= np.exp(np.float32(n) * lap[j])
+            q[j] *= np.exp(np.float32(n) * laq[j])
+        tl[j] = t
+
+    @njit(inline="always", fastmath=_FAST)
+    def _readout(a, Kr, r):  # pragma: no cover - jitted
+        for k in range(r.shape[0]):
+            acc = np.float32(0.0)
+            for j in range(a.shape[0]):
+                acc += a[j] * Kr[k, j]
+            r[k] = acc
+
+    @njit(inline="always", fastmath=_FAST)
+    def _record(E, t, j, p, q, a, last, recT, recJ, recP, recQ, recA, recPrev):  # pragma: no cover - jitted
+        """Store pair j's state after its event at t (linked to its previous event); returns E + 1."""
+        recT[E] = t
+        recJ[E] = j
+        recP[E] = p[j]
+        recQ[E] = q[j]
+        recA[E] = a[j]
+        recPrev[E] = last[j]
+        last[j] = E
+        return E + 1
+
+    @njit(inline="always", fastmath=_FAST)
+    def _idle_adjoint(j, n, t_from, t_to, b, p_start, q_start, a_const, Kr, Gc, apr, aqr, lap, laq,
+                      abar, pbar, qbar, gap, gaq, gKr):  # pragma: no cover - jitted
+        """Adjoints over n idle steps of pair j (bins t_from .. t_to - 1) in closed form."""
+        for k in range(Kr.shape[0]):
+            dG = Gc[b, t_to, k] - Gc[b, t_from, k]
+            abar[j] += Kr[k, j] * dG
+            gKr[k, j] += a_const * dG
+        fp = np.exp(np.float32(n - 1) * lap[j])
+        fq = np.exp(np.float32(n - 1) * laq[j])
+        gap[j] += np.float32(n) * pbar[j] * p_start * fp
+        gaq[j] += np.float32(n) * qbar[j] * q_start * fq
+        pbar[j] *= fp * apr[j]
+        qbar[j] *= fq * aqr[j]
+
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_forward_events(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, Kt, out, P1, Q1, A1,
                                indptr, cols):  # pragma: no cover - jitted
@@ -348,34 +392,18 @@ if HAVE_NUMBA:
                 laq = np.log(aqr)
                 Kr = Kt[h, i]
                 tl[:] = -1
-                for k in range(nk):
-                    acc = np.float32(0.0)
-                    for j in range(N):
-                        acc += a[j] * Kr[k, j]
-                    r[k] = acc
+                _readout(a, Kr, r)
                 for t in range(T):
                     si = s[b, t, i]
                     if si != 0:
                         for j in range(N):
-                            n = t - 1 - tl[j]
-                            if n > 0:
-                                p[j] *= np.exp(np.float32(n) * lap[j])
-                                q[j] *= np.exp(np.float32(n) * laq[j])
-                            tl[j] = t
+                            _catch_up(j, t, tl, p, q, lap, laq)
                         _row_step(rule, s[b, t], si, apr, cpr, aqr, cqr, p, q, a, lo, hi)
-                        for k in range(nk):
-                            acc = np.float32(0.0)
-                            for j in range(N):
-                                acc += a[j] * Kr[k, j]
-                            r[k] = acc
+                        _readout(a, Kr, r)
                     else:
                         for e in range(indptr[b * T + t], indptr[b * T + t + 1]):
                             j = cols[e]
-                            n = t - 1 - tl[j]
-                            if n > 0:
-                                p[j] *= np.exp(np.float32(n) * lap[j])
-                                q[j] *= np.exp(np.float32(n) * laq[j])
-                            tl[j] = t
+                            _catch_up(j, t, tl, p, q, lap, laq)
                             old = a[j]
                             p[j], q[j], a[j] = _pair_step_quiet_row(rule, s[b, t, j], p[j], q[j], a[j], apr[j], cpr[j],
                                                                     aqr[j], lo, hi)
@@ -385,10 +413,7 @@ if HAVE_NUMBA:
                     for k in range(nk):
                         out[b, h, g, t, k] += r[k]
                 for j in range(N):
-                    n = T - 1 - tl[j]
-                    if n > 0:
-                        p[j] *= np.exp(np.float32(n) * lap[j])
-                        q[j] *= np.exp(np.float32(n) * laq[j])
+                    _catch_up(j, T, tl, p, q, lap, laq)
                 P1[b, h, i] = p
                 Q1[b, h, i] = q
                 A1[b, h, i] = a
@@ -476,39 +501,17 @@ if HAVE_NUMBA:
                     si = s[b, t, i]
                     if si != 0:
                         for j in range(N):
-                            n = t - 1 - tl[j]
-                            if n > 0:
-                                p[j] *= np.exp(np.float32(n) * lap[j])
-                                q[j] *= np.exp(np.float32(n) * laq[j])
-                            tl[j] = t
+                            _catch_up(j, t, tl, p, q, lap, laq)
                         _row_step(rule, s[b, t], si, apr, cpr, aqr, cqr, p, q, a, lo, hi)
                         for j in range(N):
-                            recT[E] = t
-                            recJ[E] = j
-                            recP[E] = p[j]
-                            recQ[E] = q[j]
-                            recA[E] = a[j]
-                            recPrev[E] = last[j]
-                            last[j] = E
-                            E += 1
+                            E = _record(E, t, j, p, q, a, last, recT, recJ, recP, recQ, recA, recPrev)
                     else:
                         for e in range(indptr[b * T + t], indptr[b * T + t + 1]):
                             j = cols[e]
-                            n = t - 1 - tl[j]
-                            if n > 0:
-                                p[j] *= np.exp(np.float32(n) * lap[j])
-                                q[j] *= np.exp(np.float32(n) * laq[j])
-                            tl[j] = t
+                            _catch_up(j, t, tl, p, q, lap, laq)
                             p[j], q[j], a[j] = _pair_step_quiet_row(rule, s[b, t, j], p[j], q[j], a[j], apr[j], cpr[j],
                                                                     aqr[j], lo, hi)
-                            recT[E] = t
-                            recJ[E] = j
-                            recP[E] = p[j]
-                            recQ[E] = q[j]
-                            recA[E] = a[j]
-                            recPrev[E] = last[j]
-                            last[j] = E
-                            E += 1
+                            E = _record(E, t, j, p, q, a, last, recT, recJ, recP, recQ, recA, recPrev)
                 # ---- reverse over events; idle stretches in closed form
                 pbar[:] = gP1[b, h, i]
                 qbar[:] = gQ1[b, h, i]
@@ -524,16 +527,8 @@ if HAVE_NUMBA:
                     j = recJ[e]
                     n = tn[j] - t - 1  # idle steps t+1 .. tn-1 after this event
                     if n > 0:
-                        for k in range(nk):
-                            dG = Gc[b, tn[j], k] - Gc[b, t + 1, k]
-                            abar[j] += Kr[k, j] * dG
-                            gKr[k, j] += recA[e] * dG
-                        fp = np.exp(np.float32(n - 1) * lap[j])
-                        fq = np.exp(np.float32(n - 1) * laq[j])
-                        gap[j] += np.float32(n) * pbar[j] * recP[e] * fp
-                        gaq[j] += np.float32(n) * qbar[j] * recQ[e] * fq
-                        pbar[j] *= fp * apr[j]
-                        qbar[j] *= fq * aqr[j]
+                        _idle_adjoint(j, n, t + 1, tn[j], b, recP[e], recQ[e], recA[e], Kr, Gc, apr, aqr, lap, laq,
+                                      abar, pbar, qbar, gap, gaq, gKr)
                     prev = recPrev[e]
                     if prev >= 0:
                         tp = recT[prev]
@@ -568,16 +563,8 @@ if HAVE_NUMBA:
                 for j in range(N):  # idle steps 0 .. tn-1 before the first event
                     n = tn[j]
                     if n > 0:
-                        for k in range(nk):
-                            dG = Gc[b, tn[j], k] - Gc[b, 0, k]
-                            abar[j] += Kr[k, j] * dG
-                            gKr[k, j] += A0[b, h, i, j] * dG
-                        fp = np.exp(np.float32(n - 1) * lap[j])
-                        fq = np.exp(np.float32(n - 1) * laq[j])
-                        gap[j] += np.float32(n) * pbar[j] * P0[b, h, i, j] * fp
-                        gaq[j] += np.float32(n) * qbar[j] * Q0[b, h, i, j] * fq
-                        pbar[j] *= fp * apr[j]
-                        qbar[j] *= fq * aqr[j]
+                        _idle_adjoint(j, n, 0, tn[j], b, P0[b, h, i, j], Q0[b, h, i, j], A0[b, h, i, j], Kr, Gc, apr,
+                                      aqr, lap, laq, abar, pbar, qbar, gap, gaq, gKr)
                 gP0[b, h, i] = pbar
                 gQ0[b, h, i] = qbar
                 gA0[b, h, i] = abar

@@ -39,6 +39,23 @@ TOKEN_ENCODERS = ("hebbian", "hebbian_symmetric", "hebbian_fixed", "dot_attentio
 """Encoders that produce one token per neuron (the shared conventional blocks apply to them)."""
 
 
+def latent_stats(out: torch.Tensor, latent_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split a head's output [..., 2d] into mu and a clamped logvar (shared by every session encoder)."""
+    mu, logvar = out.split(latent_dim, dim=-1)
+    return mu, logvar.clamp(-12.0, 8.0)
+
+
+def latent_stats_from_tokens(tokens: torch.Tensor, blocks: nn.ModuleList, head: nn.Linear, latent_dim: int):
+    """Neuron tokens [B, T, N, E] -> optional conventional attention blocks -> mu/logvar heads."""
+    B, T, N, E = tokens.shape
+    if len(blocks):
+        flat = tokens.reshape(B * T, N, E)
+        for block in blocks:
+            flat = block(flat)
+        tokens = flat.view(B, T, N, E)
+    return latent_stats(head(tokens.reshape(B, T, N * E)), latent_dim)
+
+
 def smoothing_factor(dt: float, tau_s: float) -> float:
     """Decay per bin ``a = exp(-dt / tau_s)`` of the exponential rate smoother."""
     return math.exp(-float(dt) / float(tau_s))
@@ -179,14 +196,8 @@ class DotAttentionEncoder(_RateEncoder):
 
     def forward(self, x, state: RateState | None, blocks: nn.ModuleList, fused: bool = False):
         tokens, _, new_state = self._attend(x, state)
-        B, T, N, E = tokens.shape
-        if len(blocks):
-            flat = tokens.reshape(B * T, N, E)
-            for block in blocks:
-                flat = block(flat)
-            tokens = flat.view(B, T, N, E)
-        mu, logvar = self.head(tokens.reshape(B, T, N * E)).split(self.latent_dim, dim=-1)
-        return mu, logvar.clamp(-12.0, 8.0), new_state
+        mu, logvar = latent_stats_from_tokens(tokens, blocks, self.head, self.latent_dim)
+        return mu, logvar, new_state
 
 
 class MLPEncoder(_RateEncoder):
@@ -215,8 +226,8 @@ class MLPEncoder(_RateEncoder):
         raw_scale = 1.0 if self.kind == "calcium" else 1.0 / math.sqrt(self.scale)
         feats = torch.cat([(rate * self.scale)[..., None], raw * raw_scale], dim=-1)  # [B, N, T, 1 + w]
         feats = feats.permute(0, 2, 1, 3).reshape(x.shape[0], T, -1)
-        mu, logvar = self.net(feats).split(self.latent_dim, dim=-1)
-        return mu, logvar.clamp(-12.0, 8.0), new_state
+        mu, logvar = latent_stats(self.net(feats), self.latent_dim)
+        return mu, logvar, new_state
 
 
 class GRUEncoder(nn.Module):
@@ -243,8 +254,8 @@ class GRUEncoder(nn.Module):
         if state is None:
             state = self.initial_state(x.shape[0], x.device)
         seq, h = self.gru(self.inp(x.transpose(1, 2)), state.h[None].contiguous())
-        mu, logvar = self.head(seq).split(self.latent_dim, dim=-1)
-        return mu, logvar.clamp(-12.0, 8.0), GRUState(h[0])
+        mu, logvar = latent_stats(self.head(seq), self.latent_dim)
+        return mu, logvar, GRUState(h[0])
 
     attention_sequence = _RateEncoder.attention_sequence
 

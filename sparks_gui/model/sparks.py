@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoders import ENCODER_CLASSES, ENCODERS, TOKEN_ENCODERS
+from .encoders import ENCODER_CLASSES, ENCODERS, TOKEN_ENCODERS, latent_stats, latent_stats_from_tokens
 from .hebbian import HebbianAttention, HebbianState, hebbian_readout, one_step_enabled
 
 LOSSES = ("mse", "bce", "poisson", "cross_entropy")
@@ -98,18 +98,11 @@ class SessionEncoder(nn.Module):
             Kt, const = self.readout_kernel()
             out, state = hebbian_readout(state, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, heb.backend,
                                          idx=heb.partners)
-            out = out + const
+            mu, logvar = latent_stats(out + const, self.latent_dim)
         else:
             tokens, _, state = heb(x, state)  # [B, T, N, E]
-            B, T, N, E = tokens.shape
-            if len(blocks):
-                flat = tokens.reshape(B * T, N, E)
-                for block in blocks:
-                    flat = block(flat)
-                tokens = flat.view(B, T, N, E)
-            out = self.head(tokens.reshape(B, T, N * E))
-        mu, logvar = out.split(self.latent_dim, dim=-1)
-        return mu, logvar.clamp(-12.0, 8.0), state
+            mu, logvar = latent_stats_from_tokens(tokens, blocks, self.head, self.latent_dim)
+        return mu, logvar, state
 
 
 def make_session_encoder(encoder: str, n_neurons: int, embed_dim: int, latent_dim: int, n_heads: int = 1,

@@ -198,8 +198,8 @@ class ViewBase(QWidget):
         self.toolbar.addWidget(self._export_btn)
 
     def graphics(self) -> QWidget:
-        """The pyqtgraph widget exported as PNG."""
-        raise NotImplementedError
+        """The pyqtgraph widget exported as PNG (views keep it in ``self.widget``)."""
+        return self.widget
 
     def scene_item(self):
         """The pyqtgraph item exported as SVG (default: the whole scene)."""

@@ -66,9 +66,6 @@ class AttentionView(ViewBase):
         session.time_changed.connect(self._on_time)
         session.run_started.connect(lambda *_: self._seq_cache.clear())
 
-    def graphics(self):
-        return self.widget
-
     def set_snapshot(self, snap) -> None:
         H = snap.mean.shape[0]
         if self.head.count() != H + (1 if H > 1 else 0):

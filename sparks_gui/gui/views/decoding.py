@@ -45,9 +45,6 @@ class DecodingView(ViewBase):
         session.time_changed.connect(self._on_time)
         session.neuron_selected.connect(self._on_neuron)
 
-    def graphics(self):
-        return self.widget
-
     def set_snapshot(self, snap) -> None:
         names = self._variable_names(snap)
         if [self.variable.itemText(i) for i in range(self.variable.count())] != names:

@@ -41,9 +41,6 @@ class LossView(ViewBase):
         session.progress.connect(lambda *_: self._redraw())
         session.epoch_end.connect(lambda *_: self._redraw())
 
-    def graphics(self):
-        return self.widget
-
     def scene_item(self):
         return self.plot
 

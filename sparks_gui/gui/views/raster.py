@@ -125,9 +125,6 @@ class RasterView(ViewBase):
         if session.training_recording() is not None:
             self.set_recording(session.training_recording())
 
-    def graphics(self):
-        return self.widget
-
     # ---------------------------------------------------------------- data
     def set_recording(self, rec) -> None:
         if rec is None:
