@@ -144,6 +144,23 @@ def arrange_docks(viewer) -> None:
         pass
 
 
+def _fit_to_screen(viewer, fraction: float = 0.92) -> None:
+    """Give the window most of the screen (napari's default size leaves the SPARKS views cramped)."""
+    try:
+        win = viewer.window._qt_window
+        screen = win.screen() if hasattr(win, "screen") else None
+        if screen is None:
+            return
+        avail = screen.availableGeometry()
+        w, h = int(avail.width() * fraction), int(avail.height() * fraction)
+        if w > win.width() or h > win.height():
+            win.resize(max(w, win.width()), max(h, win.height()))
+            win.move(avail.x() + (avail.width() - win.width()) // 2, avail.y() + (avail.height() - win.height()) // 2)
+        arrange_docks(viewer)
+    except Exception:  # noqa: BLE001 - layout is cosmetic
+        pass
+
+
 def make_viewer(file: str | None = None, sample: str | None = None, show: bool = True):
     """A napari viewer with the SPARKS docks and ``file`` (a recording) or the built-in ``sample`` opened."""
     quiet_qt_warnings()
@@ -151,6 +168,8 @@ def make_viewer(file: str | None = None, sample: str | None = None, show: bool =
 
     viewer = napari.Viewer(title="SPARKS", show=show)
     add_sparks_docks(viewer)
+    if show:
+        _fit_to_screen(viewer)
     if file is not None:
         from ..data.io import load_recording
         from .data_widget import add_recording_layers
@@ -165,6 +184,8 @@ def make_viewer(file: str | None = None, sample: str | None = None, show: bool =
             add_recording_layers(viewer, rec)
     elif sample is not None:
         viewer.open_sample("sparks-gui", sample)
+    if show:
+        viewer.reset_view()
     return viewer
 
 
