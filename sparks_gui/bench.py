@@ -13,7 +13,12 @@ Rows: ``reference_config`` (full BPTT), ``reference_config_truncated`` (chunks o
 ``reference_config_online_chunked``, ``reference_config_torch_loop`` (our per-step torch
 path, the straightforward implementation), ``sparks_ai_reference``, and the scale grid
 ``scale_N{65,256,1000}_T{600,5000}`` (truncated BPTT, chunks of 100; batch shrinks with N),
-and ``scale_N5000_T600_sparse64`` (the sparse variant, 64 partners per neuron).
+``scale_N5000_T600_sparse64`` (the sparse variant, 64 partners per neuron),
+``reference_config_torch_backend`` (the device-agnostic checkpointed torch path on this
+CPU) and, when CUDA is present, ``cuda_*`` rows: the reference config with the
+``torch_compile`` backend in bf16 and fp32 and eager, the N = 256/1000 x T = 5000 scale
+rows, and ``cuda_hebbian_update_N1000`` (the state update's achieved memory bandwidth
+as a fraction of a device-to-device copy's).
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ def cases(quick: bool = False) -> list[dict[str, Any]]:
     out.append(dict(name="reference_config_online_chunked", **{**ref, "grad_mode": "online_chunked", "chunk": 100}))
     if quick:
         return out
-    out.append(dict(name="reference_config_torch_loop", **{**ref, "backend": "torch", "repeats": 1}))
+    out.append(dict(name="reference_config_torch_loop", **{**ref, "backend": "reference", "repeats": 1}))
+    # the device-agnostic path (what CUDA runs), timed on this CPU
+    out.append(dict(name="reference_config_torch_backend", **{**ref, "backend": "torch", "repeats": 1}))
     out.append(dict(name="sparks_ai_reference", kind="sparks_ai", **{**ref, "repeats": 2}))
     for n in (65, 256, 1000):
         for t in (600, 5000):
@@ -50,6 +57,16 @@ def cases(quick: bool = False) -> list[dict[str, Any]]:
     out.append(dict(name="scale_N5000_T600_sparse64", **{**ref, "neurons": 5000, "steps": 600, "batch": 1,
                                                          "grad_mode": "truncated", "chunk": 100, "repeats": 1,
                                                          "n_partners": 64}))
+    # GPU rows (run only when CUDA is present): torch_compile backend, bf16 autocast vs fp32, scale, bandwidth
+    gpu = dict(device="cuda", needs_cuda=True, backend="auto")
+    out.append(dict(name="cuda_reference_config_bf16", **{**ref, **gpu, "precision": "bf16"}))
+    out.append(dict(name="cuda_reference_config_fp32", **{**ref, **gpu}))
+    out.append(dict(name="cuda_reference_config_eager", **{**ref, **gpu, "backend": "torch"}))
+    for n, b in ((256, 64), (1000, 8)):
+        out.append(dict(name=f"cuda_scale_N{n}_T5000", **{**ref, **gpu, "neurons": n, "steps": 5000, "batch": b,
+                                                          "grad_mode": "truncated", "chunk": 100, "repeats": 1}))
+    out.append(dict(name="cuda_hebbian_update_N1000", kind="bandwidth", neurons=1000, batch=16, steps=200,
+                    device="cuda", needs_cuda=True, compile=True, rate=0.02))
     return out
 
 
@@ -97,14 +114,73 @@ def _child_sparks_ai(spec: dict[str, Any]) -> dict[str, Any]:
             "grad_mode": "full", "implementation": "sparks-ai 0.2.1 train_on_batch", "torch_threads": torch.get_num_threads()}
 
 
+def _child_bandwidth(spec: dict[str, Any]) -> dict[str, Any]:
+    """Hebbian state update alone (no grad): achieved memory bandwidth vs a device-to-device copy.
+
+    Minimum traffic per step: read and write P, Q and A (6 x B x N^2 floats) and read the
+    four per-pair parameters (4 x N^2).  ``fraction_of_copy_bandwidth`` >= 0.5 means the
+    update runs within 2x of the memory-bandwidth limit.
+    """
+    import time
+
+    import torch
+
+    from .model.hebbian import HebbianAttention, compiled_step, hebbian_step
+
+    device = torch.device(spec.get("device", "cpu"))
+    B, N, T = spec["batch"], spec["neurons"], spec["steps"]
+    heb = HebbianAttention(N, embed_dim=8, dt=0.001).to(device)
+    x = (torch.rand(B, N, T, device=device) < spec["rate"]).float()
+    step = compiled_step() if spec.get("compile") else hebbian_step
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    with torch.no_grad():
+        params = heb.trace_params()
+        state = heb.initial_state(B, device)
+        for t in range(min(T, 5)):  # warm-up (compilation)
+            state = step(state, x[..., t], *params, heb.rule, heb.lo, heb.hi)
+        sync()
+        t0 = time.perf_counter()
+        for t in range(T):
+            state = step(state, x[..., t], *params, heb.rule, heb.lo, heb.hi)
+        sync()
+        update_s = time.perf_counter() - t0
+        src = torch.empty(64 * 2**20, device=device)  # 256 MB
+        dst = torch.empty_like(src)
+        dst.copy_(src)
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(10):
+            dst.copy_(src)
+        sync()
+        copy_gbps = 10 * 2 * src.numel() * 4 / (time.perf_counter() - t0) / 1e9
+    bytes_per_step = 4 * (6 * B * N * N + 4 * N * N)
+    achieved = bytes_per_step * T / update_s / 1e9
+    return {"name": spec["name"], "device": _device_name(device), "batch": B, "neurons": N, "steps": T,
+            "compiled": bool(spec.get("compile")), "us_per_step": round(update_s / T * 1e6, 1),
+            "achieved_gbps": round(achieved, 1), "copy_gbps": round(copy_gbps, 1),
+            "fraction_of_copy_bandwidth": round(achieved / copy_gbps, 3)}
+
+
+def _device_name(device) -> str:
+    import torch
+
+    return str(device) if device.type != "cuda" else f"cuda ({torch.cuda.get_device_name(device)})"
+
+
 def _child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one case in this process and return its row."""
     if spec.get("kind") == "sparks_ai":
         return _child_sparks_ai(spec)
+    if spec.get("kind") == "bandwidth":
+        return _child_bandwidth(spec)
     import torch
 
     from .model.hebbian import one_step_gradients
-    from .model.sparks import SparksModel, kl_divergence, pick_device, reconstruction_loss
+    from .model.sparks import SparksModel, autocast_dtype, kl_divergence, pick_device, reconstruction_loss
 
     torch.manual_seed(0)
     device = pick_device(spec.get("device", "auto"))
@@ -118,11 +194,13 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     mask = torch.ones(1, T, spec["tau_f"], dtype=torch.bool, device=device)
     mode = spec["grad_mode"]
     chunk = T if mode == "full" else spec.get("chunk", 100)
+    amp = autocast_dtype(spec.get("precision", "fp32"), device)
 
     def train_batch(steps=T):
         state = model.initial_state(B, 0, device)
         for t0 in range(0, steps, chunk):
-            with one_step_gradients(mode == "online_chunked"):
+            with one_step_gradients(mode == "online_chunked"), \
+                    torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
                 out = model(x[..., t0 : min(steps, t0 + chunk)], 0, state)
             n = out.pred.shape[1]
             loss = (reconstruction_loss(out.pred, r[:, t0 : t0 + n], mask[:, t0 : t0 + n].expand(B, -1, -1), "mse")
@@ -145,7 +223,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         "trial_steps_per_s": round(B * T / best, 1),
         "seconds_per_batch": round(best, 4),
         "peak_rss_mb": _peak_rss_mb(),
-        "device": str(device) if device.type != "cuda" else f"cuda ({torch.cuda.get_device_name(device)})",
+        "device": _device_name(device), "precision": "bf16" if amp is not None else "fp32",
         "batch": B, "neurons": N, "steps": T, "grad_mode": mode, "backend": spec["backend"],
         "torch_threads": torch.get_num_threads(),
     }
@@ -167,6 +245,12 @@ def sparks_ai_available() -> bool:
         return False
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def run_benchmarks(quick: bool = False, only: str | None = None) -> Iterator[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for spec in cases(quick):
@@ -174,6 +258,9 @@ def run_benchmarks(quick: bool = False, only: str | None = None) -> Iterator[dic
             continue
         if spec.get("kind") == "sparks_ai" and not sparks_ai_available():
             yield {"name": spec["name"], "skipped": "sparks-ai is not installed in this environment (optional)"}
+            continue
+        if spec.get("needs_cuda") and not _cuda_available():
+            yield {"name": spec["name"], "skipped": "no CUDA device on this machine"}
             continue
         code = "import json,sys; from sparks_gui.bench import _child; print(json.dumps(_child(json.loads(sys.argv[1]))))"
         env = {**os.environ}

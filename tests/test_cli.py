@@ -74,3 +74,18 @@ def test_gui_without_display_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     assert main([]) == 2
     assert "display" in capsys.readouterr().err.lower()
+
+
+def test_bandwidth_row_and_gpu_rows_without_cuda():
+    """The GPU bench rows exist, say why they are skipped without CUDA, and the bandwidth probe computes."""
+    import torch
+
+    from sparks_gui.bench import _child, cases, run_benchmarks
+
+    names = [c["name"] for c in cases()]
+    assert {"cuda_reference_config_bf16", "cuda_hebbian_update_N1000", "reference_config_torch_backend"} <= set(names)
+    row = _child(dict(name="bw", kind="bandwidth", neurons=40, batch=2, steps=20, device="cpu", rate=0.05))
+    assert row["achieved_gbps"] > 0 and row["copy_gbps"] > 0 and 0 < row["fraction_of_copy_bandwidth"] < 10
+    if not torch.cuda.is_available():
+        rows = list(run_benchmarks(only="cuda_"))
+        assert len(rows) == 6 and all("no CUDA" in r["skipped"] for r in rows)

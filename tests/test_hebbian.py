@@ -1,4 +1,4 @@
-"""The fused CPU kernel must give the same numbers as the per-step reference, forward and backward."""
+"""The fused CPU kernel and the checkpointed torch path must give the per-step reference's numbers, forward and backward."""
 
 import pytest
 import torch
@@ -41,7 +41,7 @@ def test_scan_kernel_equals_reference_forward_and_backward(rule, kind):
     weights = torch.randn(x.shape[0], heb.n_heads, x.shape[-1], heb.n_neurons, heb.n_neurons,
                           generator=torch.Generator().manual_seed(1))
     results = {}
-    for backend in ("torch", "cpu_kernel"):
+    for backend in ("reference", "torch", "cpu_kernel"):
         heb.zero_grad()
         st = HebbianState(*(t.clone().requires_grad_(True) for t in (state.pre, state.post, state.attn)))
         Aseq, final = hebbian_scan(st, x, *heb.trace_params(), heb.rule, heb.lo, heb.hi, backend)
@@ -51,7 +51,7 @@ def test_scan_kernel_equals_reference_forward_and_backward(rule, kind):
                             [torch.zeros_like(p) if p.grad is None else p.grad.clone()
                              for p in (heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post)],
                             [torch.zeros_like(t) if t.grad is None else t.grad.clone() for t in (st.pre, st.post, st.attn)])
-    ref, ker = results["torch"], results["cpu_kernel"]
+    ref, ker = results["reference"], results["cpu_kernel"]
     assert ref[0].shape == (3, heb.n_heads, 40, 7, 7)
     torch.testing.assert_close(ker[0], ref[0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(ker[1], ref[1], rtol=1e-5, atol=1e-5)
@@ -68,15 +68,16 @@ def test_fused_readout_equals_einsum_of_reference(rule, kind):
     heb, x, state = _inputs(rule, seed=3)
     Kt = torch.randn(heb.n_heads, heb.n_neurons, 5, heb.n_neurons, generator=torch.Generator().manual_seed(2))
     outs = {}
-    for backend in ("torch", "cpu_kernel"):
+    for backend in ("reference", "torch", "cpu_kernel"):
         heb.zero_grad()
         K = Kt.clone().requires_grad_(True)
         out, final = hebbian_readout(state, x, *heb.trace_params(), K, heb.rule, heb.lo, heb.hi, backend)
         (out.pow(2).sum() + final.attn.sum()).backward()
         outs[backend] = (out.detach(), K.grad.clone(), heb.log_tau_pre.grad.clone())
-    assert outs["torch"][0].shape == (3, 40, 5)
-    for a, b in zip(outs["cpu_kernel"], outs["torch"]):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    assert outs["reference"][0].shape == (3, 40, 5)
+    for fast in ("torch", "cpu_kernel"):
+        for a, b in zip(outs[fast], outs["reference"]):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_causality_future_spikes_do_not_change_past_attention():
@@ -116,19 +117,22 @@ def test_reference_scan_matches_step_by_step():
 def test_checkpointed_backward_equals_reference(monkeypatch, segment, rule, kind):
     """Long chunks recompute the history from checkpoints every S steps: same gradients for any S."""
     from sparks_gui.model import _hebbian_cpu
+    from sparks_gui.model import hebbian as hebbian_module
 
     monkeypatch.setattr(_hebbian_cpu, "segment_length", lambda T, N=0: segment)
+    monkeypatch.setattr(hebbian_module, "checkpoint_segment", lambda T: segment)
     heb, x, state = _inputs(rule, seed=5)
     Kt = torch.randn(heb.n_heads, heb.n_neurons, 3, heb.n_neurons, generator=torch.Generator().manual_seed(4))
     grads = {}
-    for backend in ("torch", "cpu_kernel"):
+    for backend in ("reference", "torch", "cpu_kernel"):
         heb.zero_grad()
         K = Kt.clone().requires_grad_(True)
         out, _ = hebbian_readout(state, x, *heb.trace_params(), K, heb.rule, heb.lo, heb.hi, backend)
         out.pow(2).sum().backward()
         grads[backend] = (K.grad.clone(), heb.log_tau_pre.grad.clone())
-    for a, b in zip(grads["cpu_kernel"], grads["torch"]):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    for fast in ("torch", "cpu_kernel"):
+        for a, b in zip(grads[fast], grads["reference"]):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("rule,kind", RULE_KIND)
@@ -138,15 +142,16 @@ def test_one_step_truncation_kernel_equals_reference(rule, kind):
     heb, x, state = _inputs(rule, seed=8)
     Kt = torch.randn(heb.n_heads, heb.n_neurons, 3, heb.n_neurons, generator=torch.Generator().manual_seed(9))
     grads = {}
-    for backend in ("torch", "cpu_kernel"):
+    for backend in ("reference", "torch", "cpu_kernel"):
         heb.zero_grad()
         with one_step_gradients():
             out, _ = hebbian_readout(state, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, backend)
         out.pow(2).sum().backward()
         grads[backend] = [torch.zeros_like(p) if p.grad is None else p.grad.clone()
                           for p in (heb.log_tau_pre, heb.log_w_pre, heb.log_tau_post, heb.log_w_post)]
-    for a, b in zip(grads["cpu_kernel"], grads["torch"]):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    for fast in ("torch", "cpu_kernel"):
+        for a, b in zip(grads[fast], grads["reference"]):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("rule,kind", RULE_KIND)
@@ -163,7 +168,7 @@ def test_sparse_partners_kernel_equals_reference(rule, kind):
     assert heb.partners.shape == (N, K) and torch.equal(heb.partners[:, 0], torch.arange(N))  # itself first
     Kt = torch.randn(1, N, 3, K, generator=g)
     res = {}
-    for backend in ("torch", "cpu_kernel"):
+    for backend in ("reference", "torch", "cpu_kernel"):
         heb.zero_grad()
         Kr = Kt.clone().requires_grad_(True)
         out, final = hebbian_readout(heb.initial_state(B), x, *heb.trace_params(), Kr, heb.rule, heb.lo, heb.hi,
@@ -171,9 +176,10 @@ def test_sparse_partners_kernel_equals_reference(rule, kind):
         out.pow(2).sum().backward()
         A, _ = heb.attention_sequence(x, backend=backend)
         res[backend] = (out.detach(), A, final.attn, Kr.grad, heb.log_tau_pre.grad.clone())
-    assert res["torch"][1].shape == (B, 1, T, N, K)
-    for a, b in zip(res["cpu_kernel"], res["torch"]):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    assert res["reference"][1].shape == (B, 1, T, N, K)
+    for fast in ("torch", "cpu_kernel"):
+        for a, b in zip(res[fast], res["reference"]):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_sparse_model_fused_readout_equals_token_path():
@@ -218,7 +224,7 @@ def test_event_driven_kernel_equals_reference_on_sparse_spikes(rule, monkeypatch
                          0.2 * torch.rand(B, H, N, N, generator=g))
     Kt = torch.randn(H, N, 5, N, generator=g)
     res = {}
-    for backend in ("torch", "cpu_kernel"):
+    for backend in ("reference", "torch", "cpu_kernel"):
         heb.zero_grad()
         st = HebbianState(*(t.clone().requires_grad_(True) for t in (state.pre, state.post, state.attn)))
         K = Kt.clone().requires_grad_(True)
@@ -228,5 +234,29 @@ def test_event_driven_kernel_equals_reference_on_sparse_spikes(rule, monkeypatch
                         st.pre.grad, st.post.grad, st.attn.grad,
                         heb.log_tau_pre.grad, heb.log_tau_post.grad, heb.log_w_pre.grad, heb.log_w_post.grad]
     assert calls["events"] == 1
-    for a, b in zip(res["cpu_kernel"], res["torch"]):
-        torch.testing.assert_close(a, b, rtol=2e-4, atol=2e-4)
+    for fast in ("torch", "cpu_kernel"):
+        for a, b in zip(res[fast], res["reference"]):
+            torch.testing.assert_close(a, b, rtol=2e-4, atol=2e-4)
+
+
+def test_compiled_torch_step_equals_reference():
+    """``torch_compile`` (the CUDA default) fuses each step with torch.compile: same forward and gradients."""
+    import warnings
+
+    from sparks_gui.model import hebbian as hebbian_module
+
+    heb, x, state = _inputs("soft_bounded", seed=13, T=24)
+    Kt = torch.randn(heb.n_heads, heb.n_neurons, 3, heb.n_neurons, generator=torch.Generator().manual_seed(14))
+    res = {}
+    for backend in ("reference", "torch_compile"):
+        heb.zero_grad()
+        st = HebbianState(*(t.clone().requires_grad_(True) for t in (state.pre, state.post, state.attn)))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message="torch.compile of the Hebbian step")  # no silent eager fallback
+            out, final = hebbian_readout(st, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, backend)
+        (out.pow(2).sum() + final.attn.sum()).backward()
+        res[backend] = [out.detach(), final.attn.detach(), st.attn.grad, heb.log_tau_pre.grad.clone(),
+                        heb.log_w_post.grad.clone()]
+    assert not hebbian_module._COMPILED.get("failed")
+    for a, b in zip(res["torch_compile"], res["reference"]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -11,6 +11,8 @@ from typing import Any
 from ..errors import SparksError
 
 GRAD_MODES = ("full", "truncated", "online", "online_chunked")
+HEBBIAN_BACKENDS = ("auto", "cpu_kernel", "torch", "torch_compile", "reference")
+PRECISIONS = ("auto", "fp32", "bf16")
 STDP_RULES = ("soft_bounded", "additive", "symmetric")
 LOSS_CHOICES = ("auto", "mse", "bce", "poisson", "cross_entropy")
 ENCODER_CHOICES = ("hebbian", "hebbian_symmetric", "hebbian_fixed", "dot_attention", "mlp", "gru")
@@ -92,7 +94,14 @@ class SparksConfig:
     seed: int = 0
     device: str = "auto"
     hebbian_backend: str = "auto"
-    """``auto`` (fused CPU kernel on CPU, per-step torch elsewhere), ``cpu_kernel`` or ``torch``."""
+    """``auto`` (fused numba kernel on CPU, ``torch_compile`` on CUDA, ``torch`` elsewhere),
+    ``cpu_kernel``, ``torch`` (any device: per-step update, fused readout, checkpointed
+    backward), ``torch_compile`` (the same, step fused by torch.compile) or ``reference``
+    (the straightforward per-step loop; slow, memory grows with T x N^2)."""
+    precision: str = "auto"
+    """``auto`` (bfloat16 autocast on GPUs that support it, float32 elsewhere), ``fp32`` or
+    ``bf16``.  The Hebbian state recurrence always runs in float32; autocast only affects the
+    readout, the conventional blocks and the decoder, and the loss is computed in float32."""
 
     # --- what the trainer reports -------------------------------------------
     eval_every: int = 1
@@ -129,7 +138,9 @@ class SparksConfig:
         need(self.partner_selection in ("correlation", "local"), f"partner_selection '{self.partner_selection}' is unknown.",
              "Use 'correlation' or 'local'.")
         need(self.lr > 0, f"lr={self.lr} must be positive.", "Use e.g. 3e-3.")
-        need(self.hebbian_backend in ("auto", "torch", "cpu_kernel"), f"hebbian_backend '{self.hebbian_backend}' is unknown.", "Use auto, torch or cpu_kernel.")
+        need(self.hebbian_backend in HEBBIAN_BACKENDS, f"hebbian_backend '{self.hebbian_backend}' is unknown.",
+             f"Use one of {HEBBIAN_BACKENDS}.")
+        need(self.precision in PRECISIONS, f"precision '{self.precision}' is unknown.", f"Use one of {PRECISIONS}.")
 
     # ------------------------------------------------------------ conversions
     def to_dict(self) -> dict[str, Any]:

@@ -20,7 +20,14 @@ import torch
 from ..data.recording import Recording
 from ..errors import SparksError
 from ..model.hebbian import one_step_gradients
-from ..model.sparks import SparksModel, kl_divergence, pick_device, prediction_from_output, reconstruction_loss
+from ..model.sparks import (
+    SparksModel,
+    autocast_dtype,
+    kl_divergence,
+    pick_device,
+    prediction_from_output,
+    reconstruction_loss,
+)
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SparksConfig
 from .dataset import PreparedData, prepare
@@ -36,7 +43,6 @@ from .events import (
     Started,
     StepProgress,
 )
-
 
 ATTENTION_SEQUENCE_BYTES = 64e6
 """Attention sequences in snapshots are subsampled in time to stay under this size."""
@@ -141,6 +147,7 @@ class Trainer:
                 torch.manual_seed(config.seed)
                 model = build_model(config, data)
         self.model = model.to(self.device)
+        self._amp_dtype = autocast_dtype(config.precision, self.device)
         self._parameters = parameters
         self._resume = resume
         self._cancel = threading.Event()
@@ -164,7 +171,9 @@ class Trainer:
 
     def _batch_loss(self, xb, rb, t0, n_steps, state, generator, sample=True, noise=None):
         cfg, d = self.config, self.data
-        out = self.model(xb[..., t0 : t0 + n_steps], self.session, state, sample=sample, generator=generator, noise=noise)
+        with torch.autocast(self.device.type, dtype=self._amp_dtype or torch.bfloat16, enabled=self._amp_dtype is not None):
+            out = self.model(xb[..., t0 : t0 + n_steps], self.session, state, sample=sample, generator=generator,
+                             noise=noise)
         tgt, valid = target_windows(rb, t0, n_steps, d.target_offset, cfg.tau_f)
         if d.loss == "cross_entropy":
             tgt = tgt[..., 0]

@@ -24,7 +24,7 @@ SECTIONS = {
               "conv_heads", "decoder_layers", "tau_s", "w_start", "hebbian_partners", "partner_selection", "stdp_rule",
               "learn_traces", "beta", "loss"),
     "Training": ("epochs", "batch_size", "lr", "weight_decay", "grad_clip", "grad_mode", "chunk_steps", "seed",
-                 "hebbian_backend"),
+                 "hebbian_backend", "precision"),
     "Reporting": ("eval_every", "snapshot_trials", "checkpoint_every"),
 }
 OPEN_SECTIONS = ("Training",)
@@ -34,7 +34,8 @@ CHOICES = {
     "partner_selection": ("correlation", "local"),
     "stdp_rule": config_module.STDP_RULES,
     "loss": config_module.LOSS_CHOICES,
-    "hebbian_backend": ("auto", "cpu_kernel", "torch"),
+    "hebbian_backend": config_module.HEBBIAN_BACKENDS,
+    "precision": config_module.PRECISIONS,
 }
 LABELS = {"lr": "learning rate", "tau_p": "τ past (latents)", "tau_f": "τ future (steps)", "tau_s": "τ STDP (s)",
           "beta": "β (KL weight)", "w_start": "trace increment", "grad_clip": "gradient clip",

@@ -15,25 +15,33 @@ log tau and log w are learnable per pair and per head.  The output of a head is
 A(t) @ V (+ bias): one d_head vector per neuron (neurons are the tokens).
 
 Only the state recurrence is sequential.  It is computed for a whole chunk of
-steps at once (a fused numba kernel on CPU, the per-step torch reference
-elsewhere) and everything after it is batched over batch x time.
+steps at once and everything after it is batched over batch x time.  Backends:
+``cpu_kernel`` (fused numba kernels with a hand-written backward), ``torch`` (any
+device: the per-step update with the readout fused per segment and gradient
+checkpointing every ~sqrt(T) steps, so full BPTT memory does not grow with
+T x N^2), ``torch_compile`` (the same with the step fused into one kernel by
+``torch.compile``; the default on CUDA) and ``reference`` (the straightforward
+per-step loop, kept for tests).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from . import _hebbian_cpu
 
 RULES = {"soft_bounded": 0, "additive": 1, "calcium": 2, "symmetric": 3}
-BACKENDS = ("auto", "torch", "cpu_kernel")
+BACKENDS = ("auto", "torch", "torch_compile", "cpu_kernel", "reference")
 
 
 @dataclass
@@ -268,18 +276,89 @@ def hebbian_scan(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, backend="
     return hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
 
 
+def checkpoint_segment(T: int) -> int:
+    """Steps between stored states in the torch backend's backward: about sqrt(T)."""
+    return max(1, math.ceil(math.sqrt(max(T, 1))))
+
+
+_COMPILED: dict[str, object] = {}
+
+
+def compiled_step():
+    """:func:`hebbian_step` fused by ``torch.compile`` (one kernel per step forward, one backward)."""
+    if "step" not in _COMPILED:
+        _COMPILED["step"] = torch.compile(hebbian_step, fullgraph=True, dynamic=False)
+    return _COMPILED["step"]
+
+
+def _segment_readout(step, one_step, rule, lo, hi, idx, x_seg, P, Q, A, a_pre, c_pre, a_post, c_post, Kflat):
+    """Steps of one segment and their readout ``[B, S, k]`` (recomputed in backward)."""
+    state = HebbianState(P, Q, A)
+    seq = []
+    for t in range(x_seg.shape[-1]):
+        if one_step:
+            state = _detached(state)
+        state = step(state, x_seg[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
+        seq.append(state.attn)
+    B, S = x_seg.shape[0], len(seq)
+    out = torch.stack(seq, dim=1).reshape(B, S, -1) @ Kflat
+    return out, state.pre, state.post, state.attn
+
+
+def hebbian_readout_checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, idx=None,
+                                 segment: int | None = None, compile: bool = False):
+    """The fused readout in plain torch, for any device (the CUDA path).
+
+    The chunk is cut into segments of ``segment`` steps (default ~sqrt(T)); each runs
+    under activation checkpointing, so backward stores only the state at segment starts
+    and recomputes one segment at a time: memory O(sqrt(T) N^2) instead of O(T N^2),
+    same gradients.  No host synchronisation happens inside the step loop.
+    """
+    H, N, k, K = Kt.shape
+    T = x.shape[-1]
+    Kflat = Kt.permute(0, 1, 3, 2).reshape(H * N * K, k)
+    seg = segment or checkpoint_segment(T)
+    # the truncation flag is bound now: backward recomputes outside the one_step_gradients context
+    step = compiled_step() if compile else hebbian_step
+    fn = functools.partial(_segment_readout, step, one_step_enabled(), rule, lo, hi, idx)
+    tensors = (state.pre, state.post, state.attn, a_pre, c_pre, a_post, c_post, Kflat)
+    recompute = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    P, Q, A = state.pre, state.post, state.attn
+    outs = []
+    for t0 in range(0, T, seg):
+        args = (x[..., t0 : t0 + seg], P, Q, A, a_pre, c_pre, a_post, c_post, Kflat)
+        out, P, Q, A = checkpoint(fn, *args, use_reentrant=False) if recompute else fn(*args)
+        outs.append(out)
+    return torch.cat(outs, dim=1), HebbianState(P, Q, A)
+
+
 def hebbian_readout(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, backend="auto", idx=None):
     """Fused linear readout sum_{h,i,j} A_ij(t) Kt[h, i, :, j] ([B, T, k]) and the final state.
 
     Same numbers as ``einsum(hebbian_scan(...)[0], Kt)`` but without storing the
-    [B, H, T, N, N] attention sequence when the CPU kernel is used.
+    [B, H, T, N, N] attention sequence (except with the ``reference`` backend).
     """
     if _use_kernel(x, backend):
         out, P1, Q1, A1 = _HebbianScanCPU.apply(
             x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
-            a_pre, c_pre, a_post, c_post, Kt.contiguous(), RULES[rule], lo, hi, one_step_enabled(), idx,
+            a_pre, c_pre, a_post, c_post, Kt.float().contiguous(), RULES[rule], lo, hi, one_step_enabled(), idx,
         )
         return out, HebbianState(P1, Q1, A1)
+    if backend == "auto":
+        backend = "torch_compile" if x.device.type == "cuda" and not _COMPILED.get("failed") else "torch"
+    if backend == "torch_compile":
+        try:
+            return hebbian_readout_checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, idx,
+                                                compile=True)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - no compiler/triton here: the eager step gives the same numbers
+            _COMPILED["failed"] = True
+            warnings.warn(f"torch.compile of the Hebbian step failed ({type(exc).__name__}: {exc}); "
+                          "using the eager torch backend", RuntimeWarning, stacklevel=2)
+            backend = "torch"
+    if backend == "torch":
+        return hebbian_readout_checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, idx)
     Aseq, state = hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
     return torch.einsum("bhtij,hikj->btk", Aseq, Kt), state
 

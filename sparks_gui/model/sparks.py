@@ -31,6 +31,19 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None: plain float32).
+
+    ``auto`` uses bfloat16 on CUDA devices that support it (no loss scaling needed) and
+    float32 elsewhere; ``bf16`` asks for it on any device (CPU autocast included).
+    """
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
 class ConventionalBlock(nn.Module):
     """Dot-product self-attention over the N neuron tokens + feed-forward (pre-norm residual)."""
 
@@ -296,12 +309,13 @@ class SparksModel(nn.Module):
         if state is None:
             state = self.initial_state(x.shape[0], session, x.device)
         mu, logvar, heb_state = self.encode(x, session, state)
+        mu, logvar = mu.float(), logvar.float()  # float32 outside any autocast region (no-op otherwise)
         if sample:
             eps = noise if noise is not None else torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             z = mu + torch.exp(0.5 * logvar) * eps
         else:
             z = mu
-        pred = self.decoder(z, state.z_tail)
+        pred = self.decoder(z, state.z_tail).float()
         tail = torch.cat([state.z_tail, z], dim=1)[:, z.shape[1] :] if self.tau_p > 1 else state.z_tail
         return ModelOutput(mu, logvar, z, pred, ModelState(heb_state, tail))
 
