@@ -50,9 +50,9 @@ def dismiss_notifications(viewer) -> None:
 def add_sparks_docks(viewer) -> dict:
     """Add every SPARKS dock to ``viewer`` in the standard arrangement; returns the widgets by name.
 
-    Right: Data, Training and Export (tabbed).  Bottom: the raster above the decoding
-    traces, then the latents and the attention matrix.  napari's own layer list and
-    controls stay on the left.
+    Right, full height: Data, Training and Export (tabbed) above the attention matrix.
+    Bottom: the raster above the decoding traces, then the latents.  napari's own layer
+    list and controls stay on the left, full height.
     """
     from ._links import NapariLinks
     from ._session import session_for
@@ -80,7 +80,7 @@ def add_sparks_docks(viewer) -> dict:
     docks["export"] = add(w["export"], name="SPARKS export", area="right", tabify=True)
     docks["raster"] = add(w["raster"], name="Raster", area="bottom")
     docks["latents"] = add(w["latents"], name="Latents", area="bottom")
-    docks["attention"] = add(w["attention"], name="Attention", area="bottom")
+    docks["attention"] = add(w["attention"], name="Attention", area="right")
     docks["decoding"] = add(w["decoding"], name="Decoding", area="bottom")
     try:
         from qtpy.QtCore import Qt
@@ -89,9 +89,11 @@ def add_sparks_docks(viewer) -> dict:
         # napari's layer controls + layer list take the full height on the left, so that their
         # minimum heights do not squeeze the SPARKS views at the bottom
         win.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
-        # bottom: [raster over decoding] | latents | attention
+        # the right column too: the training form and loss curve get the window's height
+        win.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
+        # right: [data | training | export] over attention; bottom: [raster over decoding] | latents
+        win.splitDockWidget(docks["data"], docks["attention"], Qt.Vertical)
         win.splitDockWidget(docks["raster"], docks["latents"], Qt.Horizontal)
-        win.splitDockWidget(docks["latents"], docks["attention"], Qt.Horizontal)
         win.splitDockWidget(docks["raster"], docks["decoding"], Qt.Vertical)
     except Exception:  # noqa: BLE001 - layout is cosmetic
         pass
@@ -133,12 +135,13 @@ def arrange_docks(viewer) -> None:
         if win.corner(Qt.BottomLeftCorner) == Qt.LeftDockWidgetArea:
             left = max((d.width() for d in win.findChildren(type(docks["raster"])) if d.isVisible()
                         and not d.isFloating() and win.dockWidgetArea(d) == Qt.LeftDockWidgetArea), default=0)
-        bottom = W - 40 - left
-        win.resizeDocks([docks["raster"], docks["latents"], docks["attention"]],
-                        [int(bottom * 0.42), int(bottom * 0.31), int(bottom * 0.27)], Qt.Horizontal)
-        win.resizeDocks([docks["raster"], docks["decoding"]], [int(H * 0.31), int(H * 0.17)], Qt.Vertical)
+        right = max(380, int(W * 0.25))
+        bottom = W - 40 - left - right
+        win.resizeDocks([docks["data"]], [right], Qt.Horizontal)
+        win.resizeDocks([docks["data"], docks["attention"]], [int(H * 0.56), int(H * 0.40)], Qt.Vertical)
+        win.resizeDocks([docks["raster"], docks["latents"]], [int(bottom * 0.56), int(bottom * 0.44)], Qt.Horizontal)
+        win.resizeDocks([docks["raster"], docks["decoding"]], [int(H * 0.30), int(H * 0.18)], Qt.Vertical)
         win.resizeDocks([docks["latents"]], [int(H * 0.48)], Qt.Vertical)
-        win.resizeDocks([docks["data"]], [380], Qt.Horizontal)
         docks["data"].raise_()
     except Exception:  # noqa: BLE001 - layout is cosmetic
         pass

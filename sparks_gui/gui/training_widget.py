@@ -66,7 +66,8 @@ class TrainingWidget(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
-        scroll.setMinimumHeight(110)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # fields shrink to the dock's width
+        scroll.setMinimumHeight(150)
         layout.addWidget(scroll, 2)
 
         row = QFormLayout()
