@@ -185,8 +185,10 @@ def test_event_loop_stays_responsive_while_training(app, qtbot, record_property)
 
 def test_stop_mid_epoch_leaves_no_thread(app, qtbot):
     viewer, session, w = app
-    open_recording(viewer, session, qtbot, make_reach(n_trials_per_direction=6))
-    tiny(w, epochs=50, batch=2)
+    # an epoch of ~150 batches at 1 ms bins: the pause reaches the training process well inside the first epoch
+    # even on a fast machine (its reported step losses lag the process by a few batches)
+    open_recording(viewer, session, qtbot, make_reach(n_trials_per_direction=24))
+    tiny(w, epochs=50, batch=1, bin_factor=1)
     run = w["training"].start()
     qtbot.waitUntil(lambda: len(session.results.step_losses) >= 2, timeout=60_000)
     w["training"].pause_btn.setChecked(True)

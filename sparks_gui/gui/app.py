@@ -91,8 +91,8 @@ def add_sparks_docks(viewer) -> dict:
         win.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
         # the right column too: the training form and loss curve get the window's height
         win.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
-        # right: [data | training | export] over attention; bottom: [raster over decoding] | latents
-        win.splitDockWidget(docks["data"], docks["attention"], Qt.Vertical)
+        # right: [data | training | export] over attention (napari stacks a new right dock below; splitting a
+        # tabbed dock would add a tab instead); bottom: [raster over decoding] | latents
         win.splitDockWidget(docks["raster"], docks["latents"], Qt.Horizontal)
         win.splitDockWidget(docks["raster"], docks["decoding"], Qt.Vertical)
     except Exception:  # noqa: BLE001 - layout is cosmetic
@@ -138,8 +138,8 @@ def arrange_docks(viewer) -> None:
         right = max(380, int(W * 0.25))
         bottom = W - 40 - left - right
         win.resizeDocks([docks["data"]], [right], Qt.Horizontal)
-        win.resizeDocks([docks["data"], docks["attention"]], [int(H * 0.56), int(H * 0.40)], Qt.Vertical)
-        win.resizeDocks([docks["raster"], docks["latents"]], [int(bottom * 0.56), int(bottom * 0.44)], Qt.Horizontal)
+        win.resizeDocks([docks["data"], docks["attention"]], [int(H * 0.60), int(H * 0.36)], Qt.Vertical)
+        win.resizeDocks([docks["raster"], docks["latents"]], [int(bottom * 0.52), int(bottom * 0.48)], Qt.Horizontal)
         win.resizeDocks([docks["raster"], docks["decoding"]], [int(H * 0.30), int(H * 0.18)], Qt.Vertical)
         win.resizeDocks([docks["latents"]], [int(H * 0.48)], Qt.Vertical)
         docks["data"].raise_()

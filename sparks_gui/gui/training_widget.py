@@ -68,7 +68,7 @@ class TrainingWidget(QWidget):
         scroll.setWidget(self.form)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # fields shrink to the dock's width
         scroll.setMinimumHeight(150)
-        layout.addWidget(scroll, 2)
+        layout.addWidget(scroll, 3)
 
         row = QFormLayout()
         self.device = QComboBox()
@@ -102,7 +102,7 @@ class TrainingWidget(QWidget):
         layout.addWidget(self.status)
 
         self.loss_view = LossView(session=s)
-        layout.addWidget(self.loss_view, 3)
+        layout.addWidget(self.loss_view, 2)
 
         runs = QHBoxLayout()
         self.save_btn = QPushButton("Save run…")

@@ -12,6 +12,7 @@ from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, Q
 
 BACKGROUND = "#262930"  # napari dark theme canvas colour
 FOREGROUND = "#d0d3d8"
+LEGEND_BRUSH = (38, 41, 48, 150)  # translucent background: legends stay legible over the data
 MAX_REDRAW_HZ = 20.0
 
 pg.setConfigOptions(antialias=False, background=BACKGROUND, foreground=FOREGROUND, imageAxisOrder="row-major")

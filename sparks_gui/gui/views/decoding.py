@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtWidgets import QSpinBox
 
-from ._common import Throttle, ViewBase, combo
+from ._common import LEGEND_BRUSH, Throttle, ViewBase, combo
 
 MAX_VARIABLES = 4
 
@@ -122,7 +122,7 @@ class DecodingView(ViewBase):
             p = self.widget.addPlot(row=0, col=0)
             p.showGrid(x=True, y=True, alpha=0.12)
             p.setLabel("bottom", "time", units="s")
-            self.legend = p.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=2)
+            self.legend = p.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=2, brush=LEGEND_BRUSH)
             cur = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff5050", width=1))
             p.addItem(cur, ignoreBounds=True)
             self.plots.append(p)

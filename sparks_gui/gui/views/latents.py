@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtWidgets import QCheckBox, QStackedWidget
 
-from ._common import Throttle, ViewBase, category_colours, colormap, combo
+from ._common import LEGEND_BRUSH, Throttle, ViewBase, category_colours, colormap, combo
 
 N_COLOUR_BINS = 24
 MAX_DISPLAY_POINTS = 30_000  # larger clouds are drawn with a time stride (analysis/exports use all points)
@@ -286,7 +286,8 @@ class LatentView(ViewBase):
             self.widget.removeItem(self.colourbar)
             self.colourbar = None
         if labels is not None:
-            self.legend = pg.LegendItem(offset=(-5, 5), labelTextSize="8pt", colCount=2 if len(labels) > 8 else 1)
+            self.legend = pg.LegendItem(offset=(-5, 5), labelTextSize="8pt", colCount=2 if len(labels) > 8 else 1,
+                                        brush=LEGEND_BRUSH)
             self.legend.setParentItem(self.plot.getViewBox())
             key = self.colour_by.currentText().split(": ", 1)[-1]
             for c, lab in zip(cols, labels):

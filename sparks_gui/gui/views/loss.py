@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtWidgets import QCheckBox
 
-from ._common import Throttle, ViewBase
+from ._common import LEGEND_BRUSH, Throttle, ViewBase
 
 LOSS_REDRAW_HZ = 4.0  # the curve gains a point per batch; 4 repaints/s look live and cost little
 
@@ -28,7 +28,7 @@ class LossView(ViewBase):
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "loss")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=LEGEND_BRUSH)
         self.step_curve = self.plot.plot(pen=pg.mkPen((100, 150, 220, 110), width=1), name="train (batches)")
         self.train_curve = self.plot.plot(pen=pg.mkPen("#4c8be0", width=2), symbol="o", symbolSize=5,
                                           symbolBrush="#4c8be0", symbolPen=None, name="train (epoch)")
