@@ -15,27 +15,16 @@ import numpy as np
 
 
 def probe(app, seconds: float = 5.0) -> dict:
-    from qtpy.QtCore import QTimer
+    from sparks_gui.gui._probe import EventLoopProbe
 
-    gaps, last = [], [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+    p = EventLoopProbe(10)
+    p.start()
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         app.processEvents()
         time.sleep(0.001)
-    timer.stop()
-    g = np.array(gaps[1:]) * 1000
-    return {"ticks": int(g.size), "worst_ms": round(float(g.max()), 1), "p99_ms": round(float(np.percentile(g, 99)), 1),
-            "median_ms": round(float(np.median(g)), 1)}
+    p.stop()
+    return p.summary()
 
 
 def with_progress_bar(app, window, add) -> dict:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ pytest.importorskip("pyqtgraph")
 if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     pytest.skip("GUI tests need a display (run under xvfb-run)", allow_module_level=True)
 
-from qtpy.QtCore import QTimer  # noqa: E402
 
 from sparks_gui.data.synthetic import make_reach, make_sequence  # noqa: E402
 from sparks_gui.gui._session import session_for  # noqa: E402
@@ -139,23 +137,15 @@ def test_event_loop_stays_responsive_while_training(app, qtbot, record_property)
     viewer, session, w = app
     open_recording(viewer, session, qtbot, make_reach(n_trials_per_direction=3))
     tiny(w, epochs=15, batch=4)
-    gaps: list[float] = []
-    last = [time.perf_counter()]
+    from sparks_gui.gui._probe import EventLoopProbe
 
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
+    probe = EventLoopProbe(10)
     run = w["training"].start()
     qtbot.waitUntil(lambda: session.trainer is not None, timeout=60_000)  # data prepared, model built
-    last[0] = time.perf_counter()
-    timer.start()
+    probe.start()
     qtbot.waitUntil(lambda: not session.running, timeout=120_000)
-    timer.stop()
+    probe.stop()
+    gaps = np.asarray(probe.gaps_ms) / 1000
     worst = max(gaps) * 1000
     record_property("worst_event_loop_gap_ms", worst)
     print(f"\nevent loop: {len(gaps)} ticks, worst gap {worst:.1f} ms, median {np.median(gaps) * 1000:.1f} ms")
