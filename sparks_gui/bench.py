@@ -133,29 +133,25 @@ def _child_bandwidth(spec: dict[str, Any]) -> dict[str, Any]:
     x = (torch.rand(B, N, T, device=device) < spec["rate"]).float()
     step = compiled_step() if spec.get("compile") else hebbian_step
 
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
     with torch.no_grad():
         params = heb.trace_params()
         state = heb.initial_state(B, device)
         for t in range(min(T, 5)):  # warm-up (compilation)
             state = step(state, x[..., t], *params, heb.rule, heb.lo, heb.hi)
-        sync()
+        _sync(device)
         t0 = time.perf_counter()
         for t in range(T):
             state = step(state, x[..., t], *params, heb.rule, heb.lo, heb.hi)
-        sync()
+        _sync(device)
         update_s = time.perf_counter() - t0
         src = torch.empty(64 * 2**20, device=device)  # 256 MB
         dst = torch.empty_like(src)
         dst.copy_(src)
-        sync()
+        _sync(device)
         t0 = time.perf_counter()
         for _ in range(10):
             dst.copy_(src)
-        sync()
+        _sync(device)
         copy_gbps = 10 * 2 * src.numel() * 4 / (time.perf_counter() - t0) / 1e9
     bytes_per_step = 4 * (6 * B * N * N + 4 * N * N)
     achieved = bytes_per_step * T / update_s / 1e9
@@ -163,6 +159,14 @@ def _child_bandwidth(spec: dict[str, Any]) -> dict[str, Any]:
             "compiled": bool(spec.get("compile")), "us_per_step": round(update_s / T * 1e6, 1),
             "achieved_gbps": round(achieved, 1), "copy_gbps": round(copy_gbps, 1),
             "fraction_of_copy_bandwidth": round(achieved / copy_gbps, 3)}
+
+
+def _sync(device) -> None:
+    """Wait for queued GPU work, so that timings include it."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _device_name(device) -> str:
@@ -180,7 +184,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from .model.hebbian import one_step_gradients
-    from .model.sparks import SparksModel, autocast_dtype, kl_divergence, pick_device, reconstruction_loss
+    from .model.sparks import SparksModel, autocast, autocast_dtype, kl_divergence, pick_device, reconstruction_loss
 
     torch.manual_seed(0)
     device = pick_device(spec.get("device", "auto"))
@@ -199,8 +203,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     def train_batch(steps=T):
         state = model.initial_state(B, 0, device)
         for t0 in range(0, steps, chunk):
-            with one_step_gradients(mode == "online_chunked"), \
-                    torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
+            with one_step_gradients(mode == "online_chunked"), autocast(amp, device):
                 out = model(x[..., t0 : min(steps, t0 + chunk)], 0, state)
             n = out.pred.shape[1]
             loss = (reconstruction_loss(out.pred, r[:, t0 : t0 + n], mask[:, t0 : t0 + n].expand(B, -1, -1), "mse")
@@ -211,8 +214,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
             state = out.state.detach()
 
     def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        _sync(device)
 
     train_batch(min(T, 2 * chunk))  # warm-up (kernel compilation, allocator)
     sync()

@@ -260,3 +260,11 @@ def test_compiled_torch_step_equals_reference():
     assert not hebbian_module._COMPILED.get("failed")
     for a, b in zip(res["torch_compile"], res["reference"]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_config_lists_the_same_backends_as_the_model():
+    """The config keeps its own (torch-free) list of backends; it must name exactly the model's."""
+    from sparks_gui.engine.config import HEBBIAN_BACKENDS
+    from sparks_gui.model.hebbian import BACKENDS
+
+    assert set(HEBBIAN_BACKENDS) == set(BACKENDS)

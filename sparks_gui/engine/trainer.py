@@ -22,6 +22,7 @@ from ..errors import SparksError
 from ..model.hebbian import one_step_gradients
 from ..model.sparks import (
     SparksModel,
+    autocast,
     autocast_dtype,
     kl_divergence,
     pick_device,
@@ -171,7 +172,7 @@ class Trainer:
 
     def _batch_loss(self, xb, rb, t0, n_steps, state, generator, sample=True, noise=None):
         cfg, d = self.config, self.data
-        with torch.autocast(self.device.type, dtype=self._amp_dtype or torch.bfloat16, enabled=self._amp_dtype is not None):
+        with autocast(self._amp_dtype, self.device):
             out = self.model(xb[..., t0 : t0 + n_steps], self.session, state, sample=sample, generator=generator,
                              noise=noise)
         tgt, valid = target_windows(rb, t0, n_steps, d.target_offset, cfg.tau_f)

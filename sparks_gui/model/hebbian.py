@@ -257,17 +257,21 @@ def cpu_kernel_available() -> bool:
     return _hebbian_cpu.HAVE_NUMBA
 
 
-def _use_kernel(x: torch.Tensor, backend: str) -> bool:
-    if backend == "cpu_kernel":
-        if not cpu_kernel_available():
-            raise RuntimeError("hebbian backend 'cpu_kernel' needs numba: pip install numba")
-        return True
-    return backend == "auto" and x.device.type == "cpu" and x.dtype == torch.float32 and cpu_kernel_available()
+def resolve_backend(x: torch.Tensor, backend: str) -> str:
+    """The concrete backend for ``x``: ``auto`` is the numba kernel for float32 CPU tensors (numba
+    installed), ``torch_compile`` on CUDA (unless compilation failed before) and ``torch`` elsewhere."""
+    if backend == "cpu_kernel" and not cpu_kernel_available():
+        raise RuntimeError("hebbian backend 'cpu_kernel' needs numba: pip install numba")
+    if backend != "auto":
+        return backend
+    if x.device.type == "cpu" and x.dtype == torch.float32 and cpu_kernel_available():
+        return "cpu_kernel"
+    return "torch_compile" if x.device.type == "cuda" and not _COMPILED.get("failed") else "torch"
 
 
 def hebbian_scan(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, backend="auto", idx=None):
     """A for every step of the chunk ``x`` [B, N, T] ([B, H, T, N, N]) and the final state."""
-    if _use_kernel(x, backend):
+    if resolve_backend(x, backend) == "cpu_kernel":
         Aseq, P1, Q1, A1 = _HebbianScanCPU.apply(
             x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
             a_pre, c_pre, a_post, c_post, None, RULES[rule], lo, hi, one_step_enabled(), idx,
@@ -338,14 +342,13 @@ def hebbian_readout(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, ba
     Same numbers as ``einsum(hebbian_scan(...)[0], Kt)`` but without storing the
     [B, H, T, N, N] attention sequence (except with the ``reference`` backend).
     """
-    if _use_kernel(x, backend):
+    backend = resolve_backend(x, backend)
+    if backend == "cpu_kernel":
         out, P1, Q1, A1 = _HebbianScanCPU.apply(
             x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
             a_pre, c_pre, a_post, c_post, Kt.float().contiguous(), RULES[rule], lo, hi, one_step_enabled(), idx,
         )
         return out, HebbianState(P1, Q1, A1)
-    if backend == "auto":
-        backend = "torch_compile" if x.device.type == "cuda" and not _COMPILED.get("failed") else "torch"
     if backend == "torch_compile":
         try:
             return hebbian_readout_checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, idx,

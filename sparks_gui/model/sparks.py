@@ -44,6 +44,11 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
+def autocast(dtype: torch.dtype | None, device: torch.device):
+    """``torch.autocast`` to ``dtype`` on ``device`` (see :func:`autocast_dtype`); a no-op context for None."""
+    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
+
+
 class ConventionalBlock(nn.Module):
     """Dot-product self-attention over the N neuron tokens + feed-forward (pre-norm residual)."""
 
