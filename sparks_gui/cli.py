@@ -1,4 +1,4 @@
-"""The ``sparks-gui`` command: gui (default), demo, train, bench, validate.
+"""The ``sparks-gui`` command: gui (default), demo, train, inspect, bench, validate.
 
 Every user error ends with a one-line message on stderr and exit status 2;
 unexpected failures exit with status 1.
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from .errors import SparksError
 
-COMMANDS = ("gui", "demo", "train", "bench", "validate")
+COMMANDS = ("gui", "demo", "train", "inspect", "bench", "validate")
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -33,6 +35,180 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_set_option(p)
+
+
+# ------------------------------------------------------------------ --set key=value (any SparksConfig field)
+def _add_set_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", dest="set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set any SparksConfig field, parsed with its type (repeatable): --set tau_s=0.3 "
+                        "--set neurons=0,1,2 --set learn_traces=false --set out_dir=none")
+
+
+def _parse_value(text: str, annotation: Any, key: str) -> Any:
+    """``text`` as a value of type ``annotation`` (int, float, bool, str, list[...], dict, unions, None)."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    low = text.strip().lower()
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args and low in ("none", "null", ""):
+            return None
+        options = [a for a in args if a is not type(None)]
+        options.sort(key=lambda a: a is str)  # str last: it accepts anything
+        errors = []
+        for a in options:
+            try:
+                return _parse_value(text, a, key)
+            except SparksError as exc:
+                errors.append(exc.problem)
+        raise SparksError(f"--set {key}={text}: not a valid value ({'; '.join(errors)}).",
+                          f"Give a value of type {annotation}.")
+    if annotation is type(None):
+        if low in ("none", "null", ""):
+            return None
+        raise SparksError(f"--set {key}={text}: expected none.", "Write none.")
+    if annotation is bool:
+        if low in ("1", "true", "yes", "on", "y", "t"):
+            return True
+        if low in ("0", "false", "no", "off", "n", "f"):
+            return False
+        raise SparksError(f"--set {key}={text}: not a boolean.", "Write true or false.")
+    if annotation is int:
+        try:
+            return int(text.strip())
+        except ValueError:
+            try:
+                f = float(text)
+            except ValueError:
+                f = math.nan
+            if math.isfinite(f) and f == int(f):
+                return int(f)
+            raise SparksError(f"--set {key}={text}: not an integer.", f"Write a whole number, e.g. {key}=10.") from None
+    if annotation is float:
+        try:
+            return float(text.strip())
+        except ValueError:
+            raise SparksError(f"--set {key}={text}: not a number.", f"Write a number, e.g. {key}=0.5.") from None
+    if annotation is str or annotation is Any:
+        return text
+    if origin in (list, tuple) or annotation in (list, tuple):
+        item = args[0] if args else str
+        body = text.strip()
+        if body.startswith("["):
+            try:
+                values = json.loads(body)
+            except json.JSONDecodeError as exc:
+                raise SparksError(f"--set {key}={text}: not a JSON list ({exc}).", f"Write {key}=1,2,3 or {key}=[1,2,3].") from None
+            return [_parse_value(str(v), item, key) for v in values]
+        parts = [t for t in body.replace(";", ",").split(",") if t.strip()]
+        return [_parse_value(t, item, key) for t in parts]
+    if origin is dict or annotation is dict:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SparksError(f"--set {key}={text}: not a JSON object ({exc}).", f'Write {key}=\'{{"a": 1}}\'.') from None
+        if not isinstance(value, dict):
+            raise SparksError(f"--set {key}={text}: not a JSON object.", f'Write {key}=\'{{"a": 1}}\'.')
+        return value
+    return text
+
+
+def parse_set_options(pairs: list[str]) -> dict[str, Any]:
+    """``["epochs=5", "neurons=0,1"]`` -> ``{"epochs": 5, "neurons": [0, 1]}``, typed by the SparksConfig fields.
+
+    Unknown keys raise :class:`SparksError` listing the closest field names."""
+    import dataclasses
+    import difflib
+    import typing
+
+    from .engine.config import SparksConfig
+
+    hints = typing.get_type_hints(SparksConfig)
+    names = [f.name for f in dataclasses.fields(SparksConfig)]
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SparksError(f"--set '{pair}' has no '='.", "Write --set key=value, e.g. --set epochs=50.")
+        key, value = pair.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if key not in hints or key not in names:
+            close = difflib.get_close_matches(key, names, n=4, cutoff=0.5)
+            raise SparksError(f"--set: '{key}' is not a SparksConfig field" + (f" (did you mean {', '.join(close)}?)" if close else "."),
+                              "Valid keys: " + ", ".join(names) + ".")
+        out[key] = _parse_value(value, hints[key], key)
+    return out
+
+
+# ------------------------------------------------------------------ loader options (train, inspect)
+def _add_loader_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reading the file (all optional: the loader guesses and warns)")
+    g.add_argument("--activity-key", default=None,
+                   help="array / NWB source holding the activity (CSV: column-name prefix); see `sparks-gui inspect`")
+    g.add_argument("--layout", choices=("auto", "neurons_time", "time_neurons"), default=None,
+                   help="axes of the activity array (default auto: the axis other variables share is time)")
+    g.add_argument("--dt", type=float, default=None, help="bin width in seconds, if the file does not store it")
+    g.add_argument("--fs", type=float, default=None, help="sampling / frame rate in Hz (instead of --dt)")
+    g.add_argument("--kind", choices=("spikes", "calcium"), default=None)
+    g.add_argument("--signal", choices=("F_corrected", "F", "spks", "Fneu"), default=None,
+                   help="suite2p trace (default F_corrected, F when Fneu.npy is missing)")
+    g.add_argument("--plane", default=None, help="suite2p plane (0, 1, ... or combined)")
+    g.add_argument("--all-rois", action="store_true", help="suite2p: keep ROIs not classified as cells")
+    g.add_argument("--behaviour", "--behavior", dest="behaviour", action="append", default=None, metavar="NAMES",
+                   help="behaviour signals to load (comma-separated or repeated; default all that fit)")
+    g.add_argument("--columns", default=None, help="CSV: comma-separated activity columns")
+    g.add_argument("--time-range", default=None, metavar="START,STOP", help="NWB/phy: seconds of the recording to load")
+    g.add_argument("--movie", default=None, help="NWB: imaging series to attach")
+    g.add_argument("--no-resample", action="store_true",
+                   help="arrays: leave out variables stored at another rate instead of averaging them onto the bins")
+
+
+def _loader_options(args) -> dict[str, Any]:
+    """The keyword arguments of load_recording given by the loader options."""
+    def split(values):
+        if values is None:
+            return None
+        values = values if isinstance(values, list) else [values]
+        return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+    opts: dict[str, Any] = {"activity_key": args.activity_key, "dt": args.dt, "fs": args.fs, "kind": args.kind,
+                            "layout": None if args.layout in (None, "auto") else args.layout, "signal": args.signal,
+                            "behaviour": split(args.behaviour), "columns": split(args.columns), "movie": args.movie}
+    if args.plane is not None:
+        opts["plane"] = int(args.plane) if str(args.plane).isdigit() else args.plane
+    if args.all_rois:
+        opts["cells_only"] = False
+    if args.no_resample:
+        opts["resample"] = False
+    if args.time_range:
+        try:
+            a, b = (float(x) for x in args.time_range.split(","))
+        except ValueError:
+            raise SparksError(f"--time-range '{args.time_range}' is not START,STOP in seconds.", "Write e.g. --time-range 0,600.") from None
+        opts["time_range"] = (a, b)
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line each on stderr (no source line, no traceback)."""
+    from .errors import SparksWarning
+
+    text = str(message)
+    label = "warning" if issubclass(category, SparksWarning) else f"warning ({category.__name__})"
+    print(f"sparks-gui: {label}: {text}", file=file or sys.stderr)
+
+
+def _cmd_inspect(args) -> int:
+    """Exit 0: loads with these options; 1: the file is readable but needs more options; 2: cannot be read."""
+    from .data.inspect import format_report, inspect_file, report_json
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the report lists them
+        report = inspect_file(args.file, **_loader_options(args))
+    print(report_json(report) if args.json else format_report(report))
+    return 0 if report.would_load else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,12 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train on a recording file")
     t.add_argument("data", help="recording: .nwb, suite2p or Kilosort/phy folder, .npy/.npz/.mat/.h5/.csv, TIFF movie")
     t.add_argument("--target", default=None, help="behaviour signal to predict, or 'unsupervised'")
-    t.add_argument("--dt", type=float, default=None, help="bin width in seconds, if the file does not store it")
-    t.add_argument("--kind", choices=("spikes", "calcium"), default=None)
-    t.add_argument("--activity-key", default=None, help="name of the activity array inside the file")
+    _add_loader_options(t)
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training across the processes started by torchrun (gloo on CPU, NCCL on GPU)")
     _add_training_options(t)
+
+    i = sub.add_parser("inspect", help="show what a file holds and what would be loaded (exit 0: loads; 1: needs "
+                                      "options; 2: unreadable)")
+    i.add_argument("file", help="recording: .nwb, suite2p or Kilosort/phy folder, .npy/.npz/.mat/.h5/.csv(.gz), TIFF")
+    i.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_loader_options(i)
 
     b = sub.add_parser("bench", help="print speed/memory benchmarks as JSON lines")
     b.add_argument("--quick", action="store_true", help="smaller problem sizes (smoke run)")
@@ -79,6 +259,7 @@ def _config_from_args(args, base=None):
         value = getattr(args, flag, None)
         if value is not None:
             changes[key] = value
+    changes.update(parse_set_options(getattr(args, "set", None) or []))
     return cfg.replace(**changes) if changes else cfg
 
 
@@ -195,7 +376,7 @@ def _cmd_demo(args) -> int:
 def _cmd_train(args) -> int:
     from .data.io import load_recording
 
-    rec = load_recording(args.data, activity_key=args.activity_key, dt=args.dt, kind=args.kind)
+    rec = load_recording(args.data, **_loader_options(args))
     cfg = _config_from_args(args)
     changes = {"data_path": str(Path(args.data).resolve())}
     if args.target is not None:
@@ -249,9 +430,15 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
         argv = ["gui", *argv]
     args = parser.parse_args(argv)
-    handlers = {"gui": _cmd_gui, "demo": _cmd_demo, "train": _cmd_train, "bench": _cmd_bench, "validate": _cmd_validate}
+    handlers = {"gui": _cmd_gui, "demo": _cmd_demo, "train": _cmd_train, "inspect": _cmd_inspect, "bench": _cmd_bench,
+                "validate": _cmd_validate}
     try:
-        return handlers[args.command](args)
+        with warnings.catch_warnings():
+            from .errors import SparksWarning
+
+            warnings.simplefilter("always", SparksWarning)
+            warnings.showwarning = _print_warning
+            return handlers[args.command](args)
     except SparksError as exc:
         print(f"sparks-gui: error: {exc}", file=sys.stderr)
         return 2

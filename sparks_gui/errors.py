@@ -16,3 +16,13 @@ class SparksError(ValueError):
         self.problem = problem
         self.fix = fix
         super().__init__(problem if not fix else f"{problem} Fix: {fix}")
+
+
+class SparksWarning(UserWarning):
+    """Something a user should know about their data that did not stop the work.
+
+    Readers warn with it when they chose for the user (which array holds the activity,
+    which axis is time, where the bin width came from) or left something out (variables
+    of other lengths, NWB parts that cannot be read).  The CLI prints these warnings as
+    ``sparks-gui: warning: ...`` lines and the GUI shows them as notifications.
+    """

@@ -57,12 +57,18 @@ def test_spike_time_lists(tmp_path):
 
 def test_csv_named_columns(tmp_path):
     p = tmp_path / "t.csv"
-    p.write_text("n1,n2,speed\n1,0,0.5\n0,2,0.6\n3,1,0.7\n")
-    with pytest.raises(SparksError, match="t.csv' has named columns"):
+    p.write_text("a,b,speed\n1,0,0.5\n0,2,0.6\n3,1,0.7\n")
+    with pytest.raises(SparksError, match="t.csv' has named columns.*none is named like a neuron") as e:
         load_recording(p, dt=0.1)
-    rec = load_recording(p, dt=0.1, columns=["n1", "n2"])
+    assert "columns=" in e.value.fix
+    rec = load_recording(p, dt=0.1, columns=["a", "b"])
     np.testing.assert_array_equal(rec.activity, [[1, 0, 3], [0, 2, 1]])
     np.testing.assert_allclose(rec.behaviour["speed"][:, 0], [0.5, 0.6, 0.7])
+    # columns named like neurons (n1, n2) are the activity without being told, with a warning
+    (tmp_path / "n.csv").write_text("n1,n2,speed\n1,0,0.5\n0,2,0.6\n3,1,0.7\n")
+    with pytest.warns(UserWarning, match="2 columns named like neurons"):
+        rec = load_recording(tmp_path / "n.csv", dt=0.1)
+    np.testing.assert_array_equal(rec.activity, [[1, 0, 3], [0, 2, 1]])
 
 
 def test_tiff_movie_with_rois_and_input_untouched(tmp_path):

@@ -27,13 +27,14 @@ pixel ``(x, y)`` is ``movie[t, x, y]`` and ``RoiMasks.ypix`` holds ``x``.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import SparksError
+from ..errors import SparksError, SparksWarning
 from .atomic import atomic_path
 from .recording import Recording
 from .rois import RoiMasks
@@ -74,7 +75,7 @@ def _open(path: Path):
     try:
         io = NWBHDF5IO(str(path), "r", load_namespaces=True)
         nwbfile = io.read()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise SparksError(f"pynwb could not read '{path.name}': {exc}.",
                           "Validate the file with `python -m pynwb.validate` (or nwbinspector) and re-export it.") from exc
     return io, nwbfile
@@ -83,10 +84,10 @@ def _open(path: Path):
 # ------------------------------------------------------------------ discovery
 def _walk_interfaces(nwbfile):
     """Yield (location, object) for acquisition and every processing module's data interfaces."""
-    for name, obj in nwbfile.acquisition.items():
+    for obj in nwbfile.acquisition.values():
         yield "acquisition", obj
     for mod_name, mod in nwbfile.processing.items():
-        for name, obj in mod.data_interfaces.items():
+        for obj in mod.data_interfaces.values():
             yield mod_name, obj
 
 
@@ -125,8 +126,16 @@ def _behaviour_candidates(nwbfile) -> dict[str, Any]:
 
 
 def _movie_candidates(nwbfile) -> dict[str, Any]:
-    return {name: obj for name, obj in nwbfile.acquisition.items()
-            if _tname(obj) in MOVIE_TYPES and obj.data is not None and len(getattr(obj.data, "shape", ())) >= 3}
+    """Imaging series with their frames inside the file (external-file placeholders are left out)."""
+    return {name: obj for name, obj in nwbfile.acquisition.items() if _is_movie(obj)}
+
+
+def _is_movie(obj) -> bool:
+    try:
+        return bool(_tname(obj) in MOVIE_TYPES and obj.data is not None and len(getattr(obj.data, "shape", ())) >= 3
+                    and not _external_file(obj) and obj.data.shape[0] >= 2)
+    except Exception:  # noqa: BLE001 - an odd series is not a movie
+        return False
 
 
 def nwb_contents(path: str | Path) -> dict[str, list[str]]:
@@ -193,7 +202,7 @@ def _fill_nans(values: np.ndarray, times: np.ndarray, name: str, path: Path, pol
             "Fill the gaps before export, exclude it with behaviour=[...], or pass behaviour_nan='interpolate'.",
         )
     warnings.warn(f"'{path.name}': behaviour '{name}' had {n_bad} NaN samples; filled by linear interpolation in time.",
-                  stacklevel=4)
+                  SparksWarning, stacklevel=4)
     out = values.copy()
     for j in range(out.shape[1]):
         ok = ~bad[:, j]
@@ -211,7 +220,7 @@ def _resample(series, name: str, t_start: float, dt: float, n_time: int, path: P
     bin_times = t_start + np.arange(n_time) * dt
     if series.timestamps is None and abs(float(series.rate) * dt - 1.0) < 1e-9:
         offset = (float(series.starting_time or 0.0) - t_start) / dt
-        k = int(round(offset))
+        k = round(offset)
         if abs(offset - k) < 1e-6 and k <= 0 and len(values) + k >= n_time:  # same clock: copy exactly
             return values[-k: -k + n_time]
     period = float(np.median(np.diff(times))) if len(times) > 1 else dt
@@ -304,34 +313,78 @@ def _column_values(col, n: int) -> np.ndarray | None:
     return arr
 
 
+def _external_file(obj) -> list[str]:
+    ext = getattr(obj, "external_file", None)
+    if ext is None:
+        return []
+    try:
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in ext[:]]
+    except Exception:  # noqa: BLE001
+        return ["?"]
+
+
+def _one_stimulus(name: str, obj, t_start: float, dt: float, n_time: int) -> dict[str, Any] | None:
+    """Per-bin frame ids (and frames) of one stimulus series; None when it is not a frame stimulus.
+
+    Raises ``ValueError`` with the reason when the series cannot be used (the caller warns)."""
+    t = _tname(obj)
+    if t == "IndexSeries":
+        ids = np.asarray(obj.data[:], dtype=np.int64)
+        times = _series_times(obj, len(ids))
+        frames = None
+        if obj.indexed_images is not None:
+            imgs = obj.indexed_images
+            order = imgs.order_of_images
+            seq = list(order.data[:]) if order is not None else list(imgs.images.values())
+            frames = np.stack([np.asarray(im.data[:]) for im in seq])
+        elif getattr(obj, "indexed_timeseries", None) is not None:
+            its = obj.indexed_timeseries
+            if _external_file(its):
+                raise ValueError(f"its frames are in external file(s) {_external_file(its)}")
+            frames = _frames(its.data)
+        if frames is not None and ids.size and (ids.max() >= len(frames) or ids.min() < -1):
+            raise ValueError(f"it indexes frame {int(ids.max())} but {len(frames)} frames are stored")
+    elif t in ("ImageSeries", "OpticalSeries"):
+        ext = _external_file(obj)
+        if ext:
+            raise ValueError(f"its frames are in external file(s) {', '.join(ext)} (the NWB file holds only a placeholder)")
+        if obj.data is None or len(obj.data.shape) < 3:
+            raise ValueError(f"its data has shape {getattr(obj.data, 'shape', None)}, not [frames, height, width]")
+        frames = _frames(obj.data)
+        ids = np.arange(frames.shape[0])
+        times = _series_times(obj, len(ids))
+    else:
+        return None
+    if len(times) != len(ids):
+        raise ValueError(f"it has {len(ids)} frames/ids but {len(times)} timestamps")
+    if len(times) > 1 and np.any(np.diff(times) < 0):
+        raise ValueError("its timestamps are not sorted")
+    bin_times = t_start + np.arange(n_time) * dt
+    j = np.searchsorted(times, bin_times + 1e-9 * dt, side="right") - 1
+    frame_ids = np.where(j >= 0, ids[np.clip(j, 0, max(len(ids) - 1, 0))], -1) if len(ids) else np.full(n_time, -1)
+    out: dict[str, Any] = {"frame_ids": frame_ids, "name": name}
+    if frames is not None:
+        out["frames"] = frames
+    return out
+
+
 def _stimulus(nwbfile, t_start: float, dt: float, n_time: int, path: Path) -> dict[str, Any]:
+    """The first usable frame stimulus; the ones that cannot be used are skipped with one warning."""
+    skipped = []
+    found: dict[str, Any] = {}
     for name, obj in nwbfile.stimulus.items():
-        t = _tname(obj)
-        if t == "IndexSeries":
-            ids = np.asarray(obj.data[:], dtype=np.int64)
-            times = _series_times(obj, len(ids))
-            frames = None
-            if obj.indexed_images is not None:
-                imgs = obj.indexed_images
-                order = imgs.order_of_images
-                seq = list(order.data[:]) if order is not None else list(imgs.images.values())
-                frames = np.stack([np.asarray(im.data[:]) for im in seq])
-            elif getattr(obj, "indexed_timeseries", None) is not None:
-                frames = _frames(obj.indexed_timeseries.data)
-        elif t in ("ImageSeries", "OpticalSeries") and obj.data is not None and len(obj.data.shape) >= 3:
-            frames = _frames(obj.data)
-            ids = np.arange(frames.shape[0])
-            times = _series_times(obj, len(ids))
-        else:
+        try:
+            stim = _one_stimulus(name, obj, t_start, dt, n_time)
+        except Exception as exc:  # noqa: BLE001 - an unusable stimulus never stops the load
+            skipped.append(f"'{name}' ({_tname(obj)}: {exc})")
             continue
-        bin_times = t_start + np.arange(n_time) * dt
-        j = np.searchsorted(times, bin_times + 1e-9 * dt, side="right") - 1
-        frame_ids = np.where(j >= 0, ids[np.clip(j, 0, None)], -1)
-        out = {"frame_ids": frame_ids, "name": name}
-        if frames is not None:
-            out["frames"] = frames
-        return out
-    return {}
+        if stim is not None:
+            found = stim
+            break
+    if skipped:
+        warnings.warn(f"'{path.name}': stimulus not loaded: {'; '.join(skipped)}. The recording loads without it "
+                      "(no frame_id/frames targets from it).", SparksWarning, stacklevel=3)
+    return found
 
 
 def _frames(data):
@@ -403,7 +456,7 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
                     if dt is None:
                         dt = 0.01
                         warnings.warn(f"'{path.name}': no bin width given; binning spikes at {dt} s (pass dt= to change).",
-                                      stacklevel=2)
+                                      SparksWarning, stacklevel=2)
             st = units["spike_times"]
             flat = np.asarray(st.target.data[:], dtype=np.float64)
             ends = np.asarray(st.data[:], dtype=np.int64)
@@ -440,7 +493,7 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
                     first = np.concatenate([[0], eend[:-1]])
                     locs = np.asarray([v.decode() if isinstance(v, bytes) else str(v) for v in table["location"].data[:]])
                     neuron_meta.setdefault("location", np.asarray([locs[eidx[a]] if b > a else "" for a, b in zip(first, eend)])[kept])
-                except Exception:  # noqa: BLE001 - metadata is optional
+                except Exception:  # noqa: BLE001, S110 - metadata is optional
                     pass
             if len(kept) < len(ids):
                 provenance["dropped_units"] = [int(i) if np.issubdtype(np.asarray(i).dtype, np.integer) else str(i)
@@ -452,11 +505,23 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
             data = np.asarray(series.data[:], dtype=np.float32)
             if data.ndim == 1:
                 data = data[:, None]
+            elif data.ndim > 2 and all(s == 1 for s in data.shape[2:]):
+                data = data.reshape(data.shape[0], data.shape[1])
+            if data.ndim != 2:
+                raise SparksError(f"'{path.name}': '{key}' has data of shape {data.shape}; expected [time, ROIs].",
+                                  "Choose another activity source with activity_key=..., or re-export the traces as [time, ROIs].")
             times = _series_times(series, data.shape[0])
             native = 1.0 / float(series.rate) if series.timestamps is None else float(np.median(np.diff(times)))
             t_start = float(times[0]) if len(times) else 0.0
             shape_hint = tuple(mseries.data.shape[1:3]) if mseries is not None else None
-            rois = _masks(series, path, data.shape[1], shape_hint)
+            try:
+                rois = _masks(series, path, data.shape[1], shape_hint)
+            except SparksError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - masks are optional; odd ones are skipped
+                rois = None
+                warnings.warn(f"'{path.name}': ROI masks of '{key}' could not be read ({type(exc).__name__}: {exc}); "
+                              "loaded the traces without masks.", SparksWarning, stacklevel=2)
             activity = data.T
             if time_range is not None:
                 keep = (times >= time_range[0]) & (times < time_range[1])
@@ -491,13 +556,28 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
             except SparksError as exc:
                 if behaviour is not None or (behaviour_nan == "error" and "NaN" in exc.problem):
                     raise
-                skipped.append(name)
-                warnings.warn(f"Skipped behaviour: {exc}", stacklevel=2)
+                skipped.append((name, exc.problem))
+            except Exception as exc:  # an odd behaviour series never stops the load
+                if behaviour is not None:
+                    raise SparksError(f"Behaviour '{name}' in '{path.name}' could not be read ({type(exc).__name__}: {exc}).",
+                                      "Leave it out of behaviour=[...].") from exc
+                skipped.append((name, f"'{name}' ({_tname(s)}) could not be read: {type(exc).__name__}: {exc}"))
         if skipped:
-            provenance["skipped_behaviour"] = skipped
+            provenance["skipped_behaviour"] = [n for n, _ in skipped]
+            warnings.warn(f"Skipped behaviour ({len(skipped)}): " + " | ".join(why for _, why in skipped)
+                          + " Pass behaviour=[...] with the signals you need.", SparksWarning, stacklevel=2)
 
         trials, conditions = None, {}
-        if nwbfile.trials is not None and len(nwbfile.trials):
+        try:
+            has_trials = nwbfile.trials is not None and len(nwbfile.trials) > 0
+            if has_trials:
+                np.asarray(nwbfile.trials["start_time"].data[:], dtype=np.float64)
+                np.asarray(nwbfile.trials["stop_time"].data[:], dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001
+            has_trials = False
+            warnings.warn(f"'{path.name}': the trials table could not be read ({type(exc).__name__}: {exc}); "
+                          "loaded without trials.", SparksWarning, stacklevel=2)
+        if has_trials:
             tt = nwbfile.trials
             st_b = np.rint((np.asarray(tt["start_time"].data[:]) - t_start) / dt).astype(np.int64)
             sp_b = np.rint((np.asarray(tt["stop_time"].data[:]) - t_start) / dt).astype(np.int64)
@@ -505,7 +585,7 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
             keep = (st_b >= 0) & (sp_b > st_b)
             if (~keep).any():
                 warnings.warn(f"'{path.name}': {int((~keep).sum())} trials fall outside the activity and were dropped.",
-                              stacklevel=2)
+                              SparksWarning, stacklevel=2)
             if keep.any():
                 trials = np.stack([st_b[keep], sp_b[keep]], axis=1)
                 for c in tt.colnames:
@@ -518,14 +598,20 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
         gt = {}
         for sname, sobj in scratch.items():
             if sname.startswith("ground_truth_") and hasattr(sobj, "data"):
-                gt[sname[len("ground_truth_"):]] = np.asarray(sobj.data[:] if np.ndim(sobj.data) else sobj.data)
+                with contextlib.suppress(Exception):  # optional
+                    gt[sname[len("ground_truth_"):]] = np.asarray(sobj.data[:] if np.ndim(sobj.data) else sobj.data)
 
         lazy_movie, movie_dt = None, None
         if mseries is not None:
-            lazy_movie = _lazy(_h5_dataset(path, mseries.data.name))
-            mts = _series_times(mseries, 2)
-            movie_dt = float(mts[1] - mts[0]) if len(mts) > 1 else dt
-            provenance["movie"] = mkey
+            try:
+                lazy_movie = _lazy(_h5_dataset(path, mseries.data.name))
+                mts = _series_times(mseries, 2)
+                movie_dt = float(mts[1] - mts[0]) if len(mts) > 1 else dt
+                provenance["movie"] = mkey
+            except Exception as exc:  # noqa: BLE001 - the movie is optional
+                lazy_movie, movie_dt = None, None
+                warnings.warn(f"'{path.name}': imaging movie '{mkey}' could not be opened ({type(exc).__name__}: {exc}); "
+                              "loaded without it.", SparksWarning, stacklevel=2)
 
         stim = _stimulus(nwbfile, t_start, dt, n_time, path)
         if stim:
@@ -687,7 +773,6 @@ def write_nwb(rec: Recording, path: str | Path, overwrite: bool = False, session
     if src and Path(str(src)).exists() and Path(str(src)).resolve() == path.resolve():
         raise SparksError(f"Refusing to write into the input file '{path.name}'.", "Write to a new file name.")
     nwb = build_nwbfile(rec, session_description, identifier)
-    with atomic_path(path) as tmp:
-        with NWBHDF5IO(str(tmp), "w") as io:
-            io.write(nwb)
+    with atomic_path(path) as tmp, NWBHDF5IO(str(tmp), "w") as io:
+        io.write(nwb)
     return path

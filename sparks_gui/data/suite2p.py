@@ -6,12 +6,13 @@ saves them), so they are loaded with ``allow_pickle=True``: only open folders yo
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import SparksError
+from ..errors import SparksError, SparksWarning
 from .recording import Recording
 from .rois import RoiMasks
 
@@ -44,38 +45,64 @@ def _load(folder: Path, name: str, pickled: bool = False) -> Any:
     f = folder / name
     try:
         arr = np.load(f, allow_pickle=pickled)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise SparksError(f"Could not read '{f}': {exc}.", "Check that suite2p finished writing this file (re-run the plane if needed).") from exc
     return arr
 
 
-def read_suite2p(folder: str | Path, signal: str = "F_corrected", cells_only: bool = True, plane=None,
-                 dt: float | None = None, neuropil_coefficient: float | None = None, **_ignored) -> Recording:
+def read_suite2p(folder: str | Path, signal: str | None = None, cells_only: bool = True, plane=None,
+                 dt: float | None = None, neuropil_coefficient: float | None = None, fs: float | None = None,
+                 **_ignored) -> Recording:
     """Read a suite2p plane as a calcium :class:`Recording`.
 
     Parameters
     ----------
     signal
         ``"F_corrected"`` (``F - c * Fneu``, c = ops['neucoeff'] or 0.7), ``"F"``, ``"spks"``
-        (deconvolved) or ``"Fneu"``.
+        (deconvolved) or ``"Fneu"``.  Default: ``F_corrected``, or ``F`` with a warning when
+        the folder has no ``Fneu.npy`` (no neuropil correction), or ``spks`` when it has only that.
     cells_only
         Keep only ROIs classified as cells (``iscell[:, 0] == 1``).
     plane
         Plane number (or ``"combined"``) when the folder holds several.
     dt
-        Frame period in seconds; default ``1 / ops['fs']``.
+        Frame period in seconds; default ``1 / ops['fs']`` (``1 / fs`` when given).  Without
+        ``ops.npy`` one of ``dt``/``fs`` is needed.
     """
     folder = Path(folder)
     plane_dir = find_plane_folder(folder, plane)
-    if signal not in SIGNALS:
-        raise SparksError(f"Unknown suite2p signal '{signal}'.", f"Use one of {SIGNALS}.")
+    if signal is not None and signal not in SIGNALS:
+        raise SparksError(f"Unknown suite2p signal '{signal}'.", f"Use one of {SIGNALS} (--signal on the command line).")
+    if dt is None and fs is not None:
+        dt = 1.0 / float(fs)
+    notes: list[str] = []
+    if signal is None:
+        has = {n: (plane_dir / n).exists() for n in ("F.npy", "Fneu.npy", "spks.npy")}
+        if has["F.npy"] and has["Fneu.npy"]:
+            signal = "F_corrected"
+        elif has["F.npy"]:
+            signal = "F"
+            notes.append("no Fneu.npy, so the traces are F without neuropil correction (signal='F')")
+        else:
+            signal = "spks"
+            notes.append("no F.npy, so the deconvolved spks.npy is used (signal='spks')")
     ops: dict[str, Any] = {}
     if (plane_dir / "ops.npy").exists():
-        ops = _load(plane_dir, "ops.npy", pickled=True).item()
+        try:
+            ops = dict(_load(plane_dir, "ops.npy", pickled=True).item())
+        except SparksError as exc:
+            notes.append(f"ops.npy could not be read ({exc.problem}); not used")
+        except Exception as exc:  # noqa: BLE001 - .item() on an odd ops file
+            notes.append(f"ops.npy does not hold suite2p's settings dict ({type(exc).__name__}); not used")
+    else:
+        notes.append("no ops.npy (no frame rate, image size or registered movie from it)")
     need = {"F_corrected": ("F.npy", "Fneu.npy"), "F": ("F.npy",), "spks": ("spks.npy",), "Fneu": ("Fneu.npy",)}[signal]
     for n in need:
         if not (plane_dir / n).exists():
-            raise SparksError(f"'{plane_dir}' has no {n} (needed for signal='{signal}').", f"Choose another signal ({SIGNALS}).")
+            have = [s for s, files in (("F_corrected", ("F.npy", "Fneu.npy")), ("F", ("F.npy",)), ("spks", ("spks.npy",)),
+                                       ("Fneu", ("Fneu.npy",))) if all((plane_dir / f).exists() for f in files)]
+            raise SparksError(f"'{plane_dir}' has no {n} (needed for signal='{signal}').",
+                              f"Choose another signal: {', '.join(have) or 'none available'} (--signal on the command line).")
     arrays = {n: _load(plane_dir, n) for n in need}
     first = arrays[need[0]]
     if first.ndim != 2:
@@ -121,8 +148,11 @@ def read_suite2p(folder: str | Path, signal: str = "F_corrected", cells_only: bo
                               "Pass cells_only=False to use every ROI, or re-classify in the suite2p GUI.")
     if dt is None:
         if "fs" not in ops:
-            raise SparksError(f"'{plane_dir}' has no ops.npy with the frame rate 'fs'.", "Pass dt (seconds per frame).")
+            raise SparksError(f"'{plane_dir}' has no ops.npy with the frame rate 'fs'" + (f" ({'; '.join(notes)})" if notes else "") + ".",
+                              "Pass the frame rate: fs=30 (--fs 30 on the command line) or dt in seconds per frame (--dt 0.0333).")
         dt = 1.0 / float(ops["fs"])
+    if notes:
+        warnings.warn(f"suite2p folder '{plane_dir}': " + "; ".join(notes) + ".", SparksWarning, stacklevel=2)
     movie = None
     reg = plane_dir / "data.bin"
     if reg.exists() and "Ly" in ops and "Lx" in ops:
@@ -137,6 +167,7 @@ def read_suite2p(folder: str | Path, signal: str = "F_corrected", cells_only: bo
         neuron_meta={k: v[keep] for k, v in meta.items()}, rois=None if rois is None else rois.subset(keep),
         movie=movie, movie_dt=dt if movie is not None else None,
         provenance={"source": str(folder), "reader": "suite2p", "plane_folder": str(plane_dir), "signal": signal,
-                    "cells_only": cells_only},
+                    "cells_only": cells_only, "dt_source": "ops.npy fs" if "fs" in ops and dt == 1.0 / float(ops["fs"]) else "given",
+                    **({"notes": notes} if notes else {})},
     )
     return rec

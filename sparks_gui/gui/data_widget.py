@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,24 @@ class DataWidget(QWidget):
         row.addWidget(self.open_btn)
         row.addWidget(self.sample_btn)
         f.addRow(row)
+        # reading options for the file opened here: which array holds the activity, the bin width
+        self.array_label = QLabel("array")
+        self.array_box = QComboBox()
+        self.array_box.setToolTip("Arrays of the file that could hold the neural activity (best guess first); "
+                                  "choose another to reload the file with it")
+        self.dt_label = QLabel("bin width")
+        self.dt_box = QDoubleSpinBox()
+        self.dt_box.setRange(0.0, 60_000.0)
+        self.dt_box.setDecimals(3)
+        self.dt_box.setSuffix(" ms")
+        self.dt_box.setSpecialValueText("from file")
+        self.dt_box.setKeyboardTracking(False)
+        self.dt_box.setToolTip("Time per bin (or per frame) when the file does not store it; 'from file' = as stored")
+        f.addRow(self.array_label, self.array_box)
+        f.addRow(self.dt_label, self.dt_box)
+        self._file_path: str | None = None
+        self._file_layers: list = []
+        self._show_file_options([], None, dt_row=False)
         layout.addWidget(src)
 
         sel = QGroupBox("Selection")
@@ -191,6 +210,8 @@ class DataWidget(QWidget):
         self._apply_timer.setInterval(250)
         self._apply_timer.timeout.connect(self.apply_selection)
         self.open_btn.clicked.connect(self._open_dialog)
+        self.array_box.activated.connect(lambda *_: self._reload_with_options())
+        self.dt_box.valueChanged.connect(lambda *_: self._reload_with_options())
         self.recording_box.currentIndexChanged.connect(self._on_layer_choice)
         self.group_box.currentIndexChanged.connect(lambda *_: self._apply_timer.start())
         self.indices.editingFinished.connect(self._apply_timer.start)
@@ -250,14 +271,12 @@ class DataWidget(QWidget):
 
     def _fit_aspect(self, layer) -> None:
         """Stretch a very wide neurons x time image so that it is readable in the canvas (display only)."""
-        try:
+        with contextlib.suppress(Exception):  # cosmetic
             rows, cols = layer.data.shape[-2:]
             if cols > 8 * rows and tuple(layer.scale[-2:]) == (1.0, 1.0):
                 layer.scale = (*layer.scale[:-2], 1.0, 3.0 * rows / cols)
                 if self.viewer is not None:
                     self.viewer.reset_view()
-        except Exception:  # noqa: BLE001 - cosmetic
-            pass
 
     def open_sample(self, key: str) -> None:
         if self.viewer is not None:
@@ -269,29 +288,85 @@ class DataWidget(QWidget):
         if path:
             self.open_file(path)
 
-    def open_file(self, path: str | Path):
-        """Read ``path`` in a background thread; errors become notifications. Returns the worker."""
+    def _show_file_options(self, choices: list[str], current: str | None, dt_row: bool) -> None:
+        """Show the array picker when several arrays fit, and the bin-width box for files opened here."""
+        self.array_box.blockSignals(True)
+        self.array_box.clear()
+        self.array_box.addItems(choices)
+        if current in choices:
+            self.array_box.setCurrentText(current)
+        self.array_box.blockSignals(False)
+        for w in (self.array_label, self.array_box):
+            w.setVisible(len(choices) > 1)
+        for w in (self.dt_label, self.dt_box):
+            w.setVisible(dt_row)
+
+    def file_options(self) -> dict:
+        """The reading options chosen in the dock (``activity_key``, ``dt``) for the file opened here."""
+        opts: dict = {}
+        if self.array_box.count() > 1 and self.array_box.currentText():
+            opts["activity_key"] = self.array_box.currentText()
+        if self.dt_box.value() > 0:
+            opts["dt"] = self.dt_box.value() / 1000.0
+        return opts
+
+    def _reload_with_options(self) -> None:
+        if self._file_path is not None and (self._loader is None or self.open_btn.isEnabled()):
+            self.open_file(self._file_path, **self.file_options())
+
+    def open_file(self, path: str | Path, **options):
+        """Read ``path`` in a background thread (``options`` go to ``load_recording``, e.g.
+        ``activity_key``, ``dt``); warnings and errors become notifications. Returns the worker."""
         from napari.qt.threading import create_worker
 
-        from ..data.io import load_recording
+        from ..data.io import activity_choices, load_recording
+        from ..errors import SparksWarning
 
         self.open_btn.setEnabled(False)
         self.open_btn.setText("Opening…")
-        def read(path: str):
-            try:
-                return ("ok", load_recording(path))
-            except Exception as exc:  # noqa: BLE001 - a bad file is reported, never raised into Qt
-                return ("error", exc)  # (superqt re-raises a returned exception object)
+        if str(path) != self._file_path:  # a new file: its own guesses, no leftover choices
+            self.dt_box.blockSignals(True)
+            self.dt_box.setValue(0.0)
+            self.dt_box.blockSignals(False)
+        self._file_path = str(path)
 
-        worker = create_worker(read, str(path), _start_thread=False)
+        def read(path: str, options: dict):
+            import warnings
+
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", SparksWarning)
+                try:
+                    result = ("ok", load_recording(path, **options))
+                except Exception as exc:  # noqa: BLE001 - a bad file is reported, never raised into Qt
+                    result = ("error", exc)  # (superqt re-raises a returned exception object)
+            messages = [str(w.message) for w in caught if issubclass(w.category, SparksWarning)]
+            try:
+                choices = activity_choices(path)
+            except Exception:  # noqa: BLE001 - the picker is optional
+                choices = []
+            return (*result, messages, choices)
+
+        worker = create_worker(read, str(path), dict(options), _start_thread=False)
 
         def done(result):
-            status, rec = result
+            status, rec, messages, choices = result
+            from napari.utils.notifications import show_warning
+
+            for msg in messages:
+                show_warning(msg)
             if status == "error":
+                needs_dt = "bin width" in str(rec) or "dt" in (getattr(rec, "fix", "") or "")
+                self._show_file_options(choices, options.get("activity_key"), dt_row=True)
+                if needs_dt:
+                    self.dt_box.setFocus()
                 failed(rec)
                 return
+            self._show_file_options(choices, rec.provenance.get("activity_key"), dt_row=True)
             if self.viewer is not None:
-                add_recording_layers(self.viewer, rec)  # the inserted-layer hook makes it current
+                for ly in self._file_layers:  # the previous read of this file is replaced
+                    if ly in self.viewer.layers:
+                        self.viewer.layers.remove(ly)
+                self._file_layers = add_recording_layers(self.viewer, rec)  # the inserted-layer hook makes it current
             if self.session.recording is not rec:
                 self.session.set_recording(rec)
 
@@ -366,8 +441,8 @@ class DataWidget(QWidget):
 
         try:
             neurons = self.selected_neurons()
-            t0 = int(round(self.t_start.value() / rec.dt))
-            t1 = int(round(self.t_stop.value() / rec.dt))
+            t0 = round(self.t_start.value() / rec.dt)
+            t1 = round(self.t_stop.value() / rec.dt)
             if t1 <= t0:
                 raise SparksError("The time range is empty (stop ≤ start).", "Set the stop time after the start time.")
             self.session.set_selection(neurons, (t0, min(t1, rec.n_time)))
