@@ -110,7 +110,7 @@ def test_sparse_mat_v73_and_logical(tmp_path):
     arrays = read_arrays(p)
     assert sp.issparse(arrays["raster"]) and arrays["raster"].shape == (25, 900)
     assert arrays["events"].dtype == bool and arrays["empty"].nnz == 0 and arrays["animal"] == "M12"
-    rec, msgs = load(p, activity_key="raster")
+    rec, _ = load(p, activity_key="raster")
     np.testing.assert_array_equal(rec.activity, counts.astype(np.float32))
     assert rec.dt == pytest.approx(1 / 30) and rec.kind == "spikes" and rec.activity.max() == counts.max()
     assert "speed" in rec.behaviour and "events" in rec.behaviour  # [25, 900]: one column per neuron, same clock
@@ -164,7 +164,7 @@ def test_time_by_neurons_found_by_behaviour_length(tmp_path):
 def test_train_test_parts_with_different_neuron_counts(tmp_path):
     p = tmp_path / "mihi.mat"
     reaching_mat(p, n_train=623, n_test=803, n_neurons=(174, 187))
-    rec, msgs = load(p, fs=20)
+    rec, _ = load(p, fs=20)
     assert rec.activity.shape == (174, 623) and rec.dt == pytest.approx(0.05)
     assert rec.provenance["dt_source"].startswith("given (fs = 20 Hz")
     assert "Yte" in rec.provenance["skipped"]
@@ -211,7 +211,7 @@ def test_rate_chosen_by_matching_duration(tmp_path):
     # two rates not named after a variable; 'spec' at specfs lasts 10 s, like the activity at fs_b (300 / 30)
     np.savez(tmp_path / "d.npz", activity=rng.random((12, 300)), spec=rng.random((5, 2000)), specfs=200.0,
              fs_a=100.0, fs_b=30.0)
-    rec, msgs = load(tmp_path / "d.npz")
+    rec, _ = load(tmp_path / "d.npz")
     assert rec.dt == pytest.approx(1 / 30)
     assert "fs_b" in rec.provenance["dt_source"] and "like 'spec'" in rec.provenance["dt_source"]
     assert rec.behaviour["spec"].shape == (300, 5)  # averaged onto the activity bins
@@ -270,10 +270,11 @@ def test_csv_time_columns_and_compression(tmp_path):
     (tmp_path / "ms.csv").write_text("time_ms,neuron_1,neuron_2,pos_x,pos_y\n" + rows + "\n")
     rec, msgs = load(tmp_path / "ms.csv")
     assert rec.dt == pytest.approx(0.01) and rec.activity.shape == (2, 50) and rec.behaviour["pos"].shape == (50, 2)
+    assert len(msgs) == 1 and "bin width 0.01 s" in msgs[0] and "read as milliseconds" in msgs[0]
     # a bare 't' column stepping by 1 is read as milliseconds, and said so
     with gzip.open(tmp_path / "t.tsv.gz", "wt") as fh:
         fh.write("t\tcell_a\tcell_b\tspeed\n" + "".join(f"{i}\t{i % 2}\t1\t{i / 10}\n" for i in range(40)))
-    rec, msgs = load(tmp_path / "t.tsv.gz")
+    rec, _ = load(tmp_path / "t.tsv.gz")
     assert rec.dt == pytest.approx(0.001) and rec.activity.shape == (2, 40) and list(rec.behaviour) == ["speed"]
     assert "read as milliseconds" in rec.provenance["dt_source"]
     # no time column: the bin width must be given
@@ -394,8 +395,7 @@ def test_activity_choices_for_the_gui(tmp_path):
 
 # ------------------------------------------------------------------------ --set
 def test_set_parses_every_config_type():
-    from sparks_gui.cli import build_parser, parse_set_options
-    from sparks_gui.cli import _config_from_args
+    from sparks_gui.cli import _config_from_args, build_parser, parse_set_options
 
     got = parse_set_options(["epochs=5", "lr=1e-3", "learn_traces=false", "neurons=0,1,2", "out_dir=none",
                              'extra={"note": "x"}', "tau-s=0.3", "target=hand_vel", "neurons=[3, 4]"])

@@ -76,8 +76,17 @@ _OTHER_CLOCK_HINTS = ("song", "audio", "sound", "mic", "wav", "spec", "behav", "
                       "pupil", "camera", "cam", "lick", "running", "wheel")
 
 
-def _warn(message: str, stacklevel: int = 3) -> None:
-    warnings.warn(message, SparksWarning, stacklevel=stacklevel)
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def _warn(message: str, stacklevel: int | None = None) -> None:
+    """Warn with :class:`SparksWarning`, attributed to the first caller outside sparks_gui."""
+    import sys
+
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, SparksWarning, stacklevel=level)
 
 
 # ---------------------------------------------------------------- variables
@@ -561,7 +570,10 @@ def _choose_dt(rates: list[RateVariable], arrays: dict[str, Any], key: str,
     others = [r for r in rates if r.target is not None]
     durations = [(r, _time_length(arrays[r.target]) * r.dt) for r in others]
     if len(free) == 1:
-        return free[0], "the only stored rate not named after another variable"
+        f = free[0]
+        agree = [o for o, d in durations if abs(n_time * f.dt - d) <= max(2 * f.dt, 2 * o.dt, 1e-3 * d)]
+        return f, ("the only stored rate not named after another variable" + (
+            f"; the {n_time} bins last {n_time * f.dt:.4g} s, like '{agree[0].target}' at {agree[0].name}" if agree else ""))
     if len(free) > 1:
         match = [f for f in free if any(abs(n_time * f.dt - d) <= max(2 * f.dt, 2 * o.dt, 1e-3 * d) for o, d in durations)]
         if len(match) == 1:
