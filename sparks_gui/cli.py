@@ -138,6 +138,11 @@ def parse_set_options(pairs: list[str]) -> dict[str, Any]:
             close = difflib.get_close_matches(key, names, n=4, cutoff=0.5)
             raise SparksError(f"--set: '{key}' is not a SparksConfig field" + (f" (did you mean {', '.join(close)}?)" if close else "."),
                               "Valid keys: " + ", ".join(names) + ".")
+        from .engine import config as config_module
+
+        if value.strip().lower() == "auto" and key in getattr(config_module, "AUTO_FIELDS", ()):
+            out[key] = 0.0 if hints[key] is float else 0  # 0 means "chosen from the recording" for these fields
+            continue
         out[key] = _parse_value(value, hints[key], key)
     return out
 

@@ -94,7 +94,32 @@ def test_sparse_mat_v5_becomes_dense_activity(tmp_path):
     assert list(rec.behaviour) == ["running"] and rec.behaviour["running"].shape == (2000, 1)
     np.testing.assert_array_equal(rec.neuron_meta["cells.depth"], np.arange(30.0))
     assert any("fs = 20 Hz" in m for m in msgs)
-    assert any("notes" in m and "skipped" in m for m in msgs)  # text: listed, never an abort
+    assert not any("notes" in m for m in msgs)  # text is not data: listed by inspect, not warned about
+    assert inspect_file(tmp_path / "ca.mat").loaded["ignored"]["notes"] == "text"
+
+
+def test_hour_of_imaging_with_frame_times_and_cell_positions(tmp_path):
+    """An hour of binary events as a sparse matrix, next to frame times, cell positions and a cell array."""
+    import scipy.io
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(7)
+    events = sp.random(300, 72_000, density=0.005, format="csc", random_state=1, data_rvs=np.ones).astype(bool)
+    scipy.io.savemat(tmp_path / "hour.mat", {"binaryMatrix": events, "frameTimes": 12.0 + np.arange(72_000) / 20.0,
+                                             "cellXY": rng.random((300, 2)), "mouse": "M1",
+                                             "trialNames": np.array(["a", "bb"], dtype=object),
+                                             "spikeTimes": np.array([np.arange(3.0), np.arange(5.0)], dtype=object)})
+    rec, msgs = load(tmp_path / "hour.mat")
+    assert rec.activity.shape == (300, 72_000) and rec.activity.sum() == events.nnz and rec.kind == "spikes"
+    assert rec.dt == pytest.approx(0.05) and rec.start_time == pytest.approx(12.0) and rec.duration == pytest.approx(3600)
+    assert rec.provenance["layout"] == "neurons_time" and "frameTimes" in rec.provenance["layout_reason"]
+    assert rec.neuron_meta["cellXY"].shape == (300, 2) and rec.behaviour == {}  # time stamps are not behaviour
+    assert any("median step of the time stamps 'frameTimes'" in m for m in msgs)
+    skipped = [m for m in msgs if "skipped" in m]
+    assert len(skipped) == 1 and "spikeTimes MATLAB cell array, not numeric" in skipped[0]
+    assert "mouse" not in skipped[0] and "trialNames" not in skipped[0]
+    _, msgs = load(tmp_path / "hour.mat", dt=0.1)
+    assert any("dt = 0.1 s was given, but the time stamps 'frameTimes' step by 0.05 s" in m for m in msgs)
 
 
 def test_sparse_mat_v73_and_logical(tmp_path):
@@ -402,6 +427,10 @@ def test_set_parses_every_config_type():
     assert got == {"epochs": 5, "lr": 0.001, "learn_traces": False, "neurons": [3, 4], "out_dir": None,
                    "extra": {"note": "x"}, "tau_s": 0.3, "target": "hand_vel"}
     assert parse_set_options(["data_path=none", "seed=7"]) == {"data_path": None, "seed": 7}
+    from sparks_gui.engine import config as config_module
+
+    if "epochs" in getattr(config_module, "AUTO_FIELDS", ()):  # 0 = chosen from the recording
+        assert parse_set_options(["epochs=auto"]) == {"epochs": 0}
     with pytest.raises(SparksError, match="'epoch' is not a SparksConfig field \\(did you mean epochs") as e:
         parse_set_options(["epoch=5"])
     assert "batch_size" in e.value.fix
@@ -412,8 +441,8 @@ def test_set_parses_every_config_type():
     args = build_parser().parse_args(["train", "x.mat", "--epochs", "4", "--set", "tau_s=0.25", "--set", "segment_length=100"])
     cfg = _config_from_args(args)
     assert cfg.epochs == 4 and cfg.tau_s == 0.25 and cfg.segment_length == 100
-    args = build_parser().parse_args(["train", "x.mat", "--set", "epochs=0"])
-    with pytest.raises(SparksError, match="epochs=0 must be at least 1"):
+    args = build_parser().parse_args(["train", "x.mat", "--set", "latent_dim=0"])
+    with pytest.raises(SparksError, match="latent_dim=0 must be at least 1"):
         _config_from_args(args)
 
 

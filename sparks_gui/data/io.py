@@ -553,6 +553,43 @@ def rate_variables(arrays: dict[str, Any]) -> list[RateVariable]:
     return out
 
 
+_TIME_VECTOR_NAMES = {"time", "times", "t", "ts", "tt", "timestamps", "timestamp", "tvec", "timevec", "taxis", "frametimes",
+                      "frame_times", "frame_time", "time_s", "time_ms", "t_ms", "t_s", "bin_times", "bintimes",
+                      "bin_centers", "bin_centres"}
+
+
+def _looks_like_time_vector(k: str, v: Any) -> bool:
+    leaf = _leaf(k).lower()
+    if not (leaf in _TIME_VECTOR_NAMES or leaf.endswith(("times", "timestamps", "_time", "time_s", "time_ms"))):
+        return False
+    if not _is_numeric(v) or is_sparse(v) or len(_shape(v)) != 1 or _size(v) < 2:
+        return False
+    t = np.asarray(v, dtype=np.float64)
+    return bool(np.all(np.isfinite(t)) and np.all(np.diff(t) > 0))
+
+
+def _time_vector(arrays: dict[str, Any], key: str, length: int) -> tuple[str, float, str] | None:
+    """A 1-D, increasing variable named like time stamps with one value per bin: (name, dt in s, unit)."""
+    for k, v in arrays.items():
+        if k == key or k.startswith("__") or not _is_numeric(v) or is_sparse(v):
+            continue
+        leaf = _leaf(k).lower()
+        if not (leaf in _TIME_VECTOR_NAMES or leaf.endswith(("times", "timestamps", "_time", "time_s", "time_ms"))):
+            continue
+        t = np.asarray(v, dtype=np.float64).ravel()
+        if len(t) != length or len(t) < 2 or not np.all(np.isfinite(t)):
+            continue
+        steps = np.diff(t)
+        if np.any(steps <= 0):
+            continue
+        med = float(np.median(steps))
+        in_ms = "ms" in _tokens(leaf) or leaf.endswith("ms") or (med >= 0.5 and not leaf.endswith(("_s", "sec")))
+        if (steps.max() - steps.min()) > 0.05 * med:
+            continue  # irregular: not a bin clock
+        return k, float(f"{med * (1e-3 if in_ms else 1.0):.6g}"), "read as milliseconds" if in_ms else "seconds"
+    return None
+
+
 def _time_length(v: Any) -> int:
     shape = _shape(v)
     return max(shape) if shape else 1
@@ -615,6 +652,7 @@ class ArrayPlan:
     dt: float | None
     dt_source: str
     kind: str
+    start_time: float = 0.0
     behaviour: dict[str, str] = field(default_factory=dict)
     """Behaviour signals kept -> how (same length / trial-wise / resampled)."""
     neuron_meta: list[str] = field(default_factory=list)
@@ -653,7 +691,7 @@ def _decide_layout(arrays: dict[str, Any], key: str, shape: tuple[int, ...], lay
         return layout, "layout given", True
     if a == b:
         return "neurons_time", f"square array ({a} x {b}); assumed neurons x time", False
-    votes = {0: [], 1: []}
+    votes: dict[int, list[str]] = {0: [], 1: []}
     for k, v in arrays.items():
         if k == key or k in exclude or k.startswith("__") or not _is_numeric(v) or k in RESERVED:
             continue
@@ -664,13 +702,15 @@ def _decide_layout(arrays: dict[str, Any], key: str, shape: tuple[int, ...], lay
             continue
         if len(shape) == 3 and len(shp) >= 2 and shp[0] == shape[0]:
             shp = shp[1:2]  # trial-wise variables: [trials, time, ...]
+        weight = 2 if len(shp) == 1 and _looks_like_time_vector(k, v) else 1  # time stamps are strong evidence
         if a in shp:
-            votes[0].append(k)
+            votes[0] += [k] * weight
         if b in shp:
-            votes[1].append(k)
+            votes[1] += [k] * weight
     axis_name = ("rows", "columns")
     if len(votes[0]) != len(votes[1]):
         t = 0 if len(votes[0]) > len(votes[1]) else 1
+        votes[t] = list(dict.fromkeys(votes[t]))
         names = votes[t]
         listed = ", ".join(names[:4]) + (" ..." if len(names) > 4 else "")
         return (("time_neurons", "neurons_time")[t],
@@ -788,13 +828,24 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
     rate_names = {r.name for r in rates}
     problem = None
     chosen: RateVariable | None = None
+    stamps = _time_vector(arrays, key, length) if n_trials is None else None
+    time_key = stamps[0] if stamps is not None else None
     if dt is not None:
         source = dt_source or "given (dt)"
+        if stamps is not None and abs(stamps[1] - dt) > 0.01 * dt:
+            warn_list.append(f"'{path.name}': dt = {dt:g} s was given, but the time stamps '{stamps[0]}' step by "
+                             f"{stamps[1]:g} s; the given dt is used.")
     elif "dt" in arrays and _scalar(arrays["dt"]) is not None and 0 < _scalar(arrays["dt"]) < 1:
         dt, source = _scalar(arrays["dt"]), "the file's 'dt' (seconds)"
     else:
         chosen, why = _choose_dt(rates, arrays, key, length)
-        if chosen is not None:
+        if chosen is None and stamps is not None:
+            tkey, step, unit = stamps
+            dt = step
+            source = f"median step of '{tkey}' ({unit}) -> dt = {dt:.6g} s"
+            warn_list.append(f"'{path.name}': bin width {dt:.6g} s from the median step of the time stamps "
+                             f"'{tkey}' ({unit}). Pass dt=... (--dt) if that is not the activity's bin width.")
+        elif chosen is not None:
             dt = chosen.dt
             source = f"{chosen.how} -> dt = {dt:.6g} s ({why})"
             warn_list.append(f"'{path.name}': bin width {dt:.6g} s from {chosen.how} ({why})."
@@ -816,7 +867,11 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
             counts = vals.dtype.kind in "biu" or (vals.size and np.all(np.isfinite(vals)) and np.all(np.mod(vals, 1) == 0))
             kind = "spikes" if counts and (vals.size == 0 or vals.min() >= 0) else "calcium"
 
-    plan = ArrayPlan(source=str(path), key=key, shape=shape, sparse=sparse, layout=lay, layout_reason=lay_reason,
+    start_time = 0.0
+    if time_key is not None:
+        first = float(_dense(arrays[time_key]).ravel()[0])
+        start_time = first * (1e-3 if stamps[2] != "seconds" else 1.0)
+    plan = ArrayPlan(source=str(path), key=key, start_time=start_time, shape=shape, sparse=sparse, layout=lay, layout_reason=lay_reason,
                      n_neurons=n_neurons, n_time=n_time, n_trials=n_trials, dt=dt, dt_source=source, kind=kind,
                      candidates=cands, alternatives=alternatives, problem=problem)
 
@@ -843,6 +898,9 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
         if k in rate_names:
             plan.ignored[k] = "bin width (used)" if chosen is not None and chosen.name == k else "stored rate"
             continue
+        if k == time_key:
+            plan.ignored[k] = "time stamps (bin width and start time)"
+            continue
         if behaviour is not None and k not in behaviour:
             plan.ignored[k] = "not in behaviour=[...]"
             continue
@@ -850,7 +908,10 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
             what = v.what if isinstance(v, Opaque) else "text"
             if behaviour is not None:
                 raise SparksError(f"Behaviour '{k}' in '{path.name}' is not numeric ({what}).", "Choose numeric variables.")
-            plan.skipped[k] = f"{what}, not numeric"
+            if isinstance(v, (str, bytes)) or (isinstance(v, Opaque) and v.what.endswith("text")):
+                plan.ignored[k] = "text"  # notes, names: not data
+            else:
+                plan.skipped[k] = f"{what}, not numeric"
             continue
         if _size(v) <= 1:
             plan.ignored[k] = f"scalar = {_scalar(v)}"
@@ -876,6 +937,10 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
             continue
         if dense.ndim == 1 and dense.shape[0] == n_neurons:
             plan.neuron_meta_values[k] = dense
+            plan.neuron_meta.append(k)
+            continue
+        if dense.ndim == 2 and n_neurons in dense.shape and min(dense.shape) <= 16 and n_neurons > 16:
+            plan.neuron_meta_values[k] = dense if dense.shape[0] == n_neurons else dense.T  # e.g. cell positions
             plan.neuron_meta.append(k)
             continue
         r = rate_for.get(k)
@@ -949,6 +1014,7 @@ def build_recording(arrays: dict[str, Any], plan: ArrayPlan, reader: str = "arra
                           "Replace them (interpolate calcium gaps, 0 for missing spike bins), or choose another array "
                           "with --activity-key.")
     return Recording(activity=act, dt=float(plan.dt), kind=plan.kind, behaviour=dict(plan.behaviour_values),
+                     start_time=plan.start_time,
                      trials=plan.trials, neuron_ids=plan.neuron_ids, neuron_meta=dict(plan.neuron_meta_values),
                      name=_stem(path),
                      provenance={"source": str(path), "reader": reader, **plan.provenance()})
