@@ -275,11 +275,13 @@ def test_several_sources_user_picks(tmp_path):
     mock_DfOverF(nwbfile=nwb)
     path = _save(nwb, tmp_path / "two.nwb")
     assert len(nwb_contents(path)["activity"]) == 2
-    with pytest.raises(SparksError, match="several activity sources") as e:
-        load_recording(path)
-    assert "Fluorescence" in str(e.value) and "DfOverF" in str(e.value)
-    rec = load_recording(path, activity_key="DfOverF")
-    assert "DfOverF" in rec.provenance["activity_key"]
+    with pytest.warns(UserWarning, match="several activity sources") as rec_warn:  # picks one, never fails
+        rec = load_recording(path)
+    msg = str(rec_warn[0].message)
+    assert "Fluorescence" in msg and "DfOverF" in msg and "activity_key=" in msg
+    assert "DfOverF" in rec.provenance["activity_key"]  # dF/F preferred over raw fluorescence
+    rec = load_recording(path, activity_key="Fluorescence")
+    assert "DfOverF" not in rec.provenance["activity_key"]
     with pytest.raises(SparksError, match="no activity source named 'nope'"):
         load_recording(path, activity_key="nope")
 

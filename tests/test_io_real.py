@@ -187,8 +187,15 @@ def test_time_by_neurons_found_by_behaviour_length(tmp_path):
 
 
 def test_train_test_parts_with_different_neuron_counts(tmp_path):
+    import scipy.io
+
     p = tmp_path / "mihi.mat"
-    reaching_mat(p, n_train=623, n_test=803, n_neurons=(174, 187))
+    arrays = reaching_mat(p, n_train=623, n_test=803, n_neurons=(174, 187))
+    # rates in Hz from counts in 0.2 s bins (float noise included): the missing bin width is suggested
+    rates = {**arrays, "Ytr": arrays["Ytr"] * 5.0 * (1 + 1e-13), "Yte": arrays["Yte"] * 5.0}
+    scipy.io.savemat(tmp_path / "rates.mat", rates)
+    with pytest.raises(SparksError, match="whole multiples of 5: spike rates in Hz from counts in 0.2 s bins"):
+        load_recording(tmp_path / "rates.mat")
     rec, _ = load(p, fs=20)
     assert rec.activity.shape == (174, 623) and rec.dt == pytest.approx(0.05)
     assert rec.provenance["dt_source"].startswith("given (fs = 20 Hz")

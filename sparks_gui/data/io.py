@@ -635,6 +635,25 @@ def _choose_dt(rates: list[RateVariable], arrays: dict[str, Any], key: str,
     return None, ""
 
 
+def _rate_quantum_hint(v: Any, key: str) -> str:
+    """' Its values are whole multiples of 5 ...' when the activity looks like counts / bin width (rates in Hz)."""
+    vals = _sample_values(v)
+    if vals.dtype.kind not in "f":
+        return ""
+    nz = vals[np.isfinite(vals) & (vals > 0)]
+    if nz.size < 20:
+        return ""
+    q = float(nz.min())
+    ratio = nz / q
+    if q <= 1.0:  # counts (min 1) and continuous signals
+        return ""
+    if not np.allclose(ratio, np.round(ratio), atol=1e-6, rtol=0):
+        return ""
+    width = 1.0 / q
+    return (f" Its values are whole multiples of {q:.6g}: spike rates in Hz from counts in {width:.6g} s bins? "
+            f"If so, the bin width is {width:.6g} s.")
+
+
 # ---------------------------------------------------------------- plan
 @dataclass
 class ArrayPlan:
@@ -854,8 +873,9 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
         else:
             source = "not found"
             listed = f" (stored rates: {', '.join(r.how for r in rates)}, none of them the activity's)" if rates else ""
+            hint = _rate_quantum_hint(raw, key)
             problem = SparksError(
-                f"'{path.name}' does not say the bin width of '{key}'{listed}.",
+                f"'{path.name}' does not say the bin width of '{key}'{listed}.{hint}",
                 "Pass dt in seconds (--dt 0.01) or the sampling rate (--fs 100), or store a 'dt' or 'fs' value in the file.")
 
     # ---- kind

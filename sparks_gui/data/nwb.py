@@ -427,7 +427,14 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
                 f"'{path.name}' has neither a Units table nor ophys traces (Fluorescence/DfOverF RoiResponseSeries).",
                 "Add spike-sorted units or ROI traces to the file (e.g. with NeuroConv), or load an array file instead.",
             )
-        key, source = _pick(cands, activity_key, path, "activity source", "activity_key")
+        if activity_key is None and len(cands) > 1:
+            order = sorted(cands, key=lambda k: (k != "units", "DfOverF" not in k))  # units, then dF/F, then the rest
+            key, source = order[0], cands[order[0]]
+            warnings.warn(f"'{path.name}' holds several activity sources: {', '.join(cands)}; using '{key}'. "
+                          f"To use another, pass activity_key='{order[1]}' (--activity-key on the command line, or the "
+                          "'array' box in the Data dock).", SparksWarning, stacklevel=2)
+        else:
+            key, source = _pick(cands, activity_key, path, "activity source", "activity_key")
         provenance: dict[str, Any] = {"source": str(path), "reader": "nwb", "activity_key": key,
                                       "identifier": str(nwbfile.identifier)}
         beh_cands = _behaviour_candidates(nwbfile)
