@@ -19,6 +19,10 @@ ENCODER_CHOICES = ("hebbian", "hebbian_symmetric", "hebbian_fixed", "dot_attenti
 """Session encoders (same as ``sparks_gui.model.encoders.ENCODERS``; kept here so the config imports no torch)."""
 
 
+AUTO_FIELDS = ("segment_length", "batch_size", "epochs", "tau_s")
+"""Fields whose value 0 means "auto": chosen from the recording by :meth:`SparksConfig.for_recording`."""
+
+
 @dataclass
 class SparksConfig:
     """Every hyperparameter of a run, the seed and the data/target selection.
@@ -36,8 +40,13 @@ class SparksConfig:
     or ``"auto"`` (the first behaviour signal, unsupervised when there is none)."""
     neurons: list[int] | None = None
     """Neuron indices to use (None = all)."""
-    segment_length: int = 500
-    """Bins per training example for recordings without trials."""
+    segment_length: int = 0
+    """Bins per training example for recordings without trials (0 = auto: about 10 s, at most
+    500 bins, at least 10 segments; see ``for_recording``)."""
+    train_stride: int = 0
+    """Continuous recordings: training windows of ``segment_length`` bins start every ``train_stride``
+    bins, overlapping (0 = auto: a quarter of the segment; ``segment_length`` = no overlap).
+    Held-out segments never overlap a training window."""
     test_fraction: float = 0.2
     """Fraction of trials/segments held out for testing."""
     bin_factor: int = 1
@@ -61,8 +70,9 @@ class SparksConfig:
     n_conv_blocks: int = 0
     conv_heads: int = 4
     decoder_layers: int = 2
-    tau_s: float = 0.5
-    """Initial STDP time constant in seconds."""
+    tau_s: float = 0.0
+    """Initial STDP time constant in seconds (0 = auto: 0.5 s, the behavioural time scale, but at
+    least 3 bins and at most one example)."""
     w_start: float = 1.0
     """Initial trace increment per spike (times dt)."""
     hebbian_partners: int = 0
@@ -73,6 +83,11 @@ class SparksConfig:
     data) or ``local`` (neighbours in the recording's neuron order, e.g. by depth)."""
     stdp_rule: str = "soft_bounded"
     learn_traces: bool = True
+    token_ff: bool = False
+    """Residual feed-forward block (RMS norm, two gated linear units) on every neuron token
+    after the Hebbian read-out, as in the reference package."""
+    input_residual: bool = False
+    """Add each neuron's own current activity (learned per-neuron embedding) to its token."""
     """False freezes tau and w (the fixed-trace control)."""
     beta: float = 0.001
     """Weight of the KL term."""
@@ -80,8 +95,10 @@ class SparksConfig:
     """Reconstruction loss; auto = mse for behaviour/calcium, bce for binary spikes, poisson for counts."""
 
     # --- training -------------------------------------------------------------
-    epochs: int = 30
-    batch_size: int = 32
+    epochs: int = 0
+    """Passes over the training examples (0 = auto: about 1500 optimiser steps, 10 to 200 epochs)."""
+    batch_size: int = 0
+    """Examples per optimiser step (0 = auto: about 8 batches per epoch, 4 to 32)."""
     lr: float = 3e-3
     weight_decay: float = 0.0
     grad_clip: float = 1.0
@@ -129,11 +146,15 @@ class SparksConfig:
              f"n_conv_blocks={self.n_conv_blocks} needs neuron tokens, which the '{self.encoder}' encoder does not make.",
              "Set n_conv_blocks=0, or use a Hebbian or dot_attention encoder.")
         need(self.loss in LOSS_CHOICES, f"loss '{self.loss}' is unknown.", f"Use one of {LOSS_CHOICES}.")
-        for name in ("latent_dim", "embed_dim", "n_heads", "tau_p", "tau_f", "epochs", "batch_size", "chunk_steps", "segment_length", "bin_factor"):
+        for name in ("latent_dim", "embed_dim", "n_heads", "tau_p", "tau_f", "chunk_steps", "bin_factor"):
             need(int(getattr(self, name)) >= 1, f"{name}={getattr(self, name)} must be at least 1.", f"Set {name} to a positive integer.")
+        need(self.w_start > 0, f"w_start={self.w_start} must be positive.", "Use e.g. w_start=1.0.")
+        for name in AUTO_FIELDS:
+            need(getattr(self, name) >= 0, f"{name}={getattr(self, name)} must be positive (or 0 = auto).",
+                 f"Set {name} to a positive value, or 0 to choose it from the recording.")
+        need(int(self.train_stride) >= 0, f"train_stride={self.train_stride} must be >= 0.", "Use 0 (auto) or a stride in bins.")
         need(self.embed_dim % self.n_heads == 0, f"embed_dim={self.embed_dim} is not divisible by n_heads={self.n_heads}.", "Choose embed_dim as a multiple of n_heads.")
         need(0.0 <= self.test_fraction < 1.0, f"test_fraction={self.test_fraction} must be in [0, 1).", "Use e.g. 0.2.")
-        need(self.tau_s > 0 and self.w_start > 0, "tau_s and w_start must be positive.", "Use e.g. tau_s=0.5 (seconds), w_start=1.0.")
         need(self.hebbian_partners >= 0, f"hebbian_partners={self.hebbian_partners} must be >= 0.", "Use 0 (dense) or K >= 2.")
         need(self.partner_selection in ("correlation", "local"), f"partner_selection '{self.partner_selection}' is unknown.",
              "Use 'correlation' or 'local'.")
@@ -141,6 +162,20 @@ class SparksConfig:
         need(self.hebbian_backend in HEBBIAN_BACKENDS, f"hebbian_backend '{self.hebbian_backend}' is unknown.",
              f"Use one of {HEBBIAN_BACKENDS}.")
         need(self.precision in PRECISIONS, f"precision '{self.precision}' is unknown.", f"Use one of {PRECISIONS}.")
+
+    def for_recording(self, recording, warn: bool = True) -> "SparksConfig":
+        """This config with every "auto" (0) field chosen from ``recording``; explicit values are kept.
+
+        ``sparks_gui.engine.defaults.resolve`` gives the reasons for each choice too.
+        """
+        from .defaults import resolve
+
+        return resolve(self, recording, warn=warn).config
+
+    @property
+    def auto_fields(self) -> list[str]:
+        """The fields still left at "auto" (0)."""
+        return [k for k in AUTO_FIELDS if getattr(self, k) == 0]
 
     # ------------------------------------------------------------ conversions
     def to_dict(self) -> dict[str, Any]:

@@ -131,12 +131,32 @@ def split_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, 
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
+def overlapping_windows(n_time: int, length: int, held_out: np.ndarray, stride: int, existing: np.ndarray) -> np.ndarray:
+    """Extra training windows ``[start, stop)`` of ``length`` bins every ``stride`` bins of a continuous
+    recording that overlap no held-out segment and are not already in ``existing``.
+
+    Overlapping crops multiply the examples of a short recording (data augmentation) without
+    letting any training window see a held-out bin.
+    """
+    starts = np.arange(0, n_time - length + 1, max(1, int(stride)))
+    keep = ~np.isin(starts, existing[:, 0])
+    for s, e in held_out:
+        keep &= (starts + length <= s) | (starts >= e)
+    starts = starts[keep]
+    return np.stack([starts, starts + length], axis=1).reshape(-1, 2).astype(existing.dtype)
+
+
 def prepare(recording: Recording, config: SparksConfig) -> PreparedData:
     """Examples, targets, loss and split for ``recording`` under ``config``."""
+    if config.segment_length == 0:
+        from .defaults import resolve
+
+        config = resolve(config, recording, warn=False).config
     if config.neurons is not None:
         recording = recording.select(neurons=config.neurons)
     target_name = resolve_target(recording, config.target)
     f = config.bin_factor
+    split = None
     if recording.trials is not None and recording.n_trials >= 2:
         x = recording.trial_tensor()
         behaviour = recording.trial_tensor(target_values(recording, target_name)) if target_name != UNSUPERVISED else None
@@ -145,6 +165,10 @@ def prepare(recording: Recording, config: SparksConfig) -> PreparedData:
     else:
         length = min(config.segment_length * f, recording.n_time)
         bounds = recording.segment_bounds(length)
+        split = split_indices(len(bounds), config.test_fraction, config.seed)
+        bounds = np.concatenate([bounds, overlapping_windows(recording.n_time, length, bounds[split[1]],
+                                                             config.train_stride * f or max(f, length // 4), bounds)])
+        split = (np.concatenate([split[0], np.arange(split[0].size + split[1].size, len(bounds))]), split[1])
         x = np.stack([recording.activity[:, s:e] for s, e in bounds])
         behaviour = (
             np.stack([values[s:e] for s, e in bounds]) if (values := (None if target_name == UNSUPERVISED
@@ -168,7 +192,7 @@ def prepare(recording: Recording, config: SparksConfig) -> PreparedData:
     loss = choose_loss(config.loss, target_name, recording.kind, r)
     if loss == "bce":
         r = np.minimum(r, 1.0)
-    train_idx, test_idx = split_indices(len(x), config.test_fraction, config.seed)
+    train_idx, test_idx = split if split is not None else split_indices(len(x), config.test_fraction, config.seed)
     k = r.shape[-1]
     if loss == "mse":
         mean = r[train_idx].reshape(-1, k).mean(0)

@@ -31,6 +31,7 @@ from ..model.sparks import (
 )
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SparksConfig
+from .defaults import resolve as resolve_defaults, resolve_for_data
 from .dataset import PreparedData, prepare
 from .events import (
     AttentionSnapshot,
@@ -70,6 +71,8 @@ def build_model(config: SparksConfig, data: PreparedData) -> SparksModel:
         stdp_rule=config.stdp_rule,
         kind=data.kind,
         learn_traces=config.learn_traces,
+        token_ff=config.token_ff,
+        input_residual=config.input_residual,
         backend=config.hebbian_backend,
         encoder=config.encoder,
         **extra,
@@ -133,10 +136,16 @@ class Trainer:
         parameters=None,
         dist=None,
     ):
+        self.config_notes: dict[str, str] = {}
+        """Why each "auto" field of the config got its value (see ``engine/defaults.py``)."""
         if data is None:
             if recording is None:
                 raise SparksError("The trainer needs a recording.", "Pass recording=... or data=...")
+            resolved = resolve_defaults(config, recording)
+            config, self.config_notes = resolved.config, resolved.notes
             data = prepare(recording, config)
+        elif config.auto_fields:
+            config = resolve_for_data(config, data.x, len(data.train_idx), data.dt)
         self.config = config
         self.data = data
         self.session = session

@@ -7,6 +7,7 @@ or class logits).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -65,14 +66,55 @@ class ConventionalBlock(nn.Module):
         return tokens + self.ff(self.norm2(tokens))
 
 
-class SessionEncoder(nn.Module):
-    """The per-session part of the encoder: Hebbian attention and the mu/logvar head."""
+class RMSNorm(nn.Module):
+    """Root-mean-square normalisation over the last axis with a learned gain."""
 
-    def __init__(self, n_neurons: int, embed_dim: int, latent_dim: int, **hebbian_kw):
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.gain = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.gain
+
+
+class TokenFeedForward(nn.Module):
+    """Residual feed-forward block applied to every neuron token: ``x + FF(x)``.
+
+    FF = RMS norm -> linear (E -> 2E) -> gated linear unit -> linear (E -> 2E) -> gated linear unit,
+    as described for the reference package in SPEC.md.  Without it the latent is a linear
+    function of the attention matrix.
+    """
+
+    def __init__(self, embed_dim: int):
+        super().__init__()
+        self.norm = RMSNorm(embed_dim)
+        self.up = nn.Linear(embed_dim, 2 * embed_dim)
+        self.down = nn.Linear(embed_dim, 2 * embed_dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = F.glu(self.up(self.norm(tokens)), dim=-1)
+        return tokens + F.glu(self.down(h), dim=-1)
+
+
+class SessionEncoder(nn.Module):
+    """The per-session part of the encoder: Hebbian attention, token feed-forward and the mu/logvar head.
+
+    ``token_ff`` adds the residual feed-forward block on every neuron token after the
+    attention read-out.  ``input_residual`` adds each neuron's own current activity to its
+    token (a learned embedding per neuron, like a transformer's token embedding under the
+    attention residual), so that the latent sees the present bin as well as the Hebbian history.
+    """
+
+    def __init__(self, n_neurons: int, embed_dim: int, latent_dim: int, token_ff: bool = False,
+                 input_residual: bool = False, **hebbian_kw):
         super().__init__()
         self.n_neurons = n_neurons
         self.latent_dim = latent_dim
         self.hebbian = HebbianAttention(n_neurons, embed_dim, **hebbian_kw)
+        self.token_ff = TokenFeedForward(embed_dim) if token_ff else None
+        self.input_embed = nn.Parameter(torch.randn(n_neurons, embed_dim) / math.sqrt(embed_dim)) if input_residual else None
+        self._input_scale = 1.0 if hebbian_kw.get("kind", "spikes") == "calcium" else None
         # mu and logvar heads, stacked: one linear map of the flattened [N * E] tokens
         self.head = nn.Linear(n_neurons * embed_dim, 2 * latent_dim)
 
@@ -108,17 +150,33 @@ class SessionEncoder(nn.Module):
         const = torch.einsum("kie,e->k", W_head, token_bias[0]) + self.head.bias
         return Kt, const
 
+    def _input_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Each neuron's current activity times its embedding: [B, T, N, E] (counts compressed by log1p)."""
+        s = x.transpose(1, 2)
+        if self._input_scale is None:
+            s = torch.log1p(s.clamp_min(0))
+        return s[..., None] * self.input_embed
+
     def forward(self, x, state: HebbianState | None, blocks: nn.ModuleList, fused: bool):
         heb = self.hebbian
         if state is None:
             state = heb.initial_state(x.shape[0], x.device)
-        if fused and len(blocks) == 0:
+        if fused and len(blocks) == 0 and self.token_ff is None:
             Kt, const = self.readout_kernel()
             out, state = hebbian_readout(state, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, heb.backend,
                                          idx=heb.partners)
+            if self.input_embed is not None:  # linear in the input: fold the head into one [N, 2d] map
+                W_head = self.head.weight.view(2 * self.latent_dim, self.n_neurons, -1)
+                s = x.transpose(1, 2)
+                s = torch.log1p(s.clamp_min(0)) if self._input_scale is None else s
+                out = out + s @ torch.einsum("kie,ie->ik", W_head, self.input_embed)
             mu, logvar = latent_stats(out + const, self.latent_dim)
         else:
             tokens, _, state = heb(x, state)  # [B, T, N, E]
+            if self.input_embed is not None:
+                tokens = tokens + self._input_tokens(x)
+            if self.token_ff is not None:
+                tokens = self.token_ff(tokens)
             mu, logvar = latent_stats_from_tokens(tokens, blocks, self.head, self.latent_dim)
         return mu, logvar, state
 
@@ -134,6 +192,7 @@ def make_session_encoder(encoder: str, n_neurons: int, embed_dim: int, latent_di
     if encoder not in ENCODERS:
         raise ValueError(f"unknown encoder '{encoder}', expected one of {ENCODERS}")
     if encoder in ENCODER_CLASSES:
+        kw = {k: v for k, v in kw.items() if k not in ("token_ff", "input_residual")}
         return ENCODER_CLASSES[encoder](n_neurons, embed_dim, latent_dim, n_heads=n_heads, **kw)
     if encoder == "hebbian_symmetric":
         kw["stdp_rule"] = "symmetric"

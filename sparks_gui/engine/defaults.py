@@ -1,0 +1,127 @@
+"""Data-aware defaults: the "auto" values of :class:`SparksConfig` worked out from the recording.
+
+Fields left at ``0`` ("auto") are chosen from the recording's length, bin width, rate and
+trial structure; every choice comes with a sentence saying why, so the CLI, the GUI and saved
+runs can show it.  Explicit values are never changed.  Problems that make a run meaningless
+(too few examples, nothing held out) are reported as :class:`~sparks_gui.errors.SparksWarning`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data.recording import Recording
+from ..errors import SparksWarning
+from .config import AUTO_FIELDS, SparksConfig
+
+SEGMENT_SECONDS = 10.0
+"""Preferred length of a training window of a continuous recording, in seconds."""
+MAX_SEGMENT = 500
+"""Longest automatic training window, in bins (time and memory grow with it)."""
+MIN_SEGMENTS = 10
+"""A continuous recording is cut into at least this many segments when it is long enough."""
+TARGET_STEPS = 1500
+"""Automatic epochs aim at about this many optimiser steps in all."""
+MIN_TRAIN_EXAMPLES = 8
+
+
+@dataclass
+class ResolvedConfig:
+    """A config with every "auto" field filled in, and why each value was chosen."""
+
+    config: SparksConfig
+    notes: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"{k} = {getattr(self.config, k)}: {why}" for k, why in self.notes.items()]
+        return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
+
+
+def resolve(config: SparksConfig, recording: Recording, warn: bool = True) -> ResolvedConfig:
+    """Fill the "auto" (0) fields of ``config`` from ``recording``; explicit values are kept."""
+    rec = recording.select(neurons=config.neurons) if config.neurons is not None else recording
+    f = max(1, int(config.bin_factor))
+    dt = rec.dt * f
+    n_time = rec.n_time // f
+    changes: dict[str, object] = {}
+    notes: dict[str, str] = {}
+    problems: list[str] = []
+    window = config.tau_p + config.tau_f
+    trials = rec.trials is not None and rec.n_trials >= 2
+
+    # --- training examples ------------------------------------------------------
+    if trials:
+        n_examples = rec.n_trials
+        length = int(np.min(rec.trials[:, 1] - rec.trials[:, 0])) // f
+        if config.segment_length == 0:
+            changes["segment_length"] = length
+            notes["segment_length"] = f"the recording has {rec.n_trials} trials; each trial is one example"
+    else:
+        length = config.segment_length
+        if length == 0:
+            shortest = max(4 * window, 20)
+            length = int(round(SEGMENT_SECONDS / dt))
+            length = min(length, MAX_SEGMENT, max(n_time // MIN_SEGMENTS, shortest))
+            length = max(min(length, n_time), min(shortest, n_time))
+            changes["segment_length"] = length
+            notes["segment_length"] = (f"{length} bins = {length * dt:.3g} s: about {SEGMENT_SECONDS:g} s, at most "
+                                       f"{MAX_SEGMENT} bins, and at least {MIN_SEGMENTS} segments of the "
+                                       f"{n_time}-bin recording where possible")
+        n_examples = max(n_time // max(length, 1), 0)
+    n_test = 0 if config.test_fraction <= 0 or n_examples < 2 else min(max(int(round(config.test_fraction * n_examples)), 1), n_examples - 1)
+    n_train = n_examples - n_test
+    if not trials and n_examples:
+        stride = config.train_stride or max(1, length // 4)
+        n_train = max(n_train, (n_time - length) // stride + 1 - n_test * math.ceil(2 * length / stride))
+    if n_test == 0:
+        problems.append(f"nothing is held out ({n_examples} example(s), test_fraction={config.test_fraction}): "
+                        "no test metric can be computed; use more/shorter segments or a test_fraction > 0")
+    if n_train < MIN_TRAIN_EXAMPLES:
+        problems.append(f"only {n_train} training example(s) of {length} bins: the model will overfit; "
+                        "use a shorter segment_length, more trials or a longer recording")
+
+    changes.update(_training_values(config, n_train, notes))
+    changes.update(_hebbian_values(config, dt, length, notes))
+    resolved = config.replace(**changes) if changes else config
+    if warn:
+        for p in problems:
+            warnings.warn(p, SparksWarning, stacklevel=3)
+    return ResolvedConfig(resolved, notes, problems)
+
+
+def _training_values(config: SparksConfig, n_train: int, notes: dict[str, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    if config.batch_size == 0:
+        out["batch_size"] = int(min(32, max(4, n_train // 8)))
+        notes["batch_size"] = f"about 8 batches per epoch from {n_train} training examples (between 4 and 32)"
+    bs = out.get("batch_size", config.batch_size)
+    if config.epochs == 0:
+        steps = max(1, math.ceil(max(n_train, 1) / bs))
+        out["epochs"] = int(min(200, max(10, math.ceil(TARGET_STEPS / steps))))
+        notes["epochs"] = f"about {TARGET_STEPS} optimiser steps at {steps} per epoch (between 10 and 200)"
+    return out
+
+
+def _hebbian_values(config: SparksConfig, dt: float, length: int, notes: dict[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if config.tau_s == 0:
+        tau = min(max(0.5, 3 * dt), max(length * dt, 2 * dt))
+        out["tau_s"] = round(tau, 6)
+        notes["tau_s"] = f"0.5 s (behavioural time scale), at least 3 bins, at most one example ({length} bins)"
+    return out
+
+
+def resolve_for_data(config: SparksConfig, x: np.ndarray, n_train: int, dt: float) -> SparksConfig:
+    """Fill the "auto" fields from already prepared examples ``x`` [n, N, L] (no segment choice left)."""
+    if all(getattr(config, k) != 0 for k in AUTO_FIELDS):
+        return config
+    notes: dict[str, str] = {}
+    changes = {**_training_values(config, n_train, notes), **_hebbian_values(config, dt, x.shape[-1], notes)}
+    if config.segment_length == 0:
+        changes["segment_length"] = int(x.shape[-1])
+    return config.replace(**changes)
