@@ -78,6 +78,10 @@ class ValidationSettings:
     # calcium movie
     cmovie_frames: int = 1800
     cmovie_epochs: int = 80
+    # real recordings (validate --real)
+    real_seeds: tuple[int, ...] = (0, 1, 2)
+    data_dir: str | None = None
+    """Folder searched for real recordings that are not shipped (e.g. chewie_demo.mat)."""
 
 
 def settings_for(mode: str) -> ValidationSettings:
@@ -94,6 +98,10 @@ def settings_for(mode: str) -> ValidationSettings:
             n_shuffles=3, movie_repeats=15, movie_epochs=15, movie_encoders=("hebbian", "mlp"),
             cmovie_frames=600, cmovie_epochs=40,
         )
+    if mode == "real":
+        from .validate_real import REAL_DATASETS
+
+        return ValidationSettings(mode="real", datasets=REAL_DATASETS)
     if mode == "tiny":
         return ValidationSettings(
             mode="tiny", reach_trials_per_direction=5, reach_epochs=4, reach_unsup_epochs=3,
@@ -102,7 +110,7 @@ def settings_for(mode: str) -> ValidationSettings:
             net_neurons=16, net_duration=10.0, net_epochs=1, net_encoders=("hebbian",), n_shuffles=2,
             movie_repeats=6, movie_epochs=3, movie_encoders=("hebbian",), cmovie_frames=300, cmovie_epochs=5,
         )
-    raise SparksError(f"Unknown validation mode '{mode}'.", "Use 'full', 'quick' or 'tiny'.")
+    raise SparksError(f"Unknown validation mode '{mode}'.", "Use 'full', 'quick', 'real' or 'tiny'.")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -462,6 +470,20 @@ def _targets(rep: _Report) -> list[dict[str, Any]]:
         check("network: attention AUROC above correlation and above the shuffled null (mean + 2 sd)",
               au > cor and au > nm + 2 * (nsd or 0.0),
               f"attention {au:.3f}, correlation {cor:.3f}, null {nm:.3f} +- {nsd or 0.0:.3f}")
+    for ds in ("real_mc_maze", "real_chewie"):
+        vals = {r["method"]: r["value"] for r in rows if r["dataset"] == ds and r["metric"] in ("heldout_r2",)}
+        seeds = [v for k, v in vals.items() if k.startswith("sparks[hebbian] defaults, mean")]
+        sparks = seeds[0] if seeds else vals.get("sparks[hebbian] defaults")
+        wiener = {k: v for k, v in vals.items() if k.startswith("wiener") and v is not None}
+        if sparks is not None and wiener:
+            best = max(wiener, key=wiener.get)
+            check(f"{ds}: SPARKS (defaults) held-out velocity R2 >= the best Wiener filter", sparks >= wiener[best],
+                  f"SPARKS {sparks:.3f} vs {best} {wiener[best]:.3f}")
+    agree = [r["value"] for r in rows if r["dataset"] == "real_songbird" and r["metric"] == "phase_agreement_with_pca"
+             and r["method"].startswith("sparks") and r["value"] is not None]
+    if agree:
+        check("real_songbird: whole-recording latent phases agree with PCA's (>= 0.7, mean over seeds)",
+              float(np.mean(agree)) >= 0.7, f"mean {np.mean(agree):.3f} (per seed " + ", ".join(f"{a:.3f}" for a in agree) + ")")
     return out
 
 
@@ -555,9 +577,12 @@ def run_validation(out_dir: str | Path, quick: bool = False, settings: Validatio
     from .data.atomic import atomic_write_text
 
     S = settings or settings_for("quick" if quick else "full")
-    unknown = [d for d in S.datasets if d not in RUNNERS]
+    from .validate_real import runners as real_runners
+
+    runners = {**RUNNERS, **real_runners(S.data_dir)}
+    unknown = [d for d in S.datasets if d not in runners]
     if unknown:
-        raise SparksError(f"Unknown validation datasets: {unknown}.", f"Use some of {list(RUNNERS)}.")
+        raise SparksError(f"Unknown validation datasets: {unknown}.", f"Use some of {list(runners)}.")
     out = Path(out_dir)
     figdir = out / "figures"
     try:
@@ -573,7 +598,7 @@ def run_validation(out_dir: str | Path, quick: bool = False, settings: Validatio
         t0 = time.perf_counter()
         log(f"[{ds}]")
         try:
-            RUNNERS[ds](rep, figdir)
+            runners[ds](rep, figdir)
         except Exception as exc:  # noqa: BLE001 - one failing dataset must not hide the others' numbers
             rep.errors.append({"dataset": ds, "error": f"{type(exc).__name__}: {exc}"})
             log(f"  {ds} FAILED: {type(exc).__name__}: {exc}")

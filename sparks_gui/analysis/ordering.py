@@ -374,6 +374,38 @@ def order_by_pca_angle(activity: Any, smooth_bins: float = 0.0, zscore: bool = T
                     {"explained_variance_ratio": (float(evals[idx[0]] / total), float(evals[idx[1]] / total))})
 
 
+def pca_phase(activity: Any, smooth_bins: float = 0.0, zscore: bool = True) -> np.ndarray:
+    """Population phase over time from PCA: ``atan2(PC2(t), PC1(t))`` of the (z-scored) activity, ``[T]``.
+
+    The baseline against which a latent phase (:func:`ring_phase`) is compared: for an
+    oscillatory sequence the projection onto the first two components circles once per cycle.
+    """
+    x = _smooth(as_activity(activity, min_neurons=3), smooth_bins)
+    x = _zscore_rows(x) if zscore else x - x.mean(axis=1, keepdims=True)
+    evals, evecs = np.linalg.eigh((x @ x.T) / x.shape[1])
+    idx = np.argsort(evals)[::-1]
+    pcs = evecs[:, idx[:2]].T @ x
+    return np.arctan2(pcs[1], pcs[0])
+
+
+def phase_agreement(phase_a: Any, phase_b: Any, allow_reflection: bool = True) -> float:
+    """Agreement of two sets of per-neuron phases: ``|mean_i exp(i (a_i - b_i))|`` in [0, 1].
+
+    1 means the same phases up to a common rotation; unrelated phases give about
+    ``1 / sqrt(N)``.  With ``allow_reflection`` the better of ``a - b`` and ``a + b`` counts
+    (a ring traversed in the opposite direction is the same ordering).
+    """
+    a = np.asarray(phase_a, dtype=np.float64).reshape(-1)
+    b = np.asarray(phase_b, dtype=np.float64).reshape(-1)
+    if a.shape != b.shape or a.size == 0:
+        raise SparksError(f"Phase arrays must have the same non-zero length; got {a.size} and {b.size}.",
+                          "Pass one phase per neuron for both methods.")
+    check_finite(a, "phase_a")
+    check_finite(b, "phase_b")
+    same = float(np.abs(np.mean(np.exp(1j * (a - b)))))
+    return max(same, float(np.abs(np.mean(np.exp(1j * (a + b)))))) if allow_reflection else same
+
+
 def _mean_attention(attention: np.ndarray) -> np.ndarray:
     A = np.asarray(attention, dtype=np.float64)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:

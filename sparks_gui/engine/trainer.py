@@ -269,7 +269,16 @@ class Trainer:
         p = pred[:, valid]
         if d.loss == "mse":
             k = true.shape[-1]
-            per = r2_scores(p.reshape(-1, k), true.reshape(-1, k))
+            flat = true.reshape(-1, k)
+            per = r2_scores(p.reshape(-1, k), flat)
+            # targets are z-scored with training statistics: a held-out variance far below 1 means
+            # the held-out part is (nearly) constant and R2 would be a meaningless huge number
+            flat_var = flat.var(0) if len(flat) > 1 else np.zeros(k)
+            per = np.where(flat_var > 1e-3, per, np.nan)
+            if not np.isfinite(per).any():
+                return {"r2": float("nan"), "r2_per_variable": [float("nan")] * k,
+                        "r2_note": f"R2 cannot be computed: the held-out target is constant over the {len(idx)} "
+                                   "held-out example(s); hold out more or longer examples"}
             return {"r2": float(np.nanmean(per)), "r2_per_variable": [float(v) for v in per]}
         if d.loss == "cross_entropy":
             return {"accuracy": float(np.mean(p == true[..., 0]))}

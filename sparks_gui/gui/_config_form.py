@@ -22,8 +22,8 @@ from ..engine.config import SparksConfig
 SECTIONS = {
     "Model": ("encoder", "latent_dim", "embed_dim", "n_heads", "tau_p", "tau_f", "target_offset", "n_conv_blocks",
               "conv_heads", "decoder_layers", "tau_s", "w_start", "hebbian_partners", "partner_selection", "stdp_rule",
-              "learn_traces", "beta", "loss"),
-    "Training": ("epochs", "batch_size", "lr", "weight_decay", "grad_clip", "grad_mode", "chunk_steps", "seed",
+              "learn_traces", "token_ff", "input_residual", "beta", "loss"),
+    "Training": ("epochs", "batch_size", "lr", "weight_decay", "grad_clip", "grad_mode", "chunk_steps", "train_stride", "seed",
                  "hebbian_backend", "precision"),
     "Reporting": ("eval_every", "snapshot_trials", "checkpoint_every"),
 }
@@ -39,7 +39,9 @@ CHOICES = {
 }
 LABELS = {"lr": "learning rate", "tau_p": "τ past (latents)", "tau_f": "τ future (steps)", "tau_s": "τ STDP (s)",
           "beta": "β (KL weight)", "w_start": "trace increment", "grad_clip": "gradient clip",
-          "hebbian_partners": "partners (0 = dense)"}
+          "hebbian_partners": "partners (0 = dense)", "token_ff": "token feed-forward",
+          "input_residual": "input residual", "train_stride": "window stride (0 = auto)"}
+AUTO = "auto"
 
 
 @lru_cache(maxsize=1)
@@ -98,8 +100,12 @@ class ConfigForm(QWidget):
         if type_name == "int":
             w = QSpinBox()
             w.setRange(-1 if name == "target_offset" else 0, 1_000_000)
+            if name in config_module.AUTO_FIELDS:
+                w.setSpecialValueText(AUTO)  # 0 = chosen from the recording
             return w
         w = QLineEdit()
+        if name in config_module.AUTO_FIELDS:
+            w.setPlaceholderText(AUTO)
         v = QDoubleValidator()
         v.setNotation(QDoubleValidator.ScientificNotation)
         w.setValidator(v)
@@ -115,8 +121,25 @@ class ConfigForm(QWidget):
                 editor.setChecked(bool(value))
             elif isinstance(editor, QSpinBox):
                 editor.setValue(int(value))
+            elif name in config_module.AUTO_FIELDS and value == 0:
+                editor.setText("")
             else:
                 editor.setText(f"{value:g}")
+
+    def show_resolved(self, values: dict, notes: dict[str, str]) -> None:
+        """Show what each "auto" field will be for the loaded recording (the value and why), editable."""
+        for name in config_module.AUTO_FIELDS:
+            editor = self.editors.get(name)
+            if editor is None or name not in values:
+                continue
+            text = f"{AUTO} ({values[name]:g})"
+            if isinstance(editor, QSpinBox):
+                editor.setSpecialValueText(text)
+            elif isinstance(editor, QLineEdit):
+                editor.setPlaceholderText(text)
+            base = editor.toolTip().split("<br><i>")[0]
+            if name in notes:
+                editor.setToolTip(f"{base}<br><i>auto for this recording: {values[name]:g} - {notes[name]}</i>")
 
     def values(self) -> dict:
         out = {}
@@ -129,6 +152,9 @@ class ConfigForm(QWidget):
                 out[name] = editor.value()
             else:
                 text = editor.text().strip()
+                if name in config_module.AUTO_FIELDS and text.lower() in ("", AUTO):
+                    out[name] = 0.0
+                    continue
                 try:
                     out[name] = float(text)
                 except ValueError:

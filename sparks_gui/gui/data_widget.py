@@ -183,7 +183,8 @@ class DataWidget(QWidget):
         self.bin_factor.setRange(1, 1000)
         self.bin_factor.setToolTip("Merge this many time bins before training (sum for spikes, mean for calcium)")
         self.segment_length = QSpinBox()
-        self.segment_length.setRange(2, 1_000_000)
+        self.segment_length.setRange(0, 1_000_000)
+        self.segment_length.setSpecialValueText("auto")  # 0: chosen from the recording
         self.segment_length.setToolTip("Bins per training example for recordings without trials (after binning)")
         h.addRow("target", self.target)
         h.addRow("test fraction", self.test_fraction)
@@ -479,6 +480,15 @@ class DataWidget(QWidget):
         if rec is None:
             self.summary.setText("<i>No recording. Open a file or choose a sample.</i>")
             return
+        try:
+            from ..engine.defaults import resolve
+
+            auto = resolve(self.session.config.replace(segment_length=0), rec, warn=False)
+            self.segment_length.setSpecialValueText(f"auto ({auto.config.segment_length})")
+            self.segment_length.setToolTip("Bins per training example for recordings without trials (after binning). "
+                                           f"auto: {auto.notes.get('segment_length', '')}")
+        except Exception:  # noqa: BLE001 - a hint only
+            pass
         s = rec.summary()
         full = self.session.recording
         rate = (f"{s['mean_rate_hz']:.2f} Hz mean rate" if "mean_rate_hz" in s else f"{s['mean_activity']:.3g} mean activity")

@@ -126,6 +126,8 @@ class TrainingWidget(QWidget):
         s.run_failed.connect(lambda msg: self.status.setText(f"<span style='color:#ff6b6b'>Failed: {msg}</span>"))
         s.paused_changed.connect(self._on_paused)
         s.config_changed.connect(self.form.set_config)
+        s.selection_changed.connect(lambda rec: self._show_auto_values(rec))
+        s.config_changed.connect(lambda *_: self._show_auto_values(s.training_recording()))
         s.recording_changed.connect(self._on_recording)
         self._total = 1
         self._t_start = 0.0
@@ -236,6 +238,22 @@ class TrainingWidget(QWidget):
             return None
         show_info(message.format(result))
         return result
+
+
+    def _show_auto_values(self, rec) -> None:
+        """Show in the form what the "auto" fields will be for the recording (the engine's choice and why)."""
+        if rec is None:
+            return
+        from ..engine.defaults import resolve
+
+        try:
+            resolved = resolve(self.session.config, rec, warn=False)
+        except Exception:  # noqa: BLE001 - a hint only; Start reports real problems
+            return
+        values = {k: getattr(resolved.config, k) for k in resolved.notes}
+        self.form.show_resolved(values, resolved.notes)
+        if resolved.warnings:
+            self.form.setToolTip("\n".join(resolved.warnings))
 
 
 def save_run(session, folder) -> Path:

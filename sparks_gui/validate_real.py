@@ -1,0 +1,163 @@
+"""``sparks-gui validate --real``: SPARKS with its defaults against simple baselines on real recordings.
+
+Every recording is opened with :func:`~sparks_gui.load_recording` as a user would (at most the
+array name and the bin width as hints) and trained with the default :class:`SparksConfig`
+("auto" fields chosen from the recording).  Baselines see exactly the same train/test split:
+
+* ``real_songbird`` - zebra finch HVC calcium imaging (Mackevicius et al. 2019, shipped in
+  ``tests/data/songbird_hvc``): unsupervised SPARKS; the latents of the *whole* recording
+  (``transform(rec)``) give a population phase; its spectral peak is compared with the PCA
+  angle's, and the neurons' phases (activity-weighted circular means of the population phase)
+  with PCA's (phase agreement, 1 = same, ~0.1 = unrelated for 75 neurons).
+* ``real_mc_maze`` - one MC_Maze reaching trial (DANDI 000128 via HiSDE, shipped in
+  ``tests/data/mc_maze_hisde``), 1 ms bins summed to 20 ms: held-out hand-velocity R2 of SPARKS,
+  the MLP-encoder control and Wiener filters (ridge on 1, 3 and 5 lags of the counts).
+* ``real_chewie`` - centre-out reaching counts (Dyer et al. 2017, ``chewie_demo.mat`` from
+  KordingLab/DAD ``data/demo``; no licence file, so not shipped: pass ``--data-dir`` holding
+  it): the same comparison on its ``Ytr``/``Xtr`` part.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REAL_DATASETS = ("real_songbird", "real_mc_maze", "real_chewie")
+DATA_ROOT = Path(__file__).resolve().parents[1] / "tests" / "data"
+
+
+def _find(name: str, data_dir: str | Path | None) -> Path | None:
+    for root in [Path(data_dir)] if data_dir else []:
+        for p in (root / name, *root.rglob(name)):
+            if p.exists():
+                return p
+    for p in DATA_ROOT.rglob(name):
+        return p
+    return None
+
+
+def _lagged(x: np.ndarray, lags: int) -> np.ndarray:
+    """Examples [n, N, T] -> causal lagged features [n, T, N * lags] (zeros before each example's start)."""
+    n, N, T = x.shape
+    out = np.zeros((n, T, N * lags), dtype=np.float32)
+    xt = np.transpose(x, (0, 2, 1))
+    for k in range(lags):
+        out[:, k:, k * N : (k + 1) * N] = xt[:, : T - k]
+    return out
+
+
+def wiener_r2(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, lags: int) -> float:
+    """Wiener filter: ridge (alpha by cross-validation) from ``lags`` lags of the activity to ``y``."""
+    from sklearn.linear_model import RidgeCV
+
+    from .analysis import r2_overall
+
+    F = _lagged(x, lags)
+    k = y.shape[-1]
+    model = RidgeCV(alphas=np.logspace(-2, 4, 13)).fit(F[train].reshape(-1, F.shape[-1]), y[train].reshape(-1, k))
+    pred = model.predict(F[test].reshape(-1, F.shape[-1]))
+    return r2_overall(y[test].reshape(-1, k), pred)
+
+
+def _decoding(rep, name: str, rec, target: str, seeds: tuple[int, ...], encoders=("hebbian", "mlp"),
+              **config) -> None:
+    """SPARKS (defaults) and controls vs Wiener filters on the same held-out examples."""
+    from .analysis import r2_overall
+    from .engine.config import SparksConfig
+    from .engine.facade import Sparks
+
+    scores: dict[str, list[float]] = {}
+    data = None
+    for enc in encoders:
+        for seed in seeds:
+            t0 = time.perf_counter()
+            est = Sparks(SparksConfig(target=target, encoder=enc, seed=seed, **config)).fit(rec)
+            d = est.data_
+            pred = est.predict()[d.test_idx]  # [n_test, T, k] in data units
+            true = d.denormalise(d.r[d.test_idx])
+            r2 = r2_overall(true.reshape(-1, true.shape[-1]), pred.reshape(-1, pred.shape[-1]))
+            scores.setdefault(enc, []).append(r2)
+            rep.add(name, f"sparks[{enc}] defaults", {"heldout_r2": r2}, time.perf_counter() - t0, seed=seed)
+            data = d
+            if enc == encoders[0] and seed == seeds[0]:
+                rep.extra[name] = {"n_neurons": int(d.n_neurons), "bins": int(rec.n_time), "dt": float(d.dt),
+                                   "examples_train": int(len(d.train_idx)), "examples_test": int(len(d.test_idx)),
+                                   "example_bins": int(d.x.shape[-1]),
+                                   "config": {k: getattr(est.config, k) for k in
+                                              ("segment_length", "batch_size", "epochs", "tau_s", "w_start",
+                                               "latent_dim", "input_residual", "token_ff")}}
+    y = data.denormalise(data.r)
+    for lags in (1, 3, 5):
+        t0 = time.perf_counter()
+        r2 = wiener_r2(data.x, y, data.train_idx, data.test_idx, lags)
+        rep.add(name, f"wiener filter ({lags} lags)", {"heldout_r2": r2}, time.perf_counter() - t0, kind="baseline")
+    for enc, vals in scores.items():
+        if len(vals) > 1:
+            rep.add(name, f"sparks[{enc}] defaults, mean of {len(vals)} seeds",
+                    {"heldout_r2": float(np.mean(vals)), "heldout_r2_sd": float(np.std(vals))}, 0.0, kind="summary")
+
+
+def _songbird(rep, figdir: Path, data_dir=None) -> None:
+    from .analysis import neuron_order_from_latents, neuron_order_from_phase, pca_phase, phase_agreement
+    from .analysis.oscillation import phase_signal_psd, spectral_peak
+    from .data.io import load_recording
+    from .engine.config import SparksConfig
+    from .engine.facade import Sparks
+
+    path = _find("MackeviciusData.mat", data_dir)
+    rec = load_recording(path)
+    act = rec.activity
+    t0 = time.perf_counter()
+    ph_pca = pca_phase(act, smooth_bins=1.0)
+    key_pca = neuron_order_from_phase(act, ph_pca).key
+    f_pca = spectral_peak(*phase_signal_psd(ph_pca, dt=rec.dt)).frequency
+    rep.add("real_songbird", "pca_angle", {"peak_hz": f_pca}, time.perf_counter() - t0, kind="baseline")
+    agreements = []
+    for seed in rep.settings.real_seeds:
+        t0 = time.perf_counter()
+        est = Sparks(SparksConfig(target="unsupervised", seed=seed)).fit(rec)
+        lat = est.transform(rec)  # [T, d]: the whole recording (windowed inference)
+        o = neuron_order_from_latents(act, lat)
+        from .analysis import ring_phase
+
+        f_sp = spectral_peak(*phase_signal_psd(ring_phase(lat), dt=rec.dt)).frequency
+        agree = phase_agreement(o.key, key_pca)
+        agreements.append(agree)
+        rep.add("real_songbird", "sparks[hebbian] defaults, whole-recording latents",
+                {"peak_hz": f_sp, "phase_agreement_with_pca": agree, "max_abs_latent": float(np.abs(lat).max())},
+                time.perf_counter() - t0, seed=seed)
+        if seed == rep.settings.real_seeds[0]:
+            rep.extra["real_songbird"] = {"n_neurons": int(act.shape[0]), "bins": int(act.shape[1]), "dt": rec.dt,
+                                          "segment_length": est.config.segment_length, "epochs": est.config.epochs}
+    rng = np.random.default_rng(0)
+    null = [phase_agreement(rng.uniform(0, 2 * np.pi, act.shape[0]), key_pca) for _ in range(200)]
+    rep.add("real_songbird", "random phases (null, 95th percentile)", {"phase_agreement_with_pca": float(np.quantile(null, 0.95))},
+            0.0, kind="reference")
+
+
+def _mc_maze(rep, figdir: Path, data_dir=None) -> None:
+    from .data.io import load_recording
+
+    rec = load_recording(_find("trial_748_data.csv.gz", data_dir))
+    _decoding(rep, "real_mc_maze", rec, "hand_vel", rep.settings.real_seeds, bin_factor=20)
+
+
+def _chewie(rep, figdir: Path, data_dir=None) -> None:
+    from .data.io import load_recording
+    from .errors import SparksError
+
+    path = _find("chewie_demo.mat", data_dir)
+    if path is None:
+        raise SparksError("chewie_demo.mat was not found (it is not shipped: no licence file in its repository).",
+                          "Download data/demo/chewie_demo.mat from github.com/KordingLab/DAD and pass --data-dir.")
+    rec = load_recording(path, dt=0.05)  # the file stores no bin width
+    _decoding(rep, "real_chewie", rec, "Xtr", rep.settings.real_seeds)
+
+
+def runners(data_dir: str | Path | None = None) -> dict[str, Any]:
+    return {"real_songbird": lambda rep, fig: _songbird(rep, fig, data_dir),
+            "real_mc_maze": lambda rep, fig: _mc_maze(rep, fig, data_dir),
+            "real_chewie": lambda rep, fig: _chewie(rep, fig, data_dir)}
