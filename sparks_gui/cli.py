@@ -269,11 +269,17 @@ def _config_from_args(args, base=None):
 
 
 def train_and_export(config, recording, out_dir: Path, task: str, progress: bool = True, dist=None) -> dict[str, Any]:
-    """Train with a progress bar, then write config, model, latents, predictions, metrics and figures."""
+    """Train with a progress bar, then write config, model, latents, predictions, metrics and figures.
+
+    ``latents.npy`` / ``predictions.npy`` hold the training examples; for a continuous recording
+    ``recording_latents.npy`` [T, d] and ``recording_predictions.npy`` [T, k] cover the whole
+    recording (model bins), computed by windows of the training length (``engine.inference``).
+    """
     from tqdm import tqdm
 
     from .engine.checkpoint import save_checkpoint
     from .engine.events import EpochEnd, Failed, Finished, Started, StepProgress
+    from .engine.inference import data_meta, whole_recording
     from .engine.trainer import Trainer
     from .figures import training as figs
 
@@ -309,8 +315,7 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
     if not main_process:  # only the first process writes results
         return {}
     data = trainer.data
-    meta = {"r_mean": data.r_mean, "r_std": data.r_std, "loss": data.loss, "target": data.target_name,
-            "target_offset": data.target_offset, "dt": data.dt, "kind": data.kind}
+    meta = data_meta(data)
     save_checkpoint(out_dir / "model.pt", trainer.model, None, config, config.epochs, history=trainer.history, data_meta=meta)
     all_idx = np.arange(len(data.x))
     ev_all = trainer.evaluate(all_idx)
@@ -320,6 +325,10 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
     atomic_save(out_dir / "latents.npy", lambda p: np.save(p, latents.astype(np.float32)))
     atomic_save(out_dir / "predictions.npy", lambda p: np.save(p, np.asarray(ev_all["pred"], dtype=np.float32)))
     atomic_save(out_dir / "split.npz", lambda p: np.savez(p, train_idx=data.train_idx, test_idx=data.test_idx, starts=data.starts))
+    whole = whole_recording(trainer.model, recording, trainer.config, meta)  # continuous: by windows
+    if whole is not None:
+        atomic_save(out_dir / "recording_latents.npy", lambda p: np.save(p, whole["latents"]))
+        atomic_save(out_dir / "recording_predictions.npy", lambda p: np.save(p, whole["predictions"]))
     test = trainer.evaluate(data.test_idx) if len(data.test_idx) else None
     metrics: dict[str, Any] = {
         "task": task,

@@ -14,8 +14,9 @@ from ..errors import SparksError
 from ..model.sparks import SparksModel, pick_device, prediction_from_output
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SparksConfig
-from .dataset import rebin, PreparedData, as_recording
+from .dataset import PreparedData, as_recording, rebin
 from .events import Event, Failed, Finished
+from .inference import attention_at, check_mode, data_meta, example_length, run_continuous
 from .trainer import Trainer
 
 
@@ -47,7 +48,7 @@ class Sparks:
         dt: float | None = None,
         kind: str = "spikes",
         callback: Callable[[Event], None] | None = None,
-    ) -> "Sparks":
+    ) -> Sparks:
         """Train on ``recording`` (a Recording, [N, T] or [trials, N, T] array).
 
         ``target`` is a behaviour name, ``"unsupervised"``, or (for arrays) the
@@ -67,6 +68,7 @@ class Sparks:
                 raise SparksError(event.message)
             if isinstance(event, Finished):
                 self.metrics_ = dict(event.metrics)
+        self.config = trainer.config  # "auto" fields resolved from the recording
         self.model, self.data_, self.recording_ = trainer.model, trainer.data, rec
         self.history_ = trainer.history
         self._meta = self._data_meta(trainer.data)
@@ -74,8 +76,7 @@ class Sparks:
 
     @staticmethod
     def _data_meta(d: PreparedData) -> dict[str, Any]:
-        return {"r_mean": d.r_mean, "r_std": d.r_std, "loss": d.loss, "target": d.target_name,
-                "target_offset": d.target_offset, "dt": d.dt, "kind": d.kind}
+        return data_meta(d)
 
     # ---------------------------------------------------------------- readouts
     def _check_fitted(self) -> SparksModel:
@@ -110,49 +111,109 @@ class Sparks:
         x = rebin(x, self.config.bin_factor, kind)
         return np.ascontiguousarray(x, dtype=np.float32), continuous
 
-    @torch.no_grad()
-    def _run(self, x: np.ndarray, session: int, batch_size: int = 64):
+    def _check_neurons(self, x: np.ndarray, session: int) -> SparksModel:
         model = self._check_fitted()
         n_expected = model.sessions[session].n_neurons
         if x.shape[1] != n_expected:
             raise SparksError(f"The data has {x.shape[1]} neurons; session {session} of the model expects {n_expected}.",
                               "Pass the same neurons as in training, or add_session() for a new recording.")
+        return model
+
+    @torch.no_grad()
+    def _run(self, x: np.ndarray, session: int, batch_size: int = 64):
+        """Each example from a reset state: mu [n, L, d], predictions in data units [n, L, tau_f, k]."""
+        model = self._check_neurons(x, session)
         device = next(model.parameters()).device
+        was_training = model.training
         model.eval()
         mus, preds = [], []
         for s in range(0, len(x), batch_size):
             out = model(torch.from_numpy(np.ascontiguousarray(x[s : s + batch_size])).to(device), session, sample=False)
-            mus.append(out.mu.cpu().numpy())
+            mus.append(out.mu.float().cpu().numpy())
             preds.append(prediction_from_output(out.pred, self._meta["loss"]).float().cpu().numpy())
-        model.train()
+        model.train(was_training)
         return np.concatenate(mus), np.concatenate(preds)
 
-    def transform(self, recording=None, session: int = 0) -> np.ndarray:
-        """Latent means: [trials, d, T] for trial data, [T, d] for a continuous recording."""
-        x, continuous = self._inputs(recording)
-        mu, _ = self._run(x, session)
-        return mu[0] if continuous else np.transpose(mu, (0, 2, 1))
+    @property
+    def example_length(self) -> int:
+        """Bins per training example (after ``bin_factor``): the window length of whole-recording inference."""
+        return example_length(self.config, self._meta)
 
-    def predict(self, recording=None, session: int = 0) -> np.ndarray:
+    def _run_continuous(self, x: np.ndarray, session: int, mode: str, warmup: int | None, crossfade: int | None):
+        """mu [T, d] and predictions [T, tau_f, k] of one continuous recording ``x`` [1, N, T]."""
+        model = self._check_neurons(x, session)
+        res = run_continuous(model, x[0], session, self._meta["loss"], self.example_length, warmup, mode, crossfade)
+        return res["mu"], res["pred"]
+
+    def transform(self, recording=None, session: int = 0, mode: str = "windowed", warmup: int | None = None,
+                  crossfade: int | None = None) -> np.ndarray:
+        """Latent means: [trials, d, T] for trial data, [T, d] for a continuous recording.
+
+        Without ``recording``: the training examples.  Trials (and the training examples) are
+        each run from a reset state, as in training.  A continuous recording is run in
+        overlapping windows of the training example length ``L`` (:attr:`example_length`,
+        model bins) with a warm-up of ``warmup`` bins (default ``L // 2``), handed over with a
+        linear crossfade of ``crossfade`` bins (default ``L // 10``; 0 = each bin exactly from
+        the window that owns it); see :mod:`sparks_gui.engine.inference`.  Every latent has
+        seen between ``warmup`` and ``L`` bins of history, as in training, so the latents of an
+        hour-long recording stay where training put them.  ``mode="single_pass"`` runs the
+        recording in one pass instead (the old behaviour: the state is never reset, leaves the
+        range seen in training on long recordings, and the latents drift or collapse).
+        """
+        check_mode(mode)
+        x, continuous = self._inputs(recording)
+        if continuous:
+            return self._run_continuous(x, session, mode, warmup, crossfade)[0]
+        mu, _ = self._run(x, session)
+        return np.transpose(mu, (0, 2, 1))
+
+    def predict(self, recording=None, session: int = 0, mode: str = "windowed", warmup: int | None = None,
+                crossfade: int | None = None) -> np.ndarray:
         """Decoded reference for the first future step, in data units: [trials, T, k] or [T, k].
 
-        Entry t predicts the reference at t + target_offset.
+        Entry t predicts the reference at t + target_offset.  ``mode``, ``warmup``, ``crossfade``: as in
+        :meth:`transform` (continuous recordings only).
         """
+        check_mode(mode)
         x, continuous = self._inputs(recording)
-        _, pred = self._run(x, session)
+        if continuous:
+            pred = self._run_continuous(x, session, mode, warmup, crossfade)[1][None]
+        else:
+            _, pred = self._run(x, session)
         pred = pred[:, :, 0]
         if self._meta["loss"] == "mse":
             pred = pred * self._meta["r_std"] + self._meta["r_mean"]
         return pred[0] if continuous else pred
 
-    def attention(self, recording=None, example: int = 0, session: int = 0, every: int = 1) -> np.ndarray:
-        """Attention matrices of one example over time: [T // every, H, N, N]."""
+    def attention(self, recording=None, example: int = 0, session: int = 0, every: int = 1, times=None,
+                  mode: str = "windowed", warmup: int | None = None, crossfade: int | None = None) -> np.ndarray:
+        """Attention matrices over time: [n_times, H, N, N] ([.., N, K] for sparse partners).
+
+        Trials / training examples: example ``example`` from a reset state, every ``every``-th
+        step.  A continuous recording: the bins ``times`` (default every ``every``-th bin),
+        each from the window that owns it (never blended; ``mode``, ``warmup``, ``crossfade`` as in
+        :meth:`transform`, so the windows are those of the latents).
+        ``times`` for trials are steps of the example.
+        """
         model = self._check_fitted()
-        x, _ = self._inputs(recording)
+        check_mode(mode)
+        x, continuous = self._inputs(recording)
+        self._check_neurons(x, session)
+        if continuous:
+            t = np.arange(0, x.shape[-1], max(1, int(every))) if times is None else np.asarray(times)
+            return attention_at(model, x[0], t, session, self.example_length, warmup, mode, crossfade)
+        if not 0 <= example < len(x):
+            raise SparksError(f"Example {example} is out of range (0..{len(x) - 1}).",
+                              "Pick an existing trial/example.")
+        enc = model.sessions[session]
+        if not getattr(enc, "has_attention", True):
+            raise SparksError("This model's encoder has no attention matrices.",
+                              "Train a Hebbian or dot_attention encoder to inspect attention.")
         device = next(model.parameters()).device
         with torch.no_grad():
-            Aseq, _ = model.sessions[session].attention_sequence(torch.from_numpy(x[example : example + 1]).to(device))
-        return Aseq[0, :, ::every].permute(1, 0, 2, 3).cpu().numpy()
+            Aseq, _ = enc.attention_sequence(torch.from_numpy(x[example : example + 1]).to(device))
+        steps = np.arange(0, Aseq.shape[2], max(1, int(every))) if times is None else np.asarray(times, dtype=np.int64)
+        return Aseq[0][:, torch.from_numpy(steps).to(Aseq.device)].transpose(0, 1).float().cpu().numpy()
 
     def score(self, recording=None) -> dict[str, Any]:
         """Held-out metrics of the last fit (R2 for behaviour, NLL vs mean rate for spikes)."""
@@ -165,7 +226,7 @@ class Sparks:
         return self._check_fitted().add_session(n_neurons)
 
     def fit_session(self, recording, session: int, target=None, freeze_shared: bool = False, dt=None, kind="spikes",
-                    callback=None) -> "Sparks":
+                    callback=None) -> Sparks:
         """Fine-tune session ``session`` (see :meth:`add_session`) on ``recording``."""
         model = self._check_fitted()
         rec = as_recording(recording, dt=dt or self._meta.get("dt", 0.001), kind=kind, target=target)
@@ -188,7 +249,7 @@ class Sparks:
         return save_checkpoint(path, model, None, self.config, len(self.history_), history=self.history_, data_meta=self._meta)
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> "Sparks":
+    def load(cls, path: str | Path, device: str = "auto") -> Sparks:
         ck = load_checkpoint(path)
         est = cls(SparksConfig.from_dict(ck["config"]))
         model = SparksModel.from_spec(ck["model_spec"])

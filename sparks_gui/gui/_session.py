@@ -266,6 +266,8 @@ class SparksSession(QObject):
 
     def _on_done(self) -> None:
         self.running_changed.emit(False)
+        if self.ordering_name == "SPARKS latent phase":  # now from the whole recording (continuous data)
+            self.set_ordering(self.ordering_name)
 
     def set_results(self, results: RunResults, trainer=None) -> None:
         """Show results that did not come from a live run (a loaded run)."""
@@ -295,12 +297,15 @@ class SparksSession(QObject):
         if act is None:
             return
         latents = lat_act = None
+        whole = False  # a continuous recording after training: phase of the whole recording's latents
         if name == "SPARKS latent phase" and self.results.latents is not None and self.trainer is not None:
             snap = self.results.latents
             latents = snap.latents
             lat_act = self.trainer.data.x[snap.example_idx]
             if lat_act.shape[1] != act.shape[0]:
                 latents = lat_act = None
+            rec = self.training_recording()
+            whole = latents is not None and not self.running and not (rec.trials is not None and rec.n_trials >= 2)
         # orderings on very long recordings use a binned copy (display only; analysis uses full data)
         if act.shape[1] > 20000:
             f = act.shape[1] // 10000
@@ -308,9 +313,15 @@ class SparksSession(QObject):
             act = act[:, :T].reshape(act.shape[0], T // f, f).mean(-1)
 
         def work():
+            if whole:  # windows of the training length over the whole recording (engine.inference)
+                from .exports import whole_recording_results
+
+                res = whole_recording_results(self)
+                if res is not None:
+                    return compute_order(name, act, res["latents"][None], res["activity"][None])
             return compute_order(name, act, latents, lat_act)
 
-        if block or act.shape[0] * act.shape[1] < 2_000_000:
+        if block or (act.shape[0] * act.shape[1] < 2_000_000 and not whole):
             self._apply_order(name, work())
             return
         from napari.qt.threading import create_worker

@@ -36,18 +36,54 @@ def export_ordering(session, folder) -> list[Path]:
     return [Path(csv), Path(npy)]
 
 
+def whole_recording_results(session) -> dict[str, Any] | None:
+    """Latents and predictions of the whole (continuous) training recording from the current model,
+    by windows of the training length (``engine.inference``); None while training runs, without a
+    model, or for a recording with trials.  Cached per run, recording and epoch."""
+    tr, rec = session.trainer, session.training_recording()
+    if tr is None or rec is None or session.running or getattr(tr, "model", None) is None:
+        return None
+    neurons = getattr(session, "neuron_idx", None)
+    key = (id(tr), len(getattr(tr, "history", []) or []), id(getattr(session, "recording", rec)),
+           None if neurons is None else np.asarray(neurons).tobytes(), getattr(session, "time_range", None))
+    cached = getattr(session, "_whole_recording_cache", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    from ..engine.inference import data_meta, whole_recording
+
+    try:
+        result = whole_recording(tr.model, rec, tr.config, data_meta(tr.data))
+    except SparksError:  # the selection no longer matches the model's neurons
+        result = None
+    session._whole_recording_cache = (key, result)
+    return result
+
+
 def export_latents(session, folder) -> Path:
+    """``latents.npz``: the held-out examples' latents and, for a continuous recording, the whole
+    recording's (``recording_latents`` [T, d] from windows of the training length, on a clock of
+    ``recording_dt`` s starting at ``recording_start``)."""
     snap = _need(session.results.latents, "latents")
     arrays = {"latents": snap.latents, "example_idx": snap.example_idx, "epoch": np.array(snap.epoch)}
     arrays.update({f"condition_{k}": np.asarray(v) for k, v in snap.conditions.items()})
+    whole = whole_recording_results(session)
+    if whole is not None:
+        arrays.update(recording_latents=whole["latents"], recording_dt=np.array(whole["dt"]),
+                      recording_start=np.array(whole["start_time"]))
     return Path(atomic_save(Path(folder) / "latents.npz", lambda p: np.savez(p, **arrays)))
 
 
 def export_predictions(session, folder) -> Path:
+    """``predictions.npz``: held-out examples and, for a continuous recording, ``recording_predicted``
+    [T, k] for the whole recording (entry t predicts the reference at t + target_offset)."""
     snap = _need(session.results.predictions, "predictions")
-    return Path(atomic_save(Path(folder) / "predictions.npz", lambda p: np.savez(
-        p, predicted=snap.predicted, true=snap.true, example_idx=snap.example_idx, target=np.array(snap.target),
-        epoch=np.array(snap.epoch))))
+    arrays = {"predicted": snap.predicted, "true": snap.true, "example_idx": snap.example_idx,
+              "target": np.array(snap.target), "epoch": np.array(snap.epoch)}
+    whole = whole_recording_results(session)
+    if whole is not None:
+        arrays.update(recording_predicted=whole["predictions"], recording_dt=np.array(whole["dt"]),
+                      recording_start=np.array(whole["start_time"]))
+    return Path(atomic_save(Path(folder) / "predictions.npz", lambda p: np.savez(p, **arrays)))
 
 
 def export_attention(session, folder) -> Path:
