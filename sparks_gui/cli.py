@@ -251,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="run SPARKS and baselines on every synthetic ground-truth set, write a report")
     v.add_argument("--out", required=True, help="folder for report.json, report.md and figures/")
     v.add_argument("--quick", action="store_true", help="small sizes, few epochs (a few CPU minutes; CI)")
+    v.add_argument("--real", action="store_true",
+                   help="real recordings instead: SPARKS with its defaults vs Wiener filters and PCA (docs/validation.md)")
+    v.add_argument("--data-dir", default=None, help="folder with real recordings that are not shipped (chewie_demo.mat)")
     return parser
 
 
@@ -288,8 +291,11 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
     config = config.replace(out_dir=str(out_dir))
     if main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
-        config.to_json(out_dir / "config.json")
     trainer = Trainer(config, recording, dist=dist)
+    if main_process:
+        trainer.config.to_json(out_dir / "config.json")  # "auto" fields as chosen for this recording
+        for name, why in trainer.config_notes.items():
+            print(f"sparks-gui: auto {name} = {getattr(trainer.config, name)} ({why})", file=sys.stderr)
     bar = None
     finished = None
     for ev in trainer.run():
@@ -316,7 +322,7 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
         return {}
     data = trainer.data
     meta = data_meta(data)
-    save_checkpoint(out_dir / "model.pt", trainer.model, None, config, config.epochs, history=trainer.history, data_meta=meta)
+    save_checkpoint(out_dir / "model.pt", trainer.model, None, trainer.config, trainer.config.epochs, history=trainer.history, data_meta=meta)
     all_idx = np.arange(len(data.x))
     ev_all = trainer.evaluate(all_idx)
     latents = np.transpose(ev_all["latents"], (0, 2, 1))  # [examples, d, T]
@@ -423,7 +429,12 @@ def _cmd_bench(args) -> int:
 def _cmd_validate(args) -> int:
     from .validate import run_validation
 
-    report = run_validation(args.out, quick=args.quick)
+    from dataclasses import replace
+
+    from .validate import settings_for
+
+    settings = replace(settings_for("real"), data_dir=args.data_dir) if args.real else None
+    report = run_validation(args.out, quick=args.quick, settings=settings)
     missed = [t["target"] for t in report["targets"] if t["passed"] is False]
     print(json.dumps({"report": str(Path(args.out) / "report.md"), "targets_missed": missed, "errors": report["errors"]}))
     return 1 if report["errors"] else 0

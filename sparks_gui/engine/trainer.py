@@ -32,6 +32,7 @@ from ..model.sparks import (
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SparksConfig
 from .defaults import resolve as resolve_defaults, resolve_for_data
+from .inference import data_meta
 from .dataset import PreparedData, prepare
 from .events import (
     AttentionSnapshot,
@@ -312,9 +313,7 @@ class Trainer:
         path = Path(self.config.out_dir) / "checkpoint.pt"
         save_checkpoint(
             path, self.model, optimiser, self.config, epoch, generator, self.history,
-            data_meta={"r_mean": self.data.r_mean, "r_std": self.data.r_std, "loss": self.data.loss,
-                       "target": self.data.target_name, "target_offset": self.data.target_offset,
-                       "dt": self.data.dt, "kind": self.data.kind, "session": self.session},
+            data_meta={**data_meta(self.data), "session": self.session},
         )
         self.last_checkpoint = str(path)
         return str(path)

@@ -270,9 +270,9 @@ def save_run(session, folder) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     cfg = tr.config
     cfg.to_json(folder / "config.json")
-    d = tr.data
-    meta = {"r_mean": d.r_mean, "r_std": d.r_std, "loss": d.loss, "target": d.target_name,
-            "target_offset": d.target_offset, "dt": d.dt, "kind": d.kind, "session": tr.session}
+    from ..engine.inference import data_meta
+
+    meta = {**data_meta(tr.data), "session": tr.session}
     save_checkpoint(folder / "model.pt", tr.model, None, cfg, len(tr.history), history=tr.history, data_meta=meta)
     atomic_write_text(folder / "history.json", json.dumps(tr.history, indent=2, default=float))
     return folder
