@@ -20,12 +20,16 @@ per worker, so full BPTT over long trials needs little memory (and the buffers s
 in cache).  Parameter gradients are accumulated per batch element (summed by the
 caller) so no two threads write the same memory.
 
-Rule codes (see ``hebbian.RULES``), with P <- a_pre P + c_pre s_j and
-Q <- a_post Q + c_post s_i updated first:
-  0 soft_bounded   A <- clamp(A + (1-A) P [s_i>0] - A Q [s_j>0], lo, hi)
-  1 additive       A <- A + s_i P - s_j Q
+Rule codes (see ``hebbian.RULES`` and the counts-safe rule in ``hebbian.py``), with
+P <- a_pre P + c_pre s_j and Q <- a_post Q + c_post s_i updated first, and
+p_eff = f(min(P, 1), s_i), q_eff = f(min(Q, 1), s_j) (f: 0 for k <= 0, k p for
+k <= 1, 1 - (1-p)^k above):
+  0 soft_bounded   A <- clamp(A + (1-A) p_eff - A q_eff, lo, hi)
+  1 additive       A <- A + s_i min(P, 1) - s_j min(Q, 1)
   2 calcium        A <- clamp(lam A + (1-lam) (x_j - x_i), lo, hi)   (lam = a_pre; traces = activity)
-  3 symmetric      A <- clamp(A + (1-A) (P [s_i>0] + Q [s_j>0]), lo, hi)   (order-blind control)
+  3 symmetric      A <- clamp(1 - (1-A) (1-p_eff) (1-q_eff), lo, hi)   (order-blind control)
+Every kernel takes ``many`` [B, T] (uint8): whether a bin of that step holds a value
+> 1.  Steps without one (0/1 spikes) take a loop without the power (f = k p).
 
 The per-step torch implementation in ``hebbian.py`` is the reference these
 kernels are tested against.
@@ -49,38 +53,146 @@ _FAST = {"contract", "reassoc", "nsz", "arcp"}
 if HAVE_NUMBA:
 
     @njit(inline="always", fastmath=_FAST)
-    def _row_step(rule, st, si, apr, cpr, aqr, cqr, p, q, a, lo, hi):  # pragma: no cover - jitted
-        """Advance one row (p, q, a: length N, in place) by one time step."""
-        N = a.shape[0]
+    def _rate(kind, P, k):  # pragma: no cover - jitted
+        """(f(min(P, 1), k), its derivative in P): the effective rate of a trace P for a count k.
+
+        ``kind`` says what the values of this step can be (see ``step_kinds``): 0 all <= 1
+        (f = k p), 1 those > 1 are integers <= 32 (the power by squaring, branch-free so
+        the j loops vectorise), 2 anything (``**``).  A literal ``kind`` folds the branches.
+        """
         one = np.float32(1.0)
         zero = np.float32(0.0)
+        d = one if P <= one else zero
+        p = min(P, one)
+        kk = max(k, zero)
+        if kind == 0:
+            return kk * p, kk * d
+        x = one - p
+        if kind == 1:
+            e = np.int32(max(k, one)) - np.int32(1)  # 0 .. 31
+            r = x if e & 1 else one
+            b = x * x
+            r = r * (b if e & 2 else one)
+            b = b * b
+            r = r * (b if e & 4 else one)
+            b = b * b
+            r = r * (b if e & 8 else one)
+            b = b * b
+            r = r * (b if e & 16 else one)
+        else:
+            r = x ** (max(k, one) - one)
+        if k <= one:
+            return kk * p, kk * d
+        return one - r * x, k * r * d
+
+    @njit(inline="always", fastmath=_FAST)
+    def _pair_update(rule, kind, si, sj, p, q, a, apj, cpj, aqj, cqj, lo, hi):  # pragma: no cover - jitted
+        """One step of one pair (rules 0, 1, 3): returns the new (P, Q, A)."""
+        one = np.float32(1.0)
+        pj = apj * p + cpj * sj
+        qj = aqj * q + cqj * si
+        if rule == 1:
+            return pj, qj, a + si * min(pj, one) - sj * min(qj, one)
+        pe = _rate(kind, pj, si)[0]
+        qe = _rate(kind, qj, sj)[0]
+        if rule == 0:
+            v = a * (one - pe - qe) + pe
+        else:
+            v = one - (one - a) * (one - pe) * (one - qe)
+        return pj, qj, min(max(v, lo), hi)
+
+    @njit(inline="always", fastmath=_FAST)
+    def _row_loop(rule, kind, st, si, apr, cpr, aqr, cqr, p, q, a, lo, hi):  # pragma: no cover - jitted
+        for j in range(a.shape[0]):
+            p[j], q[j], a[j] = _pair_update(rule, kind, si, st[j], p[j], q[j], a[j], apr[j], cpr[j], aqr[j], cqr[j],
+                                            lo, hi)
+
+    @njit(inline="always", fastmath=_FAST)
+    def _row_step(rule, st, si, apr, cpr, aqr, cqr, p, q, a, lo, hi, kind):  # pragma: no cover - jitted
+        """Advance one row (p, q, a: length N, in place) by one time step (``kind``: see :func:`_rate`)."""
+        one = np.float32(1.0)
         if rule == 2:
-            for j in range(N):
+            for j in range(a.shape[0]):
                 lam = apr[j]
                 v = lam * a[j] + (one - lam) * (st[j] - si)
                 a[j] = min(max(v, lo), hi)
-        elif rule == 1:
-            for j in range(N):
+        elif kind == 0 and rule != 1:  # 0/1 spikes: the plain loop (same numbers as _row_loop with kind 0)
+            ki = max(si, np.float32(0.0))
+            for j in range(a.shape[0]):
                 sj = st[j]
                 pj = apr[j] * p[j] + cpr[j] * sj
                 qj = aqr[j] * q[j] + cqr[j] * si
                 p[j] = pj
                 q[j] = qj
-                a[j] = a[j] + si * pj - sj * qj
-        else:
-            gi = one if si > zero else zero
-            for j in range(N):
-                sj = st[j]
-                gj = one if sj > zero else zero
-                pj = apr[j] * p[j] + cpr[j] * sj
-                qj = aqr[j] * q[j] + cqr[j] * si
-                p[j] = pj
-                q[j] = qj
+                pe = ki * min(pj, one)
+                qe = max(sj, np.float32(0.0)) * min(qj, one)
                 if rule == 0:
-                    v = a[j] * (one - pj * gi - qj * gj) + pj * gi
+                    v = a[j] * (one - pe - qe) + pe
                 else:
-                    v = a[j] + (one - a[j]) * (pj * gi + qj * gj)
+                    v = one - (one - a[j]) * (one - pe) * (one - qe)
                 a[j] = min(max(v, lo), hi)
+        elif kind == 0:  # one loop per literal kind: each vectorises on its own
+            _row_loop(rule, 0, st, si, apr, cpr, aqr, cqr, p, q, a, lo, hi)
+        elif kind == 1:
+            _row_loop(rule, 1, st, si, apr, cpr, aqr, cqr, p, q, a, lo, hi)
+        else:
+            _row_loop(rule, 2, st, si, apr, cpr, aqr, cqr, p, q, a, lo, hi)
+
+    @njit(inline="always", fastmath=_FAST)
+    def _pair_adjoint(rule, kind, si, sj, aprev, pj, qj, ab, pbar, qbar, lo, hi):  # pragma: no cover - jitted
+        """Reverse of one step of one pair (rules 0, 1, 3) given the traces after the step (pj, qj).
+
+        ``ab`` is the adjoint of A after the step; returns (adjoint of A before the step,
+        adjoint of P after the step, adjoint of Q after the step) - the latter before the decay.
+        """
+        one = np.float32(1.0)
+        zero = np.float32(0.0)
+        if rule == 1:
+            dp = si if pj <= one else zero
+            dq = sj if qj <= one else zero
+            return ab, pbar + ab * dp, qbar - ab * dq
+        pe, dpe = _rate(kind, pj, si)
+        qe, dqe = _rate(kind, qj, sj)
+        if rule == 0:
+            decay = one - pe - qe
+            v = aprev * decay + pe
+            ab = zero if (v < lo or v > hi) else ab
+            return ab * decay, pbar + ab * (one - aprev) * dpe, qbar - ab * aprev * dqe
+        mp = one - pe
+        mq = one - qe
+        v = one - (one - aprev) * mp * mq
+        ab = zero if (v < lo or v > hi) else ab
+        return ab * mp * mq, pbar + ab * (one - aprev) * mq * dpe, qbar + ab * (one - aprev) * mp * dqe
+
+    @njit(inline="always", fastmath=_FAST)
+    def _adjoint_loop(rule, kind, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq,
+                      lo, hi):  # pragma: no cover - jitted
+        """Reverse one step of a whole row: adjoints before the step and parameter gradients (P = a P_prev + c s)."""
+        for j in range(abar.shape[0]):
+            sj = st[j]
+            ab, pb, qb = _pair_adjoint(rule, kind, si, sj, Ahu[j], Ph1[j], Qh1[j], abar[j] + ga[j], pbar[j], qbar[j],
+                                       lo, hi)
+            abar[j] = ab
+            gap[j] += pb * Phu[j]
+            gcp[j] += pb * sj
+            gaq[j] += qb * Qhu[j]
+            gcq[j] += qb * si
+            pbar[j] = pb * apr[j]
+            qbar[j] = qb * aqr[j]
+
+    @njit(inline="always", fastmath=_FAST)
+    def _adjoint_step(rule, kind, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq,
+                      lo, hi):  # pragma: no cover - jitted
+        """:func:`_adjoint_loop` with a literal ``kind`` (one loop per kind: each vectorises on its own)."""
+        if kind == 0:
+            _adjoint_loop(rule, 0, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq,
+                          lo, hi)
+        elif kind == 1:
+            _adjoint_loop(rule, 1, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq,
+                          lo, hi)
+        else:
+            _adjoint_loop(rule, 2, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq,
+                          lo, hi)
 
     ROWS_PER_TASK = 8
 
@@ -95,7 +207,7 @@ if HAVE_NUMBA:
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_forward(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Aseq, out, P1, Q1, A1,
-                        idx, sparse):  # pragma: no cover
+                        idx, sparse, many):  # pragma: no cover
         """Walk T steps for every row.
 
         mode 0 writes ``Aseq[b, h, t, i]``; mode 1 accumulates the readout of a group
@@ -120,7 +232,7 @@ if HAVE_NUMBA:
                 apr, cpr, aqr, cqr = ap[h, i], cp[h, i], aq[h, i], cq[h, i]
                 for t in range(T):
                     st = _cols(s[b, t], idx[i], buf, sparse)
-                    _row_step(rule, st, s[b, t, i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                    _row_step(rule, st, s[b, t, i], apr, cpr, aqr, cqr, p, q, a, lo, hi, many[b, t])
                     if mode == 0:
                         Aseq[b, h, t, i] = a
                     else:
@@ -147,7 +259,7 @@ if HAVE_NUMBA:
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_backward(
         s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, gAseq, gout, gP1, gQ1, gA1,
-        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, S, one_step, idx, sparse,
+        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, S, one_step, idx, sparse, many,
     ):  # pragma: no cover - jitted
         """Reverse-time adjoint of ``hebbian_forward``; gradients of the chunk's inputs.
 
@@ -189,7 +301,8 @@ if HAVE_NUMBA:
                             ckP[t // S] = p
                             ckQ[t // S] = q
                             ckA[t // S] = a
-                        _row_step(rule, _cols(s[b, t], idx[i], buf, sparse), s[b, t, i], apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                        _row_step(rule, _cols(s[b, t], idx[i], buf, sparse), s[b, t, i], apr, cpr, aqr, cqr, p, q, a,
+                                  lo, hi, many[b, t])
                 pbar = gP1[b, h, i].copy()
                 qbar = gQ1[b, h, i].copy()
                 abar = gA1[b, h, i].copy()
@@ -212,13 +325,13 @@ if HAVE_NUMBA:
                         a[:] = Ah[0]
                         for tt in range(t0, t + 1):
                             _row_step(rule, _cols(s[b, tt], idx[i], buf, sparse), s[b, tt, i], apr, cpr, aqr, cqr,
-                                      p, q, a, lo, hi)
+                                      p, q, a, lo, hi, many[b, tt])
                             Ph[tt - t0 + 1] = p
                             Qh[tt - t0 + 1] = q
                             Ah[tt - t0 + 1] = a
                     si = s[b, t, i]
                     st = _cols(s[b, t], idx[i], buf, sparse)
-                    if one_step:  # the state entering step t is a constant: no adjoint flows past it
+                    if one_step and t < T - 1:  # the state entering step t + 1 is a constant: no adjoint flows past it
                         pbar[:] = zero
                         qbar[:] = zero
                         abar[:] = zero
@@ -244,40 +357,12 @@ if HAVE_NUMBA:
                             gap[j] += ab * (aprev - drive)
                             abar[j] = ab * lam
                         continue
-                    gi = si if rule == 1 else (one if si > zero else zero)
-                    for j in range(K):
-                        sj = st[j]
-                        gj = sj if rule == 1 else (one if sj > zero else zero)
-                        aprev = Ah[u, j]
-                        pj = Ph[u + 1, j]
-                        qj = Qh[u + 1, j]
-                        ab = abar[j] + ga[j]
-                        if rule == 1:
-                            pb = pbar[j] + ab * gi
-                            qb = qbar[j] - ab * gj
-                            abar[j] = ab
-                        elif rule == 0:
-                            decay = one - pj * gi - qj * gj
-                            v = aprev * decay + pj * gi
-                            if v < lo or v > hi:
-                                ab = zero
-                            pb = pbar[j] + ab * (one - aprev) * gi
-                            qb = qbar[j] - ab * aprev * gj
-                            abar[j] = ab * decay
-                        else:
-                            drive = pj * gi + qj * gj
-                            v = aprev + (one - aprev) * drive
-                            if v < lo or v > hi:
-                                ab = zero
-                            pb = pbar[j] + ab * (one - aprev) * gi
-                            qb = qbar[j] + ab * (one - aprev) * gj
-                            abar[j] = ab * (one - drive)
-                        gap[j] += pb * Ph[u, j]
-                        gcp[j] += pb * sj
-                        gaq[j] += qb * Qh[u, j]
-                        gcq[j] += qb * si
-                        pbar[j] = pb * apr[j]
-                        qbar[j] = qb * aqr[j]
+                    _adjoint_step(rule, many[b, t], si, st, Ah[u], Ph[u], Qh[u], Ph[u + 1], Qh[u + 1], ga, apr, aqr,
+                                  abar, pbar, qbar, gap, gcp, gaq, gcq, lo, hi)
+                if one_step:  # ... nor past the chunk's initial state
+                    pbar[:] = zero
+                    qbar[:] = zero
+                    abar[:] = zero
                 gP0[b, h, i] = pbar
                 gQ0[b, h, i] = qbar
                 gA0[b, h, i] = abar
@@ -309,18 +394,21 @@ else:  # pragma: no cover
 if HAVE_NUMBA:
 
     @njit(inline="always", fastmath=_FAST)
-    def _pair_step_quiet_row(rule, sj, p, q, a, apr, cpr, aqr, lo, hi):  # pragma: no cover - jitted
+    def _quiet_row_update(rule, kind, sj, p, q, a, apj, cpj, aqj, lo, hi):  # pragma: no cover - jitted
         """One step of a single pair when only the presynaptic j fires (s_i = 0): returns (p, q, a)."""
         one = np.float32(1.0)
-        pj = apr * p + cpr * sj
-        qj = aqr * q
+        pj = apj * p + cpj * sj
+        qj = aqj * q
         if rule == 1:
-            return pj, qj, a - sj * qj
-        gj = one if sj > np.float32(0.0) else np.float32(0.0)
-        if rule == 0:
-            v = a * (one - qj * gj)
+            return pj, qj, a - sj * min(qj, one)
+        if kind == 0:  # literal kinds: the 0/1 case without branches
+            qe = _rate(0, qj, sj)[0]
         else:
-            v = a + (one - a) * (qj * gj)
+            qe = _rate(2, qj, sj)[0]
+        if rule == 0:
+            v = a * (one - qe)
+        else:
+            v = one - (one - a) * (one - qe)
         return pj, qj, min(max(v, lo), hi)
 
     @njit(inline="always", fastmath=_FAST)
@@ -369,7 +457,7 @@ if HAVE_NUMBA:
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_forward_events(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, Kt, out, P1, Q1, A1,
-                               indptr, cols):  # pragma: no cover - jitted
+                               indptr, cols, many):  # pragma: no cover - jitted
         """Fused-readout forward (mode 1) for sparse input; ``indptr``/``cols`` list the firing
         neurons of every (b, t) (CSR over b*T + t)."""
         B, T, N = s.shape
@@ -398,15 +486,15 @@ if HAVE_NUMBA:
                     if si != 0:
                         for j in range(N):
                             _catch_up(j, t, tl, p, q, lap, laq)
-                        _row_step(rule, s[b, t], si, apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                        _row_step(rule, s[b, t], si, apr, cpr, aqr, cqr, p, q, a, lo, hi, many[b, t])
                         _readout(a, Kr, r)
                     else:
                         for e in range(indptr[b * T + t], indptr[b * T + t + 1]):
                             j = cols[e]
                             _catch_up(j, t, tl, p, q, lap, laq)
                             old = a[j]
-                            p[j], q[j], a[j] = _pair_step_quiet_row(rule, s[b, t, j], p[j], q[j], a[j], apr[j], cpr[j],
-                                                                    aqr[j], lo, hi)
+                            p[j], q[j], a[j] = _quiet_row_update(rule, many[b, t], s[b, t, j], p[j], q[j], a[j], apr[j],
+                                                                 cpr[j], aqr[j], lo, hi)
                             d = a[j] - old
                             for k in range(nk):
                                 r[k] += d * Kr[k, j]
@@ -418,31 +506,10 @@ if HAVE_NUMBA:
                 Q1[b, h, i] = q
                 A1[b, h, i] = a
 
-    @njit(inline="always", fastmath=_FAST)
-    def _pair_adjoint(rule, si, sj, pprev, qprev, aprev, pj, qj, ab, pbar, qbar, lo, hi):  # pragma: no cover
-        """Reverse of one event step of one pair: returns (abar_prev, pb, qb) (pb/qb before the decay)."""
-        one = np.float32(1.0)
-        zero = np.float32(0.0)
-        if rule == 1:
-            return ab, pbar + ab * si, qbar - ab * sj
-        gi = one if si > zero else zero
-        gj = one if sj > zero else zero
-        if rule == 0:
-            decay = one - pj * gi - qj * gj
-            v = aprev * decay + pj * gi
-            if v < lo or v > hi:
-                ab = zero
-            return ab * decay, pbar + ab * (one - aprev) * gi, qbar - ab * aprev * gj
-        drive = pj * gi + qj * gj
-        v = aprev + (one - aprev) * drive
-        if v < lo or v > hi:
-            ab = zero
-        return ab * (one - drive), pbar + ab * (one - aprev) * gi, qbar + ab * (one - aprev) * gj
-
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_backward_events(
         s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, Kt, gout, gP1, gQ1, gA1,
-        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, indptr, cols, Gc,
+        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, indptr, cols, Gc, many,
     ):  # pragma: no cover - jitted
         """Adjoint of ``hebbian_forward_events``.  ``Gc`` [B, T+1, k]: prefix sums of ``gout`` over time."""
         B, T, N = s.shape
@@ -502,15 +569,15 @@ if HAVE_NUMBA:
                     if si != 0:
                         for j in range(N):
                             _catch_up(j, t, tl, p, q, lap, laq)
-                        _row_step(rule, s[b, t], si, apr, cpr, aqr, cqr, p, q, a, lo, hi)
+                        _row_step(rule, s[b, t], si, apr, cpr, aqr, cqr, p, q, a, lo, hi, many[b, t])
                         for j in range(N):
                             E = _record(E, t, j, p, q, a, last, recT, recJ, recP, recQ, recA, recPrev)
                     else:
                         for e in range(indptr[b * T + t], indptr[b * T + t + 1]):
                             j = cols[e]
                             _catch_up(j, t, tl, p, q, lap, laq)
-                            p[j], q[j], a[j] = _pair_step_quiet_row(rule, s[b, t, j], p[j], q[j], a[j], apr[j], cpr[j],
-                                                                    aqr[j], lo, hi)
+                            p[j], q[j], a[j] = _quiet_row_update(rule, many[b, t], s[b, t, j], p[j], q[j], a[j], apr[j],
+                                                                 cpr[j], aqr[j], lo, hi)
                             E = _record(E, t, j, p, q, a, last, recT, recJ, recP, recQ, recA, recPrev)
                 # ---- reverse over events; idle stretches in closed form
                 pbar[:] = gP1[b, h, i]
@@ -550,8 +617,12 @@ if HAVE_NUMBA:
                         gKr[k, j] += gk * recA[e]
                     si = s[b, t, i]
                     sj = s[b, t, j]
-                    ab, pb, qb = _pair_adjoint(rule, si, sj, pprev, qprev, aprev, recP[e], recQ[e], abar[j] + ga,
-                                               pbar[j], qbar[j], lo, hi)
+                    if many[b, t] == 0:  # literal kind: the 0/1 case without branches
+                        ab, pb, qb = _pair_adjoint(rule, 0, si, sj, aprev, recP[e], recQ[e], abar[j] + ga, pbar[j],
+                                                   qbar[j], lo, hi)
+                    else:
+                        ab, pb, qb = _pair_adjoint(rule, 2, si, sj, aprev, recP[e], recQ[e], abar[j] + ga, pbar[j],
+                                                   qbar[j], lo, hi)
                     abar[j] = ab
                     gap[j] += pb * pprev
                     gcp[j] += pb * sj

@@ -6,10 +6,28 @@ attention coefficient A.  With activity s(t) (length N)::
 
     P_ij <- a_pre_ij  P_ij + w_pre_ij  dt s_j          a = exp(-dt / tau)
     Q_ij <- a_post_ij Q_ij + w_post_ij dt s_i
-    soft_bounded: A <- clamp(A + (1 - A) P [s_i>0] - A Q [s_j>0], lo, hi)
-    additive:     A <- A + s_i P - s_j Q
-    symmetric:    A <- clamp(A + (1 - A)(P [s_i>0] + Q [s_j>0]), lo, hi)  (order-blind control)
+    p = min(P, 1), q = min(Q, 1)                         (saturated rates)
+    p_eff = f(p, s_i), q_eff = f(q, s_j)                 (k spikes in one bin act as k spikes)
+    soft_bounded: A <- clamp(A + (1 - A) p_eff - A q_eff, lo, hi)
+    additive:     A <- A + s_i p - s_j q                 (unbounded control)
+    symmetric:    A <- clamp(1 - (1 - A)(1 - p_eff)(1 - q_eff), lo, hi)  (order-blind control)
     calcium:      A <- clamp(lam A + (1 - lam)(x_j - x_i), lo, hi)      (traces = activity)
+
+with the per-bin count k (any non-negative real; k <= 0 counts as no spike)::
+
+    f(p, k) = 0                  k <= 0
+              k p                0 < k <= 1   (a fractional count is a spike with probability k)
+              1 - (1 - p)^k      k > 1        (k spikes in the bin, one after the other)
+
+Counts-safe: the traces stay linear in the counts (they carry the count
+information), but the increments of A are convex weights in [0, 1], so A stays in
+[0, 1] for soft_bounded and symmetric and |dA'/dA| <= 1 whatever the counts (the
+old form A + (1-A) P [s_i>0] - A Q [s_j>0] has dA'/dA = 1 - P - Q, which leaves
+[-1, 1] once traces exceed 1: with binned counts it is chaotic and its gradients
+overflow).  On 0/1 spikes with traces <= 1 this is exactly the old rule, except
+that symmetric, when i and j fire in the same bin, adds (1-A)(P + Q - PQ) instead
+of (1-A)(P + Q).  The linear branch for fractional k keeps df/dp <= 1 (the power
+form's slope k (1-p)^(k-1) is unbounded at p -> 1 for k < 1).
 
 log tau and log w are learnable per pair and per head.  The output of a head is
 A(t) @ V (+ bias): one d_head vector per neuron (neurons are the tokens).
@@ -61,6 +79,20 @@ class HebbianState:
         return HebbianState(self.pre.detach(), self.post.detach(), self.attn.detach())
 
 
+def _effective(trace: torch.Tensor, k: torch.Tensor, counts: bool) -> torch.Tensor:
+    """f(min(trace, 1), k) of the module docstring; ``k`` >= 0 broadcasts against ``trace``.
+
+    ``counts`` False promises k <= 1 everywhere (0/1 spikes): then f is k p, without the power.
+    """
+    p = torch.clamp(trace, max=1.0)
+    if not counts:
+        return k * p
+    linear = k <= 1
+    # exponent 1 where the linear branch is taken, so the unused power has a finite gradient
+    kk = torch.where(linear, torch.ones_like(k), k).detach()
+    return torch.where(linear, k * p, 1 - (1 - p).pow(kk))
+
+
 def hebbian_step(
     state: HebbianState,
     s: torch.Tensor,
@@ -72,11 +104,14 @@ def hebbian_step(
     lo: float,
     hi: float,
     idx: torch.Tensor | None = None,
+    counts: bool = True,
 ) -> HebbianState:
-    """One step of the recurrence, written exactly as in the spec (the reference path).
+    """One step of the recurrence, written exactly as in the module docstring (the reference path).
 
     ``s`` is [B, N]; parameters are [H, N, K]; the state is [B, H, N, K] with K = N
     (dense) or, for the sparse variant, K partners per neuron given by ``idx`` [N, K].
+    ``counts`` False is a promise that every value of ``s`` is <= 1 (0/1 spikes), which
+    skips the power of the count formula; True is always correct.
     """
     s_i = s[:, None, :, None]  # post-synaptic neuron i (rows)
     s_j = s[:, None, None, :] if idx is None else s[:, idx][:, None]  # pre-synaptic neuron j (columns)
@@ -87,15 +122,20 @@ def hebbian_step(
     post = a_post * state.post + c_post * s_i
     A = state.attn
     if rule == "additive":
-        A = A + s_i * pre - s_j * post
-    else:
-        g_i = (s_i > 0).to(s.dtype)
-        g_j = (s_j > 0).to(s.dtype)
-        if rule == "soft_bounded":
-            A = torch.clamp(A + (1 - A) * pre * g_i - A * post * g_j, lo, hi)
-        else:  # symmetric
-            A = torch.clamp(A + (1 - A) * (pre * g_i + post * g_j), lo, hi)
+        A = A + s_i * torch.clamp(pre, max=1.0) - s_j * torch.clamp(post, max=1.0)
+        return HebbianState(pre, post, A)
+    p_eff = _effective(pre, torch.clamp(s_i, min=0), counts)
+    q_eff = _effective(post, torch.clamp(s_j, min=0), counts)
+    if rule == "soft_bounded":
+        A = torch.clamp(A + (1 - A) * p_eff - A * q_eff, lo, hi)
+    else:  # symmetric
+        A = torch.clamp(1 - (1 - A) * (1 - p_eff) * (1 - q_eff), lo, hi)
     return HebbianState(pre, post, A)
+
+
+def has_counts(x: torch.Tensor) -> bool:
+    """Whether any value of ``x`` exceeds 1 (binned counts); False for 0/1 spikes and rates <= 1."""
+    return bool(x.numel()) and bool((x > 1).any())
 
 
 _GRAD = threading.local()
@@ -130,10 +170,11 @@ def hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi,
     """Per-step loop over ``x`` [B, N, T]: returns (A for every step [B, H, T, N, N], final state)."""
     seq = []
     one_step = one_step_enabled()
+    counts = has_counts(x)
     for t in range(x.shape[-1]):
         if one_step:
             state = _detached(state)
-        state = hebbian_step(state, x[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
+        state = hebbian_step(state, x[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi, idx, counts)
         seq.append(state.attn)
     return torch.stack(seq, dim=2), state
 
@@ -165,6 +206,17 @@ def _spike_events(s: np.ndarray):
     return indptr, nz_cols.astype(np.int64)
 
 
+def _count_steps(s: np.ndarray) -> np.ndarray:
+    """[B, T] uint8, what the values of step t of batch element b are (the kernels' ``kind``): 0 all <= 1
+    (0/1 spikes: no power), 1 those > 1 are integer counts <= 32 (power by squaring), 2 anything else."""
+    big = s > 1
+    kind = big.any(axis=-1).astype(np.uint8)
+    if kind.any():
+        odd = big & ((s > 32) | (s != np.floor(s)))
+        kind[odd.any(axis=-1)] = 2
+    return np.ascontiguousarray(kind)
+
+
 class _HebbianScanCPU(torch.autograd.Function):
     """The recurrence through the fused numba kernels, with a hand-written backward.
 
@@ -181,6 +233,7 @@ class _HebbianScanCPU(torch.autograd.Function):
         idx_np = _DUMMY_IDX if idx is None else idx.numpy()
         mode = 0 if Kt is None else 1
         inputs = [_np(t) for t in (x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post)]
+        many = _count_steps(inputs[0])
         P1, Q1, A1 = (torch.empty(B, H, N, K) for _ in range(3))
         events = None
         if mode == 1 and idx is None and rule_code in EVENT_RULES and not one_step:
@@ -190,7 +243,7 @@ class _HebbianScanCPU(torch.autograd.Function):
             partial = torch.empty(B, H, groups, T, Kt.shape[2])
             _hebbian_cpu.hebbian_forward_events(
                 *inputs, rule_code, float(lo), float(hi), _np(Kt), partial.numpy(), P1.numpy(), Q1.numpy(), A1.numpy(),
-                *events,
+                *events, many,
             )
             result = partial.sum(dim=(1, 2))
         elif mode == 0:
@@ -203,14 +256,14 @@ class _HebbianScanCPU(torch.autograd.Function):
         if events is None:
             _hebbian_cpu.hebbian_forward(
                 *inputs, rule_code, float(lo), float(hi), mode, K_np, Aseq_np, out_np, P1.numpy(), Q1.numpy(), A1.numpy(),
-                idx_np, idx is not None,
+                idx_np, idx is not None, many,
             )
             if mode == 1:
                 result = partial.sum(dim=(1, 2))
         ctx.save_for_backward(x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt if Kt is not None else torch.empty(0))
         ctx.rule_code, ctx.lo, ctx.hi, ctx.mode, ctx.one_step = rule_code, lo, hi, mode, bool(one_step)
         ctx.idx = idx
-        ctx.events = events
+        ctx.events, ctx.many = events, many
         return result, P1, Q1, A1
 
     @staticmethod
@@ -239,14 +292,14 @@ class _HebbianScanCPU(torch.autograd.Function):
             np.cumsum(gout, axis=1, out=Gc[:, 1:])
             _hebbian_cpu.hebbian_backward_events(
                 *inputs, ctx.rule_code, float(ctx.lo), float(ctx.hi), K_np, gout, gP1, gQ1, gA1,
-                gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK, *ctx.events, Gc,
+                gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK, *ctx.events, Gc, ctx.many,
             )
         else:
             _hebbian_cpu.hebbian_backward(
                 *inputs, ctx.rule_code, float(ctx.lo), float(ctx.hi), mode, K_np, gAseq, gout, gP1, gQ1, gA1,
                 gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK,
                 _hebbian_cpu.segment_length(T, K), ctx.one_step, _DUMMY_IDX if idx is None else idx.numpy(),
-                idx is not None,
+                idx is not None, ctx.many,
             )
         g_ap, g_cp, g_aq, g_cq = (g.sum(0) for g in g_params)
         gKt = torch.from_numpy(gK).sum(0) if mode == 1 else None
@@ -295,14 +348,14 @@ def compiled_step():
     return _COMPILED["step"]
 
 
-def _segment_readout(step, one_step, rule, lo, hi, idx, x_seg, P, Q, A, a_pre, c_pre, a_post, c_post, Kflat):
+def _segment_readout(step, one_step, rule, lo, hi, idx, counts, x_seg, P, Q, A, a_pre, c_pre, a_post, c_post, Kflat):
     """Steps of one segment and their readout ``[B, S, k]`` (recomputed in backward)."""
     state = HebbianState(P, Q, A)
     seq = []
     for t in range(x_seg.shape[-1]):
         if one_step:
             state = _detached(state)
-        state = step(state, x_seg[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
+        state = step(state, x_seg[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi, idx, counts)
         seq.append(state.attn)
     B, S = x_seg.shape[0], len(seq)
     out = torch.stack(seq, dim=1).reshape(B, S, -1) @ Kflat
@@ -324,7 +377,10 @@ def hebbian_readout_checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kt, rul
     seg = segment or checkpoint_segment(T)
     # the truncation flag is bound now: backward recomputes outside the one_step_gradients context
     step = compiled_step() if compile else hebbian_step
-    fn = functools.partial(_segment_readout, step, one_step_enabled(), rule, lo, hi, idx)
+    # 0/1 input skips the power of the count formula; on CUDA the check would synchronise with the host,
+    # and the fused (compiled) step makes the general formula nearly free there
+    counts = x.device.type != "cpu" or has_counts(x)
+    fn = functools.partial(_segment_readout, step, one_step_enabled(), rule, lo, hi, idx, counts)
     tensors = (state.pre, state.post, state.attn, a_pre, c_pre, a_post, c_post, Kflat)
     recompute = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
     P, Q, A = state.pre, state.post, state.attn
