@@ -97,7 +97,7 @@ def test_trainer_resolves_auto_fields_and_r2_undefined_on_constant_target():
     rec.behaviour["flat"][:5] = 0.0  # varies only at the very start of the recording
     tr = Trainer(SparksConfig(target="flat", epochs=1, segment_length=50, seed=0, test_fraction=0.1), rec)
     assert tr.config.batch_size > 0 and tr.config.tau_s > 0
-    assert set(tr.config_notes) == {"batch_size", "tau_s"}
+    assert set(tr.config_notes) == {"batch_size", "tau_s", "latent_dim"} and tr.config.latent_dim == 4
     assert np.all(tr.data.starts[tr.data.test_idx] >= 50)  # the held-out segment is constant
     ends = [e for e in tr.run() if isinstance(e, EpochEnd)]
     m = ends[-1].metrics

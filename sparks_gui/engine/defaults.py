@@ -24,7 +24,7 @@ MAX_SEGMENT = 500
 """Longest automatic training window, in bins (time and memory grow with it)."""
 MIN_SEGMENTS = 10
 """A continuous recording is cut into at least this many segments when it is long enough."""
-TARGET_STEPS = 1500
+TARGET_STEPS = 400
 """Automatic epochs aim at about this many optimiser steps in all."""
 MIN_TRAIN_EXAMPLES = 8
 
@@ -85,6 +85,7 @@ def resolve(config: SparksConfig, recording: Recording, warn: bool = True) -> Re
         problems.append(f"only {n_train} training example(s) of {length} bins: the model will overfit; "
                         "use a shorter segment_length, more trials or a longer recording")
 
+    changes.update(_latent_values(config, rec, notes))
     changes.update(_training_values(config, n_train, notes))
     changes.update(_hebbian_values(config, dt, length, notes))
     resolved = config.replace(**changes) if changes else config
@@ -92,6 +93,26 @@ def resolve(config: SparksConfig, recording: Recording, warn: bool = True) -> Re
         for p in problems:
             warnings.warn(p, SparksWarning, stacklevel=3)
     return ResolvedConfig(resolved, notes, problems)
+
+
+def _latent_dim_for(n_outputs: int | None) -> int:
+    return 3 if n_outputs is None else int(min(16, max(3, 4 * n_outputs)))
+
+
+def _latent_values(config: SparksConfig, rec: Recording, notes: dict[str, str]) -> dict[str, int]:
+    if config.latent_dim != 0:
+        return {}
+    from .dataset import UNSUPERVISED, resolve_target, target_values
+
+    try:
+        name = resolve_target(rec, config.target)
+    except Exception:  # noqa: BLE001 - an unknown target is reported by prepare(); 3 until then
+        name = UNSUPERVISED
+    k = None if name in (UNSUPERVISED, "frame_id") else int(target_values(rec, name).shape[1])
+    d = _latent_dim_for(k)
+    notes["latent_dim"] = ("a trajectory you can look at (unsupervised or class target)" if k is None else
+                           f"4 per variable of '{name}' ({k}), between 3 and 16")
+    return {"latent_dim": d}
 
 
 def _training_values(config: SparksConfig, n_train: int, notes: dict[str, str]) -> dict[str, int]:
@@ -102,8 +123,8 @@ def _training_values(config: SparksConfig, n_train: int, notes: dict[str, str]) 
     bs = out.get("batch_size", config.batch_size)
     if config.epochs == 0:
         steps = max(1, math.ceil(max(n_train, 1) / bs))
-        out["epochs"] = int(min(200, max(10, math.ceil(TARGET_STEPS / steps))))
-        notes["epochs"] = f"about {TARGET_STEPS} optimiser steps at {steps} per epoch (between 10 and 200)"
+        out["epochs"] = int(min(100, max(10, math.ceil(TARGET_STEPS / steps))))
+        notes["epochs"] = f"about {TARGET_STEPS} optimiser steps at {steps} per epoch (between 10 and 100)"
     return out
 
 
@@ -116,12 +137,16 @@ def _hebbian_values(config: SparksConfig, dt: float, length: int, notes: dict[st
     return out
 
 
-def resolve_for_data(config: SparksConfig, x: np.ndarray, n_train: int, dt: float) -> SparksConfig:
-    """Fill the "auto" fields from already prepared examples ``x`` [n, N, L] (no segment choice left)."""
+def resolve_for_data(config: SparksConfig, x: np.ndarray, n_train: int, dt: float,
+                     n_outputs: int | None = None) -> SparksConfig:
+    """Fill the "auto" fields from already prepared examples ``x`` [n, N, L] (no segment choice left);
+    ``n_outputs`` is the number of regression outputs (None: unsupervised or classes)."""
     if all(getattr(config, k) != 0 for k in AUTO_FIELDS):
         return config
     notes: dict[str, str] = {}
     changes = {**_training_values(config, n_train, notes), **_hebbian_values(config, dt, x.shape[-1], notes)}
     if config.segment_length == 0:
         changes["segment_length"] = int(x.shape[-1])
+    if config.latent_dim == 0:
+        changes["latent_dim"] = _latent_dim_for(n_outputs)
     return config.replace(**changes)

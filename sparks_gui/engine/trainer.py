@@ -146,7 +146,8 @@ class Trainer:
             config, self.config_notes = resolved.config, resolved.notes
             data = prepare(recording, config)
         elif config.auto_fields:
-            config = resolve_for_data(config, data.x, len(data.train_idx), data.dt)
+            config = resolve_for_data(config, data.x, len(data.train_idx), data.dt,
+                                      None if data.loss != "mse" or data.target_name == "unsupervised" else data.n_out)
         self.config = config
         self.data = data
         self.session = session
