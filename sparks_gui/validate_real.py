@@ -68,6 +68,15 @@ def wiener_r2(x_train: np.ndarray, y_train: np.ndarray, train_mask: np.ndarray, 
     return r2_overall(y_test[test_mask], model.predict(Fte))
 
 
+def _binned(rec, name: str, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Activity [N, T'] and target [T', k] of ``rec`` at ``factor`` times its bin width."""
+    from .engine.dataset import rebin, target_values
+
+    x = rebin(rec.activity[None], factor, rec.kind)[0]
+    y = rebin(target_values(rec, name).T[None], factor, "calcium")[0].T
+    return x, y
+
+
 def _covered(starts: np.ndarray, length: int, n_time: int) -> np.ndarray:
     mask = np.zeros(n_time, dtype=bool)
     for s in starts:
@@ -90,6 +99,7 @@ def _decoding(rep, name: str, rec, target: str, seeds: tuple[int, ...], encoders
 
     scores: dict[str, list[float]] = {}
     data = None
+    f = max(1, int(config.get("bin_factor", 1)))
     for enc in encoders:
         for seed in seeds:
             t0 = time.perf_counter()
@@ -99,8 +109,8 @@ def _decoding(rep, name: str, rec, target: str, seeds: tuple[int, ...], encoders
                 pred = est.predict()[d.test_idx]  # [n_test, T, k] in data units
                 true = d.denormalise(d.r[d.test_idx])
             else:
-                pred = est.predict(test_rec)  # [T, k]: windows of the training length, stitched
-                true = test_rec.behaviour[test_target or target]
+                pred = est.predict(test_rec)  # [T / bin_factor, k]: windows of the training length, stitched
+                true = _binned(test_rec, test_target or target, f)[1][: len(pred)]
             r2 = r2_overall(true.reshape(-1, true.shape[-1]), pred.reshape(-1, pred.shape[-1]))
             scores.setdefault(enc, []).append(r2)
             rep.add(name, f"sparks[{enc}] defaults", {"heldout_r2": r2}, time.perf_counter() - t0, seed=seed)
@@ -115,21 +125,14 @@ def _decoding(rep, name: str, rec, target: str, seeds: tuple[int, ...], encoders
                                                "latent_dim", "input_residual", "token_ff")}}
     # the Wiener filters see the same bins: SPARKS's training windows (each bin once), then its held-out
     # examples or the separate test recording; same bin_factor
-    from .engine.dataset import rebin, target_values
-
-    f = max(1, int(config.get("bin_factor", 1)))
     L = data.x.shape[-1]
-
-    def binned(r, name):
-        return rebin(r.activity[None], f, r.kind)[0], rebin(target_values(r, name).T[None], f, "calcium")[0].T
-
-    x_tr, y_tr = binned(rec, target)
+    x_tr, y_tr = _binned(rec, target, f)
     starts = data.starts // f
     train_mask = _covered(starts[data.train_idx], L, x_tr.shape[1])
     if test_rec is None:
         x_te, y_te, test_mask = x_tr, y_tr, _covered(starts[data.test_idx], L, x_tr.shape[1])
     else:
-        x_te, y_te = binned(test_rec, test_target or target)
+        x_te, y_te = _binned(test_rec, test_target or target, f)
         test_mask = np.ones(x_te.shape[1], dtype=bool)
     for lags in (1, 3, 5):
         t0 = time.perf_counter()
