@@ -106,7 +106,7 @@ def test_spike_order_sets_sign_of_attention():
 
 def test_reference_scan_matches_step_by_step():
     heb, x, state = _inputs("additive", T=10)
-    Aseq, final = hebbian_scan_reference(state, x, *heb.trace_params(), heb.rule, heb.lo, heb.hi)
+    Aseq, _ = hebbian_scan_reference(state, x, *heb.trace_params(), heb.rule, heb.lo, heb.hi)
     Aseq2, final2 = hebbian_scan_reference(state, x[..., :4], *heb.trace_params(), heb.rule, heb.lo, heb.hi)
     Aseq3, _ = hebbian_scan_reference(final2, x[..., 4:], *heb.trace_params(), heb.rule, heb.lo, heb.hi)
     torch.testing.assert_close(torch.cat([Aseq2, Aseq3], dim=2), Aseq)
@@ -268,3 +268,130 @@ def test_config_lists_the_same_backends_as_the_model():
     from sparks_gui.model.hebbian import BACKENDS
 
     assert set(HEBBIAN_BACKENDS) == set(BACKENDS)
+
+
+# ------------------------------------------------------------------------------------------- token readout
+
+
+def _token_case(rule, data, sparse, B=2, N=7, T=36, H=2, seed=40):
+    """A layer (dense, or 4 partners per neuron), input (0/1 spikes, counts up to 20, or sparse counts that
+    take the event-driven kernels) and a random initial state."""
+    g = torch.Generator().manual_seed(seed)
+    kind = "calcium" if rule == "calcium" else "spikes"
+    heb = HebbianAttention(N, embed_dim=3 * H, n_heads=H, dt=0.01, tau_s=0.05, w_start=4.0,
+                           stdp_rule=rule if kind == "spikes" else "soft_bounded", kind=kind,
+                           n_partners=4 if sparse else 0)
+    with torch.no_grad():
+        for p in (heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post):
+            p.add_(0.3 * torch.randn(p.shape, generator=g))
+        heb.value.normal_(generator=g)
+    if sparse:
+        heb.set_partners(torch.stack([torch.roll(torch.arange(N), -s) for s in (0, 1, 3, 5)], 1))
+    if data == "binary":
+        x = (torch.rand(B, N, T, generator=g) < 0.3).float()
+    elif data == "counts":
+        x = torch.poisson(4 * torch.rand(1, N, 1, generator=g).expand(B, N, T).contiguous(), generator=g).clamp(max=20)
+        x[0, 1, 3] = 20.0
+    else:  # sparse counts
+        x = (torch.rand(B, N, T, generator=g) < 0.06).float() * torch.randint(1, 21, (B, N, T), generator=g).float()
+    if kind == "calcium":
+        x = x / (1 + x.max())
+    K = heb.n_partners or N
+    state = HebbianState(0.3 * torch.rand(B, H, N, K, generator=g), 0.3 * torch.rand(B, H, N, K, generator=g),
+                         0.5 * torch.rand(B, H, N, K, generator=g))
+    weights = torch.randn(B, T, N, heb.embed_dim, generator=g)
+    return heb, x, state, weights
+
+
+def _token_results(heb, x, state, weights, backend, scan=False, one_step=False):
+    """Tokens and every gradient of a loss on them and the final state; ``scan``: through einsum of hebbian_scan."""
+    from sparks_gui.model.hebbian import hebbian_tokens, one_step_gradients
+
+    heb.zero_grad()
+    st = HebbianState(*(t.clone().requires_grad_(True) for t in (state.pre, state.post, state.attn)))
+    with one_step_gradients(one_step):
+        if scan:
+            Aseq, final = hebbian_scan(st, x, *heb.trace_params(), heb.rule, heb.lo, heb.hi, backend, idx=heb.partners)
+            B, _, T, N, _ = Aseq.shape
+            tok = torch.einsum("bhtik,hikd->btihd", Aseq, heb.gathered_value()).reshape(B, T, N, -1)
+        else:
+            tok, final = hebbian_tokens(st, x, *heb.trace_params(), heb.value, heb.rule, heb.lo, heb.hi, backend,
+                                        idx=heb.partners)
+    ((tok * weights).sum() + tok.pow(2).sum() + final.attn.pow(2).sum() + final.pre.sum()).backward()
+    grads = [torch.zeros_like(p) if p.grad is None else p.grad.clone()
+             for p in (heb.value, heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post)]
+    state_grads = [torch.zeros_like(t) if t.grad is None else t.grad for t in (st.pre, st.post, st.attn)]
+    return [tok.detach(), final.pre.detach(), final.post.detach(), final.attn.detach(), *grads, *state_grads]
+
+
+def _assert_results_close(res, ref, rtol=1e-4):
+    for a, b in zip(res, ref):
+        torch.testing.assert_close(a, b, rtol=rtol, atol=rtol * (float(b.abs().max()) + 1e-6))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("data", ["binary", "counts", "sparse_counts"])
+@pytest.mark.parametrize("rule,kind", RULE_KIND)
+def test_tokens_equal_einsum_of_scan(rule, kind, data, sparse, monkeypatch):
+    """hebbian_tokens == einsum(hebbian_scan, V) per row, forward and gradients (V, trace parameters, state),
+    for every backend; sparse spikes take the event-driven kernels."""
+    from sparks_gui.model import _hebbian_cpu
+
+    calls = {"events": 0}
+    original = _hebbian_cpu.hebbian_backward_events
+
+    def counting(*args):
+        calls["events"] += 1
+        return original(*args)
+
+    monkeypatch.setattr(_hebbian_cpu, "hebbian_backward_events", counting)
+    heb, x, state, weights = _token_case(rule, data, sparse)
+    ref = _token_results(heb, x, state, weights, "reference", scan=True)
+    assert ref[0].shape == (2, 36, 7, heb.embed_dim)
+    for backend in ("reference", "torch", "cpu_kernel"):
+        _assert_results_close(_token_results(heb, x, state, weights, backend), ref)
+    uses_events = data == "sparse_counts" and not sparse and rule in ("soft_bounded", "additive", "symmetric")
+    assert calls["events"] == int(uses_events)
+
+
+@pytest.mark.parametrize("rule,kind", [("soft_bounded", "spikes"), ("calcium", "calcium")])
+def test_tokens_one_step_truncation_and_checkpoints(rule, kind, monkeypatch):
+    """Truncated (one-step) gradients, and short checkpoint segments in both backward passes: same numbers."""
+    from sparks_gui.model import _hebbian_cpu
+    from sparks_gui.model import hebbian as hebbian_module
+
+    heb, x, state, weights = _token_case(rule, "counts", False, seed=41)
+    ref = _token_results(heb, x, state, weights, "reference", one_step=True)
+    for backend in ("torch", "cpu_kernel"):
+        _assert_results_close(_token_results(heb, x, state, weights, backend, one_step=True), ref)
+    monkeypatch.setattr(_hebbian_cpu, "segment_length", lambda T, N=0: 7)
+    monkeypatch.setattr(hebbian_module, "checkpoint_segment", lambda T: 7)
+    ref = _token_results(heb, x, state, weights, "reference")
+    for backend in ("torch", "cpu_kernel"):
+        _assert_results_close(_token_results(heb, x, state, weights, backend), ref)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_tokens_plus_bias_and_projection_equal_the_layer_forward(sparse):
+    """How a caller uses hebbian_tokens: out_proj(tokens + value_bias) is exactly HebbianAttention.forward's tokens."""
+    from sparks_gui.model.hebbian import hebbian_tokens
+
+    heb, x, _, _ = _token_case("soft_bounded", "counts", sparse, seed=42)
+    with torch.no_grad():
+        heb.value_bias.normal_()
+    expected, _, final_a = heb(x)
+    tok, final_b = hebbian_tokens(heb.initial_state(x.shape[0]), x, *heb.trace_params(), heb.value, heb.rule, heb.lo,
+                                  heb.hi, "cpu_kernel", idx=heb.partners)
+    out = heb.out_proj(tok + heb.value_bias.reshape(-1))
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(final_b.attn, final_a.attn)
+
+
+def test_compiled_tokens_equal_reference():
+    import warnings
+
+    heb, x, state, weights = _token_case("soft_bounded", "counts", False, T=12, seed=43)
+    ref = _token_results(heb, x, state, weights, "reference")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="torch.compile of the Hebbian step")
+        _assert_results_close(_token_results(heb, x, state, weights, "torch_compile"), ref)

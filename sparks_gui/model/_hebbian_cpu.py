@@ -11,7 +11,11 @@ parallel over rows (``prange``).  Two outputs are possible:
 * ``mode 1``: a fused *linear readout* ``out[b, h, i, t, k] = sum_j A_ij(t) K[h, i, k, j]``.
   Without conventional blocks the whole path A(t) -> value projection -> output
   projection -> mu/logvar heads is linear, so it folds into one small tensor K and
-  the [B, H, T, N, N] sequence is never stored: memory independent of T x N^2.
+  the [B, H, T, N, N] sequence is never stored: memory independent of T x N^2;
+* ``mode 2``: every row's own readout, the *tokens* ``tok[b, t, i, h*k + c] =
+  sum_j A_ij(t) K[h, i, c, j]`` with K = V^T (shared by the rows, R = 1) or each
+  row's gathered partner values (sparse variant, R = N), for models with non-linear
+  blocks after the attention read-out (e.g. the residual feed-forward block).
 
 The backward kernel never stores a chunk's whole state history: a first pass keeps
 the row's state at every ``S``-th step (``S`` ~ sqrt(T)); each segment is then
@@ -195,6 +199,7 @@ if HAVE_NUMBA:
                           lo, hi)
 
     ROWS_PER_TASK = 8
+    BLOCKS = 64  # worker blocks of the backward kernels
 
     @njit(inline="always")
     def _cols(st, idx_row, buf, sparse):  # pragma: no cover - jitted
@@ -206,18 +211,21 @@ if HAVE_NUMBA:
         return buf
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
-    def hebbian_forward(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Aseq, out, P1, Q1, A1,
+    def hebbian_forward(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Aseq, out, tok, P1, Q1, A1,
                         idx, sparse, many):  # pragma: no cover
         """Walk T steps for every row.
 
         mode 0 writes ``Aseq[b, h, t, i]``; mode 1 accumulates the readout of a group
         of ``ROWS_PER_TASK`` rows into ``out[b, h, group, t, :]`` (the caller sums the
-        groups), so the partial sums take 1/ROWS_PER_TASK of a per-row buffer.
+        groups), so the partial sums take 1/ROWS_PER_TASK of a per-row buffer; mode 2
+        writes every row's own readout ``tok[b, t, i, h*k:(h+1)*k]`` (tokens).  ``Kt`` is
+        [H, R, k, K] with R = N (one table per row) or R = 1 (shared by every row).
         """
         B, T, N = s.shape
         H, K = ap.shape[0], ap.shape[2]  # K = N (dense) or the number of partners (sparse)
         G = (N + ROWS_PER_TASK - 1) // ROWS_PER_TASK
         nk = Kt.shape[2]
+        shared = Kt.shape[1] == 1
         for task in prange(B * H * G):
             b = task // (H * G)
             h = (task // G) % H
@@ -235,13 +243,20 @@ if HAVE_NUMBA:
                     _row_step(rule, st, s[b, t, i], apr, cpr, aqr, cqr, p, q, a, lo, hi, many[b, t])
                     if mode == 0:
                         Aseq[b, h, t, i] = a
-                    else:
-                        Kr = Kt[h, i]
+                    elif mode == 1:
+                        Kr = Kt[h, 0 if shared else i]
                         for k in range(nk):
                             acc = np.float32(0.0)
                             for j in range(K):
                                 acc += a[j] * Kr[k, j]
                             out[b, h, g, t, k] += acc
+                    else:
+                        Kr = Kt[h, 0 if shared else i]
+                        for k in range(nk):
+                            acc = np.float32(0.0)
+                            for j in range(K):
+                                acc += a[j] * Kr[k, j]
+                            tok[b, t, i, h * nk + k] = acc
                 P1[b, h, i] = p
                 Q1[b, h, i] = q
                 A1[b, h, i] = a
@@ -258,21 +273,24 @@ if HAVE_NUMBA:
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_backward(
-        s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, gAseq, gout, gP1, gQ1, gA1,
+        s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, gAseq, gout, gtok, gP1, gQ1, gA1,
         gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, S, one_step, idx, sparse, many,
     ):  # pragma: no cover - jitted
         """Reverse-time adjoint of ``hebbian_forward``; gradients of the chunk's inputs.
 
-        ``gout`` [B, T, k] is the gradient of the summed readout (mode 1).  Parameter
-        gradients are written per batch element ([B, H, N, N]) and gK per batch
-        element ([B, H, N, k, N]); the caller sums over B.
+        ``gout`` [B, T, k] is the gradient of the summed readout (mode 1), ``gtok``
+        [B, T, N, H*k] that of the tokens (mode 2).  Parameter gradients are written per
+        batch element ([B, H, N, N]); gK per row ([B, H, N, k, K]) for per-row tables, or
+        accumulated per worker block ([n_blocks(), H, 1, k, K], zeroed by the caller) for a
+        shared table; the caller sums the first axis.
         """
         B, T, N = s.shape
         H, K = ap.shape[0], ap.shape[2]
         one = np.float32(1.0)
         zero = np.float32(0.0)
         n_rows = B * H * N
-        n_blocks = min(n_rows, 64)
+        n_blocks = min(n_rows, BLOCKS)
+        shared = Kt.shape[1] == 1
         n_seg = (T + S - 1) // S
         for blk in prange(n_blocks):
             # scratch reused by every row of the block: segment-start checkpoints + one segment of history
@@ -338,10 +356,10 @@ if HAVE_NUMBA:
                     if mode == 0:
                         ga[:] = gAseq[b, h, t, i]
                     else:
-                        Kr = Kt[h, i]
+                        Kr = Kt[h, 0 if shared else i]
                         ga[:] = zero
                         for k in range(nk):
-                            gk = gout[b, t, k]
+                            gk = gout[b, t, k] if mode == 1 else gtok[b, t, i, h * nk + k]
                             for j in range(K):
                                 ga[j] += gk * Kr[k, j]
                                 gKr[k, j] += gk * Ah[u + 1, j]
@@ -370,10 +388,14 @@ if HAVE_NUMBA:
                 g_cp[b, h, i] = gcp
                 g_aq[b, h, i] = gaq
                 g_cq[b, h, i] = gcq
-                if mode == 1:
-                    gK[b, h, i] = gKr
+                if mode != 0:
+                    if shared:
+                        gK[blk, h, 0] += gKr
+                    else:
+                        gK[b, h, i] = gKr
 else:  # pragma: no cover
     ROWS_PER_TASK = 8
+    BLOCKS = 64
 
     def segment_length(T: int, N: int = 0) -> int:
         return max(T, 1)
@@ -422,6 +444,7 @@ if HAVE_NUMBA:
 
     @njit(inline="always", fastmath=_FAST)
     def _readout(a, Kr, r):  # pragma: no cover - jitted
+        """r = Kr @ a (``Kr`` [k, K])."""
         for k in range(r.shape[0]):
             acc = np.float32(0.0)
             for j in range(a.shape[0]):
@@ -441,13 +464,14 @@ if HAVE_NUMBA:
         return E + 1
 
     @njit(inline="always", fastmath=_FAST)
-    def _idle_adjoint(j, n, t_from, t_to, b, p_start, q_start, a_const, Kr, Gc, apr, aqr, lap, laq,
+    def _idle_adjoint(j, n, t_from, t_to, p_start, q_start, a_const, Kr, Gr, apr, aqr, lap, laq,
                       abar, pbar, qbar, gap, gaq, gKr):  # pragma: no cover - jitted
-        """Adjoints over n idle steps of pair j (bins t_from .. t_to - 1) in closed form."""
-        for k in range(Kr.shape[0]):
-            dG = Gc[b, t_to, k] - Gc[b, t_from, k]
-            abar[j] += Kr[k, j] * dG
-            gKr[k, j] += a_const * dG
+        """Adjoints over n idle steps of pair j (bins t_from .. t_to - 1) in closed form (``Gr``: the
+        row's prefix sums of the readout gradient over time)."""
+        for k in range(Kr.shape[1]):
+            dG = Gr[t_to, k] - Gr[t_from, k]
+            abar[j] += Kr[j, k] * dG
+            gKr[j, k] += a_const * dG
         fp = np.exp(np.float32(n - 1) * lap[j])
         fq = np.exp(np.float32(n - 1) * laq[j])
         gap[j] += np.float32(n) * pbar[j] * p_start * fp
@@ -456,19 +480,22 @@ if HAVE_NUMBA:
         qbar[j] *= fq * aqr[j]
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
-    def hebbian_forward_events(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, Kt, out, P1, Q1, A1,
+    def hebbian_forward_events(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Kp, out, tok, P1, Q1, A1,
                                indptr, cols, many):  # pragma: no cover - jitted
-        """Fused-readout forward (mode 1) for sparse input; ``indptr``/``cols`` list the firing
-        neurons of every (b, t) (CSR over b*T + t)."""
+        """Readout forward (mode 1: summed, mode 2: tokens; as ``hebbian_forward``) for sparse input;
+        ``indptr``/``cols`` list the firing neurons of every (b, t) (CSR over b*T + t).  ``Kp`` is ``Kt``
+        pair-major, [H, R, K, k]: an event of one pair reads its k-vector."""
         B, T, N = s.shape
         H = ap.shape[0]
         G = (N + ROWS_PER_TASK - 1) // ROWS_PER_TASK
         nk = Kt.shape[2]
+        shared = Kt.shape[1] == 1
         for task in prange(B * H * G):
             b = task // (H * G)
             h = (task // G) % H
             g = task % G
-            out[b, h, g] = np.float32(0.0)
+            if mode == 1:
+                out[b, h, g] = np.float32(0.0)
             tl = np.empty(N, dtype=np.int64)
             r = np.empty(nk, dtype=np.float32)
             for i in range(g * ROWS_PER_TASK, min(N, (g + 1) * ROWS_PER_TASK)):
@@ -478,7 +505,8 @@ if HAVE_NUMBA:
                 apr, cpr, aqr, cqr = ap[h, i], cp[h, i], aq[h, i], cq[h, i]
                 lap = np.log(apr)
                 laq = np.log(aqr)
-                Kr = Kt[h, i]
+                Kr = Kt[h, 0 if shared else i]
+                Kpr = Kp[h, 0 if shared else i]
                 tl[:] = -1
                 _readout(a, Kr, r)
                 for t in range(T):
@@ -497,9 +525,13 @@ if HAVE_NUMBA:
                                                                  cpr[j], aqr[j], lo, hi)
                             d = a[j] - old
                             for k in range(nk):
-                                r[k] += d * Kr[k, j]
-                    for k in range(nk):
-                        out[b, h, g, t, k] += r[k]
+                                r[k] += d * Kpr[j, k]
+                    if mode == 1:
+                        for k in range(nk):
+                            out[b, h, g, t, k] += r[k]
+                    else:
+                        for k in range(nk):
+                            tok[b, t, i, h * nk + k] = r[k]
                 for j in range(N):
                     _catch_up(j, T, tl, p, q, lap, laq)
                 P1[b, h, i] = p
@@ -508,16 +540,21 @@ if HAVE_NUMBA:
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_backward_events(
-        s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, Kt, gout, gP1, gQ1, gA1,
+        s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, gout, gtok, gP1, gQ1, gA1,
         gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, indptr, cols, Gc, many,
     ):  # pragma: no cover - jitted
-        """Adjoint of ``hebbian_forward_events``.  ``Gc`` [B, T+1, k]: prefix sums of ``gout`` over time."""
+        """Adjoint of ``hebbian_forward_events`` (gradients as in ``hebbian_backward``, gK pair-major
+        [.., K, k] like ``Kt``).  Mode 1: ``Gc``
+        [B, T+1, k] holds the prefix sums of ``gout`` over time; mode 2 forms each row's own from ``gtok``."""
         B, T, N = s.shape
         H = ap.shape[0]
         n_rows = B * H * N
-        n_blocks = min(n_rows, 64)
-        nk = Kt.shape[2]
+        n_blocks = min(n_rows, BLOCKS)
+        nk = Kt.shape[3]
+        shared = Kt.shape[1] == 1
         for blk in prange(n_blocks):
+            g_row = np.empty((T if mode == 2 else 0, nk), dtype=np.float32)
+            G_row = np.zeros((T + 1 if mode == 2 else 0, nk), dtype=np.float32)
             tl = np.empty(N, dtype=np.int64)
             last = np.empty(N, dtype=np.int64)
             tn = np.empty(N, dtype=np.int64)
@@ -528,7 +565,7 @@ if HAVE_NUMBA:
             gcp = np.empty(N, dtype=np.float32)
             gaq = np.empty(N, dtype=np.float32)
             gcq = np.empty(N, dtype=np.float32)
-            gKr = np.empty((nk, N), dtype=np.float32)
+            gKr = np.empty((N, nk), dtype=np.float32)
             cap = 0
             recT = np.empty(0, dtype=np.int64)
             recJ = np.empty(0, dtype=np.int64)
@@ -543,7 +580,17 @@ if HAVE_NUMBA:
                 apr, cpr, aqr, cqr = ap[h, i], cp[h, i], aq[h, i], cq[h, i]
                 lap = np.log(apr)
                 laq = np.log(aqr)
-                Kr = Kt[h, i]
+                Kr = Kt[h, 0 if shared else i]
+                if mode == 1:
+                    gr = gout[b]
+                    Gr = Gc[b]
+                else:  # this row's token gradient and its prefix sums over time
+                    for t in range(T):
+                        for k in range(nk):
+                            g_row[t, k] = gtok[b, t, i, h * nk + k]
+                            G_row[t + 1, k] = G_row[t, k] + g_row[t, k]
+                    gr = g_row
+                    Gr = G_row
                 # ---- forward recompute, recording every pair event
                 n_row_events = 0
                 for t in range(T):
@@ -594,7 +641,7 @@ if HAVE_NUMBA:
                     j = recJ[e]
                     n = tn[j] - t - 1  # idle steps t+1 .. tn-1 after this event
                     if n > 0:
-                        _idle_adjoint(j, n, t + 1, tn[j], b, recP[e], recQ[e], recA[e], Kr, Gc, apr, aqr, lap, laq,
+                        _idle_adjoint(j, n, t + 1, tn[j], recP[e], recQ[e], recA[e], Kr, Gr, apr, aqr, lap, laq,
                                       abar, pbar, qbar, gap, gaq, gKr)
                     prev = recPrev[e]
                     if prev >= 0:
@@ -612,9 +659,9 @@ if HAVE_NUMBA:
                     qprev = q0 * np.exp(np.float32(m) * laq[j]) if m > 0 else q0
                     ga = np.float32(0.0)
                     for k in range(nk):
-                        gk = gout[b, t, k]
-                        ga += gk * Kr[k, j]
-                        gKr[k, j] += gk * recA[e]
+                        gk = gr[t, k]
+                        ga += gk * Kr[j, k]
+                        gKr[j, k] += gk * recA[e]
                     si = s[b, t, i]
                     sj = s[b, t, j]
                     if many[b, t] == 0:  # literal kind: the 0/1 case without branches
@@ -634,7 +681,7 @@ if HAVE_NUMBA:
                 for j in range(N):  # idle steps 0 .. tn-1 before the first event
                     n = tn[j]
                     if n > 0:
-                        _idle_adjoint(j, n, 0, tn[j], b, P0[b, h, i, j], Q0[b, h, i, j], A0[b, h, i, j], Kr, Gc, apr,
+                        _idle_adjoint(j, n, 0, tn[j], P0[b, h, i, j], Q0[b, h, i, j], A0[b, h, i, j], Kr, Gr, apr,
                                       aqr, lap, laq, abar, pbar, qbar, gap, gaq, gKr)
                 gP0[b, h, i] = pbar
                 gQ0[b, h, i] = qbar
@@ -643,4 +690,7 @@ if HAVE_NUMBA:
                 g_cp[b, h, i] = gcp
                 g_aq[b, h, i] = gaq
                 g_cq[b, h, i] = gcq
-                gK[b, h, i] = gKr
+                if shared:
+                    gK[blk, h, 0] += gKr
+                else:
+                    gK[b, h, i] = gKr

@@ -220,46 +220,51 @@ def _count_steps(s: np.ndarray) -> np.ndarray:
 class _HebbianScanCPU(torch.autograd.Function):
     """The recurrence through the fused numba kernels, with a hand-written backward.
 
-    ``Kt`` None: returns A for every step [B, H, T, N, N].  ``Kt`` [H, N, k, N]:
-    returns the fused linear readout [B, T, k] = sum_{h,i,j} A_ij(t) Kt[h, i, :, j]
-    without ever storing the attention sequence.  Nothing of size T x N^2 is
-    saved for backward: the kernel recomputes the state history per row.
+    ``Kt`` None: returns A for every step [B, H, T, N, K].  ``Kt`` [H, R, k, K] (R = N:
+    one table per row, R = 1: shared by the rows) and ``tokens`` False: returns the
+    fused linear readout [B, T, k] = sum_{h,i,j} A_ij(t) Kt[h, i, :, j]; ``tokens``
+    True: every row's own readout [B, T, N, H*k], ``out[b, t, i, h*k + c] =
+    sum_j A_ij(t) Kt[h, i, c, j]`` (the value read-out of the tokens).  The readouts never
+    store the attention sequence, and nothing of size T x N^2 is saved for backward:
+    the kernel recomputes the state history per row.
     """
 
     @staticmethod
-    def forward(ctx, x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt, rule_code, lo, hi, one_step=False, idx=None):
+    def forward(ctx, x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt, rule_code, lo, hi, one_step=False, idx=None,
+                tokens=False):
         B, T, N = x_tn.shape
         H, K = a_pre.shape[0], a_pre.shape[2]
         idx_np = _DUMMY_IDX if idx is None else idx.numpy()
-        mode = 0 if Kt is None else 1
+        mode = 0 if Kt is None else (2 if tokens else 1)
         inputs = [_np(t) for t in (x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post)]
         many = _count_steps(inputs[0])
         P1, Q1, A1 = (torch.empty(B, H, N, K) for _ in range(3))
-        events = None
-        if mode == 1 and idx is None and rule_code in EVENT_RULES and not one_step:
-            events = _spike_events(inputs[0])
-        if events is not None:  # sparse spikes: event-driven kernel (same numbers, ~O(events) work)
-            groups = -(-N // _hebbian_cpu.ROWS_PER_TASK)
-            partial = torch.empty(B, H, groups, T, Kt.shape[2])
-            _hebbian_cpu.hebbian_forward_events(
-                *inputs, rule_code, float(lo), float(hi), _np(Kt), partial.numpy(), P1.numpy(), Q1.numpy(), A1.numpy(),
-                *events, many,
-            )
-            result = partial.sum(dim=(1, 2))
-        elif mode == 0:
+        Aseq_np, out_np, tok_np, K_np = _DUMMY5, _DUMMY5, _DUMMY4, _DUMMY4
+        if mode == 0:
             result = torch.empty(B, H, T, N, K)
-            Aseq_np, out_np, K_np = result.numpy(), _DUMMY5, _DUMMY4
+            Aseq_np = result.numpy()
+        elif mode == 1:
+            partial = torch.empty(B, H, -(-N // _hebbian_cpu.ROWS_PER_TASK), T, Kt.shape[2])
+            out_np, K_np = partial.numpy(), _np(Kt)
         else:
-            groups = -(-N // _hebbian_cpu.ROWS_PER_TASK)
-            partial = torch.empty(B, H, groups, T, Kt.shape[2])
-            Aseq_np, out_np, K_np = _DUMMY5, partial.numpy(), _np(Kt)
-        if events is None:
+            result = torch.empty(B, T, N, H * Kt.shape[2])
+            tok_np, K_np = result.numpy(), _np(Kt)
+        events = None
+        if mode != 0 and idx is None and rule_code in EVENT_RULES and not one_step:
+            events = _spike_events(inputs[0])
+        lo, hi = float(lo), float(hi)
+        if events is not None:  # sparse spikes: event-driven kernel (same numbers, ~O(events) work)
+            _hebbian_cpu.hebbian_forward_events(
+                *inputs, rule_code, lo, hi, mode, K_np, _np(Kt.transpose(2, 3)), out_np, tok_np, P1.numpy(), Q1.numpy(),
+                A1.numpy(), *events, many,
+            )
+        else:
             _hebbian_cpu.hebbian_forward(
-                *inputs, rule_code, float(lo), float(hi), mode, K_np, Aseq_np, out_np, P1.numpy(), Q1.numpy(), A1.numpy(),
+                *inputs, rule_code, lo, hi, mode, K_np, Aseq_np, out_np, tok_np, P1.numpy(), Q1.numpy(), A1.numpy(),
                 idx_np, idx is not None, many,
             )
-            if mode == 1:
-                result = partial.sum(dim=(1, 2))
+        if mode == 1:
+            result = partial.sum(dim=(1, 2))
         ctx.save_for_backward(x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt if Kt is not None else torch.empty(0))
         ctx.rule_code, ctx.lo, ctx.hi, ctx.mode, ctx.one_step = rule_code, lo, hi, mode, bool(one_step)
         ctx.idx = idx
@@ -278,32 +283,49 @@ class _HebbianScanCPU(torch.autograd.Function):
             return np.zeros(shape, dtype=np.float32) if g is None else _np(g.float())
 
         gP1, gQ1, gA1 = (dense(g, (B, H, N, K)) for g in (gP1, gQ1, gA1))
+        gAseq, gout, gtok, K_np, gK = _DUMMY5, _DUMMY3, _DUMMY4, _DUMMY4, _DUMMY5
         if mode == 0:
-            gAseq, gout, K_np, gK = dense(g_result, (B, H, T, N, K)), _DUMMY3, _DUMMY4, _DUMMY5
+            gAseq = dense(g_result, (B, H, T, N, K))
         else:
             nk = Kt.shape[2]
-            gout = dense(g_result, (B, T, nk))
-            gAseq, K_np, gK = _DUMMY5, _np(Kt), np.empty((B, H, N, nk, K), dtype=np.float32)
+            K_np = _np(Kt)
+            if mode == 1:
+                gout = dense(g_result, (B, T, nk))
+            else:
+                gtok = dense(g_result, (B, T, N, H * nk))
+            # per row, or for a shared table accumulated per worker block of the kernel; the event kernels
+            # keep the table and its gradient pair-major
+            shape = (nk, K) if ctx.events is None else (K, nk)
+            if Kt.shape[1] == 1:
+                gK = np.zeros((min(B * H * N, _hebbian_cpu.BLOCKS), H, 1, *shape), dtype=np.float32)
+            else:
+                gK = np.empty((B, H, N, *shape), dtype=np.float32)
         gP0, gQ0, gA0 = (torch.empty(B, H, N, K) for _ in range(3))
         g_params = [torch.empty(B, H, N, K) for _ in range(4)]
         inputs = [_np(t) for t in (x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post)]
+        grads = [gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK]
         if ctx.events is not None:
-            Gc = np.zeros((B, T + 1, gout.shape[2]), dtype=np.float32)
-            np.cumsum(gout, axis=1, out=Gc[:, 1:])
+            if mode == 1:
+                Gc = np.zeros((B, T + 1, gout.shape[2]), dtype=np.float32)
+                np.cumsum(gout, axis=1, out=Gc[:, 1:])
+            else:
+                Gc = _DUMMY3
             _hebbian_cpu.hebbian_backward_events(
-                *inputs, ctx.rule_code, float(ctx.lo), float(ctx.hi), K_np, gout, gP1, gQ1, gA1,
-                gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK, *ctx.events, Gc, ctx.many,
+                *inputs, ctx.rule_code, ctx.lo, ctx.hi, mode, _np(Kt.transpose(2, 3)), gout, gtok, gP1, gQ1, gA1, *grads,
+                *ctx.events, Gc, ctx.many,
             )
         else:
             _hebbian_cpu.hebbian_backward(
-                *inputs, ctx.rule_code, float(ctx.lo), float(ctx.hi), mode, K_np, gAseq, gout, gP1, gQ1, gA1,
-                gP0.numpy(), gQ0.numpy(), gA0.numpy(), *[g.numpy() for g in g_params], gK,
+                *inputs, ctx.rule_code, ctx.lo, ctx.hi, mode, K_np, gAseq, gout, gtok, gP1, gQ1, gA1, *grads,
                 _hebbian_cpu.segment_length(T, K), ctx.one_step, _DUMMY_IDX if idx is None else idx.numpy(),
                 idx is not None, ctx.many,
             )
         g_ap, g_cp, g_aq, g_cq = (g.sum(0) for g in g_params)
-        gKt = torch.from_numpy(gK).sum(0) if mode == 1 else None
-        return None, gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gKt, None, None, None, None, None
+        gKt = None
+        if mode != 0:
+            gKt = torch.from_numpy(gK).sum(0)
+            gKt = gKt if ctx.events is None else gKt.transpose(2, 3)
+        return None, gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gKt, None, None, None, None, None, None
 
 
 def cpu_kernel_available() -> bool:
@@ -348,8 +370,27 @@ def compiled_step():
     return _COMPILED["step"]
 
 
-def _segment_readout(step, one_step, rule, lo, hi, idx, counts, x_seg, P, Q, A, a_pre, c_pre, a_post, c_post, Kflat):
-    """Steps of one segment and their readout ``[B, S, k]`` (recomputed in backward)."""
+def _project_readout(seq: torch.Tensor, Kflat: torch.Tensor) -> torch.Tensor:
+    """Fused readout of a segment's attention ``seq`` [B, S, H, N, K]: [B, S, k]."""
+    B, S = seq.shape[:2]
+    return seq.reshape(B, S, -1) @ Kflat
+
+
+def _project_tokens(seq: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    """Tokens of a segment's attention ``seq`` [B, S, H, N, K]: [B, S, N, H * d_head]
+    (``V`` [H, N, d_head] shared by the rows, or [H, N, K, d_head] gathered per row)."""
+    B, S, _, N = seq.shape[:4]
+    if V.dim() == 3:
+        out = torch.einsum("bshnk,hkd->bsnhd", seq, V)
+    else:
+        out = torch.einsum("bshnk,hnkd->bsnhd", seq, V)
+    return out.reshape(B, S, N, -1)
+
+
+def _segment_run(step, one_step, rule, lo, hi, idx, counts, project, x_seg, P, Q, A, a_pre, c_pre, a_post, c_post,
+                 table):
+    """Steps of one segment and their projection ``project(attention [B, S, H, N, K], table)`` (recomputed in
+    backward)."""
     state = HebbianState(P, Q, A)
     seq = []
     for t in range(x_seg.shape[-1]):
@@ -357,9 +398,28 @@ def _segment_readout(step, one_step, rule, lo, hi, idx, counts, x_seg, P, Q, A, 
             state = _detached(state)
         state = step(state, x_seg[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi, idx, counts)
         seq.append(state.attn)
-    B, S = x_seg.shape[0], len(seq)
-    out = torch.stack(seq, dim=1).reshape(B, S, -1) @ Kflat
-    return out, state.pre, state.post, state.attn
+    return project(torch.stack(seq, dim=1), table), state.pre, state.post, state.attn
+
+
+def _checkpointed(state, x, a_pre, c_pre, a_post, c_post, table, project, rule, lo, hi, idx, segment, compile):
+    """The recurrence in segments under activation checkpointing, each segment projected by ``project``."""
+    T = x.shape[-1]
+    seg = segment or checkpoint_segment(T)
+    # the truncation flag is bound now: backward recomputes outside the one_step_gradients context
+    step = compiled_step() if compile else hebbian_step
+    # 0/1 input skips the power of the count formula; on CUDA the check would synchronise with the host,
+    # and the fused (compiled) step makes the general formula nearly free there
+    counts = x.device.type != "cpu" or has_counts(x)
+    fn = functools.partial(_segment_run, step, one_step_enabled(), rule, lo, hi, idx, counts, project)
+    tensors = (state.pre, state.post, state.attn, a_pre, c_pre, a_post, c_post, table)
+    recompute = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    P, Q, A = state.pre, state.post, state.attn
+    outs = []
+    for t0 in range(0, T, seg):
+        args = (x[..., t0 : t0 + seg], P, Q, A, a_pre, c_pre, a_post, c_post, table)
+        out, P, Q, A = checkpoint(fn, *args, use_reentrant=False) if recompute else fn(*args)
+        outs.append(out)
+    return torch.cat(outs, dim=1), HebbianState(P, Q, A)
 
 
 def hebbian_readout_checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, idx=None,
@@ -372,24 +432,33 @@ def hebbian_readout_checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kt, rul
     same gradients.  No host synchronisation happens inside the step loop.
     """
     H, N, k, K = Kt.shape
-    T = x.shape[-1]
     Kflat = Kt.permute(0, 1, 3, 2).reshape(H * N * K, k)
-    seg = segment or checkpoint_segment(T)
-    # the truncation flag is bound now: backward recomputes outside the one_step_gradients context
-    step = compiled_step() if compile else hebbian_step
-    # 0/1 input skips the power of the count formula; on CUDA the check would synchronise with the host,
-    # and the fused (compiled) step makes the general formula nearly free there
-    counts = x.device.type != "cpu" or has_counts(x)
-    fn = functools.partial(_segment_readout, step, one_step_enabled(), rule, lo, hi, idx, counts)
-    tensors = (state.pre, state.post, state.attn, a_pre, c_pre, a_post, c_post, Kflat)
-    recompute = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-    P, Q, A = state.pre, state.post, state.attn
-    outs = []
-    for t0 in range(0, T, seg):
-        args = (x[..., t0 : t0 + seg], P, Q, A, a_pre, c_pre, a_post, c_post, Kflat)
-        out, P, Q, A = checkpoint(fn, *args, use_reentrant=False) if recompute else fn(*args)
-        outs.append(out)
-    return torch.cat(outs, dim=1), HebbianState(P, Q, A)
+    return _checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kflat, _project_readout, rule, lo, hi, idx, segment,
+                         compile)
+
+
+def hebbian_tokens_checkpointed(state, x, a_pre, c_pre, a_post, c_post, V, rule, lo, hi, idx=None,
+                                segment: int | None = None, compile: bool = False):
+    """:func:`hebbian_tokens` in plain torch, for any device: segments under checkpointing as in
+    :func:`hebbian_readout_checkpointed` (memory O(sqrt(T) N^2) besides the tokens themselves)."""
+    table = V if idx is None else V[:, idx]  # [H, N, dh] or, sparse, each row's partners [H, N, K, dh]
+    return _checkpointed(state, x, a_pre, c_pre, a_post, c_post, table, _project_tokens, rule, lo, hi, idx, segment,
+                         compile)
+
+
+def _torch_backend(checkpointed, backend, *args):
+    """``checkpointed(*args)`` with the compiled step for ``torch_compile`` (eager, with a warning, when
+    compilation fails), the eager step for ``torch``."""
+    if backend == "torch_compile":
+        try:
+            return checkpointed(*args, compile=True)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - no compiler/triton here: the eager step gives the same numbers
+            _COMPILED["failed"] = True
+            warnings.warn(f"torch.compile of the Hebbian step failed ({type(exc).__name__}: {exc}); "
+                          "using the eager torch backend", RuntimeWarning, stacklevel=3)
+    return checkpointed(*args)
 
 
 def hebbian_readout(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, backend="auto", idx=None):
@@ -405,21 +474,55 @@ def hebbian_readout(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, ba
             a_pre, c_pre, a_post, c_post, Kt.float().contiguous(), RULES[rule], lo, hi, one_step_enabled(), idx,
         )
         return out, HebbianState(P1, Q1, A1)
-    if backend == "torch_compile":
-        try:
-            return hebbian_readout_checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, idx,
-                                                compile=True)
-        except torch.cuda.OutOfMemoryError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - no compiler/triton here: the eager step gives the same numbers
-            _COMPILED["failed"] = True
-            warnings.warn(f"torch.compile of the Hebbian step failed ({type(exc).__name__}: {exc}); "
-                          "using the eager torch backend", RuntimeWarning, stacklevel=2)
-            backend = "torch"
-    if backend == "torch":
-        return hebbian_readout_checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, idx)
+    if backend in ("torch", "torch_compile"):
+        return _torch_backend(hebbian_readout_checkpointed, backend, state, x, a_pre, c_pre, a_post, c_post, Kt, rule,
+                              lo, hi, idx)
     Aseq, state = hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
     return torch.einsum("bhtij,hikj->btk", Aseq, Kt), state
+
+
+def hebbian_tokens(state, x, a_pre, c_pre, a_post, c_post, V, rule, lo, hi, backend="auto", idx=None):
+    """Value read-out of every neuron token, without storing the attention sequence.
+
+    Parameters: ``state`` (:class:`HebbianState`, [B, H, N, K] each), ``x`` [B, N, T]
+    (0/1 spikes, counts, or calcium activity), the trace parameters [H, N, K] (as from
+    :meth:`HebbianAttention.trace_params`), ``V`` [H, N, d_head] (the layer's ``value``),
+    ``rule``, ``lo``, ``hi``, ``backend`` and, for the sparse variant, ``idx`` [N, K] (the
+    layer's ``partners``: row i reads the values of its K partners, as
+    :meth:`HebbianAttention.gathered_value`).
+
+    Returns ``(tokens, final_state)`` with ``tokens`` [B, T, N, H * d_head]::
+
+        tokens[b, t, i, h*d_head:(h+1)*d_head] = sum_m A[b, h, i, m](t) V[h, col(i, m), :]
+
+    where col(i, m) = m (dense) or idx[i, m] (sparse): the heads concatenated along the
+    last axis as in :meth:`HebbianAttention.forward`, *without* the value bias and the
+    output projection (add ``value_bias`` reshaped to [E] and apply ``out_proj``).
+    Same numbers as ``einsum`` of :func:`hebbian_scan`'s [B, H, T, N, K] sequence with V,
+    but that sequence is never stored (except with the ``reference`` backend): the numba
+    kernels write each row's tokens as they walk it (mode 2, event-driven for sparse
+    spikes) and recompute the state history in backward; the torch backends project each
+    checkpointed segment.  Gradients reach V, the trace parameters and the initial state.
+    """
+    backend = resolve_backend(x, backend)
+    if backend == "cpu_kernel":
+        # the kernels read V as one [d_head, K] table per row: shared (dense) or gathered per row (sparse)
+        Vt = V.transpose(1, 2)[:, None] if idx is None else V[:, idx].transpose(2, 3)
+        tok, P1, Q1, A1 = _HebbianScanCPU.apply(
+            x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
+            a_pre, c_pre, a_post, c_post, Vt.float().contiguous(), RULES[rule], lo, hi, one_step_enabled(), idx, True,
+        )
+        return tok, HebbianState(P1, Q1, A1)
+    if backend in ("torch", "torch_compile"):
+        return _torch_backend(hebbian_tokens_checkpointed, backend, state, x, a_pre, c_pre, a_post, c_post, V, rule,
+                              lo, hi, idx)
+    Aseq, state = hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
+    B, _, T, N, _ = Aseq.shape
+    if idx is None:
+        tok = torch.einsum("bhtik,hkd->btihd", Aseq, V)
+    else:
+        tok = torch.einsum("bhtik,hikd->btihd", Aseq, V[:, idx])
+    return tok.reshape(B, T, N, -1), state
 
 
 def local_partners(n_neurons: int, k: int) -> torch.Tensor:
