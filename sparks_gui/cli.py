@@ -383,7 +383,7 @@ def _cmd_demo(args) -> int:
         return _cmd_gui(argparse.Namespace(file=None, sample="reach"))
     from .engine.config import SparksConfig
 
-    base = SparksConfig(target="hand_pos", epochs=30, bin_factor=1)
+    base = SparksConfig(target="hand_pos", epochs=30, bin_factor=1, latent_dim=3)  # 3-D trajectories to look at
     cfg = _config_from_args(args, base)
     out = Path(args.out or f"sparks-demo-{time.strftime('%Y%m%d-%H%M%S')}")
     rec = make_reach(seed=cfg.seed)

@@ -40,7 +40,7 @@ def test_defaults_are_auto_and_resolved_from_the_recording():
 
 
 def test_explicit_values_are_kept():
-    cfg = SparksConfig(segment_length=77, batch_size=5, epochs=3, tau_s=0.2)
+    cfg = SparksConfig(segment_length=77, batch_size=5, epochs=3, tau_s=0.2, latent_dim=3)
     r = resolve(cfg, _continuous(1200, 0.05))
     assert (r.config.segment_length, r.config.batch_size, r.config.epochs, r.config.tau_s) == (77, 5, 3, 0.2)
     assert r.notes == {}

@@ -41,8 +41,8 @@ class SparksConfig:
     neurons: list[int] | None = None
     """Neuron indices to use (None = all)."""
     segment_length: int = 0
-    """Bins per training example for recordings without trials (0 = auto: about 10 s, at most
-    500 bins, at least 10 segments; see ``for_recording``)."""
+    """Bins per training example for recordings without trials (0 = auto: 4 STDP time constants,
+    at least 4 decoder windows, at most 500 bins, at least 10 segments; see ``for_recording``)."""
     train_stride: int = 0
     """Continuous recordings: training windows of ``segment_length`` bins start every ``train_stride``
     bins, overlapping (0 = auto: a quarter of the segment; ``segment_length`` = no overlap).
@@ -74,7 +74,7 @@ class SparksConfig:
     decoder_layers: int = 2
     tau_s: float = 0.0
     """Initial STDP time constant in seconds (0 = auto: 0.5 s, the behavioural time scale, but at
-    least 3 bins and at most one example)."""
+    least 3 bins)."""
     w_start: float = 1.0
     """Initial trace increment per spike (times dt)."""
     hebbian_partners: int = 0
