@@ -4,6 +4,8 @@ Run under a display (``xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/ma
 Workflow 1 (reach sample): load -> train -> inspect -> export, plus single-view exports.
 Workflow 2 (calcium_movie sample): imaging movie + ROI masks, a raster row picked.
 Workflow 3 (stimulus_movie sample): frame decoding, stimulus and decoded frames side by side.
+Workflow 4 (real recording, tests/data/songbird_hvc): open a user's .mat file, train unsupervised
+with the default ("auto") settings, order the raster by SPARKS latent phase.
 """
 
 from __future__ import annotations
@@ -160,11 +162,35 @@ def workflow_frames(out: Path, epochs: int) -> None:
     viewer.close()
 
 
+def workflow_real(out: Path) -> None:
+    viewer, s, w, app = new_viewer("reach")
+    path = Path(__file__).resolve().parents[1] / "tests" / "data" / "songbird_hvc" / "MackeviciusData.mat"
+    w["data"].open_file(path)
+    wait(app, 60, until=lambda: s.recording is not None and s.recording.name == path.stem)
+    wait(app, 1.0)
+    w["data"].target.setCurrentText("unsupervised")
+    w["training"].device.setCurrentIndex(1)
+    s.docks["training"].raise_()
+    wait(app, 0.5)
+    w["training"].start()
+    wait(app, 900, until=lambda: not s.running and s.results.history)
+    wait(app, 1.0)
+    w["raster"].ordering.setCurrentText("SPARKS latent phase")
+    wait(app, 3.0)
+    from sparks_gui.gui._links import fit_view_to
+
+    fit_view_to(viewer, [ly for ly in viewer.layers if ly.visible and ly.ndim >= 2 and ly.name != "SPARKS cursor"])
+    flush(w)
+    wait(app, 0.5)
+    grab(viewer, out / "07-real-songbird.png")
+    viewer.close()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "img"))
     p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--only", choices=("reach", "calcium", "frames"))
+    p.add_argument("--only", choices=("reach", "calcium", "frames", "real"))
     args = p.parse_args(argv)
     out = Path(args.out)
     from sparks_gui.gui.app import quiet_qt_warnings
@@ -176,6 +202,8 @@ def main(argv=None) -> int:
         workflow_calcium(out)
     if args.only in (None, "frames"):
         workflow_frames(out, max(args.epochs, 15))
+    if args.only in (None, "real"):
+        workflow_real(out)
     return 0
 
 
