@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoders import ENCODER_CLASSES, ENCODERS, TOKEN_ENCODERS, latent_stats, latent_stats_from_tokens
-from .hebbian import HebbianAttention, HebbianState, hebbian_readout, one_step_enabled
+from .hebbian import HebbianAttention, HebbianState, hebbian_readout, hebbian_tokens, one_step_enabled
 
 LOSSES = ("mse", "bce", "poisson", "cross_entropy")
 
@@ -171,6 +171,14 @@ class SessionEncoder(nn.Module):
                 s = torch.log1p(s.clamp_min(0)) if self._input_scale is None else s
                 out = out + s @ torch.einsum("kie,ie->ik", W_head, self.input_embed)
             mu, logvar = latent_stats(out + const, self.latent_dim)
+        elif fused and len(blocks) == 0:  # feed-forward block: tokens without storing the attention sequence
+            tok, state = hebbian_tokens(state, x, *heb.trace_params(), heb.value, heb.rule, heb.lo, heb.hi,
+                                        heb.backend, idx=heb.partners)
+            tokens = heb.out_proj(tok + heb.value_bias.reshape(-1))
+            if self.input_embed is not None:
+                tokens = tokens + self._input_tokens(x)
+            tokens = self.token_ff(tokens)
+            mu, logvar = latent_stats_from_tokens(tokens, blocks, self.head, self.latent_dim)
         else:
             tokens, _, state = heb(x, state)  # [B, T, N, E]
             if self.input_embed is not None:
