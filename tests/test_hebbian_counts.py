@@ -181,29 +181,40 @@ def test_symmetric_rule_when_both_neurons_fire_in_one_bin():
 
 
 @pytest.mark.parametrize("rule", ["soft_bounded", "symmetric", "additive"])
-def test_count_flag_false_is_the_general_formula_on_binary_input(rule):
-    """``counts=False`` (no power) is a shortcut only: same numbers as the general formula on 0/1 input."""
+def test_step_shortcuts_are_the_general_formula_where_step_flags_allows_them(rule):
+    """``counts=False`` (no power) and ``saturate=False`` (no min) are shortcuts only: same numbers as the general
+    formula where :func:`step_flags` chooses them (0/1 input; traces provably <= 1)."""
+    from sparks_gui.model.hebbian import step_flags
+
     B, N, H = 2, 6, 2
-    x = counts_input("binary", B, N, 1)[..., 0]
+    x = counts_input("binary", B, N, 30)
     heb = make_layer(rule, N, H)
     state = random_state(B, H, N)
-    a = hebbian_step(state, x, *heb.trace_params(), heb.rule, heb.lo, heb.hi, None, True)
-    b = hebbian_step(state, x, *heb.trace_params(), heb.rule, heb.lo, heb.hi, None, False)
+    params = heb.trace_params()
+    assert step_flags(state, x, *params) == (False, False)
+    assert step_flags(state, 3 * x, *params) == (True, True)
+    assert step_flags(HebbianState(state.pre + 1, state.post, state.attn), x, *params) == (False, True)
+    assert step_flags(state, x, *make_layer(rule, N, H, w_start=40.0).trace_params()) == (False, True)
+    a = hebbian_step(state, x[..., 0], *params, heb.rule, heb.lo, heb.hi, None, True, True)
+    b = hebbian_step(state, x[..., 0], *params, heb.rule, heb.lo, heb.hi, None, False, True)
+    c = hebbian_step(state, x[..., 0], *params, heb.rule, heb.lo, heb.hi, None, False, False)
     torch.testing.assert_close(a.attn, b.attn, rtol=0, atol=1e-7)
+    torch.testing.assert_close(a.attn, c.attn, rtol=0, atol=1e-7)
 
 
 # ------------------------------------------------------------------------------- backends agree on counts
 
 
-@pytest.mark.parametrize("data", ["int", "real", "big", "binary"])
+@pytest.mark.parametrize("data", ["int", "real", "big", "binary", "binary_saturated"])
 @pytest.mark.parametrize("rule,kind", RULE_KIND)
 def test_backends_agree_on_counts_readout(rule, kind, data):
-    """Fused readout on counts up to 20 (and real, > 32, 0/1): reference, torch, cpu_kernel (dense kernels)."""
+    """Fused readout on counts up to 20 (and real, > 32, 0/1 with traces below and above 1): reference, torch,
+    cpu_kernel (dense kernels)."""
     B, N, T, H = 3, 7, 40, 2
-    x = counts_input(data, B, N, T)
+    x = counts_input(data.replace("_saturated", ""), B, N, T)
     if kind == "calcium":
         x = x / (1 + x.max())
-    heb = make_layer(rule, N, H)
+    heb = make_layer(rule, N, H, w_start=40.0 if data == "binary_saturated" else 4.0)
     Kt = torch.randn(H, N, 5, N, generator=torch.Generator().manual_seed(2))
     state = random_state(B, H, N)
     results = {b: run_readout(heb, x, state, Kt, b) for b in BACKENDS}

@@ -30,7 +30,9 @@ of (1-A)(P + Q).  The linear branch for fractional k keeps df/dp <= 1 (the power
 form's slope k (1-p)^(k-1) is unbounded at p -> 1 for k < 1).
 
 log tau and log w are learnable per pair and per head.  The output of a head is
-A(t) @ V (+ bias): one d_head vector per neuron (neurons are the tokens).
+A(t) @ V (+ bias): one d_head vector per neuron (neurons are the tokens);
+:func:`hebbian_tokens` computes these without storing the attention sequence, and
+:func:`hebbian_readout` a linear readout of all of them (when only linear maps follow).
 
 Only the state recurrence is sequential.  It is computed for a whole chunk of
 steps at once and everything after it is batched over batch x time.  Backends:
@@ -79,11 +81,14 @@ class HebbianState:
         return HebbianState(self.pre.detach(), self.post.detach(), self.attn.detach())
 
 
-def _effective(trace: torch.Tensor, k: torch.Tensor, counts: bool) -> torch.Tensor:
+def _effective(trace: torch.Tensor, k: torch.Tensor, counts: bool, saturate: bool = True) -> torch.Tensor:
     """f(min(trace, 1), k) of the module docstring; ``k`` >= 0 broadcasts against ``trace``.
 
-    ``counts`` False promises k <= 1 everywhere (0/1 spikes): then f is k p, without the power.
+    ``counts`` False promises k <= 1 everywhere (0/1 spikes): then f is k p, without the power;
+    ``saturate`` False (only with ``counts`` False) promises trace <= 1: then f is k trace.
     """
+    if not (counts or saturate):
+        return k * trace
     p = torch.clamp(trace, max=1.0)
     if not counts:
         return k * p
@@ -105,13 +110,16 @@ def hebbian_step(
     hi: float,
     idx: torch.Tensor | None = None,
     counts: bool = True,
+    saturate: bool = True,
 ) -> HebbianState:
     """One step of the recurrence, written exactly as in the module docstring (the reference path).
 
     ``s`` is [B, N]; parameters are [H, N, K]; the state is [B, H, N, K] with K = N
     (dense) or, for the sparse variant, K partners per neuron given by ``idx`` [N, K].
     ``counts`` False is a promise that every value of ``s`` is <= 1 (0/1 spikes), which
-    skips the power of the count formula; True is always correct.
+    skips the power of the count formula; ``saturate`` False (with ``counts`` False) also
+    promises s >= 0 and traces <= 1, which skips the saturation (see :func:`step_flags`).
+    The defaults are always correct.
     """
     s_i = s[:, None, :, None]  # post-synaptic neuron i (rows)
     s_j = s[:, None, None, :] if idx is None else s[:, idx][:, None]  # pre-synaptic neuron j (columns)
@@ -122,10 +130,15 @@ def hebbian_step(
     post = a_post * state.post + c_post * s_i
     A = state.attn
     if rule == "additive":
-        A = A + s_i * torch.clamp(pre, max=1.0) - s_j * torch.clamp(post, max=1.0)
-        return HebbianState(pre, post, A)
-    p_eff = _effective(pre, torch.clamp(s_i, min=0), counts)
-    q_eff = _effective(post, torch.clamp(s_j, min=0), counts)
+        if saturate:
+            pre_, post_ = torch.clamp(pre, max=1.0), torch.clamp(post, max=1.0)
+        else:
+            pre_, post_ = pre, post
+        return HebbianState(pre, post, A + s_i * pre_ - s_j * post_)
+    if counts or saturate:
+        s_i, s_j = torch.clamp(s_i, min=0), torch.clamp(s_j, min=0)
+    p_eff = _effective(pre, s_i, counts, saturate)
+    q_eff = _effective(post, s_j, counts, saturate)
     if rule == "soft_bounded":
         A = torch.clamp(A + (1 - A) * p_eff - A * q_eff, lo, hi)
     else:  # symmetric
@@ -136,6 +149,28 @@ def hebbian_step(
 def has_counts(x: torch.Tensor) -> bool:
     """Whether any value of ``x`` exceeds 1 (binned counts); False for 0/1 spikes and rates <= 1."""
     return bool(x.numel()) and bool((x > 1).any())
+
+
+def step_flags(state: HebbianState, x: torch.Tensor, a_pre, c_pre, a_post, c_post) -> tuple[bool, bool]:
+    """(``counts``, ``saturate``) for :func:`hebbian_step` over the chunk ``x``: the cheapest exact form.
+
+    With 0 <= s <= m (m <= 1) a trace obeys P_t <= max(P_0, c m / (1 - a)) for all t, so when that
+    bound is <= 1 for every pair the saturation min(P, 1) never acts and is skipped.  On CUDA the
+    checks would synchronise with the host: there the general form is used (it fuses when compiled).
+    """
+    if x.device.type != "cpu":
+        return True, True
+    if has_counts(x):
+        return True, True
+    if not x.numel() or float(x.min()) < 0:
+        return False, True
+    with torch.no_grad():
+        m = float(x.max())
+        for trace, a, c in ((state.pre, a_pre, c_pre), (state.post, a_post, c_post)):
+            bound = torch.maximum(trace.amax(0), c * m / (1 - a))  # inf where a == 1
+            if not bool((bound <= 1).all()):
+                return False, True
+    return False, False
 
 
 _GRAD = threading.local()
@@ -170,11 +205,11 @@ def hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi,
     """Per-step loop over ``x`` [B, N, T]: returns (A for every step [B, H, T, N, N], final state)."""
     seq = []
     one_step = one_step_enabled()
-    counts = has_counts(x)
+    flags = step_flags(state, x, a_pre, c_pre, a_post, c_post)
     for t in range(x.shape[-1]):
         if one_step:
             state = _detached(state)
-        state = hebbian_step(state, x[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi, idx, counts)
+        state = hebbian_step(state, x[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi, idx, *flags)
         seq.append(state.attn)
     return torch.stack(seq, dim=2), state
 
@@ -387,7 +422,7 @@ def _project_tokens(seq: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     return out.reshape(B, S, N, -1)
 
 
-def _segment_run(step, one_step, rule, lo, hi, idx, counts, project, x_seg, P, Q, A, a_pre, c_pre, a_post, c_post,
+def _segment_run(step, one_step, rule, lo, hi, idx, flags, project, x_seg, P, Q, A, a_pre, c_pre, a_post, c_post,
                  table):
     """Steps of one segment and their projection ``project(attention [B, S, H, N, K], table)`` (recomputed in
     backward)."""
@@ -396,7 +431,7 @@ def _segment_run(step, one_step, rule, lo, hi, idx, counts, project, x_seg, P, Q
     for t in range(x_seg.shape[-1]):
         if one_step:
             state = _detached(state)
-        state = step(state, x_seg[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi, idx, counts)
+        state = step(state, x_seg[..., t], a_pre, c_pre, a_post, c_post, rule, lo, hi, idx, *flags)
         seq.append(state.attn)
     return project(torch.stack(seq, dim=1), table), state.pre, state.post, state.attn
 
@@ -407,10 +442,9 @@ def _checkpointed(state, x, a_pre, c_pre, a_post, c_post, table, project, rule, 
     seg = segment or checkpoint_segment(T)
     # the truncation flag is bound now: backward recomputes outside the one_step_gradients context
     step = compiled_step() if compile else hebbian_step
-    # 0/1 input skips the power of the count formula; on CUDA the check would synchronise with the host,
-    # and the fused (compiled) step makes the general formula nearly free there
-    counts = x.device.type != "cpu" or has_counts(x)
-    fn = functools.partial(_segment_run, step, one_step_enabled(), rule, lo, hi, idx, counts, project)
+    # the cheapest exact form of the step for this chunk (0/1 input: no power; traces <= 1: no saturation)
+    flags = step_flags(state, x, a_pre, c_pre, a_post, c_post)
+    fn = functools.partial(_segment_run, step, one_step_enabled(), rule, lo, hi, idx, flags, project)
     tensors = (state.pre, state.post, state.attn, a_pre, c_pre, a_post, c_post, table)
     recompute = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
     P, Q, A = state.pre, state.post, state.attn
