@@ -95,7 +95,7 @@ def test_config_roundtrip_json_yaml(tmp_path):
 
 @pytest.mark.parametrize(
     "changes,match",
-    [({"grad_mode": "sometimes"}, "grad_mode"), ({"latent_dim": 0}, "latent_dim"), ({"embed_dim": 10, "n_heads": 3}, "divisible"),
+    [({"grad_mode": "sometimes"}, "grad_mode"), ({"latent_dim": -1}, "latent_dim"), ({"embed_dim": 10, "n_heads": 3}, "divisible"),
      ({"lr": -1.0}, "lr"), ({"test_fraction": 1.5}, "test_fraction")],
 )
 def test_config_validation(changes, match):

@@ -448,8 +448,8 @@ def test_set_parses_every_config_type():
     args = build_parser().parse_args(["train", "x.mat", "--epochs", "4", "--set", "tau_s=0.25", "--set", "segment_length=100"])
     cfg = _config_from_args(args)
     assert cfg.epochs == 4 and cfg.tau_s == 0.25 and cfg.segment_length == 100
-    args = build_parser().parse_args(["train", "x.mat", "--set", "latent_dim=0"])
-    with pytest.raises(SparksError, match="latent_dim=0 must be at least 1"):
+    args = build_parser().parse_args(["train", "x.mat", "--set", "embed_dim=0"])
+    with pytest.raises(SparksError, match="embed_dim=0 must be at least 1"):
         _config_from_args(args)
 
 
