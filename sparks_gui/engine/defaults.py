@@ -68,7 +68,7 @@ def resolve(config: SparksConfig, recording: Recording, warn: bool = True) -> Re
         if length == 0:
             shortest = max(4 * window, 20)
             tau = config.tau_s or _auto_tau(dt)
-            length = max(int(round(STATE_WINDOWS * tau / dt)), shortest)
+            length = max(round(STATE_WINDOWS * tau / dt), shortest)
             length = min(length, MAX_SEGMENT, max(n_time // MIN_SEGMENTS, shortest))
             length = max(min(length, n_time), min(shortest, n_time))
             changes["segment_length"] = length
@@ -77,7 +77,7 @@ def resolve(config: SparksConfig, recording: Recording, warn: bool = True) -> Re
                                        f"{shortest} bins (4 decoder windows), at most {MAX_SEGMENT}, and at least "
                                        f"{MIN_SEGMENTS} segments of the {n_time}-bin recording where possible")
         n_examples = max(n_time // max(length, 1), 0)
-    n_test = 0 if config.test_fraction <= 0 or n_examples < 2 else min(max(int(round(config.test_fraction * n_examples)), 1), n_examples - 1)
+    n_test = 0 if config.test_fraction <= 0 or n_examples < 2 else min(max(round(config.test_fraction * n_examples), 1), n_examples - 1)
     n_train = n_examples - n_test
     if not trials and n_examples:
         stride = config.train_stride or max(1, length // 4)

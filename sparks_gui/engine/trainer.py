@@ -31,9 +31,9 @@ from ..model.sparks import (
 )
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SparksConfig
-from .defaults import resolve as resolve_defaults, resolve_for_data
-from .inference import data_meta
 from .dataset import PreparedData, prepare
+from .defaults import resolve as resolve_defaults
+from .defaults import resolve_for_data
 from .events import (
     AttentionSnapshot,
     CheckpointWritten,
@@ -46,6 +46,7 @@ from .events import (
     Started,
     StepProgress,
 )
+from .inference import data_meta
 
 ATTENTION_SEQUENCE_BYTES = 64e6
 """Attention sequences in snapshots are subsampled in time to stay under this size."""
