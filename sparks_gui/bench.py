@@ -15,7 +15,8 @@ path, the straightforward implementation), ``sparks_ai_reference``, and the scal
 ``scale_N{65,256,1000}_T{600,5000}`` (truncated BPTT, chunks of 100; batch shrinks with N),
 ``scale_N5000_T600_sparse64`` (the sparse variant, 64 partners per neuron),
 ``reference_config_torch_backend`` (the device-agnostic checkpointed torch path on this
-CPU) and, when CUDA is present, ``cuda_*`` rows: the reference config with the
+CPU), ``reference_config_input_residual`` (the engine's default encoder: plus the input
+residual) and, when CUDA is present, ``cuda_*`` rows: the reference config with the
 ``torch_compile`` backend in bf16 and fp32 and eager, the N = 256/1000 x T = 5000 scale
 rows, and ``cuda_hebbian_update_N1000`` (the state update's achieved memory bandwidth
 as a fraction of a device-to-device copy's).
@@ -48,6 +49,8 @@ def cases(quick: bool = False) -> list[dict[str, Any]]:
     out.append(dict(name="reference_config_torch_loop", **{**ref, "backend": "reference", "repeats": 1}))
     # the device-agnostic path (what CUDA runs), timed on this CPU
     out.append(dict(name="reference_config_torch_backend", **{**ref, "backend": "torch", "repeats": 1}))
+    # the engine's default encoder adds the input residual (one [N, 2d] map of the counts)
+    out.append(dict(name="reference_config_input_residual", **{**ref, "input_residual": True}))
     out.append(dict(name="sparks_ai_reference", kind="sparks_ai", **{**ref, "repeats": 2}))
     for n in (65, 256, 1000):
         for t in (600, 5000):
@@ -191,6 +194,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     B, N, T = spec["batch"], spec["neurons"], spec["steps"]
     model = SparksModel(N, n_out=2, latent_dim=spec["latent_dim"], embed_dim=spec["embed_dim"], n_heads=spec["n_heads"],
                         tau_p=spec["tau_p"], tau_f=spec["tau_f"], dt=0.001, backend=spec["backend"],
+                        input_residual=spec.get("input_residual", False),
                         **({"n_partners": spec["n_partners"]} if spec.get("n_partners") else {})).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = (torch.rand(B, N, T, device=device) < spec["rate"]).float()  # ~20 Hz at 1 ms
