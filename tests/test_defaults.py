@@ -102,3 +102,29 @@ def test_trainer_resolves_auto_fields_and_r2_undefined_on_constant_target():
     ends = [e for e in tr.run() if isinstance(e, EpochEnd)]
     m = ends[-1].metrics
     assert np.isnan(m["r2"]) and "cannot be computed" in m["r2_note"]
+
+
+def test_rebinned_counts_train_without_nan_at_default_settings():
+    """bin_factor > 1 turns 1 ms spikes into counts (here up to ~10 per bin): the defaults train, finite."""
+    import torch
+
+    from sparks_gui.engine.events import EpochEnd, Failed
+    from sparks_gui.engine.trainer import Trainer
+
+    rng = np.random.default_rng(1)
+    n, T = 20, 40_000
+    rate = 0.05 + 0.25 * (np.sin(np.arange(T) / 400.0)[None] > 0)  # 50-300 Hz at 1 ms
+    x = (rng.random((n, T)) < rate).astype(np.float32)
+    rec = Recording(activity=x, dt=0.001, kind="spikes", behaviour={"drive": rate[0][:, None].astype(np.float32)})
+    tr = Trainer(SparksConfig(target="drive", bin_factor=20, epochs=2, seed=0), rec)
+    assert tr.data.x.max() >= 8  # real counts reach the Hebbian layer
+    events = list(tr.run())
+    assert not any(isinstance(e, Failed) for e in events), [e.message for e in events if isinstance(e, Failed)]
+    losses = [e.train_loss for e in events if isinstance(e, EpochEnd)]
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    # gradients at the trained point are finite and bounded on a batch of counts
+    xb = torch.from_numpy(tr.data.x[tr.data.train_idx[:4]])
+    out = tr.model(xb, sample=False)
+    out.mu.pow(2).mean().backward()
+    norms = [p.grad.norm().item() for p in tr.model.parameters() if p.grad is not None]
+    assert norms and all(np.isfinite(norms)) and max(norms) < 1e3
