@@ -345,7 +345,7 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
         "n_test": int(len(data.test_idx)),
         "n_neurons": int(data.n_neurons),
         "dt_s": float(data.dt),
-        "epochs": int(config.epochs),
+        "epochs": int(trainer.config.epochs),
         "seed": int(config.seed),
         "device": str(trainer.device),
         "train_seconds": float(finished.metrics.get("train_seconds", float("nan"))) if finished else None,

@@ -193,12 +193,12 @@ class TrainingWidget(QWidget):
         self.progress.setValue(ev.epoch * ev.steps_per_epoch)
         self.status.setText(f"Training on {ev.n_train} examples ({ev.n_test} held out) · target "
                             f"<b>{ev.target}</b> · loss {ev.loss} · {ev.device}")
-        self.progress.setFormat(f"epoch {ev.epoch + 1}/{self.session.config.epochs}")
+        self.progress.setFormat(f"epoch {ev.epoch + 1}/{self._epochs()}")
 
     def _on_progress(self, ev, _losses) -> None:
         self.progress.setValue(ev.step)
         paused = " · paused" if self.pause_btn.isChecked() else ""
-        self.progress.setFormat(f"epoch {ev.epoch + 1}/{self.session.config.epochs} · step {ev.step}/{ev.total_steps}"
+        self.progress.setFormat(f"epoch {ev.epoch + 1}/{self._epochs()} · step {ev.step}/{ev.total_steps}"
                                 f" · loss {ev.loss:.4f} · ETA {format_seconds(ev.eta_s)}{paused}")
 
     def _on_epoch(self, ev) -> None:
@@ -239,6 +239,11 @@ class TrainingWidget(QWidget):
         show_info(message.format(result))
         return result
 
+
+    def _epochs(self) -> int:
+        """Epochs of the run in progress ("auto" resolved by the trainer), else of the form's config."""
+        tr = getattr(self.session, "trainer", None)
+        return int(getattr(getattr(tr, "config", None), "epochs", 0) or self.session.config.epochs)
 
     def _show_auto_values(self, rec) -> None:
         """Show in the form what the "auto" fields will be for the recording (the engine's choice and why)."""
