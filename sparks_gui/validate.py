@@ -521,6 +521,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         if not rows:
             continue
         metrics = list(dict.fromkeys(r["metric"] for r in rows))
+        seeds_of: dict[str, set] = {}
+        for r in rows:
+            seeds_of.setdefault(r["method"], set()).add(r["seed"])
+        rows = [{**r, "method": f"{r['method']}, seed {r['seed']}"} if len(seeds_of[r["method"]]) > 1 else r for r in rows]
         methods = list(dict.fromkeys(r["method"] for r in rows))
         lines += ["", f"## {ds}", ""]
         extra = report["extra"].get(ds)

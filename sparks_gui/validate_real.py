@@ -137,7 +137,8 @@ def _decoding(rep, name: str, rec, target: str, seeds: tuple[int, ...], encoders
     for lags in (1, 3, 5):
         t0 = time.perf_counter()
         r2 = wiener_r2(x_tr, y_tr, train_mask, x_te, y_te, test_mask, lags)
-        rep.add(name, f"wiener filter ({lags} lags)", {"heldout_r2": r2}, time.perf_counter() - t0, kind="baseline")
+        rep.add(name, f"wiener filter ({lags} lags)", {"heldout_r2": r2}, time.perf_counter() - t0, kind="baseline",
+                seed=seeds[-1])  # the split of the last SPARKS fit
     for enc, vals in scores.items():
         if len(vals) > 1:
             rep.add(name, f"sparks[{enc}] defaults, mean of {len(vals)} seeds",
