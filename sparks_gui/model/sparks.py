@@ -114,7 +114,7 @@ class SessionEncoder(nn.Module):
         self.hebbian = HebbianAttention(n_neurons, embed_dim, **hebbian_kw)
         self.token_ff = TokenFeedForward(embed_dim) if token_ff else None
         self.input_embed = nn.Parameter(torch.randn(n_neurons, embed_dim) / math.sqrt(embed_dim)) if input_residual else None
-        self._input_scale = 1.0 if hebbian_kw.get("kind", "spikes") == "calcium" else None
+        self._compress_counts = hebbian_kw.get("kind", "spikes") != "calcium"
         # mu and logvar heads, stacked: one linear map of the flattened [N * E] tokens
         self.head = nn.Linear(n_neurons * embed_dim, 2 * latent_dim)
 
@@ -150,12 +150,14 @@ class SessionEncoder(nn.Module):
         const = torch.einsum("kie,e->k", W_head, token_bias[0]) + self.head.bias
         return Kt, const
 
-    def _input_tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """Each neuron's current activity times its embedding: [B, T, N, E] (counts compressed by log1p)."""
+    def _input_values(self, x: torch.Tensor) -> torch.Tensor:
+        """Each neuron's current activity [B, T, N] as the input residual sees it (counts through log1p)."""
         s = x.transpose(1, 2)
-        if self._input_scale is None:
-            s = torch.log1p(s.clamp_min(0))
-        return s[..., None] * self.input_embed
+        return torch.log1p(s.clamp_min(0)) if self._compress_counts else s
+
+    def _input_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Each neuron's current activity times its embedding: [B, T, N, E]."""
+        return self._input_values(x)[..., None] * self.input_embed
 
     def forward(self, x, state: HebbianState | None, blocks: nn.ModuleList, fused: bool):
         heb = self.hebbian
@@ -167,9 +169,7 @@ class SessionEncoder(nn.Module):
                                          idx=heb.partners)
             if self.input_embed is not None:  # linear in the input: fold the head into one [N, 2d] map
                 W_head = self.head.weight.view(2 * self.latent_dim, self.n_neurons, -1)
-                s = x.transpose(1, 2)
-                s = torch.log1p(s.clamp_min(0)) if self._input_scale is None else s
-                out = out + s @ torch.einsum("kie,ie->ik", W_head, self.input_embed)
+                out = out + self._input_values(x) @ torch.einsum("kie,ie->ik", W_head, self.input_embed)
             mu, logvar = latent_stats(out + const, self.latent_dim)
         elif fused and len(blocks) == 0:  # feed-forward block: tokens without storing the attention sequence
             tok, state = hebbian_tokens(state, x, *heb.trace_params(), heb.value, heb.rule, heb.lo, heb.hi,
