@@ -122,6 +122,23 @@ def test_hour_of_imaging_with_frame_times_and_cell_positions(tmp_path):
     assert any("dt = 0.1 s was given, but the time stamps 'frameTimes' step by 0.05 s" in m for m in msgs)
 
 
+def test_cell_id_vector_does_not_decide_the_time_axis(tmp_path):
+    """As in the public MEC ultraslow-oscillation session: [neurons, time] sparse events next to the
+    neurons' IDs (``cells_d``, one per neuron).  The IDs are per-neuron metadata, not a behaviour
+    with one sample per bin: the 484 x 27832 matrix is 484 neurons, not 27832."""
+    import scipy.io
+    import scipy.sparse as sp
+
+    events = sp.random(48, 2_800, density=0.01, format="csc", random_state=2, data_rvs=np.ones)
+    ids = np.sort(np.random.default_rng(0).choice(np.arange(1, 60), 48, replace=False)).astype(np.uint16)
+    scipy.io.savemat(tmp_path / "session17.mat", {"spikes_d_s": events, "cells_d": ids})
+    rec, msgs = load(tmp_path / "session17.mat", fs=7.73)
+    assert rec.activity.shape == (48, 2_800) and rec.provenance["layout"] == "neurons_time"
+    assert rec.behaviour == {} and rec.dt == pytest.approx(1 / 7.73)
+    np.testing.assert_array_equal(rec.neuron_meta["cells_d"].reshape(-1), ids)
+    assert not any("read as time x neurons" in m for m in msgs)
+
+
 def test_sparse_mat_v73_and_logical(tmp_path):
     import scipy.sparse as sp
 

@@ -60,7 +60,8 @@ NEGATIVE_NAMES = {"song", "spec", "spectrogram", "specgram", "audio", "sound", "
                   "waveform", "waveforms", "weights", "w", "h"}
 PER_NEURON_NAMES = {"id", "ids", "neuron_ids", "unit_ids", "cell_ids", "depth", "depths", "area", "areas", "region",
                     "regions", "iscell", "cell_type", "celltype", "location", "locations", "channel", "channels",
-                    "cluster", "clusters", "quality", "snr", "layer", "electrode", "electrodes", "shank"}
+                    "cluster", "clusters", "quality", "snr", "layer", "electrode", "electrodes", "shank",
+                    "cell", "cells", "neuron", "neurons", "unit", "units", "roi", "rois"}
 _SPLIT_RE = re.compile(r"^(?P<base>.+?)[_\-. ]?(?P<split>train|test|training|testing|valid|val|tr|te|trn|tst)$", re.IGNORECASE)
 _TRAIN_SPLITS = {"train", "training", "tr", "trn"}
 _RATE_RE = re.compile(r"^(?P<prefix>.*?)[_\-. ]?(?P<what>fs|fps|srate|samprate|framerate|frame_rate|samplingrate|"
