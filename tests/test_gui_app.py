@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -249,8 +250,9 @@ def test_exports_exist_and_reload_equal(app, qtbot, tmp_path):
                  "views/decoding.png", "views/loss.png", "figures/fig_loss.pdf", "figures/fig_latents.pdf"):
         assert (folder / name).exists() and (folder / name).stat().st_size > 0, name
     np.testing.assert_array_equal(np.load(folder / "ordering.npy"), session.order)
-    csv = np.loadtxt(folder / "ordering.csv", delimiter=",", skiprows=2, dtype=np.int64)
+    csv = np.loadtxt(folder / "ordering.csv", delimiter=",", skiprows=1, dtype=np.int64)  # one header line
     np.testing.assert_array_equal(csv[:, 1], session.order)
+    assert json.loads((folder / "ordering.json").read_text())["ordering"] == "SPARKS latent phase"
     with np.load(folder / "latents.npz") as z:
         np.testing.assert_array_equal(z["latents"], session.results.latents.latents)
     with np.load(folder / "predictions.npz") as z:

@@ -22,18 +22,29 @@ def _need(value, what: str):
     return value
 
 
+ORDERING_COLUMNS = ("rank", "neuron_index", "recording_index", "neuron_id")
+"""Columns of ``ordering.csv``: rank (0 = top row), row in the training selection, row in the whole
+recording, and the recording's neuron id."""
+
+
 def export_ordering(session, folder) -> list[Path]:
-    """``ordering.csv`` (rank, neuron index, neuron id) and ``ordering.npy`` (indices, top row first)."""
+    """``ordering.csv`` (a plain CSV: one header line, then one row per neuron, see
+    :data:`ORDERING_COLUMNS`), ``ordering.npy`` (indices, top row first) and ``ordering.json``
+    (which ordering it is, the recording and the columns: metadata kept out of the CSV so that
+    every CSV reader takes it as it is)."""
     rec = _need(session.training_recording(), "neurons")
     order = np.asarray(session.order if session.order is not None else np.arange(rec.n_neurons), dtype=np.int64)
     folder = Path(folder)
     ids = np.asarray(rec.neuron_ids)[order]
     orig = np.array([session.original_neuron_index(int(i)) for i in order])
-    lines = [f"# ordering: {session.ordering_name}", "rank,neuron_index,recording_index,neuron_id"]
+    lines = [",".join(ORDERING_COLUMNS)]
     lines += [f"{r},{int(i)},{int(o)},{nid}" for r, (i, o, nid) in enumerate(zip(order, orig, ids))]
     csv = atomic_write_text(folder / "ordering.csv", "\n".join(lines) + "\n")
     npy = atomic_save(folder / "ordering.npy", lambda p: np.save(p, order))
-    return [Path(csv), Path(npy)]
+    meta = {"ordering": session.ordering_name, "recording": getattr(rec, "name", None),
+            "n_neurons": int(len(order)), "columns": list(ORDERING_COLUMNS), "files": ["ordering.csv", "ordering.npy"]}
+    sidecar = atomic_write_text(folder / "ordering.json", json.dumps(meta, indent=2, default=_jsonable) + "\n")
+    return [Path(csv), Path(npy), Path(sidecar)]
 
 
 def whole_recording_results(session) -> dict[str, Any] | None:
