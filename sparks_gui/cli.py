@@ -1,16 +1,23 @@
 """The ``sparks-gui`` command: gui (default), demo, train, inspect, bench, validate.
 
-Every user error ends with a one-line message on stderr and exit status 2;
-unexpected failures exit with status 1.
+Every user error ends with a one-line message on stderr that says what to do, and exit
+status 2: :class:`~sparks_gui.errors.SparksError`, and the errors of the machine a user
+can fix (a folder that cannot be written, a full disk, memory).  Unexpected failures exit
+with status 1 and a one-line message too.  No traceback is printed unless ``--debug`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
+import os
+import re
 import sys
+import tempfile
 import time
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,6 +27,40 @@ import numpy as np
 from .errors import SparksError
 
 COMMANDS = ("gui", "demo", "train", "inspect", "bench", "validate")
+
+
+def _add_debug_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="on an error, print the full traceback as well as the message")
+
+
+def check_output_folder(out: str | Path, flag: str = "--out", create: bool = True) -> Path:
+    """``out`` as a folder results can be written to, or :class:`SparksError` saying why not.
+
+    With ``create`` False nothing is made yet: the nearest existing folder above ``out`` must
+    accept new entries (checked before a long load, so that a bad ``--out`` fails at once).
+    """
+    out = Path(out).expanduser()
+    fix = f"Give {flag} a folder you can write to (new or existing), e.g. {flag} ./sparks-runs/run1."
+    if out.exists() and not out.is_dir():
+        raise SparksError(f"{flag} '{out}' is an existing file, not a folder.", fix)
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SparksError(f"{flag} '{out}' is inside '{parent}', which is a file, not a folder.", fix)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SparksError(f"{flag} '{out}' cannot be written: '{parent}' is read-only for you.", fix)
+    if not create:
+        return out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".sparks-write-test-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise SparksError(f"{flag} '{out}' cannot be written ({exc.strerror or exc}).", fix) from exc
+    return out
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -222,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train SPARKS on neural recordings and look inside it while it learns.",
         epilog="With no command, opens the napari app (optionally with FILE).",
     )
+    _add_debug_option(parser)
     sub = parser.add_subparsers(dest="command")
     g = sub.add_parser("gui", help="open napari with the SPARKS docks (default)")
     g.add_argument("file", nargs="?", default=None)
@@ -254,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--real", action="store_true",
                    help="real recordings instead: SPARKS with its defaults vs Wiener filters and PCA (docs/validation.md)")
     v.add_argument("--data-dir", default=None, help="folder with real recordings that are not shipped (chewie_demo.mat)")
+    for p in sub.choices.values():
+        _add_debug_option(p)
     return parser
 
 
@@ -290,7 +334,7 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
     progress = progress and main_process
     config = config.replace(out_dir=str(out_dir))
     if main_process:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        check_output_folder(out_dir)
     trainer = Trainer(config, recording, dist=dist)
     if main_process:
         trainer.config.to_json(out_dir / "config.json")  # "auto" fields as chosen for this recording
@@ -313,7 +357,7 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
         elif isinstance(ev, Failed):
             if bar is not None:
                 bar.close()
-            raise SparksError(ev.message)
+            raise SparksError(ev.message, _failure_fix(ev.message, trainer.config))
         elif isinstance(ev, Finished):
             finished = ev
     if bar is not None:
@@ -376,6 +420,20 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
     return metrics
 
 
+_MEMORY_WORDS = re.compile(r"out of memory|can't allocate|cannot allocate|not enough memory", re.IGNORECASE)
+
+
+def _failure_fix(message: str, config) -> str | None:
+    """The fix for a training failure whose message does not carry one (memory)."""
+    if "Fix:" in message:
+        return None
+    if _MEMORY_WORDS.search(message):
+        return (f"Lower batch_size (now {config.batch_size}), segment_length (now {config.segment_length}) or "
+                f"latent_dim (now {config.latent_dim}), or train on fewer neurons; on a GPU, --device cpu uses "
+                "the main memory.")
+    return None
+
+
 def _cmd_demo(args) -> int:
     from .data.synthetic import make_reach
 
@@ -385,7 +443,7 @@ def _cmd_demo(args) -> int:
 
     base = SparksConfig(target="hand_pos", epochs=30, bin_factor=1, latent_dim=3)  # 3-D trajectories to look at
     cfg = _config_from_args(args, base)
-    out = Path(args.out or f"sparks-demo-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = check_output_folder(args.out or f"sparks-demo-{time.strftime('%Y%m%d-%H%M%S')}", create=False)
     rec = make_reach(seed=cfg.seed)
     metrics = train_and_export(cfg, rec, out, task="synthetic_reach/hand_pos", progress=not args.quiet)
     print(json.dumps({k: metrics[k] for k in ("task", "test_r2", "train_seconds") if k in metrics}))
@@ -396,13 +454,13 @@ def _cmd_demo(args) -> int:
 def _cmd_train(args) -> int:
     from .data.io import load_recording
 
+    out = check_output_folder(args.out or f"sparks-run-{time.strftime('%Y%m%d-%H%M%S')}", create=False)
+    cfg = _config_from_args(args)  # a bad config fails before the (possibly long) load
     rec = load_recording(args.data, **_loader_options(args))
-    cfg = _config_from_args(args)
     changes = {"data_path": str(Path(args.data).resolve())}
     if args.target is not None:
         changes["target"] = args.target
     cfg = cfg.replace(**changes)
-    out = Path(args.out or f"sparks-run-{time.strftime('%Y%m%d-%H%M%S')}")
     dist = None
     if args.distributed:
         from .engine.distributed import init_from_env
@@ -434,6 +492,7 @@ def _cmd_validate(args) -> int:
     from .validate import settings_for
 
     settings = replace(settings_for("real"), data_dir=args.data_dir) if args.real else None
+    check_output_folder(args.out)
     report = run_validation(args.out, quick=args.quick, settings=settings)
     missed = [t["target"] for t in report["targets"] if t["passed"] is False]
     print(json.dumps({"report": str(Path(args.out) / "report.md"), "targets_missed": missed, "errors": report["errors"]}))
@@ -449,12 +508,35 @@ def _cmd_gui(args) -> int:
     return launch(getattr(args, "file", None), sample=getattr(args, "sample", None))
 
 
+def _os_error_message(exc: OSError) -> tuple[str, str]:
+    """(problem, fix) for an error of the file system."""
+    where = f" '{exc.filename}'" if exc.filename else ""
+    problem = f"{exc.strerror or exc}{where}."
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return problem, "Free disk space, or write elsewhere with --out."
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return problem, "Choose a place you may write to (e.g. --out ./sparks-runs/run1) and files you may read."
+    if exc.errno == errno.ENOENT:
+        return problem, "Check the path."
+    return problem, "Check the path, its permissions and the free disk space."
+
+
+def _error(message: str, exc: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    print(f"sparks-gui: error: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
-        argv = ["gui", *argv]
+    lead = 0
+    while lead < len(argv) and argv[lead] == "--debug":  # global options before the command
+        lead += 1
+    if lead == len(argv) or (argv[lead] not in COMMANDS and not argv[lead].startswith("-")):
+        argv = [*argv[:lead], "gui", *argv[lead:]]
     args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
     handlers = {"gui": _cmd_gui, "demo": _cmd_demo, "train": _cmd_train, "inspect": _cmd_inspect, "bench": _cmd_bench,
                 "validate": _cmd_validate}
     try:
@@ -465,11 +547,23 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _print_warning
             return handlers[args.command](args)
     except SparksError as exc:
-        print(f"sparks-gui: error: {exc}", file=sys.stderr)
+        _error(str(exc), exc, debug)
         return 2
     except KeyboardInterrupt:
         print("sparks-gui: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine's, not ours: a folder, a disk, a permission
+        problem, fix = _os_error_message(exc)
+        _error(f"{problem} Fix: {fix}", exc, debug)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only on request
+        if isinstance(exc, MemoryError) or _MEMORY_WORDS.search(str(exc)):  # incl. torch's OutOfMemoryError
+            _error(f"out of memory ({type(exc).__name__}: {str(exc)[:300]}). Fix: lower batch_size, segment_length "
+                   "or latent_dim, or train on fewer neurons; on a GPU, --device cpu uses the main memory.", exc, debug)
+            return 2
+        hint = "" if debug else " Run again with --debug for the traceback, and please report it."
+        _error(f"unexpected {type(exc).__name__}: {exc}.{hint}", exc, debug)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

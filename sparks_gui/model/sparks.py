@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import SparksError
 from .encoders import ENCODER_CLASSES, ENCODERS, TOKEN_ENCODERS, latent_stats, latent_stats_from_tokens
 from .hebbian import HebbianAttention, HebbianState, hebbian_readout, hebbian_tokens, one_step_enabled
 
@@ -21,9 +22,48 @@ LOSSES = ("mse", "bce", "poisson", "cross_entropy")
 
 
 def pick_device(requested: str = "auto") -> torch.device:
-    """cuda > mps > cpu when ``requested`` is "auto"; otherwise exactly what was asked."""
-    if requested != "auto":
-        return torch.device(requested)
+    """cuda > mps > cpu when ``requested`` is "auto"; otherwise exactly what was asked.
+
+    A request this machine cannot meet (a name torch does not know, CUDA on a torch built
+    without it or with no GPU visible, a GPU index past the last one, MPS off a Mac) raises
+    :class:`~sparks_gui.errors.SparksError` saying what to use instead.
+    """
+    if requested is None or str(requested).strip().lower() in ("", "auto"):
+        return _best_device()
+    name = str(requested).strip()
+    use_instead = "Use device 'cpu' (--device cpu), or 'auto' for the best device this machine has."
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise SparksError(f"device '{name}' is not a device name torch knows.",
+                          f"{use_instead} Device names are auto, cpu, cuda, cuda:N and mps.") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            why = (f"this torch ({torch.__version__}) was built without CUDA" if torch.version.cuda is None
+                   else "no CUDA GPU is visible (driver, CUDA_VISIBLE_DEVICES?)")
+            raise SparksError(f"device '{name}' was requested, but {why}.",
+                              f"{use_instead} For a GPU, install a CUDA build of torch (pytorch.org).")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise SparksError(f"device '{name}' was requested, but this machine has {count} CUDA GPU(s) "
+                              f"(cuda:0 to cuda:{count - 1}).",
+                              f"Use --device cuda:0 .. cuda:{count - 1}, auto, or --device cpu.")
+    elif device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise SparksError(f"device '{name}' was requested, but MPS (Apple-silicon GPU) is not available here.",
+                              use_instead)
+    elif device.type != "cpu":
+        try:
+            torch.zeros(1, device=device)
+        except Exception as exc:  # noqa: BLE001 - any failure means the device cannot be used
+            raise SparksError(f"device '{name}' cannot be used here ({type(exc).__name__}: {exc}).",
+                              use_instead) from None
+    return device
+
+
+def _best_device() -> torch.device:
+    """cuda > mps > cpu: the first this machine has."""
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
