@@ -256,3 +256,25 @@ def test_bf16_mixed_precision_trains_to_the_fp32_floor():
         assert lat.latents.dtype == np.float32 and np.isfinite(lat.latents).all()
     assert tr._amp_dtype == torch.bfloat16
     assert r2["bf16"] > 0.2 and abs(r2["bf16"] - r2["fp32"]) < 0.05, r2  # 8 short epochs: fp32 reaches ~0.3
+
+
+def test_trace_parameters_have_their_own_learning_rate():
+    """log tau / log w sit in their own Adam group (lr x trace_lr_scale, eps 1e-12): scale 0 freezes
+    them, a larger scale moves them further; everything else trains the same way."""
+    rec = _tiny_reach()
+    moved = {}
+    for scale in (0.0, 1.0, 10.0):
+        tr = Trainer(SparksConfig(**TINY, trace_lr_scale=scale), rec)
+        heb = tr.model.sessions[0].hebbian
+        before = heb.log_tau_pre.detach().clone()
+        groups = tr._param_groups()
+        assert len(groups) == 2 and groups[1]["eps"] == 1e-12
+        assert groups[1]["lr"] == pytest.approx(tr.config.lr * scale)
+        assert {id(p) for p in groups[1]["params"]} == {id(getattr(heb, n)) for n in
+                                                         ("log_tau_pre", "log_tau_post", "log_w_pre", "log_w_post")}
+        _events(tr)
+        moved[scale] = float((heb.log_tau_pre.detach() - before).abs().max())
+    assert moved[0.0] == 0.0
+    assert 0 < moved[1.0] < moved[10.0]
+    with pytest.raises(Exception, match="trace_lr_scale"):
+        SparksConfig(**TINY, trace_lr_scale=-1.0).validate()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SparksError
+from .config_types import check_field_types
 
 GRAD_MODES = ("full", "truncated", "online", "online_chunked")
 HEBBIAN_BACKENDS = ("auto", "cpu_kernel", "torch", "torch_compile", "reference")
@@ -85,6 +86,11 @@ class SparksConfig:
     data) or ``local`` (neighbours in the recording's neuron order, e.g. by depth)."""
     stdp_rule: str = "soft_bounded"
     learn_traces: bool = True
+    """False freezes tau and w (the fixed-trace control)."""
+    trace_lr_scale: float = 1.0
+    """Learning rate of the trace time constants and weights (log tau, log w) relative to ``lr``.
+    They get their own Adam group with eps 1e-12: their per-pair gradients are small (1e-8 to
+    1e-6 with the loss averaged over time), close to Adam's default eps."""
     token_ff: bool = False
     """Residual feed-forward block (RMS norm, two gated linear units) on every neuron token
     after the Hebbian read-out, as in the reference package.  Off by default: on real reaching
@@ -93,7 +99,6 @@ class SparksConfig:
     """Add each neuron's own current activity (a learned per-neuron embedding; counts through
     log1p) to its token, beside the Hebbian read-out.  On real reaching counts it lifts held-out
     velocity R2 by about 0.06 (docs/validation.md); False gives the paper's encoder."""
-    """False freezes tau and w (the fixed-trace control)."""
     beta: float = 0.001
     """Weight of the KL term."""
     loss: str = "auto"
@@ -140,6 +145,7 @@ class SparksConfig:
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
+        check_field_types(self)  # wrong types (epochs: ten) -> SparksError naming the field, value and type
         def need(ok: bool, problem: str, fix: str) -> None:
             if not ok:
                 raise SparksError(problem, fix)
@@ -164,6 +170,8 @@ class SparksConfig:
         need(self.partner_selection in ("correlation", "local"), f"partner_selection '{self.partner_selection}' is unknown.",
              "Use 'correlation' or 'local'.")
         need(self.lr > 0, f"lr={self.lr} must be positive.", "Use e.g. 3e-3.")
+        need(self.trace_lr_scale >= 0, f"trace_lr_scale={self.trace_lr_scale} must be >= 0.",
+             "Use 1 (same learning rate as the rest) or 0 to keep the traces where they start.")
         need(self.hebbian_backend in HEBBIAN_BACKENDS, f"hebbian_backend '{self.hebbian_backend}' is unknown.",
              f"Use one of {HEBBIAN_BACKENDS}.")
         need(self.precision in PRECISIONS, f"precision '{self.precision}' is unknown.", f"Use one of {PRECISIONS}.")

@@ -19,7 +19,7 @@ import torch
 
 from ..data.recording import Recording
 from ..errors import SparksError
-from ..model.hebbian import one_step_gradients
+from ..model.hebbian import TRACE_PARAMETERS, one_step_gradients
 from ..model.sparks import (
     SparksModel,
     autocast,
@@ -47,6 +47,7 @@ from .events import (
     StepProgress,
 )
 from .inference import data_meta
+from .memory import check_memory
 
 ATTENTION_SEQUENCE_BYTES = 64e6
 """Attention sequences in snapshots are subsampled in time to stay under this size."""
@@ -155,6 +156,8 @@ class Trainer:
         self.dist = dist
         """A :class:`~sparks_gui.engine.distributed.DistContext` for data-parallel training, or None."""
         self.device = dist.device if dist is not None else pick_device(config.device)
+        self.memory = check_memory(config, data, self.device, model=model, parameters=parameters)
+        """This run's memory estimate (``engine/memory.py``); a config that cannot fit raised SparksError."""
         if model is None:
             with torch.random.fork_rng(devices=[]):  # the initial weights depend on the seed only
                 torch.manual_seed(config.seed)
@@ -240,6 +243,18 @@ class Trainer:
     def _trainable(self):
         params = self._parameters if self._parameters is not None else self.model.parameters()
         return [p for p in params if p.requires_grad]
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """Adam groups: the Hebbian trace parameters (log tau, log w) apart, with their own lr and eps."""
+        trace_ids = {id(p) for name, p in self.model.named_parameters()
+                     if name.rsplit(".", 1)[-1] in TRACE_PARAMETERS}
+        params = self._trainable()
+        rest = [p for p in params if id(p) not in trace_ids]
+        traces = [p for p in params if id(p) in trace_ids]
+        groups = [{"params": rest}] if rest else []
+        if traces:
+            groups.append({"params": traces, "lr": self.config.lr * self.config.trace_lr_scale, "eps": 1e-12})
+        return groups
 
     @torch.no_grad()
     def evaluate(self, idx: np.ndarray, batch_size: int | None = None) -> dict[str, Any]:
@@ -344,7 +359,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(cfg.seed)
-        optimiser = torch.optim.Adam(self._trainable(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        optimiser = torch.optim.Adam(self._param_groups(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         start_epoch = 0
         if self._resume is not None:
             ck = load_checkpoint(self._resume, map_location=self.device)

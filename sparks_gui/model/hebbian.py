@@ -591,6 +591,10 @@ def correlation_partners(activity, k: int, smooth_bins: int = 10) -> torch.Tenso
     return partners
 
 
+TRACE_PARAMETERS = ("log_tau_pre", "log_tau_post", "log_w_pre", "log_w_post")
+"""Names of the learnable trace parameters (the trainer gives them their own optimiser group)."""
+
+
 class HebbianAttention(nn.Module):
     """Multi-head Hebbian attention over neuron tokens.
 
@@ -642,10 +646,7 @@ class HebbianAttention(nn.Module):
         K = self.n_partners or n_neurons
         self.register_buffer("partners", local_partners(n_neurons, K) if self.n_partners else None)
         shape = (n_heads, n_neurons, K)
-        init = {
-            "log_tau_pre": math.log(tau_s), "log_tau_post": math.log(tau_s),
-            "log_w_pre": math.log(w_start), "log_w_post": math.log(w_start),
-        }
+        init = dict(zip(TRACE_PARAMETERS, (math.log(tau_s), math.log(tau_s), math.log(w_start), math.log(w_start))))
         for name, value in init.items():
             p = nn.Parameter(torch.full(shape, value), requires_grad=learn_traces)
             self.register_parameter(name, p)
