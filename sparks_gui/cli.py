@@ -76,6 +76,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue an interrupted run from the checkpoint.pt in its folder, with its saved config "
+                        "(only --epochs and --device may change); results go to RUN_DIR unless --out is given")
     _add_set_option(p)
 
 
@@ -273,7 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(d)
 
     t = sub.add_parser("train", help="train on a recording file")
-    t.add_argument("data", help="recording: .nwb, suite2p or Kilosort/phy folder, .npy/.npz/.mat/.h5/.csv, TIFF movie")
+    t.add_argument("data", nargs="?", default=None,
+                   help="recording: .nwb, suite2p or Kilosort/phy folder, .npy/.npz/.mat/.h5/.csv, TIFF movie "
+                        "(with --resume: the run's own recording unless given)")
     t.add_argument("--target", default=None, help="behaviour signal to predict, or 'unsupervised'")
     _add_loader_options(t)
     t.add_argument("--distributed", action="store_true",
@@ -295,7 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quick", action="store_true", help="small sizes, few epochs (a few CPU minutes; CI)")
     v.add_argument("--real", action="store_true",
                    help="real recordings instead: SPARKS with its defaults vs Wiener filters and PCA (docs/validation.md)")
-    v.add_argument("--data-dir", default=None, help="folder with real recordings that are not shipped (chewie_demo.mat)")
+    v.add_argument("--data-dir", default=None,
+                   help="folder with real recordings that are not shipped (chewie_demo.mat, "
+                        "calcium_activity_matrix_60584_session17.mat)")
+    v.add_argument("--only", default=None, metavar="NAMES",
+                   help="comma-separated datasets to run (e.g. real_chewie,real_mec; default: all of the mode)")
     for p in sub.choices.values():
         _add_debug_option(p)
     return parser
@@ -315,8 +324,12 @@ def _config_from_args(args, base=None):
     return cfg.replace(**changes) if changes else cfg
 
 
-def train_and_export(config, recording, out_dir: Path, task: str, progress: bool = True, dist=None) -> dict[str, Any]:
+def train_and_export(config, recording, out_dir: Path, task: str, progress: bool = True, dist=None,
+                     resume: str | Path | None = None) -> dict[str, Any]:
     """Train with a progress bar, then write config, model, latents, predictions, metrics and figures.
+
+    With ``resume`` (a ``checkpoint.pt``) training continues from that checkpoint exactly (model,
+    optimiser, random state, history): the result equals an uninterrupted run.
 
     ``latents.npy`` / ``predictions.npy`` hold the training examples; for a continuous recording
     ``recording_latents.npy`` [T, d] and ``recording_predictions.npy`` [T, k] cover the whole
@@ -335,7 +348,8 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
     config = config.replace(out_dir=str(out_dir))
     if main_process:
         check_output_folder(out_dir)
-    trainer = Trainer(config, recording, dist=dist)
+    trainer = Trainer(config, recording, dist=dist, resume=resume)
+    resumed_from = _check_resumable(trainer, resume) if resume is not None else None
     if main_process:
         trainer.config.to_json(out_dir / "config.json")  # "auto" fields as chosen for this recording
         for name, why in trainer.config_notes.items():
@@ -396,6 +410,8 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
         "trial_steps_per_s": float(finished.metrics.get("trial_steps_per_s", float("nan"))) if finished else None,
         "final_train_loss": float(trainer.history[-1]["train_loss"]) if trainer.history else None,
     }
+    if resume is not None:
+        metrics["resumed_from_epoch"] = resumed_from
     if test is not None:
         metrics["test_loss"] = float(test["loss"])
         for k, v in test["metrics"].items():
@@ -420,6 +436,78 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
     return metrics
 
 
+def _check_resumable(trainer, checkpoint) -> int:
+    """The epoch ``checkpoint`` reached, after checking that ``trainer`` (its config and the recording
+    it prepared) can continue it: the same model, the same data, and epochs left to train."""
+    from .engine.checkpoint import load_checkpoint
+    from .engine.inference import data_meta
+
+    ck = load_checkpoint(checkpoint)
+    epoch = int(ck.get("epoch", 0))
+    fix = "Resume with the recording (and reading options) the run was trained on, or start a new run."
+    if ck.get("model_spec") != trainer.model.spec():
+        was, now = (ck.get("model_spec") or {}).get("sessions"), trainer.model.spec()["sessions"]
+        raise SparksError(f"The checkpoint '{checkpoint}' holds a different model than this recording and config "
+                          f"build (sessions {was} vs {now}).", fix)
+    saved, now = ck.get("data_meta") or {}, data_meta(trainer.data)
+    differ = [k for k in ("target", "loss", "dt", "kind", "example_length") if k in saved and saved[k] != now[k]]
+    if differ:
+        raise SparksError(f"The recording does not match the run in '{Path(checkpoint).parent}': "
+                          + ", ".join(f"{k} {saved[k]} (run) vs {now[k]} (now)" for k in differ) + ".", fix)
+    if trainer.config.epochs <= epoch:
+        raise SparksError(f"The run in '{Path(checkpoint).parent}' already reached epoch {epoch} of "
+                          f"{trainer.config.epochs}.", f"Give --epochs above {epoch} to train it further.")
+    return epoch
+
+
+RESUME_CHANGEABLE = ("epochs", "device", "out_dir", "data_path")
+"""Config fields ``--resume`` lets change: the rest must stay as saved for the run to continue exactly."""
+
+
+def _resume_setup(args) -> tuple[Any, Path, dict[str, Any]]:
+    """``(config, checkpoint, recording.json contents)`` for ``--resume RUN_DIR``: the saved config with
+    the few changes ``RESUME_CHANGEABLE`` allows (``--epochs``, ``--device``)."""
+    import dataclasses
+
+    from .engine.config import SparksConfig
+
+    run = Path(args.resume).expanduser()
+    fix = "Give --resume the folder of the interrupted run (its --out), which holds checkpoint.pt and config.json."
+    if not run.is_dir():
+        raise SparksError(f"--resume '{run}' is not a folder.", fix)
+    ckpt = run / "checkpoint.pt"
+    if not ckpt.exists():
+        raise SparksError(f"--resume '{run}' holds no checkpoint.pt (a checkpoint is written after each epoch).",
+                          "The run stopped before its first epoch ended: start it again without --resume.")
+    if args.config:
+        raise SparksError("--resume continues a run with its saved config; --config cannot be combined with it.",
+                          "Drop --config, or start a new run with it.")
+    saved = SparksConfig.load(run / "config.json") if (run / "config.json").exists() else None
+    if saved is None:
+        from .engine.checkpoint import load_checkpoint
+
+        saved = SparksConfig.from_dict(load_checkpoint(ckpt)["config"])
+    cfg = _config_from_args(args, saved)
+    changed = [f.name for f in dataclasses.fields(SparksConfig)
+               if f.name not in RESUME_CHANGEABLE and getattr(cfg, f.name) != getattr(saved, f.name)]
+    if getattr(args, "target", None) is not None and args.target != saved.target:
+        changed.append("target")
+    if changed:
+        raise SparksError(f"--resume continues the run with its saved config; {', '.join(changed)} cannot change.",
+                          "Drop those options (only --epochs and --device may change), or start a new run.")
+    source = {}
+    if (run / RECORDING_FILE).exists():
+        try:
+            source = json.loads((run / RECORDING_FILE).read_text())
+        except (OSError, ValueError):
+            source = {}
+    return cfg, ckpt, source
+
+
+RECORDING_FILE = "recording.json"
+"""Written into a ``train`` run's folder: the recording's path and the reading options, for ``--resume``."""
+
+
 _MEMORY_WORDS = re.compile(r"out of memory|can't allocate|cannot allocate|not enough memory", re.IGNORECASE)
 
 
@@ -441,11 +529,18 @@ def _cmd_demo(args) -> int:
         return _cmd_gui(argparse.Namespace(file=None, sample="reach"))
     from .engine.config import SparksConfig
 
-    base = SparksConfig(target="hand_pos", epochs=30, bin_factor=1, latent_dim=3)  # 3-D trajectories to look at
-    cfg = _config_from_args(args, base)
-    out = check_output_folder(args.out or f"sparks-demo-{time.strftime('%Y%m%d-%H%M%S')}", create=False)
+    resume = None
+    if args.resume:
+        cfg, resume, _ = _resume_setup(args)
+        out = check_output_folder(args.out or args.resume, create=False)
+    else:
+        base = SparksConfig(target="hand_pos", epochs=30, bin_factor=1, latent_dim=3)  # 3-D trajectories to look at
+        cfg = _config_from_args(args, base)
+        out = check_output_folder(args.out or f"sparks-demo-{time.strftime('%Y%m%d-%H%M%S')}", create=False)
     rec = make_reach(seed=cfg.seed)
-    metrics = train_and_export(cfg, rec, out, task="synthetic_reach/hand_pos", progress=not args.quiet)
+    with _resume_hint(out, "sparks-gui demo --headless"):
+        metrics = train_and_export(cfg, rec, out, task="synthetic_reach/hand_pos", progress=not args.quiet,
+                                   resume=resume)
     print(json.dumps({k: metrics[k] for k in ("task", "test_r2", "train_seconds") if k in metrics}))
     print(f"results written to {out}", file=sys.stderr)
     return 0
@@ -454,10 +549,27 @@ def _cmd_demo(args) -> int:
 def _cmd_train(args) -> int:
     from .data.io import load_recording
 
-    out = check_output_folder(args.out or f"sparks-run-{time.strftime('%Y%m%d-%H%M%S')}", create=False)
-    cfg = _config_from_args(args)  # a bad config fails before the (possibly long) load
-    rec = load_recording(args.data, **_loader_options(args))
-    changes = {"data_path": str(Path(args.data).resolve())}
+    resume, options = None, _loader_options(args)
+    if args.resume:
+        cfg, resume, source = _resume_setup(args)
+        out = check_output_folder(args.out or args.resume, create=False)
+        data = args.data or source.get("data_path") or cfg.data_path
+        if not data:
+            raise SparksError(f"The run in '{args.resume}' does not name its recording.",
+                              f"Give it: sparks-gui train FILE --resume {args.resume}")
+        if not options and (not args.data or str(Path(args.data).resolve()) == source.get("data_path")):
+            # the run's own reading options
+            options = dict(source.get("loader_options") or {})
+            if "time_range" in options:
+                options["time_range"] = tuple(options["time_range"])
+    else:
+        if not args.data:
+            raise SparksError("No recording given.", "Write sparks-gui train FILE (or --resume RUN_DIR).")
+        data = args.data
+        out = check_output_folder(args.out or f"sparks-run-{time.strftime('%Y%m%d-%H%M%S')}", create=False)
+        cfg = _config_from_args(args)  # a bad config fails before the (possibly long) load
+    rec = load_recording(data, **options)
+    changes = {"data_path": str(Path(data).resolve())}
     if args.target is not None:
         changes["target"] = args.target
     cfg = cfg.replace(**changes)
@@ -467,13 +579,37 @@ def _cmd_train(args) -> int:
         from .model.sparks import pick_device
 
         dist = init_from_env(pick_device(cfg.device))
-    metrics = train_and_export(cfg, rec, out, task=f"{rec.name}/{cfg.target}", progress=not args.quiet, dist=dist)
+    if dist is None or dist.is_main:
+        from .data.atomic import atomic_write_text
+
+        check_output_folder(out)
+        source = {"data_path": changes["data_path"], "loader_options": options}
+        atomic_write_text(out / RECORDING_FILE, json.dumps(source, indent=2))
+    with _resume_hint(out, "sparks-gui train"):
+        metrics = train_and_export(cfg, rec, out, task=f"{rec.name}/{cfg.target}", progress=not args.quiet, dist=dist,
+                                   resume=resume)
     if dist is not None and not dist.is_main:
         return 0
     summary = {k: v for k, v in metrics.items() if k in ("task", "test_r2", "test_bce", "baseline_bce", "test_accuracy", "train_seconds")}
     print(json.dumps(summary))
     print(f"results written to {out}", file=sys.stderr)
     return 0
+
+
+class _resume_hint:  # noqa: N801 - used as a context manager
+    """On Ctrl-C, say how to continue from the checkpoint left in ``out`` (the interrupt goes on)."""
+
+    def __init__(self, out: Path, command: str):
+        self.out, self.command = Path(out), command
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind is KeyboardInterrupt and (self.out / "checkpoint.pt").exists():
+            print(f"sparks-gui: the last checkpoint is kept in {self.out / 'checkpoint.pt'}; continue with: "
+                  f"{self.command} --resume {self.out}", file=sys.stderr)
+        return False
 
 
 def _cmd_bench(args) -> int:
@@ -485,13 +621,14 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from .validate import run_validation
-
     from dataclasses import replace
 
-    from .validate import settings_for
+    from .validate import run_validation, settings_for
 
-    settings = replace(settings_for("real"), data_dir=args.data_dir) if args.real else None
+    settings = settings_for("real" if args.real else "quick" if args.quick else "full")
+    settings = replace(settings, data_dir=args.data_dir)
+    if args.only:
+        settings = replace(settings, datasets=tuple(n.strip() for n in args.only.split(",") if n.strip()))
     check_output_folder(args.out)
     report = run_validation(args.out, quick=args.quick, settings=settings)
     missed = [t["target"] for t in report["targets"] if t["passed"] is False]

@@ -484,11 +484,19 @@ def _targets(rep: _Report) -> list[dict[str, Any]]:
             best = max(wiener, key=wiener.get)
             check(f"{ds}: SPARKS (defaults) held-out velocity R2 >= the best Wiener filter", sparks >= wiener[best],
                   f"SPARKS {sparks:.3f} vs {best} {wiener[best]:.3f}")
-    agree = [r["value"] for r in rows if r["dataset"] == "real_songbird" and r["metric"] == "phase_agreement_with_pca"
-             and r["method"].startswith("sparks") and r["value"] is not None]
-    if agree:
-        check("real_songbird: whole-recording latent phases agree with PCA's (>= 0.7, mean over seeds)",
-              float(np.mean(agree)) >= 0.7, f"mean {np.mean(agree):.3f} (per seed " + ", ".join(f"{a:.3f}" for a in agree) + ")")
+    for ds in ("real_songbird", "real_mec"):
+        per_seed = [r for r in rows if r["dataset"] == ds and r["method"] == "sparks[hebbian] defaults, whole-recording latents"]
+        agree = [r["value"] for r in per_seed if r["metric"] == "phase_agreement_with_pca" and r["value"] is not None]
+        if agree:
+            check(f"{ds}: whole-recording latent phases agree with PCA's (>= 0.7, mean over seeds)",
+                  float(np.mean(agree)) >= 0.7,
+                  f"mean {np.mean(agree):.3f} (per seed " + ", ".join(f"{a:.3f}" for a in agree) + ")")
+        f_pca = rep.value(ds, "pca_angle", "peak_hz")
+        peaks = [r["value"] for r in per_seed if r["metric"] == "peak_hz" and r["value"] is not None]
+        if peaks and f_pca:
+            check(f"{ds}: the latents oscillate at the PCA angle's frequency (within 15%)",
+                  all(abs(f - f_pca) <= 0.15 * f_pca for f in peaks),
+                  f"PCA {f_pca:.4g} Hz, SPARKS " + ", ".join(f"{f:.4g}" for f in peaks) + " Hz")
     return out
 
 

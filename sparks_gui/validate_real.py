@@ -16,6 +16,11 @@ array name and the bin width as hints) and trained with the default :class:`Spar
 * ``real_chewie`` - centre-out reaching counts (Dyer et al. 2017, ``chewie_demo.mat`` from
   KordingLab/DAD ``data/demo``; no licence file, so not shipped: pass ``--data-dir`` holding
   it): the same comparison on its ``Ytr``/``Xtr`` part.
+* ``real_mec`` - an hour of mouse MEC calcium imaging with ultraslow oscillatory sequences
+  (Gonzalo Cogno et al. 2024, Nature 625:338; session 17 of mouse 60584, 484 cells x 27,832
+  frames at 7.73 Hz, deconvolved events as a sparse matrix, from soledadgcogno/
+  Ultraslow-oscillatory-sequences; no licence file, so not shipped: pass ``--data-dir``): the
+  phase comparison of ``real_songbird``, one seed (about 10 CPU minutes).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-REAL_DATASETS = ("real_songbird", "real_mc_maze", "real_chewie")
+REAL_DATASETS = ("real_songbird", "real_mc_maze", "real_chewie", "real_mec")
 DATA_ROOT = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
@@ -145,42 +150,71 @@ def _decoding(rep, name: str, rec, target: str, seeds: tuple[int, ...], encoders
                     {"heldout_r2": float(np.mean(vals)), "heldout_r2_sd": float(np.std(vals))}, 0.0, kind="summary")
 
 
-def _songbird(rep, figdir: Path, data_dir=None) -> None:
-    from .analysis import neuron_order_from_latents, neuron_order_from_phase, pca_phase, phase_agreement
+def _phase_recovery(rep, name: str, rec, seeds: tuple[int, ...]) -> None:
+    """Unsupervised SPARKS (defaults) on a recording with an oscillatory sequence vs the PCA angle.
+
+    The latents of the whole recording (``transform(rec)``, windowed inference) give a population
+    phase (:func:`ring_phase`); its spectral peak is compared with the PCA angle's, and every
+    neuron's phase (activity-weighted circular mean of the population phase) with PCA's.
+    """
+    from .analysis import neuron_order_from_latents, neuron_order_from_phase, pca_phase, phase_agreement, ring_phase
     from .analysis.oscillation import phase_signal_psd, spectral_peak
-    from .data.io import load_recording
     from .engine.config import SparksConfig
     from .engine.facade import Sparks
 
-    path = _find("MackeviciusData.mat", data_dir)
-    rec = load_recording(path)
     act = rec.activity
     t0 = time.perf_counter()
     ph_pca = pca_phase(act, smooth_bins=1.0)
     key_pca = neuron_order_from_phase(act, ph_pca).key
     f_pca = spectral_peak(*phase_signal_psd(ph_pca, dt=rec.dt)).frequency
-    rep.add("real_songbird", "pca_angle", {"peak_hz": f_pca}, time.perf_counter() - t0, kind="baseline")
+    rep.add(name, "pca_angle", {"peak_hz": f_pca}, time.perf_counter() - t0, kind="baseline")
     agreements = []
-    for seed in rep.settings.real_seeds:
+    for seed in seeds:
         t0 = time.perf_counter()
         est = Sparks(SparksConfig(target="unsupervised", seed=seed)).fit(rec)
         lat = est.transform(rec)  # [T, d]: the whole recording (windowed inference)
         o = neuron_order_from_latents(act, lat)
-        from .analysis import ring_phase
-
         f_sp = spectral_peak(*phase_signal_psd(ring_phase(lat), dt=rec.dt)).frequency
         agree = phase_agreement(o.key, key_pca)
         agreements.append(agree)
-        rep.add("real_songbird", "sparks[hebbian] defaults, whole-recording latents",
+        rep.add(name, "sparks[hebbian] defaults, whole-recording latents",
                 {"peak_hz": f_sp, "phase_agreement_with_pca": agree, "max_abs_latent": float(np.abs(lat).max())},
                 time.perf_counter() - t0, seed=seed)
-        if seed == rep.settings.real_seeds[0]:
-            rep.extra["real_songbird"] = {"n_neurons": int(act.shape[0]), "bins": int(act.shape[1]), "dt": rec.dt,
-                                          "segment_length": est.config.segment_length, "epochs": est.config.epochs}
+        if seed == seeds[0]:
+            rep.extra[name] = {"n_neurons": int(act.shape[0]), "bins": int(act.shape[1]), "dt": rec.dt,
+                               "segment_length": est.config.segment_length, "epochs": est.config.epochs,
+                               "batch_size": est.config.batch_size, "tau_s": est.config.tau_s}
+    if len(agreements) > 1:
+        rep.add(name, f"sparks[hebbian] defaults, mean of {len(agreements)} seeds",
+                {"phase_agreement_with_pca": float(np.mean(agreements)),
+                 "phase_agreement_sd": float(np.std(agreements))}, 0.0, kind="summary")
     rng = np.random.default_rng(0)
     null = [phase_agreement(rng.uniform(0, 2 * np.pi, act.shape[0]), key_pca) for _ in range(200)]
-    rep.add("real_songbird", "random phases (null, 95th percentile)", {"phase_agreement_with_pca": float(np.quantile(null, 0.95))},
+    rep.add(name, "random phases (null, 95th percentile)", {"phase_agreement_with_pca": float(np.quantile(null, 0.95))},
             0.0, kind="reference")
+
+
+def _songbird(rep, figdir: Path, data_dir=None) -> None:
+    from .data.io import load_recording
+
+    rec = load_recording(_find("MackeviciusData.mat", data_dir))
+    _phase_recovery(rep, "real_songbird", rec, rep.settings.real_seeds)
+
+
+MEC_FILE = "calcium_activity_matrix_60584_session17.mat"
+
+
+def _mec(rep, figdir: Path, data_dir=None) -> None:
+    from .data.io import load_recording
+    from .errors import SparksError
+
+    path = _find(MEC_FILE, data_dir)
+    if path is None:
+        raise SparksError(f"{MEC_FILE} was not found (it is not shipped: no licence file in its repository).",
+                          "Download 'Selection of codes/" + MEC_FILE + "' from github.com/soledadgcogno/"
+                          "Ultraslow-oscillatory-sequences and pass --data-dir.")
+    rec = load_recording(path, fs=7.73)  # the file stores no frame rate; 7.73 Hz per Gonzalo Cogno et al. 2024
+    _phase_recovery(rep, "real_mec", rec, rep.settings.real_seeds[:1])  # ~10 CPU minutes per seed
 
 
 def _mc_maze(rep, figdir: Path, data_dir=None) -> None:
@@ -207,4 +241,5 @@ def _chewie(rep, figdir: Path, data_dir=None) -> None:
 def runners(data_dir: str | Path | None = None) -> dict[str, Any]:
     return {"real_songbird": lambda rep, fig: _songbird(rep, fig, data_dir),
             "real_mc_maze": lambda rep, fig: _mc_maze(rep, fig, data_dir),
-            "real_chewie": lambda rep, fig: _chewie(rep, fig, data_dir)}
+            "real_chewie": lambda rep, fig: _chewie(rep, fig, data_dir),
+            "real_mec": lambda rep, fig: _mec(rep, fig, data_dir)}

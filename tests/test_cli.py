@@ -89,3 +89,10 @@ def test_bandwidth_row_and_gpu_rows_without_cuda():
     if not torch.cuda.is_available():
         rows = list(run_benchmarks(only="cuda_"))
         assert len(rows) == 6 and all("no CUDA" in r["skipped"] for r in rows)
+
+
+def test_validate_only_names_unknown_datasets(tmp_path, capsys):
+    """``validate --only`` picks datasets by name; an unknown name lists the valid ones (real_mec among them)."""
+    code = main(["validate", "--real", "--only", "real_nothing", "--out", str(tmp_path / "v")])
+    err = capsys.readouterr().err
+    assert code != 0 and "real_nothing" in err and "real_mec" in err and "real_chewie" in err
