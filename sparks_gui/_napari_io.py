@@ -19,7 +19,7 @@ from .data import registry
 from .errors import SparksError
 
 RECORDING_KEY = "sparks_recording"
-RECORDING_SUFFIXES = (".nwb", ".npy", ".npz", ".mat", ".h5", ".hdf5", ".csv")
+RECORDING_SUFFIXES = (".nwb", ".npy", ".npz", ".mat", ".h5", ".hdf5", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
 MOVIE_SUFFIXES = (".tif", ".tiff")
 
 

@@ -74,3 +74,14 @@ def test_data_and_io_import_without_torch_or_qt():
             "bad = [m for m in ('torch', 'qtpy', 'PyQt5', 'napari') if m in sys.modules]; print(bad); assert not bad")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_reader_opens_the_shipped_gzipped_csv_trial():
+    """napari's reader takes the MC_Maze trial as shipped (.csv.gz), the manifest claims the pattern."""
+    path = Path(__file__).parent / "data" / "mc_maze_hisde" / "trial_748_data.csv.gz"
+    assert "*.csv.gz" in (Path(_napari_io.__file__).parent / "napari.yaml").read_text()
+    reader = _napari_io.get_reader(str(path))
+    assert reader is not None
+    layers = reader(str(path))
+    rec = layers[0][1]["metadata"]["sparks_recording"]
+    assert rec.n_neurons == 182 and rec.dt == pytest.approx(0.001) and "hand_vel" in rec.behaviour
