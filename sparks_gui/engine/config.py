@@ -93,8 +93,11 @@ class SparksConfig:
     1e-6 with the loss averaged over time), close to Adam's default eps."""
     token_ff: bool = False
     """Residual feed-forward block (RMS norm, two gated linear units) on every neuron token
-    after the Hebbian read-out, as in the reference package.  Off by default: on real reaching
-    counts it did not help (held-out R2 0.60 with vs 0.62-0.66 without) and it costs 2-3x time."""
+    after the Hebbian read-out, as in the reference package.  Off by default: it makes training
+    3.5-5x slower (every token [B, T, N, E] is materialised) and did not raise the accuracy our
+    defaults reach: real reaching counts 0.60 with vs 0.63 without; at the reference's fixed
+    settings (12 epochs, lr 1e-3) it speeds up convergence on synthetic reach (0.76 vs 0.60)
+    but our defaults reach 0.82 there (benchmarks/fidelity_sparks_ai.py, docs/validation.md)."""
     input_residual: bool = True
     """Add each neuron's own current activity (a learned per-neuron embedding; counts through
     log1p) to its token, beside the Hebbian read-out.  On real reaching counts it lifts held-out
