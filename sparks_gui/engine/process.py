@@ -30,7 +30,8 @@ def _state_arrays(model) -> dict[str, Any]:
     return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
-def _child(config: SparksConfig, data, events, stop, resume, nice: int, threads: int | None) -> None:
+def _child(config: SparksConfig, data, events, stop, resume, nice: int, threads: int | None,
+           checkpoint: str | None = None) -> None:
     """Child process: train and put ``(kind, payload)`` items on ``events``."""
     try:
         if nice:
@@ -48,7 +49,7 @@ def _child(config: SparksConfig, data, events, stop, resume, nice: int, threads:
                 numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             except Exception:  # noqa: BLE001 - numba is optional
                 pass
-        trainer = Trainer(config, data=data)
+        trainer = Trainer(config, data=data, resume=checkpoint)
         trainer.warmup()
         for ev in trainer.run():
             if isinstance(ev, (EpochEnd, Finished)):
@@ -78,11 +79,24 @@ class ProcessTrainer:
         Scheduling-priority increment of the child (POSIX), so an interactive parent stays responsive.
     threads
         torch threads in the child (None: torch's default).
+    resume
+        Path of a checkpoint to continue from exactly (as :class:`Trainer`'s ``resume``).
+
+    The shadow trainer's weights and ``history`` follow the child epoch by epoch, so a child that
+    dies (killed, out of memory) leaves the last finished epoch's model and history here.
     """
 
-    def __init__(self, config: SparksConfig, recording, nice: int = 5, threads: int | None = None):
+    def __init__(self, config: SparksConfig, recording, nice: int = 5, threads: int | None = None,
+                 resume: str | None = None):
         self.config = config
         self.trainer = Trainer(config, recording)  # shadow: data, model structure, synced weights
+        self._checkpoint = None if resume is None else str(resume)
+        if resume is not None:  # the shadow starts where the child starts
+            from .checkpoint import load_checkpoint
+
+            ck = load_checkpoint(resume)
+            self.trainer.model.load_state_dict(ck["model"])
+            self.trainer.history = list(ck.get("history", []))
         self._nice = nice
         self._threads = threads
         ctx = mp.get_context("spawn")
@@ -124,7 +138,7 @@ class ProcessTrainer:
             # the child gets the prepared tensors (plain numpy), not the recording: no second preparation,
             # and lazy movies or file handles never cross the process boundary
             target=_child, args=(self.config, self.trainer.data, events, self._stop, self._resume, self._nice,
-                                 self._threads), daemon=True,
+                                 self._threads, self._checkpoint), daemon=True,
         )
         self._process.start()
         try:
@@ -144,6 +158,11 @@ class ProcessTrainer:
                 if kind == "history":
                     self.trainer.history = payload
                     continue
+                if isinstance(payload, EpochEnd):  # the child's history record of this epoch (as Trainer._run)
+                    record = {"epoch": payload.epoch + 1, "train_loss": payload.train_loss}
+                    if payload.test_loss is not None:
+                        record.update(test_loss=payload.test_loss, **payload.metrics)
+                    self.trainer.history.append(record)
                 yield payload
                 if isinstance(payload, (Finished, Failed)):
                     return

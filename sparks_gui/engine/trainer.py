@@ -404,8 +404,9 @@ class Trainer:
                 elapsed = time.perf_counter() - t_start
                 eta = elapsed / done * (total - step)
                 yield StepProgress(epoch, step, total, loss, elapsed, eta, trial_steps / max(elapsed, 1e-9))
-                if self.cancelled:
-                    self.metrics = {"epochs_completed": epoch, "cancelled": True}
+                if self.cancelled:  # keeps the held-out metrics (R2, ...) of the last evaluated epoch
+                    held_out = next((h for h in reversed(self.history) if "test_loss" in h), {})
+                    self.metrics = {**held_out, "epochs_completed": epoch, "cancelled": True}
                     yield Finished(epoch, self.metrics, self.history, cancelled=True)
                     return
             record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": running / count}

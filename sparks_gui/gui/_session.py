@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,8 @@ class RunResults:
     predictions: Any = None  # Predictions
     metrics: dict[str, Any] = field(default_factory=dict)
     checkpoint: str | None = None
+    checkpoint_epoch: int = 0
+    """Epochs completed when ``checkpoint`` was written."""
     config: Any = None
     started: Any = None
 
@@ -189,8 +192,52 @@ class SparksSession(QObject):
         cfg = config or self.config
         cfg.validate()
         self.config = cfg
-        self.results = RunResults(config=cfg)
-        run = TrainingRun(cfg, rec)
+        return self._launch(cfg, rec, RunResults(config=cfg))
+
+    def resumable(self) -> tuple[str, int, Any] | None:
+        """``(checkpoint, epochs completed, config)`` when the current run (live or loaded) stopped before
+        its last epoch and its checkpoint is still there: Resume can continue it; else None."""
+        r, tr = self.results, self.trainer
+        if self.running or tr is None or not r.checkpoint:
+            return None
+        cfg = tr.config
+        if r.checkpoint_epoch >= cfg.epochs or not Path(r.checkpoint).is_file():
+            return None
+        return r.checkpoint, r.checkpoint_epoch, cfg
+
+    def resume_training(self, device: str | None = None) -> TrainingRun:
+        """Continue the stopped run from its checkpoint with its own config, to its last epoch (the result
+        equals an uninterrupted run); the history up to the checkpoint is kept."""
+        if self.running:
+            raise SparksError("A training run is already in progress.", "Stop it first (Stop button).")
+        info = self.resumable()
+        if info is None:
+            raise SparksError("There is no stopped run with a checkpoint to continue.",
+                              "Stop a run after its first epoch (checkpoints are written after each epoch), or load "
+                              "the folder of an interrupted run, then press Resume.")
+        rec = self.training_recording()
+        if rec is None:
+            raise SparksError("No recording is loaded.", "Open the run's recording in the Data dock first.")
+        checkpoint, epoch, cfg = info
+        trained_on = self.trainer.data.n_neurons
+        if cfg.neurons is None and rec.n_neurons != trained_on:
+            raise SparksError(f"The stopped run was trained on {trained_on} neurons; the selection now has "
+                              f"{rec.n_neurons}.",
+                              "Select the run's recording and neurons in the Data dock, then Resume.")
+        changes = {"out_dir": str(Path(checkpoint).parent)}
+        if device:
+            changes["device"] = device
+        cfg = cfg.replace(**changes)
+        old = self.results
+        per_epoch = old.started.steps_per_epoch if old.started is not None else 0
+        results = RunResults(history=[h for h in old.history if h.get("epoch", 0) <= epoch],
+                             step_losses=[s for s in old.step_losses if s[0] <= epoch * per_epoch],
+                             config=cfg, checkpoint=checkpoint, checkpoint_epoch=epoch)
+        return self._launch(cfg, rec, results, resume=checkpoint)
+
+    def _launch(self, cfg, rec, results: RunResults, resume: str | None = None) -> TrainingRun:
+        self.results = results
+        run = TrainingRun(cfg, rec, resume=resume)
         run.started.connect(self._on_started)
         run.progress.connect(self.progress.emit)
         run.progress.connect(lambda ev, losses: self.results.step_losses.extend(losses))
@@ -253,6 +300,7 @@ class SparksSession(QObject):
             self.predictions_changed.emit(ev)
         elif isinstance(ev, E.CheckpointWritten):
             r.checkpoint = ev.path
+            r.checkpoint_epoch = ev.epoch + 1
             self.checkpoint_written.emit(ev.path)
         elif isinstance(ev, E.Finished):
             r.metrics = dict(ev.metrics)
@@ -326,7 +374,7 @@ class SparksSession(QObject):
             return
         from napari.qt.threading import create_worker
 
-        w = create_worker(work, _start_thread=False)
+        w = create_worker(work, _start_thread=False, _ignore_errors=True)  # _notify_error reports, no re-raise
         w.returned.connect(lambda order: self._apply_order(name, order))
         w.errored.connect(lambda exc: self._notify_error(exc))
         self._order_worker = w

@@ -64,12 +64,14 @@ class TrainingRun(QObject):
     done = Signal()
     paused_changed = Signal(bool)
 
-    def __init__(self, config, recording, trainer_kwargs: dict | None = None):
+    def __init__(self, config, recording, trainer_kwargs: dict | None = None, resume: str | None = None):
         super().__init__()
         self.config = config
         self.recording = recording
         self.trainer = None
         self._kwargs = dict(trainer_kwargs or {})
+        self.resume_from = resume
+        """Checkpoint the run continues from (None: a fresh run)."""
         self._stop = threading.Event()
         self._resume = threading.Event()
         self._resume.set()
@@ -133,8 +135,8 @@ class TrainingRun(QObject):
             from ..engine.process import ProcessTrainer
 
             threads = max(1, (os.cpu_count() or 2) - 1)  # leave a core, and CPU priority, to the GUI
-            return ProcessTrainer(self.config, self.recording, nice=15, threads=threads)
-        return Trainer(self.config, self.recording, **self._kwargs)
+            return ProcessTrainer(self.config, self.recording, nice=15, threads=threads, resume=self.resume_from)
+        return Trainer(self.config, self.recording, **{"resume": self.resume_from, **self._kwargs})
 
     def _generate(self):
         from ..engine.events import Failed, Finished, StepProgress
@@ -187,6 +189,10 @@ class TrainingRun(QObject):
                     pass
                 if self._stop.is_set() and not trainer.cancelled:
                     trainer.cancel()
+        except Exception as exc:  # noqa: BLE001 - every failure reaches the user as "failed" and the worker
+            # returns normally: superqt swallows a RuntimeError raised in a generator worker ("RuntimeError
+            # in aborted thread") and never emits finished, which would leave the GUI busy for good
+            yield ("failed", str(exc) if isinstance(exc, SparksError) else f"{type(exc).__name__}: {exc}")
         finally:
             self._ended.set()
 

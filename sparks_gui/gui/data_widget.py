@@ -347,7 +347,8 @@ class DataWidget(QWidget):
                 choices = []
             return (*result, messages, choices)
 
-        worker = create_worker(read, str(path), dict(options), _start_thread=False)
+        # failed() reports an error (no re-raise into the event loop)
+        worker = create_worker(read, str(path), dict(options), _start_thread=False, _ignore_errors=True)
 
         def done(result):
             status, rec, messages, choices = result

@@ -155,9 +155,21 @@ def metrics_summary(session) -> dict[str, Any]:
         "config": cfg.to_dict(),
         "ordering": session.ordering_name,
         "history": r.history,
-        "final": r.metrics or (r.history[-1] if r.history else {}),
+        "final": final_metrics(r),
     }
     return out
+
+
+def final_metrics(results) -> dict[str, Any]:
+    """The run's final metrics; a stopped (or failed) run keeps the held-out metrics (R2, test loss, ...)
+    of its last evaluated epoch, with ``evaluated_epoch`` saying which."""
+    final = dict(results.metrics or (results.history[-1] if results.history else {}))
+    evaluated = next((h for h in reversed(results.history) if h.get("test_loss") is not None), None)
+    if evaluated is not None:
+        if "test_loss" not in final:
+            final.update({k: v for k, v in evaluated.items() if k not in final})
+        final.setdefault("evaluated_epoch", evaluated.get("epoch"))
+    return final
 
 
 def write_report(session, folder) -> Path:

@@ -109,8 +109,12 @@ class TrainingWidget(QWidget):
         self.save_btn.setToolTip("Write config.json, model.pt and history.json of this run to a folder")
         self.load_btn = QPushButton("Load run…")
         self.load_btn.setToolTip("Load a saved run (config + checkpoint) and show its results on the current recording")
+        self.resume_btn = QPushButton("Resume run")
+        self.resume_btn.setToolTip("Continue a stopped run from its last checkpoint, with its own settings, to its "
+                                   "last epoch (the same result as a run that was never stopped)")
         runs.addWidget(self.save_btn)
         runs.addWidget(self.load_btn)
+        runs.addWidget(self.resume_btn)
         layout.addLayout(runs)
 
         self.start_btn.clicked.connect(self.start)
@@ -118,6 +122,7 @@ class TrainingWidget(QWidget):
         self.stop_btn.clicked.connect(self.stop)
         self.save_btn.clicked.connect(self._save_dialog)
         self.load_btn.clicked.connect(self._load_dialog)
+        self.resume_btn.clicked.connect(self.resume)
         s.running_changed.connect(self._on_running)
         s.run_started.connect(self._on_started)
         s.progress.connect(self._on_progress)
@@ -158,6 +163,32 @@ class TrainingWidget(QWidget):
         self.progress.setFormat("preparing…")
         return run
 
+    def resume(self):
+        """Continue the stopped run from its checkpoint; problems become notifications."""
+        from napari.utils.notifications import show_error
+
+        info = self.session.resumable()
+        try:
+            run = self.session.resume_training(device=self.device.currentData() or None)
+        except Exception as exc:  # noqa: BLE001 - user-facing
+            show_error(str(exc))
+            self.status.setText(f"<span style='color:#ff6b6b'>{exc}</span>")
+            self._update_resume()
+            return None
+        self._t_start = time.perf_counter()
+        self.status.setText(f"Resuming from epoch {info[1]}…" if info else "Resuming…")
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("preparing…")
+        return run
+
+    def _update_resume(self) -> None:
+        info = None if self.session.running else self.session.resumable()
+        self.resume_btn.setEnabled(info is not None)
+        if info is not None:
+            self.resume_btn.setToolTip(f"Continue the stopped run from its checkpoint (epoch {info[1]} of "
+                                       f"{info[2].epochs}) with its own settings: the same result as a run that "
+                                       "was never stopped")
+
     def stop(self):
         self.pause_btn.setChecked(False)
         self.session.stop()
@@ -172,6 +203,7 @@ class TrainingWidget(QWidget):
         self.device.setEnabled(not running)
         self.load_btn.setEnabled(not running)
         self.save_btn.setEnabled(not running and self.session.trainer is not None)
+        self._update_resume()
         if not running:
             self.pause_btn.setChecked(False)
             if self.progress.maximum() == 0:
@@ -216,6 +248,7 @@ class TrainingWidget(QWidget):
             self.progress.setValue(self._total)
             self.progress.setFormat(f"done · {ev.epoch + 1} epochs in {format_seconds(time.perf_counter() - self._t_start)}")
         self.save_btn.setEnabled(True)
+        self._update_resume()
 
     # ---------------------------------------------------------- save / load
     def _save_dialog(self) -> None:
@@ -227,6 +260,7 @@ class TrainingWidget(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Load run", "", "SPARKS run (model.pt checkpoint.pt config.json)")
         if path:
             self._report(lambda: load_run(self.session, path), "Loaded run {}")
+            self._on_running(self.session.running)
 
     def _report(self, fn, message: str):
         from napari.utils.notifications import show_error, show_info
@@ -297,16 +331,28 @@ def load_run(session, path) -> Path:
             session.set_config(SparksConfig.load(p))
             return p
         raise SparksError(f"No model.pt or checkpoint.pt found in '{folder}'.", "Pick a folder written by 'Save run'.")
-    ck = load_checkpoint(ckpt)
-    cfg = SparksConfig.from_dict(ck["config"])
+    # everything is read and computed first: a load that fails changes nothing (config, views, run)
+    try:
+        ck = load_checkpoint(ckpt)
+        cfg = SparksConfig.from_dict(ck["config"])
+        loaded = evaluate_loaded(session, cfg, ck) if session.training_recording() is not None else None
+    except SparksError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign run: say so, change nothing
+        raise SparksError(f"'{ckpt}' could not be loaded as a run ({type(exc).__name__}: {exc}).",
+                          "Pick a folder written by 'Save run' or by sparks-gui train/demo, from this "
+                          "recording.") from exc
+    if loaded is not None and ckpt.name == "checkpoint.pt":  # an interrupted run: Resume can continue it
+        loaded[0].checkpoint, loaded[0].checkpoint_epoch = str(ckpt), int(ck.get("epoch", 0))
     session.set_config(cfg)
-    if session.training_recording() is not None:
-        evaluate_loaded(session, cfg, ck)
+    if loaded is not None:
+        session.set_results(*loaded)
     return ckpt
 
 
-def evaluate_loaded(session, cfg, ck) -> None:
-    """Rebuild the trainer around the loaded weights and show held-out latents/predictions/attention."""
+def evaluate_loaded(session, cfg, ck):
+    """``(RunResults, Trainer)`` of a loaded run on the session's recording: the trainer rebuilt around the
+    loaded weights, and its held-out latents/predictions/attention (the session is not changed)."""
     import numpy as np
 
     from ..engine.trainer import Trainer
@@ -329,4 +375,4 @@ def evaluate_loaded(session, cfg, ck) -> None:
     res = RunResults(history=[dict(h) for h in tr.history], config=cfg, metrics=dict(ev["metrics"]),
                      latents=snaps["LatentSnapshot"], predictions=snaps["Predictions"],
                      attention=snaps.get("AttentionSnapshot"))
-    session.set_results(res, trainer=tr)
+    return res, tr

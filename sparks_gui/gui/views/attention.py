@@ -130,7 +130,8 @@ class AttentionView(ViewBase):
         from .._worker import attention_sequence
 
         trainer = self.session.trainer
-        w = create_worker(attention_sequence, trainer, example, _start_thread=False)
+        # failed() reports an error (no re-raise into the event loop)
+        w = create_worker(attention_sequence, trainer, example, _start_thread=False, _ignore_errors=True)
 
         def done(result, ex=example):
             A, every = result
@@ -140,8 +141,11 @@ class AttentionView(ViewBase):
                 self._select_sequence()
                 self._redraw()
 
-        def failed(_exc):
+        def failed(exc):
+            from napari.utils.notifications import show_error
+
             self._seq_worker = None
+            show_error(f"Could not compute the attention of example #{example}: {type(exc).__name__}: {exc}")
 
         w.returned.connect(done)
         w.errored.connect(failed)
