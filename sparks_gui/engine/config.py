@@ -62,7 +62,9 @@ class SparksConfig:
     """Latent dimensions (0 = auto: 3 for unsupervised and class targets - a trajectory you can
     look at - and 4 per behaviour variable, 3 to 16, for regression targets)."""
     embed_dim: int = 32
+    """Width of every neuron token (the value vectors the attention reads out); a multiple of ``n_heads``."""
     n_heads: int = 1
+    """Hebbian attention heads, each with its own traces and value vectors (the paper uses 1)."""
     tau_p: int = 10
     """Past window: number of latents the decoder sees."""
     tau_f: int = 1
@@ -71,8 +73,12 @@ class SparksConfig:
     """Steps between the newest latent and the first predicted sample (-1 = auto:
     0 for behaviour targets, 1 for unsupervised, i.e. predict the *next* bins)."""
     n_conv_blocks: int = 0
+    """Conventional (dot-product self-attention + feed-forward) blocks over the neuron tokens after the
+    Hebbian layer, as in the paper's deeper encoders (0 = none: the fast fused read-out)."""
     conv_heads: int = 4
+    """Heads of each conventional block (only with ``n_conv_blocks`` > 0)."""
     decoder_layers: int = 2
+    """Hidden layers of the decoder MLP that maps the window of past latents to the prediction."""
     tau_s: float = 0.0
     """Initial STDP time constant in seconds (0 = auto: 0.5 s, the behavioural time scale, but at
     least 3 bins)."""
@@ -85,6 +91,8 @@ class SparksConfig:
     """How partners are chosen: ``correlation`` (the most correlated neurons in the training
     data) or ``local`` (neighbours in the recording's neuron order, e.g. by depth)."""
     stdp_rule: str = "soft_bounded"
+    """Plasticity rule of the Hebbian attention: ``soft_bounded`` (the paper's, attention kept in
+    bounds), ``additive`` (unbounded) or ``symmetric`` (order-blind control)."""
     learn_traces: bool = True
     """False freezes tau and w (the fixed-trace control)."""
     trace_lr_scale: float = 1.0
@@ -113,16 +121,23 @@ class SparksConfig:
     batch_size: int = 0
     """Examples per optimiser step (0 = auto: about 8 batches per epoch, 4 to 32)."""
     lr: float = 3e-3
+    """Adam learning rate of every parameter (the trace parameters: times ``trace_lr_scale``)."""
     weight_decay: float = 0.0
+    """L2 penalty (Adam weight decay) on every parameter; 0 = none."""
     grad_clip: float = 1.0
+    """Clip the global gradient norm of each step to this value (0 = no clipping)."""
     grad_mode: str = "full"
     """``full`` (BPTT over the whole trial), ``truncated`` (chunks of ``chunk_steps``,
     one update per chunk), ``online`` (one update per time step, state detached: exact
     online learning, sequential and slow) or ``online_chunked`` (the online gradient -
     truncated to one step - but one update per chunk of ``chunk_steps``: fast)."""
     chunk_steps: int = 100
+    """Time steps per chunk for the ``truncated`` and ``online_chunked`` gradient modes."""
     seed: int = 0
+    """Random seed of the split, the initial weights, the batches and the latent noise: the same seed,
+    config and data give the same run."""
     device: str = "auto"
+    """``auto`` (the first CUDA GPU, else Apple MPS, else the CPU), ``cpu``, ``cuda``, ``cuda:1``, ``mps``."""
     hebbian_backend: str = "auto"
     """``auto`` (fused numba kernel on CPU, ``torch_compile`` on CUDA, ``torch`` elsewhere),
     ``cpu_kernel``, ``torch`` (any device: per-step update, fused readout, checkpointed
@@ -137,8 +152,12 @@ class SparksConfig:
     eval_every: int = 1
     """Epochs between test-set evaluations (latent/prediction snapshots go with them)."""
     snapshot_trials: int = 16
+    """Held-out examples whose latents and predictions are sent to the views after each evaluation."""
     checkpoint_every: int = 1
+    """Epochs between checkpoints (``checkpoint.pt`` in the run folder, to resume from); the last epoch
+    is always saved."""
     out_dir: str | None = None
+    """Run folder for checkpoints, metrics and exports (None = no files written by the trainer)."""
 
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form user notes; saved with the run, ignored by the engine."""
@@ -160,7 +179,7 @@ class SparksConfig:
              f"n_conv_blocks={self.n_conv_blocks} needs neuron tokens, which the '{self.encoder}' encoder does not make.",
              "Set n_conv_blocks=0, or use a Hebbian or dot_attention encoder.")
         need(self.loss in LOSS_CHOICES, f"loss '{self.loss}' is unknown.", f"Use one of {LOSS_CHOICES}.")
-        for name in ("embed_dim", "n_heads", "tau_p", "tau_f", "chunk_steps", "bin_factor"):
+        for name in ("embed_dim", "n_heads", "tau_p", "tau_f", "chunk_steps", "bin_factor", "eval_every", "checkpoint_every"):
             need(int(getattr(self, name)) >= 1, f"{name}={getattr(self, name)} must be at least 1.", f"Set {name} to a positive integer.")
         need(self.w_start > 0, f"w_start={self.w_start} must be positive.", "Use e.g. w_start=1.0.")
         for name in AUTO_FIELDS:

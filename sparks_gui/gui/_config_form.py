@@ -23,7 +23,7 @@ SECTIONS = {
     "Model": ("encoder", "latent_dim", "embed_dim", "n_heads", "tau_p", "tau_f", "target_offset", "n_conv_blocks",
               "conv_heads", "decoder_layers", "tau_s", "w_start", "hebbian_partners", "partner_selection", "stdp_rule",
               "learn_traces", "token_ff", "input_residual", "beta", "loss"),
-    "Training": ("epochs", "batch_size", "lr", "weight_decay", "grad_clip", "grad_mode", "chunk_steps", "train_stride", "seed",
+    "Training": ("epochs", "batch_size", "lr", "trace_lr_scale", "weight_decay", "grad_clip", "grad_mode", "chunk_steps", "train_stride", "seed",
                  "hebbian_backend", "precision"),
     "Reporting": ("eval_every", "snapshot_trials", "checkpoint_every"),
 }
@@ -40,7 +40,7 @@ CHOICES = {
 LABELS = {"lr": "learning rate", "tau_p": "τ past (latents)", "tau_f": "τ future (steps)", "tau_s": "τ STDP (s)",
           "beta": "β (KL weight)", "w_start": "trace increment", "grad_clip": "gradient clip",
           "hebbian_partners": "partners (0 = dense)", "token_ff": "token feed-forward",
-          "input_residual": "input residual", "train_stride": "window stride (0 = auto)"}
+          "input_residual": "input residual", "trace_lr_scale": "trace lr × (log τ, log w)", "train_stride": "window stride (0 = auto)"}
 AUTO = "auto"
 
 
