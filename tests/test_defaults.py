@@ -128,3 +128,21 @@ def test_rebinned_counts_train_without_nan_at_default_settings():
     out.mu.pow(2).mean().backward()
     norms = [p.grad.norm().item() for p in tr.model.parameters() if p.grad is not None]
     assert norms and all(np.isfinite(norms)) and max(norms) < 1e3
+
+
+def test_auto_target_skips_event_codes():
+    """With only TTL/event codes as behaviour, auto trains unsupervised; a real variable beside them is chosen."""
+    from sparks_gui.engine.dataset import default_target, is_event_signal, resolve_target
+
+    rng = np.random.default_rng(0)
+    act = (rng.random((5, 400)) < 0.1).astype(np.float32)
+    codes = np.zeros(400)
+    codes[::50] = 3  # a trigger every 50 bins
+    only_events = Recording(act, dt=0.01, behaviour={"events": codes, "stim_code": codes})
+    assert default_target(only_events) == "unsupervised" and resolve_target(only_events, "auto") == "unsupervised"
+    speed = np.abs(rng.normal(size=400))
+    both = Recording(act, dt=0.01, behaviour={"TTL": codes, "running_speed": speed})
+    assert resolve_target(both, "auto") == "running_speed"
+    assert is_event_signal("lever", codes) and not is_event_signal("position", np.linspace(0, 1, 400))
+    assert not is_event_signal("licks_rate", speed)
+    assert resolve_target(both, "TTL") == "TTL"  # asked for by name: used

@@ -8,6 +8,7 @@ otherwise.  Activity becomes ``x`` [n, N, L]; the reference signal becomes
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,9 +63,34 @@ and the frame's pixels (regression, downsampled to at most ``MAX_FRAME_PIXELS``)
 MAX_FRAME_PIXELS = 1024
 
 
+_EVENT_NAMES = re.compile(r"(^|[_\-. ])(events?|ttls?|triggers?|sync|strobes?|digital|codes?|markers?|pulses?)($|[_\-. ])",
+                          re.IGNORECASE)
+
+
+def is_event_signal(name: str, values) -> bool:
+    """Whether a behaviour signal looks like event codes (TTL lines, triggers, markers) rather than a
+    continuous variable to decode: an event-like name, or a few distinct integer codes that stay
+    mostly at one value."""
+    if _EVENT_NAMES.search(name):
+        return True
+    v = np.asarray(values)
+    if v.size == 0 or not np.all(np.isfinite(v)) or not np.allclose(v, np.round(v)):
+        return False
+    uniq, counts = np.unique(v, return_counts=True)
+    return 2 <= len(uniq) <= 16 and counts.max() >= 0.9 * v.size
+
+
+def default_target(recording: Recording) -> str:
+    """What ``target="auto"`` trains on: the first behaviour signal that is not event codes, else unsupervised."""
+    for name, values in recording.behaviour.items():
+        if not is_event_signal(name, values):
+            return name
+    return UNSUPERVISED
+
+
 def resolve_target(recording: Recording, target: str) -> str:
     if target == "auto":
-        return next(iter(recording.behaviour), UNSUPERVISED)
+        return default_target(recording)
     if target in STIMULUS_TARGETS and target not in recording.behaviour:
         stim = recording.stimulus or {}
         if "frame_ids" not in stim:

@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..engine.dataset import default_target
 from ..errors import SparksError
 from ._session import session_for
 
@@ -414,7 +415,7 @@ class DataWidget(QWidget):
             for i, name in enumerate(choices):
                 self.target.setItemData(i, TARGET_TIPS.get(name, f"behaviour signal '{name}' (regression)"), Qt.ToolTipRole)
             want = self.session.config.target
-            self.target.setCurrentText(want if want in choices else (next(iter(rec.behaviour), "unsupervised")))
+            self.target.setCurrentText(want if want in choices else default_target(rec))
         self.indices.clear()
         for w in widgets:
             w.blockSignals(False)
