@@ -14,6 +14,9 @@ connectivity
     AUROC / average precision against known weights, time-shuffled null.
 hierarchy
     Per-area error curves, projection scores and the hierarchy score.
+nlb
+    Neural Latents Benchmark bits per spike (pooled, per neuron), co-smoothing, forward
+    prediction and region-level bits per spike, and a ridge linear probe of behaviour (MtM).
 
 The most used functions are re-exported here.
 """
@@ -39,6 +42,16 @@ from .decoding import (
     r2_per_variable,
 )
 from .hierarchy import error_curves, hierarchy_from_errors, hierarchy_scores, projection_scores
+from .nlb import (
+    BitsPerSpike,
+    ProbeResult,
+    co_smoothing,
+    forward_prediction,
+    linear_probe,
+    nlb_bits_per_spike,
+    nlb_bits_per_spike_per_neuron,
+    region_bits_per_spike,
+)
 from .ordering import (
     Ordering,
     available_orderings,
@@ -58,11 +71,14 @@ from .ordering import (
 from .oscillation import ordering_quality, phase_signal_psd, population_signal, sequence_score, spectral_peak, welch_psd
 
 __all__ = [
+    "BitsPerSpike",
     "Ordering",
+    "ProbeResult",
     "available_orderings",
     "binary_cross_entropy",
     "bits_per_spike",
     "circular_spearman",
+    "co_smoothing",
     "compute_ordering",
     "connectivity_scores",
     "consistency_matrix",
@@ -70,11 +86,15 @@ __all__ = [
     "correlation_connectivity",
     "effective_connectivity",
     "error_curves",
+    "forward_prediction",
     "frame_accuracy",
     "hierarchy_from_errors",
     "hierarchy_scores",
     "knn_decode",
+    "linear_probe",
     "neuron_order_from_latents",
+    "nlb_bits_per_spike",
+    "nlb_bits_per_spike_per_neuron",
     "neuron_order_from_phase",
     "order_by_attention_clustering",
     "order_by_correlation",
@@ -89,6 +109,7 @@ __all__ = [
     "population_signal",
     "projection_scores",
     "r2_overall",
+    "region_bits_per_spike",
     "r2_per_variable",
     "ring_phase",
     "sequence_score",
