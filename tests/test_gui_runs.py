@@ -240,3 +240,32 @@ def test_resume_a_loaded_interrupted_run(app, qtbot, tmp_path, monkeypatch):
     assert run.finished_event is not None and not run.finished_event.cancelled
     assert [h["epoch"] for h in session.results.history] == [1, 2, 3]
     assert load_checkpoint(folder / "checkpoint.pt")["epoch"] == 3 and not t.resume_btn.isEnabled()
+
+
+def test_start_pause_stop_have_icons_and_keyboard_shortcuts(app, qtbot):
+    """Start / Pause / Stop carry standard icons (no Unicode glyphs that draw as boxes) and F5 / F6 /
+    Shift+F5, named in their tooltips and in the user guide; F5 starts a run from the keyboard."""
+    from pathlib import Path
+
+    from qtpy.QtCore import Qt
+
+    from sparks_gui.gui.training_widget import SHORTCUTS
+
+    viewer, session, w = app
+    t = w["training"]
+    guide = (Path(__file__).parents[1] / "docs" / "user-guide.md").read_text()
+    assert [s.key().toString() for s in t.shortcuts] == [k for k, _ in SHORTCUTS.values()]
+    for btn, (key, _) in zip((t.start_btn, t.pause_btn, t.stop_btn), SHORTCUTS.values()):
+        assert not btn.icon().isNull() and btn.text().isascii()
+        assert key in btn.toolTip() and f"`{key}`" in guide
+    open_recording(viewer, session, qtbot, make_reach(n_trials_per_direction=2, seed=1))
+    tiny(w, epochs=2)
+    from qtpy.QtTest import QTest
+
+    viewer.window._qt_window.activateWindow()
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()  # the key works while napari's canvas has the focus, not only inside the docks
+    QTest.keyClick(canvas, Qt.Key_F5)
+    qtbot.waitUntil(lambda: session.running or len(session.results.history) > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: not session.running, timeout=120_000)
+    assert t.start_btn.isEnabled() and len(session.results.history) == 2

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from qtpy.QtCore import Qt
+from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -17,6 +18,8 @@ from qtpy.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QShortcut,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -25,6 +28,13 @@ from ..errors import SparksError
 from ._config_form import ConfigForm
 from ._session import session_for
 from .views.loss import LossView
+
+SHORTCUTS = {
+    "start": ("F5", "Train on the recording and selection chosen in the Data dock"),
+    "pause": ("F6", "Pause between batches (the model stays in memory); again to continue"),
+    "stop": ("Shift+F5", "Stop after the batch in progress; results so far are kept"),
+}
+"""Keyboard shortcuts of the Training dock (listed in docs/user-guide.md)."""
 
 
 def available_devices() -> list[tuple[str, str]]:
@@ -79,13 +89,21 @@ class TrainingWidget(QWidget):
         layout.addLayout(row)
 
         buttons = QHBoxLayout()
-        self.start_btn = QPushButton("▶ Start")
-        self.start_btn.setToolTip("Train on the recording and selection chosen in the Data dock")
-        self.pause_btn = QPushButton("⏸ Pause")
+        style = self.style()
+        self.start_btn = QPushButton(style.standardIcon(QStyle.SP_MediaPlay), "Start")
+        self.pause_btn = QPushButton(style.standardIcon(QStyle.SP_MediaPause), "Pause")
         self.pause_btn.setCheckable(True)
-        self.pause_btn.setToolTip("Pause between batches (the model stays in memory)")
-        self.stop_btn = QPushButton("■ Stop")
-        self.stop_btn.setToolTip("Stop after the batch in progress; results so far are kept")
+        self.stop_btn = QPushButton(style.standardIcon(QStyle.SP_MediaStop), "Stop")
+        self.shortcuts = []
+        window = getattr(getattr(napari_viewer, "window", None), "_qt_window", None)
+        for b, (key, tip) in zip((self.start_btn, self.pause_btn, self.stop_btn), SHORTCUTS.values()):
+            # on napari's main window: they work whichever dock tab is showing (a shortcut whose parent is
+            # hidden never fires); a disabled button ignores click(), so the key does nothing then
+            sc = QShortcut(QKeySequence(key), window or self, activated=b.click, context=Qt.ApplicationShortcut)
+            self.shortcuts.append(sc)
+            if napari_viewer is not None and hasattr(napari_viewer, "bind_key"):  # napari's canvas takes keys itself
+                napari_viewer.bind_key(key.replace("+", "-"), lambda _v, b=b: b.click(), overwrite=True)
+            b.setToolTip(f"{tip} ({key})")
         for b in (self.start_btn, self.pause_btn, self.stop_btn):
             buttons.addWidget(b)
         layout.addLayout(buttons)
@@ -211,7 +229,9 @@ class TrainingWidget(QWidget):
                 self.progress.setFormat("idle")
 
     def _on_paused(self, paused: bool) -> None:
-        self.pause_btn.setText("▶ Resume" if paused else "⏸ Pause")
+        self.pause_btn.setText("Continue" if paused else "Pause")
+        self.pause_btn.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay if paused else QStyle.SP_MediaPause))
+
         if paused:
             self.progress.setFormat(self.progress.format().split(" · ")[0] + " · paused")
 
