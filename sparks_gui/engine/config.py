@@ -16,6 +16,10 @@ HEBBIAN_BACKENDS = ("auto", "cpu_kernel", "torch", "torch_compile", "reference")
 PRECISIONS = ("auto", "fp32", "bf16")
 STDP_RULES = ("soft_bounded", "additive", "symmetric")
 LOSS_CHOICES = ("auto", "mse", "bce", "poisson", "cross_entropy")
+OBJECTIVES = ("pcc", "mtm")
+"""Training objectives: PCC decoding (SPARKS) or multi-task masked modelling (MtM)."""
+MTM_SCHEMES = ("neuron", "causal", "intra_region", "inter_region")
+"""MtM masking schemes (same as ``sparks_gui.model.masking.SCHEMES``; kept here so the config imports no torch)."""
 ENCODER_CHOICES = ("hebbian", "hebbian_symmetric", "hebbian_fixed", "dot_attention", "mlp", "gru")
 """Session encoders (same as ``sparks_gui.model.encoders.ENCODERS``; kept here so the config imports no torch)."""
 
@@ -116,6 +120,17 @@ class SparksConfig:
     """Reconstruction loss; auto = mse for behaviour/calcium, bce for binary spikes, poisson for counts."""
 
     # --- training -------------------------------------------------------------
+    objective: str = "pcc"
+    """Training objective: ``pcc`` (the SPARKS predictive-causal decoder of ``target``) or ``mtm``
+    (multi-task masked modelling, Zhang et al. 2024: each batch hides neurons, future steps or
+    brain regions from the encoder and a per-neuron rate head reconstructs the hidden activity;
+    the target is the activity itself)."""
+    mtm_schemes: list[str] = field(default_factory=lambda: list(MTM_SCHEMES))
+    """MtM masking schemes drawn from, one per batch: ``neuron``, ``causal``, ``intra_region``,
+    ``inter_region`` (region schemes are skipped when the neurons have no region labels)."""
+    mask_ratio: float = 0.3
+    """MtM: fraction of the neurons (or of the time steps for ``causal``, of one region's neurons
+    for ``intra_region``) hidden from the encoder in each batch, strictly between 0 and 1."""
     epochs: int = 0
     """Passes over the training examples (0 = auto: about 400 optimiser steps, 10 to 100 epochs)."""
     batch_size: int = 0
@@ -196,6 +211,15 @@ class SparksConfig:
              "Use 1 (same learning rate as the rest) or 0 to keep the traces where they start.")
         need(self.hebbian_backend in HEBBIAN_BACKENDS, f"hebbian_backend '{self.hebbian_backend}' is unknown.",
              f"Use one of {HEBBIAN_BACKENDS}.")
+        need(self.objective in OBJECTIVES, f"objective '{self.objective}' is unknown.", f"Use one of {OBJECTIVES}.")
+        bad = [s for s in self.mtm_schemes if s not in MTM_SCHEMES]
+        need(not bad and len(self.mtm_schemes) > 0, f"mtm_schemes {list(self.mtm_schemes)} holds unknown or no schemes.",
+             f"Use some of {list(MTM_SCHEMES)}.")
+        need(0.0 < self.mask_ratio < 1.0, f"mask_ratio={self.mask_ratio} must lie strictly between 0 and 1.",
+             "Use e.g. mask_ratio=0.3.")
+        need(self.objective != "mtm" or self.target in ("auto", "unsupervised"),
+             f"objective 'mtm' reconstructs the activity itself, but target is '{self.target}'.",
+             "Set target='unsupervised' (or 'auto'), or use objective='pcc' to decode a behaviour signal.")
         need(self.precision in PRECISIONS, f"precision '{self.precision}' is unknown.", f"Use one of {PRECISIONS}.")
 
     def for_recording(self, recording, warn: bool = True) -> "SparksConfig":

@@ -180,7 +180,8 @@ def prepare(recording: Recording, config: SparksConfig) -> PreparedData:
         config = resolve(config, recording, warn=False).config
     if config.neurons is not None:
         recording = recording.select(neurons=config.neurons)
-    target_name = resolve_target(recording, config.target)
+    # MtM reconstructs the activity itself (config.validate allows only target auto/unsupervised)
+    target_name = UNSUPERVISED if config.objective == "mtm" else resolve_target(recording, config.target)
     f = config.bin_factor
     split = None
     if recording.trials is not None and recording.n_trials >= 2:
@@ -228,7 +229,9 @@ def prepare(recording: Recording, config: SparksConfig) -> PreparedData:
     else:
         mean, std = np.zeros(k, np.float32), np.ones(k, np.float32)
     offset = config.target_offset
-    if offset < 0:
+    if config.objective == "mtm":
+        offset = 0  # MtM predicts each bin's own (masked) activity
+    elif offset < 0:
         offset = 1 if target_name == UNSUPERVISED else 0
     return PreparedData(
         x=np.ascontiguousarray(x),

@@ -31,7 +31,7 @@ def _state_arrays(model) -> dict[str, Any]:
 
 
 def _child(config: SparksConfig, data, events, stop, resume, nice: int, threads: int | None,
-           checkpoint: str | None = None) -> None:
+           checkpoint: str | None = None, regions=None) -> None:
     """Child process: train and put ``(kind, payload)`` items on ``events``."""
     try:
         if nice:
@@ -49,7 +49,7 @@ def _child(config: SparksConfig, data, events, stop, resume, nice: int, threads:
                 numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             except Exception:  # noqa: BLE001 - numba is optional
                 pass
-        trainer = Trainer(config, data=data, resume=checkpoint)
+        trainer = Trainer(config, data=data, resume=checkpoint, regions=regions)  # regions: MtM region schemes
         trainer.warmup()
         for ev in trainer.run():
             if isinstance(ev, (EpochEnd, Finished)):
@@ -138,7 +138,7 @@ class ProcessTrainer:
             # the child gets the prepared tensors (plain numpy), not the recording: no second preparation,
             # and lazy movies or file handles never cross the process boundary
             target=_child, args=(self.config, self.trainer.data, events, self._stop, self._resume, self._nice,
-                                 self._threads, self._checkpoint), daemon=True,
+                                 self._threads, self._checkpoint, self.trainer.regions), daemon=True,
         )
         self._process.start()
         try:

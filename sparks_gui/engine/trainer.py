@@ -20,6 +20,7 @@ import torch
 from ..data.recording import Recording
 from ..errors import SparksError
 from ..model.hebbian import TRACE_PARAMETERS, one_step_gradients
+from ..model.masking import available_schemes, mask_batch, mask_entries, masked_loss
 from ..model.sparks import (
     SparksModel,
     autocast,
@@ -78,6 +79,7 @@ def build_model(config: SparksConfig, data: PreparedData) -> SparksModel:
         input_residual=config.input_residual,
         backend=config.hebbian_backend,
         encoder=config.encoder,
+        mtm_outputs=data.n_neurons if config.objective == "mtm" else 0,
         **extra,
     )
     if sparse and config.partner_selection == "correlation":
@@ -126,6 +128,9 @@ class Trainer:
     dist
         A :class:`~sparks_gui.engine.distributed.DistContext`: data-parallel training,
         each process computing its slice of every batch (see ``engine/distributed.py``).
+    regions
+        One brain-region label per neuron for the MtM region schemes (default: read from
+        ``recording.neuron_meta`` by :func:`sparks_gui.data.regions.neuron_regions`).
     """
 
     def __init__(
@@ -138,9 +143,16 @@ class Trainer:
         resume: str | Path | None = None,
         parameters=None,
         dist=None,
+        regions=None,
     ):
         self.config_notes: dict[str, str] = {}
         """Why each "auto" field of the config got its value (see ``engine/defaults.py``)."""
+        if regions is None and recording is not None and config.objective == "mtm":
+            from ..data.regions import neuron_regions
+
+            regions = neuron_regions(recording)
+            if regions is not None and config.neurons is not None:
+                regions = regions[np.asarray(config.neurons)]
         if data is None:
             if recording is None:
                 raise SparksError("The trainer needs a recording.", "Pass recording=... or data=...")
@@ -171,6 +183,23 @@ class Trainer:
         self.epoch = 0
         self.last_checkpoint: str | None = None
         self.metrics: dict[str, Any] = {}
+        self.regions = None if regions is None else np.asarray(regions).astype(str)
+        """MtM: one region label per neuron, or None (region schemes skipped)."""
+        self.mtm = config.objective == "mtm"
+        self.heldout_neurons = np.array([], dtype=int)
+        """MtM: the fixed neurons hidden from the encoder at evaluation (co-smoothing)."""
+        if self.mtm:
+            if getattr(self.model, "mtm_head", None) is None:
+                raise SparksError("objective='mtm' needs a model with an MtM head; this model was built for PCC.",
+                                  "Train a new model (model=None) or use objective='pcc'.")
+            N = data.n_neurons
+            k = max(1, min(N - 1, int(round(0.2 * N)))) if N >= 2 else 1
+            self.heldout_neurons = np.sort(np.random.default_rng((config.seed, 14)).choice(N, k, replace=False))
+            self._schemes = available_schemes(self.regions, config.mtm_schemes, N)
+            if not self._schemes:
+                raise SparksError(f"None of the MtM schemes {list(config.mtm_schemes)} can run: the neurons have no "
+                                  "region labels (or a single region).",
+                                  "Add 'neuron' or 'causal' to mtm_schemes, or load a recording with brain_area labels.")
 
     # ----------------------------------------------------------------- control
     def cancel(self) -> None:
@@ -185,8 +214,26 @@ class Trainer:
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self.device)
 
-    def _batch_loss(self, xb, rb, t0, n_steps, state, generator, sample=True, noise=None):
+    @property
+    def likelihood(self) -> str:
+        """MtM reconstruction likelihood: Poisson for spikes, Gaussian for calcium."""
+        return "gaussian" if self.data.kind == "calcium" else "poisson"
+
+    def _mtm_loss(self, xb, masked, mask, scheme, t0, n_steps, state, generator, sample=True, noise=None):
+        """MtM: encoder on the masked input, per-neuron log-rates, loss on the masked entries + beta * KL."""
+        cfg = self.config
+        sl = slice(t0, t0 + n_steps)
+        with autocast(self._amp_dtype, self.device):
+            out = self.model(masked[..., sl], self.session, state, sample=sample, generator=generator, noise=noise)
+            log_rate = self.model.mtm_log_rates(out.z, scheme)
+        recon = masked_loss(log_rate.float(), xb[..., sl].float(), mask[..., sl], self.likelihood)
+        return recon + cfg.beta * kl_divergence(out.mu, out.logvar), recon, out, log_rate
+
+    def _batch_loss(self, xb, rb, t0, n_steps, state, generator, sample=True, noise=None, mtm=None):
         cfg, d = self.config, self.data
+        if mtm is not None:  # (masked input, mask, scheme)
+            loss, recon, out, _ = self._mtm_loss(xb, *mtm, t0, n_steps, state, generator, sample, noise)
+            return loss, recon, out
         with autocast(self._amp_dtype, self.device):
             out = self.model(xb[..., t0 : t0 + n_steps], self.session, state, sample=sample, generator=generator,
                              noise=noise)
@@ -203,9 +250,18 @@ class Trainer:
         chunk = {"full": L, "truncated": cfg.chunk_steps, "online": 1, "online_chunked": cfg.chunk_steps}[cfg.grad_mode]
         n_global = xb.shape[0]
         dist = self.dist
+        mtm = None
+        if self.mtm:  # one scheme per batch, masks drawn for the global batch (identical on every process)
+            scheme = self._schemes[int(torch.randint(len(self._schemes), (1,), generator=generator,
+                                                     device=generator.device).item())]
+            masked, mask = mask_batch(xb, scheme, self.regions, cfg.mask_ratio, generator)
+            mtm = (masked, mask, scheme)
+            self.last_scheme = scheme
         if dist is not None:  # this process computes a slice of the global batch
             rows = torch.from_numpy(dist.local_rows(n_global)).to(self.device)
             xb, rb = xb[rows], rb[rows]
+            if mtm is not None:
+                mtm = (mtm[0][rows], mtm[1][rows], mtm[2])
             scale = len(rows) * dist.world_size / n_global
         state = self.model.initial_state(xb.shape[0], self.session, self.device)
         d_lat = self.model.latent_dim
@@ -218,7 +274,7 @@ class Trainer:
                 noise = noise[rows]
             # online_chunked: the graph is built with one-step truncation (recorded at forward time)
             with one_step_gradients(cfg.grad_mode == "online_chunked"):
-                loss, _, out = self._batch_loss(xb, rb, t0, n, state, generator, noise=noise)
+                loss, _, out = self._batch_loss(xb, rb, t0, n, state, generator, noise=noise, mtm=mtm)
             if dist is not None:
                 loss_value = dist.sum_scalar(float(loss.detach()) * scale) / dist.world_size
                 loss = loss * scale
@@ -260,6 +316,8 @@ class Trainer:
     def evaluate(self, idx: np.ndarray, batch_size: int | None = None) -> dict[str, Any]:
         """Deterministic pass (z = mu) over examples ``idx``: loss, metrics, latents, predictions."""
         d, cfg = self.data, self.config
+        if self.mtm:
+            return self._evaluate_mtm(idx, batch_size)
         self.model.eval()
         bs = batch_size or max(cfg.batch_size, 64)
         losses, mus, preds, weights = [], [], [], []
@@ -277,6 +335,57 @@ class Trainer:
         result = {"loss": sum(losses) / sum(weights), "latents": latents, "pred": d.denormalise(pred) if d.loss == "mse" else pred}
         result["metrics"] = self._metrics(idx, pred)
         return result
+
+    @torch.no_grad()
+    def mtm_predict(self, x: np.ndarray | torch.Tensor, mask: np.ndarray | torch.Tensor, scheme: str = "neuron") -> np.ndarray:
+        """MtM prediction (z = mu) of ``x`` [B, N, T] with ``mask`` (bool, [B, N, T] or [N, T]) hidden from the encoder.
+
+        Returns the predicted rates (spikes) or values (calcium) of every entry, [B, N, T].
+        The encoder receives ``where(mask, 0, x)``: the hidden entries' values never reach it.
+        """
+        was_training = self.model.training
+        self.model.eval()
+        xb = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=torch.float32).to(self.device)
+        m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask, dtype=torch.bool).to(self.device)
+        m = m.expand_as(xb)
+        masked = torch.where(m, torch.zeros((), dtype=xb.dtype, device=xb.device), xb)
+        _, _, _, log_rate = self._mtm_loss(xb, masked, m, scheme, 0, xb.shape[-1], None, None, sample=False)
+        self.model.train(was_training)
+        out = torch.exp(log_rate) if self.likelihood == "poisson" else log_rate
+        return out.float().cpu().numpy()
+
+    def _evaluate_mtm(self, idx: np.ndarray, batch_size: int | None = None) -> dict[str, Any]:
+        """MtM evaluation: the fixed held-out neurons hidden from the encoder (co-smoothing)."""
+        from ..analysis.nlb import co_smoothing
+
+        d, cfg = self.data, self.config
+        self.model.eval()
+        bs = batch_size or max(cfg.batch_size, 64)
+        losses, mus, preds, weights = [], [], [], []
+        for s in range(0, len(idx), bs):
+            sel = idx[s : s + bs]
+            xb = self._tensor(d.x[sel])
+            masked, mask = mask_entries(xb, neurons=self.heldout_neurons)
+            loss, _, out, log_rate = self._mtm_loss(xb, masked, mask, "neuron", 0, xb.shape[-1], None, None, sample=False)
+            losses.append(float(loss) * len(sel))
+            weights.append(len(sel))
+            mus.append(out.mu.float().cpu().numpy())
+            rate = torch.exp(log_rate) if self.likelihood == "poisson" else log_rate
+            preds.append(rate.float().cpu().numpy())
+        self.model.train()
+        pred = np.concatenate(preds)  # [n, N, T]
+        true = d.x[idx]
+        held = self.heldout_neurons
+        metrics: dict[str, Any] = {}
+        if self.likelihood == "poisson":
+            metrics["cosmooth_bps"] = float(co_smoothing(true, pred, held).bits_per_spike)
+        else:
+            per = r2_scores(np.moveaxis(pred[:, held], 1, 2).reshape(-1, len(held)),
+                            np.moveaxis(true[:, held], 1, 2).reshape(-1, len(held)))
+            metrics["cosmooth_r2"] = float(np.nanmean(per))
+        metrics["masked_loss"] = sum(losses) / sum(weights)
+        return {"loss": sum(losses) / sum(weights), "latents": np.concatenate(mus),
+                "pred": np.moveaxis(pred, 1, 2), "metrics": metrics}
 
     def _metrics(self, idx: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
         d = self.data

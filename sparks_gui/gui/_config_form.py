@@ -24,7 +24,7 @@ SECTIONS = {
               "conv_heads", "decoder_layers", "tau_s", "w_start", "hebbian_partners", "partner_selection", "stdp_rule",
               "learn_traces", "token_ff", "input_residual", "beta", "loss"),
     "Training": ("epochs", "batch_size", "lr", "trace_lr_scale", "weight_decay", "grad_clip", "grad_mode", "chunk_steps", "train_stride", "seed",
-                 "hebbian_backend", "precision"),
+                 "hebbian_backend", "precision", "objective", "mtm_schemes", "mask_ratio"),
     "Reporting": ("eval_every", "snapshot_trials", "checkpoint_every"),
 }
 OPEN_SECTIONS = ("Training",)
@@ -36,11 +36,15 @@ CHOICES = {
     "loss": config_module.LOSS_CHOICES,
     "hebbian_backend": config_module.HEBBIAN_BACKENDS,
     "precision": config_module.PRECISIONS,
+    "objective": config_module.OBJECTIVES,
 }
+LIST_FIELDS = {"mtm_schemes": config_module.MTM_SCHEMES}
+"""List-valued fields edited as comma-separated names (empty = all of these)."""
 LABELS = {"lr": "learning rate", "tau_p": "τ past (latents)", "tau_f": "τ future (steps)", "tau_s": "τ STDP (s)",
           "beta": "β (KL weight)", "w_start": "trace increment", "grad_clip": "gradient clip",
           "hebbian_partners": "partners (0 = dense)", "token_ff": "token feed-forward",
-          "input_residual": "input residual", "trace_lr_scale": "trace lr × (log τ, log w)", "train_stride": "window stride (0 = auto)"}
+          "input_residual": "input residual", "trace_lr_scale": "trace lr × (log τ, log w)", "train_stride": "window stride (0 = auto)",
+          "mtm_schemes": "MtM schemes", "mask_ratio": "MtM mask ratio"}
 AUTO = "auto"
 
 
@@ -95,6 +99,10 @@ class ConfigForm(QWidget):
             w = QComboBox()
             w.addItems(list(CHOICES[name]))
             return w
+        if name in LIST_FIELDS:  # comma-separated names, no number validator
+            w = QLineEdit()
+            w.setPlaceholderText(", ".join(LIST_FIELDS[name]))
+            return w
         if type_name == "bool":
             return QCheckBox()
         if type_name == "int":
@@ -121,6 +129,8 @@ class ConfigForm(QWidget):
                 editor.setChecked(bool(value))
             elif isinstance(editor, QSpinBox):
                 editor.setValue(int(value))
+            elif name in LIST_FIELDS:
+                editor.setText(", ".join(str(v) for v in value))
             elif name in config_module.AUTO_FIELDS and value == 0:
                 editor.setText("")
             else:
@@ -150,6 +160,9 @@ class ConfigForm(QWidget):
                 out[name] = editor.isChecked()
             elif isinstance(editor, QSpinBox):
                 out[name] = editor.value()
+            elif name in LIST_FIELDS:
+                items = [t.strip() for t in editor.text().split(",") if t.strip()]
+                out[name] = items or list(LIST_FIELDS[name])
             else:
                 text = editor.text().strip()
                 if name in config_module.AUTO_FIELDS and text.lower() in ("", AUTO):

@@ -306,6 +306,10 @@ class ModelOutput:
     state: ModelState
 
 
+MTM_TOKEN_DIM = 8
+"""Size of the MtM task token concatenated to the latents before the per-neuron rate head."""
+
+
 class SparksModel(nn.Module):
     """SPARKS: Hebbian-attention VAE encoder and PCC decoder, with one encoder per session.
 
@@ -338,6 +342,7 @@ class SparksModel(nn.Module):
         decoder_layers: int = 2,
         fused_readout: bool = True,
         encoder: str = "hebbian",
+        mtm_outputs: int = 0,
         **hebbian_kw,
     ):
         super().__init__()
@@ -356,12 +361,35 @@ class SparksModel(nn.Module):
         )
         if encoder != "hebbian":  # old specs (no key) rebuild as Hebbian
             self._arch["encoder"] = encoder
+        if mtm_outputs:  # PCC-only specs (no key) rebuild without the MtM head
+            self._arch["mtm_outputs"] = int(mtm_outputs)
         self._session_kw: list[dict] = []
         self.sessions = nn.ModuleList()
         for n in [n_neurons] if isinstance(n_neurons, int) else list(n_neurons):
             self.add_session(n)
         self.blocks = nn.ModuleList(ConventionalBlock(embed_dim, conv_heads) for _ in range(n_conv_blocks))
         self.decoder = PCCDecoder(latent_dim, tau_p, tau_f, n_out, decoder_layers)
+        self.mtm_head: nn.Module | None = None
+        self.task_token: nn.Module | None = None
+        if mtm_outputs:
+            from .masking import TaskToken
+
+            self.task_token = TaskToken(MTM_TOKEN_DIM)
+            hidden = max(64, 2 * latent_dim)
+            self.mtm_head = nn.Sequential(nn.Linear(latent_dim + MTM_TOKEN_DIM, hidden), nn.GELU(),
+                                          nn.Linear(hidden, int(mtm_outputs)))
+
+    def mtm_log_rates(self, z: torch.Tensor, scheme) -> torch.Tensor:
+        """MtM read-out: latents ``z`` [B, T, d] and the masking scheme (its task token) -> log-rates [B, N, T].
+
+        One value per neuron and bin (log-rate for spikes, the value itself for calcium),
+        from that bin's latent only, so a masked entry is predicted from what the encoder saw.
+        """
+        if self.mtm_head is None:
+            raise ValueError("this model has no MtM head: build it with mtm_outputs=n_neurons (objective='mtm')")
+        B, T, _ = z.shape
+        token = self.task_token(scheme, B).to(z.dtype)[:, None, :].expand(B, T, -1)
+        return self.mtm_head(torch.cat([z, token], dim=-1)).float().transpose(1, 2)
 
     def add_session(self, n_neurons: int, **overrides) -> int:
         """Add an encoder for a new recording (its own neuron count); returns its session index.
