@@ -59,13 +59,13 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
 
+    from importlib.metadata import version
+
     from sparks.data.providers import StandardTargetProvider
     from sparks.models.dataclasses import HebbianAttentionConfig
     from sparks.models.sparks import SPARKS
     from sparks.utils.test import test_on_batch
     from sparks.utils.train import train_on_batch
-
-    from importlib.metadata import version
 
     d = np.load(a.data, allow_pickle=False)
     s = json.loads(str(d["settings"]))

@@ -47,17 +47,17 @@ import os
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "_fidelity_ref_runner.py"
@@ -149,8 +149,8 @@ def export(dataset: str, seed: int, data_dir: str, path: Path) -> dict:
                        f"mask_{name}": m})
     np.savez(path, **arrays)
     info = {"n_neurons": int(d.n_neurons), "bins_per_window": int(d.x.shape[-1]), "dt": float(d.dt),
-            "n_train_windows": int(len(x_tr)), "max_count": float(d.x.max()),
-            **{f"n_{k}_windows": int(len(v[0])) for k, v in tests.items()},
+            "n_train_windows": len(x_tr), "max_count": float(d.x.max()),
+            **{f"n_{k}_windows": len(v[0]) for k, v in tests.items()},
             **{f"n_{k}_scored_bins": int(v[2].sum()) for k, v in tests.items()}}
     return info
 

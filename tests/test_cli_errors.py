@@ -82,7 +82,7 @@ def test_out_in_a_read_only_folder(tmp_path, npz, capsys):
 
 
 def test_an_os_error_while_writing_results_is_a_message(tmp_path, npz, capsys, monkeypatch):
-    import sparks_gui.data.atomic as atomic
+    from sparks_gui.data import atomic
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "run" / "metrics.json"))
@@ -165,7 +165,7 @@ def test_debug_shows_the_traceback(tmp_path, npz, capsys):
 
 
 def test_unexpected_error_is_one_line_pointing_to_debug(tmp_path, npz, capsys, monkeypatch):
-    import sparks_gui.cli as cli
+    from sparks_gui import cli
 
     def broken(args):
         raise KeyError("internal")

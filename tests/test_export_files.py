@@ -54,10 +54,9 @@ def test_replacing_a_file_keeps_its_permissions(tmp_path, umask):
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("good")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
     assert target.read_text() == "good"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
 

@@ -15,9 +15,9 @@ pytest.importorskip("pyqtgraph")
 if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     pytest.skip("GUI tests need a display (run under xvfb-run)", allow_module_level=True)
 
-from sparks_gui.data.synthetic import make_reach  # noqa: E402
+from test_gui_app import app, open_recording, tiny, train  # noqa: F401 - the shared fixture and helpers
 
-from test_gui_app import app, open_recording, tiny, train  # noqa: E402,F401 - the shared fixture and helpers
+from sparks_gui.data.synthetic import make_reach
 
 pytestmark = pytest.mark.gui
 
@@ -56,8 +56,7 @@ def test_worker_failure_notifies_and_returns_to_idle(app, qtbot, monkeypatch, no
     """Any exception in the training worker (data preparation, model building, the loop) reaches the user
     as a notification and leaves the session idle; before, a RuntimeError was swallowed by superqt and the
     dock stayed on "Preparing data…" with Start disabled for good."""
-    import sparks_gui.engine.process as process
-    import sparks_gui.engine.trainer as trainer
+    from sparks_gui.engine import process, trainer
 
     viewer, session, w = app
     open_recording(viewer, session, qtbot, make_reach(n_trials_per_direction=2))

@@ -28,8 +28,9 @@ The MtM evaluations (Zhang et al. 2024) map onto these helpers:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.special import gammaln

@@ -30,14 +30,15 @@ loadings, base rates) and different trajectories.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import SparksError
 from .recording import Recording
 
-__all__ = ["make_multiarea", "make_multiarea_sessions", "chain_coupling"]
+__all__ = ["chain_coupling", "make_multiarea", "make_multiarea_sessions"]
 
 
 def chain_coupling(n_areas: int, gain: float = 1.0) -> np.ndarray:

@@ -29,7 +29,8 @@ is solving (MtM's prompt token).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
