@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import json
-import tempfile
+import shutil
 import time
 from pathlib import Path
 
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
     QShortcut,
     QStyle,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from ..engine import runs as run_folders
 from ..errors import SparksError
 from ._config_form import ConfigForm
 from ._session import session_for
@@ -134,6 +141,7 @@ class TrainingWidget(QWidget):
         runs.addWidget(self.load_btn)
         runs.addWidget(self.resume_btn)
         layout.addLayout(runs)
+        self._build_runs_list(layout)
 
         self.start_btn.clicked.connect(self.start)
         self.pause_btn.toggled.connect(lambda on: s.pause(on))
@@ -147,6 +155,8 @@ class TrainingWidget(QWidget):
         s.epoch_end.connect(self._on_epoch)
         s.run_finished.connect(self._on_finished)
         s.run_failed.connect(lambda msg: self.status.setText(f"<span style='color:#ff6b6b'>Failed: {msg}</span>"))
+        s.run_failed.connect(lambda _msg: setattr(self, "_run_status", "failed"))
+        s.running_changed.connect(lambda running: None if running else self._close_run_folder())
         s.paused_changed.connect(self._on_paused)
         s.config_changed.connect(self.form.set_config)
         s.selection_changed.connect(lambda rec: self._show_auto_values(rec))
@@ -158,23 +168,36 @@ class TrainingWidget(QWidget):
 
     # ---------------------------------------------------------------- actions
     def current_config(self):
+        """The form's config with the chosen device and no ``out_dir``: Start gives every run a new folder in
+        the runs folder (the session's config may still name the folder of the last or a loaded run, which
+        a new run must not overwrite)."""
         cfg = self.form.config(self.session.config)
-        changes = {"device": self.device.currentData() or "auto"}
-        if not cfg.out_dir:
-            changes["out_dir"] = tempfile.mkdtemp(prefix="sparks-run-")
-        return cfg.replace(**changes)
+        return cfg.replace(device=self.device.currentData() or "auto", out_dir=None)
 
     def start(self):
-        """Start training; problems (no data, invalid settings) become notifications."""
+        """Start training; problems (no data, invalid settings) become notifications.
+
+        Every run gets a new folder ``run-YYYYmmdd-HHMMSS`` in the runs folder (marked temporary until kept
+        or saved); a run that cannot start leaves no folder behind."""
         from napari.utils.notifications import show_error
 
+        made = None
         try:
             cfg = self.current_config()
+            if not cfg.out_dir:
+                made = run_folders.new_run_dir(self.runs_root())
+                cfg = cfg.replace(out_dir=str(made))
             run = self.session.start_training(cfg)
         except SparksError as exc:
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
             show_error(str(exc))
             self.status.setText(f"<span style='color:#ff6b6b'>{exc}</span>")
             return None
+        self._run_status = "running"
+        if made is not None:
+            run_folders.update_marker(made, status="running")
+            self.refresh_runs()
         self._t_start = time.perf_counter()
         self.status.setText("Preparing data…")
         self.progress.setRange(0, 0)  # busy until Started arrives
@@ -193,6 +216,7 @@ class TrainingWidget(QWidget):
             self.status.setText(f"<span style='color:#ff6b6b'>{exc}</span>")
             self._update_resume()
             return None
+        self._run_status = "running"
         self._t_start = time.perf_counter()
         self.status.setText(f"Resuming from epoch {info[1]}…" if info else "Resuming…")
         self.progress.setRange(0, 0)
@@ -222,6 +246,7 @@ class TrainingWidget(QWidget):
         self.load_btn.setEnabled(not running)
         self.save_btn.setEnabled(not running and self.session.trainer is not None)
         self._update_resume()
+        self._update_run_buttons()
         if not running:
             self.pause_btn.setChecked(False)
             if self.progress.maximum() == 0:
@@ -261,6 +286,7 @@ class TrainingWidget(QWidget):
 
     def _on_finished(self, ev) -> None:
         self.progress.setRange(0, self._total)
+        self._run_status = "stopped" if ev.cancelled else "finished"
         if ev.cancelled:
             self.progress.setFormat(f"stopped at epoch {ev.epoch + 1}")
             self.status.setText(self.status.text() + " · <b>stopped</b>")
@@ -274,15 +300,186 @@ class TrainingWidget(QWidget):
     def _save_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Save run into folder")
         if folder:
-            self._report(lambda: save_run(self.session, folder), "Run saved to {}")
+            if self._report(lambda: save_run(self.session, folder), "Run saved to {}") is not None:
+                current = self._current_run_folder()  # the user wants this run: cleanup keeps it
+                if current is not None and run_folders.mark_saved(current) is not None:
+                    self.refresh_runs()
 
     def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load run", "", "SPARKS run (model.pt checkpoint.pt config.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Load run", str(self.runs_root()),
+                                              "SPARKS run (model.pt checkpoint.pt config.json)")
         if path:
-            self._report(lambda: load_run(self.session, path), "Loaded run {}")
-            self._on_running(self.session.running)
+            self.open_run(path)
 
-    def _report(self, fn, message: str):
+    def open_run(self, path):
+        """Load a run folder or file (the "Load run…" path); problems become notifications."""
+        result = self._report(lambda: load_run(self.session, path), "Loaded run {}")
+        self._on_running(self.session.running)
+        return result
+
+    # ------------------------------------------------------------ run folders
+    def _build_runs_list(self, layout) -> None:
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        row.addWidget(QLabel("Runs folder"))
+        self.runs_folder = QLineEdit(str(run_folders.runs_dir()))
+        self.runs_folder.setReadOnly(True)
+        self.runs_folder.setToolTip("Every run gets its own folder run-YYYYmmdd-HHMMSS here (checkpoint, config, "
+                                    "metrics). Default: your per-user data folder; SPARKS_RUNS_DIR overrides it.")
+        self.runs_browse = QToolButton()
+        self.runs_browse.setText("Browse…")
+        self.runs_browse.setToolTip("Choose another runs folder (remembered for the next session)")
+        self.runs_browse.clicked.connect(self._browse_runs)
+        row.addWidget(self.runs_folder, 1)
+        row.addWidget(self.runs_browse)
+        layout.addLayout(row)
+
+        self.runs_list = QTreeWidget()
+        self.runs_list.setColumnCount(3)
+        self.runs_list.setHeaderLabels(["run", "epochs", "metric"])
+        self.runs_list.setRootIsDecorated(False)
+        self.runs_list.setUniformRowHeights(True)
+        self.runs_list.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.runs_list.setToolTip("Runs in the runs folder, newest first (bold: kept). Double-click to open one.")
+        self.runs_list.setMaximumHeight(110)
+        header = self.runs_list.header()
+        header.setStretchLastSection(True)
+        self.runs_list.setColumnWidth(0, 170)
+        self.runs_list.setColumnWidth(1, 50)
+        self.runs_list.itemDoubleClicked.connect(lambda item, _col: self.open_selected_run())
+        layout.addWidget(self.runs_list)
+
+        buttons = QHBoxLayout()
+        self.open_run_btn = QPushButton("Open")
+        self.open_run_btn.setToolTip("Load the selected run and show its results on the current recording")
+        self.keep_run_btn = QPushButton("Keep")
+        self.keep_run_btn.setToolTip("Mark the selected run as kept: Clean up… never deletes it")
+        self.cleanup_btn = QPushButton("Clean up…")
+        self.cleanup_btn.setToolTip("Delete the temporary (not kept, not saved) runs in the runs folder, after "
+                                    "asking; the run in progress or on screen is never deleted")
+        self.open_run_btn.clicked.connect(self.open_selected_run)
+        self.keep_run_btn.clicked.connect(self.keep_selected_run)
+        self.cleanup_btn.clicked.connect(lambda: self.cleanup_runs())
+        for b in (self.open_run_btn, self.keep_run_btn, self.cleanup_btn):
+            buttons.addWidget(b)
+        layout.addLayout(buttons)
+        self.runs_list.itemSelectionChanged.connect(self._update_run_buttons)
+        self.refresh_runs()
+
+    def runs_root(self) -> Path:
+        return Path(self.runs_folder.text()).expanduser()
+
+    def set_runs_root(self, folder) -> Path | None:
+        """Use ``folder`` as the runs folder (remembered); a folder that cannot be used is a notification."""
+        chosen = self._report(lambda: run_folders.choose_runs_dir(folder), "Runs folder: {}", quiet=True)
+        if chosen is not None:
+            self.runs_folder.setText(str(chosen))
+            self.refresh_runs()
+        return chosen
+
+    def _browse_runs(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Runs folder", str(self.runs_root()))
+        if folder:
+            self.set_runs_root(folder)
+
+    def refresh_runs(self) -> list:
+        """Re-read the runs folder into the list; returns the RunInfo rows shown."""
+        from qtpy.QtGui import QFont
+
+        try:
+            rows = run_folders.list_runs(self.runs_root())
+        except OSError:
+            rows = []
+        selected = self.selected_run()
+        self.runs_list.clear()
+        for info in rows:
+            item = QTreeWidgetItem([info.name, "" if info.epochs is None else str(info.epochs), info.metric_text])
+            item.setData(0, Qt.UserRole, str(info.path))
+            state = "kept" if info.saved else "temporary (Clean up… deletes it)"
+            item.setToolTip(0, f"{info.path}\n{info.status or 'run'} · {state}")
+            if info.saved:
+                font = QFont(item.font(0))
+                font.setBold(True)
+                item.setFont(0, font)
+            item.setTextAlignment(1, int(Qt.AlignRight | Qt.AlignVCenter))
+            self.runs_list.addTopLevelItem(item)
+            if selected is not None and Path(selected) == info.path:
+                item.setSelected(True)
+        self._update_run_buttons()
+        return rows
+
+    def selected_run(self) -> str | None:
+        items = self.runs_list.selectedItems()
+        return items[0].data(0, Qt.UserRole) if items else None
+
+    def _update_run_buttons(self) -> None:
+        has = self.selected_run() is not None
+        self.open_run_btn.setEnabled(has and not self.session.running)
+        self.keep_run_btn.setEnabled(has)
+
+    def open_selected_run(self):
+        path = self.selected_run()
+        if path is None or self.session.running:
+            return None
+        return self.open_run(path)
+
+    def keep_selected_run(self) -> None:
+        path = self.selected_run()
+        if path is not None:
+            run_folders.mark_saved(path)  # a folder without run.json (CLI, Save run) is never cleaned up anyway
+        self.refresh_runs()
+
+    def _current_run_folder(self) -> Path | None:
+        """The folder of the run in progress or on screen, when it is a run folder (has run.json)."""
+        cfg = self.session.results.config
+        out = getattr(cfg, "out_dir", None)
+        return Path(out) if out and run_folders.read_marker(out) is not None else None
+
+    def cleanup_runs(self, confirm: bool = True) -> list[Path]:
+        """Delete the temporary runs of the runs folder (all but the current one) after asking."""
+        current = self._current_run_folder()
+        doomed = run_folders.cleanup_candidates(self.runs_root(), exclude=[current])
+        if not doomed:
+            self.status.setText("No temporary runs to clean up in the runs folder.")
+            return []
+        if confirm:
+            answer = QMessageBox.question(
+                self, "Clean up runs",
+                f"Delete {len(doomed)} temporary run folder(s) in {self.runs_root()}?\n\n"
+                + "\n".join(r.name for r in doomed[:8]) + ("\n…" if len(doomed) > 8 else "")
+                + "\n\nKept runs and the current run are not touched.",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                return []
+        deleted = self._report(lambda: run_folders.cleanup_runs(self.runs_root(), exclude=[current]),
+                               "Deleted {} temporary run folder(s)", fmt=len)
+        self.refresh_runs()
+        return deleted or []
+
+    def _close_run_folder(self) -> None:
+        """After a run (finished, stopped or failed): its folder gets config.json, metrics.json and its
+        status, and the list is refreshed."""
+        folder = self._current_run_folder()
+        if folder is not None:
+            from .exports import metrics_summary
+
+            try:
+                from ..data.atomic import atomic_write_text
+
+                tr = self.session.trainer
+                cfg = getattr(tr, "config", None) or self.session.results.config
+                cfg.to_json(folder / "config.json")
+                atomic_write_text(folder / "metrics.json",
+                                  json.dumps(metrics_summary(self.session), indent=2, default=_jsonable))
+                run_folders.update_marker(folder, status=getattr(self, "_run_status", "finished"),
+                                          epochs=len(self.session.results.history))
+            except Exception as exc:  # noqa: BLE001 - the run is over either way; say so
+                from napari.utils.notifications import show_warning
+
+                show_warning(f"Could not write the summary of {folder.name}: {exc}")
+        self.refresh_runs()
+
+    def _report(self, fn, message: str, quiet: bool = False, fmt=None):
         from napari.utils.notifications import show_error, show_info
 
         try:
@@ -290,7 +487,8 @@ class TrainingWidget(QWidget):
         except Exception as exc:  # noqa: BLE001 - user-facing
             show_error(str(exc))
             return None
-        show_info(message.format(result))
+        if not quiet:
+            show_info(message.format(result if fmt is None else fmt(result)))
         return result
 
 
@@ -313,6 +511,16 @@ class TrainingWidget(QWidget):
         self.form.show_resolved(values, resolved.notes)
         if resolved.warnings:
             self.form.setToolTip("\n".join(resolved.warnings))
+
+
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
 
 
 def save_run(session, folder) -> Path:
