@@ -174,24 +174,32 @@ def _recording_from_layers(layer_data: list[tuple]):
     return None, {}
 
 
+NWB_RESULT_KEYS = ("latents", "latent_dt", "latent_start", "predictions", "order", "neuron_summaries",
+                   "neuron_index", "examples", "config")
+"""Results the SPARKS NWB writer stores (keyword arguments of ``data.export.export_to_nwb``)."""
+
+
 def write_nwb_layers(path: str, layer_data: list[tuple]) -> list[str]:
-    """npe2 multi-layer writer (.nwb): the Recording carried by the layers, plus any SPARKS results
-    in ``metadata["sparks_results"]`` (``latents``, ``order``, ``predictions``, ``neuron_summaries``),
-    into a new NWB file (or a copy of the source NWB).  Never modifies the source."""
-    from .data.export import export_to_nwb
+    """npe2 multi-layer writer (.nwb): the Recording carried by the layers, plus its SPARKS results,
+    into a new NWB file (or a copy of the source NWB).  Never modifies the source.
+
+    The results are those of ``metadata["sparks_results"]`` when a layer carries them, else those the
+    SPARKS docks registered for the recording (:func:`sparks_gui.data.registry.results_for`): latents,
+    orderings, predictions and the run's config in the processing module ``sparks``."""
+    from .data.export import export_to_nwb, free_module_name
     from .data.nwb import write_nwb
 
     rec, meta = _recording_from_layers(layer_data)
     if rec is None:
         raise SparksError("None of the selected layers carries a SPARKS recording.",
                           "Select the activity layer of a recording opened or trained with SPARKS.")
-    results = dict(meta.get("sparks_results") or {})
+    results = dict(meta.get("sparks_results") or registry.results_for(rec) or {})
+    results = {k: v for k, v in results.items() if k in NWB_RESULT_KEYS and v is not None}
     src = rec.provenance.get("source")
     source = Path(src) if src and str(src).lower().endswith(".nwb") and Path(src).exists() else None
     if results or source is not None:
-        export_to_nwb(path, source=source, recording=rec, latents=results.get("latents"),
-                      predictions=results.get("predictions"), order=results.get("order"),
-                      neuron_summaries=results.get("neuron_summaries"), overwrite=True)
+        export_to_nwb(path, source=source, recording=rec, module_name=free_module_name(source), overwrite=True,
+                      **results)
     else:
         write_nwb(rec, path, overwrite=True)
     return [path]

@@ -141,6 +141,10 @@ class SparksSession(QObject):
         self.time_range = None
         self.selected_neuron = None
         self.order = None if recording is None else np.arange(recording.n_neurons)
+        if recording is not None:  # napari's Save (SPARKS NWB writer) finds this session's results
+            from ..data import registry
+
+            registry.set_results_provider(recording, _results_provider(self, recording))
         self.recording_changed.emit(recording)
         self.selection_changed.emit(self.training_recording())
         if recording is not None and self.ordering_name not in ("original", "SPARKS latent phase"):
@@ -409,6 +413,22 @@ class SparksSession(QObject):
             return
         self.time_s = float(seconds)
         self.time_changed.emit(self.time_s)
+
+
+def _results_provider(session: "SparksSession", recording):
+    """``provider()`` for :func:`sparks_gui.data.registry.set_results_provider`: the session's results
+    while ``recording`` is still the one it shows (weak: the session is not kept alive)."""
+    ref = weakref.ref(session)
+
+    def provider():
+        s = ref()
+        if s is None or s.recording is not recording:
+            return None
+        from .exports import nwb_results
+
+        return nwb_results(s)
+
+    return provider
 
 
 def now() -> float:

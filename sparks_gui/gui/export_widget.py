@@ -55,6 +55,12 @@ class ExportWidget(QWidget):
             b.clicked.connect(lambda _=False, fn=fn, label=label: self.run_export(fn, label))
             grid.addWidget(b, i // 2, i % 2)
             self.buttons[key] = b
+        nwb = QPushButton("NWB with results…")
+        nwb.setToolTip("A copy of the recording as NWB (the input file is never changed) with a 'sparks' processing "
+                       "module: latents, predictions, the neuron ordering and the run's config")
+        nwb.clicked.connect(lambda: self.export_nwb())
+        grid.addWidget(nwb, len(actions) // 2, len(actions) % 2)
+        self.buttons["nwb"] = nwb
         layout.addWidget(box)
         self.report_btn = QPushButton("Write report (everything + metrics.json)")
         self.report_btn.setStyleSheet("font-weight: bold; padding: 6px;")
@@ -70,6 +76,17 @@ class ExportWidget(QWidget):
         if folder:
             self.folder.setText(folder)
 
+    def export_nwb(self, path=None):
+        """Save the recording with its results as a new NWB file (asks where unless ``path`` is given)."""
+        if path is None:
+            rec = self.session.recording
+            name = f"{getattr(rec, 'name', 'recording')}_sparks.nwb".replace("/", "_").replace(" ", "_")
+            path, _ = QFileDialog.getSaveFileName(self, "Save NWB with results", str(Path(self.folder.text()) / name),
+                                                  "NWB (*.nwb)")
+            if not path:
+                return None
+        return self.run_export(lambda s, _f: exports.export_nwb(s, path), "NWB with results")
+
     def run_export(self, fn, label: str):
         from napari.utils.notifications import show_error, show_info
 
@@ -81,6 +98,7 @@ class ExportWidget(QWidget):
             show_error(f"{label}: {exc}")
             self.last.setText(f"<span style='color:#ff6b6b'>{label} failed: {exc}</span>")
             return None
-        show_info(f"{label} written to {folder}")
-        self.last.setText(f"{label} → {folder}")
+        where = result if isinstance(result, Path) and result.suffix else folder
+        show_info(f"{label} written to {where}")
+        self.last.setText(f"{label} → {where}")
         return result

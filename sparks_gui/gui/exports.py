@@ -111,6 +111,75 @@ def export_run(session, folder) -> Path:
     return save_run(session, folder)
 
 
+def nwb_results(session) -> dict[str, Any] | None:
+    """The session's results as keyword arguments of :func:`sparks_gui.data.export.export_to_nwb`, or
+    None when there are none (nothing trained or loaded, or a run in progress):
+
+    * ``latents`` / ``predictions`` of the whole recording (continuous recordings; windows of the
+      training length) on their clock (``latent_dt``, ``latent_start``);
+    * ``examples``: the held-out examples' latents, predictions and true values (every recording);
+    * ``order`` (the neuron ordering on screen) with ``neuron_index`` (selection -> recording rows);
+    * ``config``: the run's configuration ("auto" fields as the trainer chose them).
+    """
+    r, tr = session.results, session.trainer
+    if session.running or (r.latents is None and r.predictions is None and tr is None):
+        return None
+    out: dict[str, Any] = {}
+    whole = whole_recording_results(session)
+    if whole is not None:
+        out.update(latents=whole["latents"], latent_dt=whole["dt"], latent_start=whole["start_time"])
+        if whole.get("predictions") is not None and r.predictions is not None:
+            out["predictions"] = {r.predictions.target or "target": whole["predictions"]}
+    snap, pred = r.latents, r.predictions
+    if snap is not None:
+        rec = session.training_recording()
+        t0 = float(getattr(rec, "start_time", 0.0) or 0.0)
+        starts = None if snap.starts is None else t0 + np.asarray(snap.starts, dtype=np.float64) * float(rec.dt)
+        ex: dict[str, Any] = {"latents": snap.latents, "dt": snap.dt or float(rec.dt), "example_idx": snap.example_idx,
+                              "start_time": starts}
+        if pred is not None and np.array_equal(np.asarray(pred.example_idx), np.asarray(snap.example_idx)) \
+                and pred.predicted.shape[1] == snap.latents.shape[1]:
+            ex.update(predictions=pred.predicted, true=pred.true, target=pred.target)
+        out["examples"] = ex
+    rec = session.training_recording()
+    if rec is not None and session.order is not None and len(session.order) == rec.n_neurons:
+        out["order"] = np.asarray(session.order, dtype=np.int64)
+        idx = getattr(session, "neuron_idx", None)
+        out["neuron_index"] = np.arange(rec.n_neurons) if idx is None else np.asarray(idx, dtype=np.int64)
+    cfg = getattr(tr, "config", None) or r.config or session.config
+    out["config"] = json.loads(json.dumps(cfg.to_dict(), default=_jsonable))
+    return out
+
+
+def export_nwb(session, path) -> Path:
+    """A copy of the recording as NWB with the results in a processing module ``sparks`` (latents,
+    orderings, predictions, the config; see :func:`nwb_results`).  The copy is of the source NWB file
+    when the recording came from one (that file is never opened for writing), else a new NWB file
+    built from the recording.  Written to a temporary name and renamed (``data.atomic``)."""
+    from ..data.export import export_to_nwb, free_module_name
+
+    rec = session.recording
+    if rec is None:
+        raise SparksError("No recording is loaded.", "Open a recording in the Data dock, train (or load a run), "
+                          "then export.")
+    if session.running:
+        raise SparksError("Training is still running.", "Stop or wait for the run to finish, then export.")
+    results = nwb_results(session)
+    if results is None:
+        raise SparksError("There are no results to save with the recording yet.",
+                          "Train for at least one epoch (or load a run) first.")
+    path = Path(path)
+    if path.suffix.lower() != ".nwb":
+        path = path.with_name(path.name + ".nwb")
+    src = (getattr(rec, "provenance", None) or {}).get("source")
+    source = Path(src) if src and str(src).lower().endswith(".nwb") and Path(src).is_file() else None
+    if source is not None and source.resolve() == path.resolve():
+        raise SparksError(f"Refusing to write results into the input file '{source.name}'.",
+                          "Choose a new file name: the results go into a copy.")
+    return export_to_nwb(path, source=source, recording=rec, module_name=free_module_name(source),
+                         overwrite=True, **results)
+
+
 def export_views(session, folder, formats=("png", "svg")) -> list[Path]:
     """Every open view as an image per format (``latents.png``, ``raster.svg`` …)."""
     out = []
