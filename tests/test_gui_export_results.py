@@ -96,3 +96,58 @@ def test_nwb_with_results_of_a_trial_recording_without_source(app, qtbot, tmp_pa
     np.testing.assert_allclose(got["example_predictions"], pred.predicted.transpose(1, 0, 2), rtol=1e-6)
     np.testing.assert_allclose(got["example_true"], pred.true.transpose(1, 0, 2), rtol=1e-6)
     assert "latents" not in got and got["neurons.order"].shape == (65,)
+
+
+def test_views_and_figures_export_at_the_chosen_size_and_dpi(app, qtbot, tmp_path):
+    """Views (PNG) and figures (PNG/PDF) come out at the size and DPI of the Export dock's fields, not at
+    the on-screen size (decoding.png was 464x89); the views on screen keep their layout."""
+    import re
+
+    from PIL import Image
+
+    from sparks_gui.gui import exports
+
+    viewer, session, w = app
+    open_recording(viewer, session, qtbot, make_reach(n_trials_per_direction=2, seed=9))
+    tiny(w, epochs=1, batch=8)
+    train(qtbot, session, w)
+    ex = w["export"]
+    ex.folder.setText(str(tmp_path))
+    ex.set_image_size(4.0, 2.5, "in", 150)
+    on_screen = {name: (v.graphics().size(), v.graphics().centralWidget.geometry())
+                 for name, v in session.views.items() if hasattr(v.graphics(), "centralWidget")}
+    ex.buttons["views"].click()
+    ex.buttons["figures"].click()
+    views = sorted((tmp_path / "views").glob("*.png"))
+    assert {p.stem for p in views} >= {"decoding", "raster", "latents", "attention", "loss"}, views
+    for p in views:
+        im = Image.open(p)
+        assert im.size == (600, 375), (p.name, im.size)
+        assert round(im.info["dpi"][0]) == 150
+        assert np.asarray(im.convert("L")).std() > 5  # drawn, not a blank canvas
+    svg = (tmp_path / "views" / "decoding.svg").read_text()
+    vb = [float(v) for v in re.search(r'viewBox ?="([^"]+)"', svg).group(1).split()]
+    assert vb[2] / vb[3] == pytest.approx(600 / 375, rel=0.02)
+    for name, (size, geom) in on_screen.items():  # laid out back as on screen
+        g = session.views[name].graphics()
+        assert g.size() == size and g.centralWidget.geometry() == geom, name
+    figs = sorted((tmp_path / "figures").glob("*.png"))
+    assert {p.stem for p in figs} == {"fig_loss", "fig_latents", "fig_decoding"}
+    for p in figs:
+        assert Image.open(p).size == (600, 375), p.name
+    assert {p.stem for p in (tmp_path / "figures").glob("*.pdf")} == {"fig_loss", "fig_latents", "fig_decoding"}
+
+    # pixels, height auto: the width is exact and the height follows the view's on-screen aspect
+    ex.set_image_size(1000, 0, "px", 300)
+    out = ex.run_export(lambda s, f: exports.export_views(s, f / "px", ("png",), size=ex.image_size()), "views")
+    dec = session.views["Decoding"].graphics()
+    im = Image.open(next(p for p in out if p.stem == "decoding"))
+    assert im.size == (1000, round(1000 * dec.height() / dec.width()))
+    # switching units keeps the size: 1000 px at 300 dpi = 3.33 in
+    ex.img_unit.setCurrentText("in")
+    assert ex.img_width.value() == pytest.approx(3.33, abs=0.01) and ex.image_size().pixels(0.5) == (999, 500)
+    # a bad size is a clear error, not a file
+    ex.set_image_size(100.0, 100.0, "in", 2400)
+    assert ex.run_export(lambda s, f: exports.export_views(s, f / "big", ("png",), size=ex.image_size()),
+                         "views") is None
+    assert "too large" in ex.last.text() and not (tmp_path / "big").exists()

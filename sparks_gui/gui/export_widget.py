@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
     QGroupBox,
@@ -12,6 +14,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -37,6 +40,7 @@ class ExportWidget(QWidget):
         row.addWidget(self.folder, 1)
         row.addWidget(browse)
         layout.addLayout(row)
+        layout.addLayout(self._size_row())
 
         box = QGroupBox("Export")
         grid = QGridLayout(box)
@@ -47,8 +51,10 @@ class ExportWidget(QWidget):
             ("predictions", "Predictions (NPZ)", exports.export_predictions),
             ("attention", "Attention (NPZ)", exports.export_attention),
             ("run", "Run: config + checkpoint", lambda s, f: exports.export_run(s, Path(f) / "run")),
-            ("views", "Views (PNG + SVG)", lambda s, f: exports.export_views(s, Path(f) / "views")),
-            ("figures", "Figures (PDF)", lambda s, f: exports.export_figures(s, Path(f) / "figures")),
+            ("views", "Views (PNG + SVG)",
+             lambda s, f: exports.export_views(s, Path(f) / "views", size=self.image_size())),
+            ("figures", "Figures (PDF + PNG)",
+             lambda s, f: exports.export_figures(s, Path(f) / "figures", ("pdf", "png"), size=self.image_size())),
         ]
         for i, (key, label, fn) in enumerate(actions):
             b = QPushButton(label)
@@ -64,12 +70,82 @@ class ExportWidget(QWidget):
         layout.addWidget(box)
         self.report_btn = QPushButton("Write report (everything + metrics.json)")
         self.report_btn.setStyleSheet("font-weight: bold; padding: 6px;")
-        self.report_btn.clicked.connect(lambda: self.run_export(exports.write_report, "Report"))
+        self.report_btn.clicked.connect(lambda: self.run_export(
+            lambda s, f: exports.write_report(s, f, size=self.image_size()), "Report"))
         layout.addWidget(self.report_btn)
         self.last = QLabel("")
         self.last.setWordWrap(True)
         layout.addWidget(self.last)
         layout.addStretch(1)
+
+    def _size_row(self) -> QHBoxLayout:
+        """Width x height (0 = auto: the view's / figure's own aspect), unit and DPI of exported images."""
+        row = QHBoxLayout()
+        row.setSpacing(3)
+        self.img_width = QDoubleSpinBox()
+        self.img_height = QDoubleSpinBox()
+        for box in (self.img_width, self.img_height):
+            box.setKeyboardTracking(False)
+        self.img_height.setSpecialValueText("auto")
+        self.img_unit = QComboBox()
+        self.img_unit.addItems(["in", "px"])
+        self.img_dpi = QSpinBox()
+        self.img_dpi.setRange(10, 2400)
+        self.img_dpi.setValue(200)
+        self.img_dpi.setSuffix(" dpi")
+        self._set_unit_ranges("in")
+        self.img_width.setValue(6.0)
+        self.img_height.setValue(0.0)
+        self.img_width.setToolTip("Width of exported view images (PNG/SVG) and figures (PDF/PNG)")
+        self.img_height.setToolTip("Height; 'auto' (0) keeps the view's on-screen or the figure's own aspect")
+        self.img_unit.setToolTip("Size in inches (pixels = inches x DPI) or in pixels")
+        self.img_dpi.setToolTip("Resolution: text and lines keep their size in inches, more DPI = more pixels")
+        self.img_unit.currentTextChanged.connect(self._convert_unit)
+        row.addWidget(QLabel("image"))
+        row.addWidget(self.img_width, 1)
+        row.addWidget(QLabel("×"))
+        row.addWidget(self.img_height, 1)
+        row.addWidget(self.img_unit)
+        row.addWidget(self.img_dpi)
+        self._unit = "in"
+        return row
+
+    def _set_unit_ranges(self, unit: str) -> None:
+        for box in (self.img_width, self.img_height):
+            if unit == "in":
+                box.setDecimals(2)
+                box.setRange(0.0, 100.0)
+                box.setSingleStep(0.5)
+            else:
+                box.setDecimals(0)
+                box.setRange(0.0, 20000.0)
+                box.setSingleStep(100)
+        self.img_width.setMinimum(0.1 if unit == "in" else 16)
+
+    def _convert_unit(self, unit: str) -> None:
+        """Switching in <-> px keeps the size: the values are converted with the DPI."""
+        if unit == self._unit:
+            return
+        dpi = float(self.img_dpi.value())
+        factor = dpi if unit == "px" else 1.0 / dpi
+        w, h = self.img_width.value() * factor, self.img_height.value() * factor
+        self._set_unit_ranges(unit)
+        self.img_width.setValue(w)
+        self.img_height.setValue(h)
+        self._unit = unit
+
+    def set_image_size(self, width: float, height: float = 0.0, unit: str = "in", dpi: int = 200) -> None:
+        self.img_dpi.setValue(int(dpi))
+        self.img_unit.setCurrentText(unit)
+        self.img_width.setValue(width)
+        self.img_height.setValue(height)
+
+    def image_size(self):
+        """The :class:`~sparks_gui.figures.size.ImageSize` of the fields (a SparksError when out of range)."""
+        from ..figures.size import ImageSize
+
+        return ImageSize(self.img_width.value(), self.img_height.value(), self.img_unit.currentText(),
+                         float(self.img_dpi.value()))
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export folder", self.folder.text())

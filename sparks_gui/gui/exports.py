@@ -180,38 +180,46 @@ def export_nwb(session, path) -> Path:
                          overwrite=True, **results)
 
 
-def export_views(session, folder, formats=("png", "svg")) -> list[Path]:
-    """Every open view as an image per format (``latents.png``, ``raster.svg`` …)."""
+def export_views(session, folder, formats=("png", "svg"), size=None) -> list[Path]:
+    """Every open view as an image per format (``latents.png``, ``raster.svg`` …).
+
+    ``size``: an :class:`~sparks_gui.figures.size.ImageSize` (width, height or 0 = the on-screen aspect,
+    in inches or pixels, and DPI); the views are laid out and rendered at that size.  None: as on screen."""
     out = []
     for name, view in session.views.items():
         for fmt in formats:
-            out.append(view.export_image(Path(folder) / f"{name.lower()}.{fmt}"))
+            out.append(view.export_image(Path(folder) / f"{name.lower()}.{fmt}", size=size))
     return out
 
 
-def export_figures(session, folder, fmt: str = "pdf") -> list[Path]:
-    """Publication figures from the figures module (matplotlib): loss, latents, decoding."""
+def export_figures(session, folder, fmt: str | tuple[str, ...] = "pdf", size=None) -> list[Path]:
+    """Publication figures from the figures module (matplotlib): loss, latents, decoding, in each format
+    of ``fmt``.  ``size`` (an ``ImageSize``): every figure at that size and DPI (height 0: the figure's
+    own aspect); None: each figure's own size at 150 DPI, cropped to its contents."""
     from ..figures import training as figs
 
     folder = Path(folder)
     r = session.results
     out = []
-    if r.history:
-        out.append(figs.loss_curve(r.history, folder / f"fig_loss.{fmt}"))
-    if r.latents is not None:
-        snap = r.latents
-        cond_name = next(iter(snap.conditions), None)
-        out.append(figs.latent_trajectories(np.transpose(snap.latents, (0, 2, 1)), folder / f"fig_latents.{fmt}",
-                                            None if cond_name is None else np.asarray(snap.conditions[cond_name]),
-                                            title="SPARKS latents" + (f" (coloured by {cond_name})" if cond_name else "")))
-    p = r.predictions
-    tr = session.trainer
-    if p is not None and tr is not None and tr.data.loss == "mse":
-        off = tr.data.target_offset
-        T = p.predicted.shape[1] - off
-        out.append(figs.decoding(p.true[:, off:], p.predicted[:, :T], folder / f"fig_decoding.{fmt}",
-                                 names=[f"{p.target}[{j}]" for j in range(p.true.shape[-1])],
-                                 r2=(r.history[-1].get("r2") if r.history else None), dt=tr.data.dt))
+    for f in ((fmt,) if isinstance(fmt, str) else tuple(fmt)):
+        if r.history:
+            out.append(figs.loss_curve(r.history, folder / f"fig_loss.{f}", size=size))
+        if r.latents is not None:
+            snap = r.latents
+            cond_name = next(iter(snap.conditions), None)
+            out.append(figs.latent_trajectories(
+                np.transpose(snap.latents, (0, 2, 1)), folder / f"fig_latents.{f}",
+                None if cond_name is None else np.asarray(snap.conditions[cond_name]),
+                title="SPARKS latents" + (f" (coloured by {cond_name})" if cond_name else ""), size=size))
+        p = r.predictions
+        tr = session.trainer
+        if p is not None and tr is not None and tr.data.loss == "mse":
+            off = tr.data.target_offset
+            T = p.predicted.shape[1] - off
+            out.append(figs.decoding(p.true[:, off:], p.predicted[:, :T], folder / f"fig_decoding.{f}",
+                                     names=[f"{p.target}[{j}]" for j in range(p.true.shape[-1])],
+                                     r2=(r.history[-1].get("r2") if r.history else None), dt=tr.data.dt,
+                                     size=size))
     return out
 
 
@@ -241,8 +249,9 @@ def final_metrics(results) -> dict[str, Any]:
     return final
 
 
-def write_report(session, folder) -> Path:
-    """A folder with every export, every view (PNG + SVG), PDF figures and ``metrics.json``."""
+def write_report(session, folder, size=None) -> Path:
+    """A folder with every export, every view (PNG + SVG), PDF figures and ``metrics.json``; ``size``
+    (an ``ImageSize``) for the views and figures."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     export_ordering(session, folder)
@@ -253,8 +262,8 @@ def write_report(session, folder) -> Path:
             pass
     if session.trainer is not None and not session.running:
         export_run(session, folder / "run")
-    export_views(session, folder / "views")
-    export_figures(session, folder / "figures")
+    export_views(session, folder / "views", size=size)
+    export_figures(session, folder / "figures", size=size)
     atomic_write_text(folder / "metrics.json", json.dumps(metrics_summary(session), indent=2, default=_jsonable))
     return folder
 

@@ -121,28 +121,100 @@ class ElidedLabel(QLabel):
         QLabel.setText(self, shown)
 
 
-def export_widget_image(widget: QWidget, path: str | Path, scene_item=None) -> Path:
-    """Write ``widget`` as PNG (a grab of what is on screen) or SVG (vector, via pyqtgraph) to ``path``."""
+def render_view_image(widget: QWidget, width: int, height: int, dpi: float = 96.0):
+    """A ``QImage`` of ``width`` x ``height`` pixels of a pyqtgraph view, laid out for that size.
+
+    The view's scene is laid out at ``size * 96 / dpi`` (what a screen of 96 DPI would show in the same
+    inches) and painted scaled by ``dpi / 96``: axes, labels and legends are placed for the exported
+    shape, not stretched from the on-screen one, and the picture is sharp at any DPI.  The view on
+    screen is restored afterwards.  3-D (OpenGL) views are rendered from their framebuffer.
+    """
+    from qtpy.QtCore import QRectF
+    from qtpy.QtGui import QImage, QPainter
+
+    scale = max(float(dpi), 1.0) / 96.0
+    lw, lh = max(width / scale, 16.0), max(height / scale, 16.0)
+    item = getattr(widget, "centralWidget", None)
+    if item is None or not hasattr(widget, "scene"):  # e.g. pyqtgraph.opengl.GLViewWidget
+        grab = widget.grabFramebuffer() if hasattr(widget, "grabFramebuffer") else widget.grab().toImage()
+        img = grab.scaled(width, height, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)
+    else:
+        img = QImage(int(width), int(height), QImage.Format_ARGB32)
+        img.fill(widget.backgroundBrush().color())
+        with _laid_out_at(widget, lw, lh):
+            painter = QPainter(img)
+            painter.setRenderHint(QPainter.Antialiasing, True)
+            painter.setRenderHint(QPainter.TextAntialiasing, True)
+            widget.scene().render(painter, QRectF(0, 0, width, height), QRectF(0, 0, lw, lh))
+            painter.end()
+    dpm = int(round(float(dpi) / 0.0254))
+    img.setDotsPerMeterX(dpm)
+    img.setDotsPerMeterY(dpm)
+    return img
+
+
+class _laid_out_at:  # noqa: N801 - a context manager
+    """Lay the central item of a pyqtgraph ``GraphicsView`` out at ``w`` x ``h`` scene units; restore after."""
+
+    def __init__(self, widget, w: float, h: float):
+        self.widget, self.w, self.h = widget, w, h
+
+    def _relayout(self, rect) -> None:
+        item = self.widget.centralWidget
+        item.setGeometry(rect)
+        layout = item.layout() if hasattr(item, "layout") and callable(item.layout) else None
+        if layout is not None:
+            layout.activate()
+
+    def __enter__(self):
+        from qtpy.QtCore import QRectF
+
+        self.old = self.widget.centralWidget.geometry()
+        self._relayout(QRectF(0, 0, self.w, self.h))
+        return self
+
+    def __exit__(self, *exc):
+        self._relayout(self.old)
+        return False
+
+
+def export_widget_image(widget: QWidget, path: str | Path, scene_item=None, size=None) -> Path:
+    """Write ``widget`` as PNG (what is on screen, or laid out and rendered at ``size``) or SVG (vector,
+    via pyqtgraph) to ``path``.
+
+    ``size``: a :class:`sparks_gui.figures.size.ImageSize` (width, height or 0 for the on-screen aspect,
+    unit, DPI); None keeps the on-screen size.  The SVG is laid out at the same shape.
+    """
     from ...data.atomic import atomic_save
 
     path = Path(path)
     suffix = path.suffix.lower()
+    pixels = None
+    if size is not None:
+        pixels = size.pixels(widget.height() / max(widget.width(), 1))
     if suffix == ".svg":
         from pyqtgraph.exporters import SVGExporter
 
         item = scene_item if scene_item is not None else widget
-        exporter = SVGExporter(item)
 
         def write(tmp):
-            exporter.export(str(tmp))
+            central = getattr(widget, "centralWidget", None)
+            if pixels is not None and central is not None:
+                scale = size.dpi / 96.0
+                # the whole scene exports the on-screen rectangle: export the (re-laid-out) central item
+                target = central if item is widget or item is widget.scene() else item
+                with _laid_out_at(widget, pixels[0] / scale, pixels[1] / scale):
+                    SVGExporter(target).export(str(tmp))
+            else:
+                SVGExporter(item).export(str(tmp))
 
         return atomic_save(path, write)
     if suffix not in (".png", ".jpg", ".jpeg", ".tif", ".tiff"):
         raise ValueError(f"unsupported image type {suffix}")
-    pix = widget.grab()
+    image = render_view_image(widget, pixels[0], pixels[1], size.dpi) if pixels is not None else widget.grab()
 
     def write_png(tmp):
-        if not pix.save(str(tmp), suffix.lstrip(".").upper().replace("JPG", "JPEG").replace("TIF", "TIFF")):
+        if not image.save(str(tmp), suffix.lstrip(".").upper().replace("JPG", "JPEG").replace("TIF", "TIFF")):
             raise OSError(f"could not write {path}")
 
     return atomic_save(path, write_png)
@@ -206,8 +278,9 @@ class ViewBase(QWidget):
         """The pyqtgraph item exported as SVG (default: the whole scene)."""
         return self.graphics().scene()
 
-    def export_image(self, path: str | Path) -> Path:
-        return export_widget_image(self.graphics(), path, self.scene_item())
+    def export_image(self, path: str | Path, size=None) -> Path:
+        """Save the view as PNG / SVG; ``size`` (an ``ImageSize``) renders it at that size and DPI."""
+        return export_widget_image(self.graphics(), path, self.scene_item(), size=size)
 
     def _export_dialog(self, kind: str) -> None:
         name = self.title.lower().replace(" ", "_")
