@@ -341,7 +341,7 @@ class TrainingWidget(QWidget):
         self.runs_list.setUniformRowHeights(True)
         self.runs_list.setSelectionMode(QAbstractItemView.SingleSelection)
         self.runs_list.setToolTip("Runs in the runs folder, newest first (bold: kept). Double-click to open one.")
-        self.runs_list.setMaximumHeight(110)
+        self.runs_list.setMaximumHeight(88)  # about four rows: the form and the loss plot keep their room
         header = self.runs_list.header()
         header.setStretchLastSection(True)
         self.runs_list.setColumnWidth(0, 170)
