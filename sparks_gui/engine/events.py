@@ -82,6 +82,9 @@ class Predictions(Event):
     dt: float = 0.0
     offset: int = 0
     """Entry t predicts the reference at t + offset."""
+    masked_neurons: np.ndarray | None = None
+    """MtM: the neurons hidden from the encoder (``predicted`` holds every neuron's rate, [n, T, N],
+    the masked ones predicted from the others; ``true`` the counts); None for PCC."""
 
 
 @dataclass

@@ -14,9 +14,10 @@ from ..errors import SparksError
 from ..model.sparks import SparksModel, pick_device, prediction_from_output
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SparksConfig
-from .dataset import PreparedData, as_recording, rebin
+from .dataset import PreparedData, as_recording, rebin, target_values
 from .events import Event, Failed, Finished
 from .inference import attention_at, check_mode, data_meta, example_length, run_continuous
+from .mtm import mtm_rates, mtm_scores, trained_token
 from .trainer import Trainer
 
 
@@ -39,6 +40,7 @@ class Sparks:
         self.history_: list[dict[str, Any]] = []
         self.metrics_: dict[str, Any] = {}
         self._meta: dict[str, Any] = {}
+        self._fresh_sessions: set[int] = set()
 
     # --------------------------------------------------------------------- fit
     def fit(
@@ -72,7 +74,16 @@ class Sparks:
         self.model, self.data_, self.recording_ = trainer.model, trainer.data, rec
         self.history_ = trainer.history
         self._meta = self._data_meta(trainer.data)
+        self._remember_mtm(trainer)
         return self
+
+    def _remember_mtm(self, trainer: Trainer) -> None:
+        """MtM: the fixed held-out neurons and the region labels of the fit (saved with the model)."""
+        if trainer.mtm:
+            self._meta["heldout_neurons"] = [int(i) for i in trainer.heldout_neurons]
+            self._meta["mtm_schemes"] = list(trainer._schemes)
+            if trainer.regions is not None:
+                self._meta["regions"] = [str(r) for r in trainer.regions]
 
     @staticmethod
     def _data_meta(d: PreparedData) -> dict[str, Any]:
@@ -168,14 +179,23 @@ class Sparks:
         return np.transpose(mu, (0, 2, 1))
 
     def predict(self, recording=None, session: int = 0, mode: str = "windowed", warmup: int | None = None,
-                crossfade: int | None = None) -> np.ndarray:
+                crossfade: int | None = None, heldout_neurons=None) -> np.ndarray:
         """Decoded reference for the first future step, in data units: [trials, T, k] or [T, k].
 
         Entry t predicts the reference at t + target_offset.  ``mode``, ``warmup``, ``crossfade``: as in
         :meth:`transform` (continuous recordings only).
+
+        ``heldout_neurons`` (models trained with ``objective="mtm"``): hide these neurons from the
+        encoder and return every neuron's predicted rate (expected count per bin; values for
+        calcium) from the others instead, [trials, N, T] or [N, T] -- co-smoothing.
         """
         check_mode(mode)
         x, continuous = self._inputs(recording)
+        if heldout_neurons is not None:
+            mask = np.zeros(x.shape[1:], dtype=bool)
+            mask[self._heldout_index(heldout_neurons, x.shape[1])] = True
+            rates = self._mtm_rates(x, continuous, mask, "neuron", session, mode, warmup, crossfade)
+            return rates[0] if continuous else rates
         if continuous:
             pred = self._run_continuous(x, session, mode, warmup, crossfade)[1][None]
         else:
@@ -184,6 +204,42 @@ class Sparks:
         if self._meta["loss"] == "mse":
             pred = pred * self._meta["r_std"] + self._meta["r_mean"]
         return pred[0] if continuous else pred
+
+    @staticmethod
+    def _heldout_index(heldout_neurons, n: int) -> np.ndarray:
+        idx = np.asarray(heldout_neurons)
+        idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64).ravel()
+        if idx.size == 0 or idx.min() < 0 or idx.max() >= n or idx.size >= n:
+            raise SparksError(f"heldout_neurons must be some (not all) of the neuron indices 0..{n - 1}.",
+                              "Pass the indices of the neurons to hide, e.g. a fifth of them.")
+        return idx
+
+    def _likelihood(self) -> str:
+        return "gaussian" if self._meta.get("kind", "spikes") == "calcium" else "poisson"
+
+    def _mtm_rates(self, x: np.ndarray, continuous: bool, mask: np.ndarray, scheme: str, session: int,
+                   mode: str = "windowed", warmup: int | None = None, crossfade: int | None = None) -> np.ndarray:
+        """Predicted rates [n, N, T] with ``mask`` [N, T] hidden from the encoder (MtM models).
+
+        The read-out is per bin (latent of bin t -> rates of bin t), so a continuous recording
+        reuses the windowed latents of :meth:`transform` on the masked input.
+        """
+        model = self._check_neurons(x, session)
+        if getattr(model, "mtm_head", None) is None:
+            raise SparksError("Predicting held-out neurons needs a masked-modelling read-out; this model was trained "
+                              "with objective='pcc'.", "Train with objective='mtm' (SparksConfig(objective='mtm')).")
+        token = trained_token(scheme, self._meta.get("mtm_schemes"))
+        likelihood = self._likelihood()
+        if not continuous:
+            return mtm_rates(model, x, mask, token, session, likelihood)
+        masked = np.where(mask, 0.0, x[0]).astype(np.float32)
+        mu = run_continuous(model, masked, session, self._meta["loss"], self.example_length, warmup, mode,
+                            crossfade)["mu"]
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            log_rate = model.mtm_log_rates(torch.from_numpy(np.ascontiguousarray(mu[None])).to(device), token, session)
+            out = torch.exp(log_rate) if likelihood == "poisson" else log_rate
+        return out.float().cpu().numpy()
 
     def attention(self, recording=None, example: int = 0, session: int = 0, every: int = 1, times=None,
                   mode: str = "windowed", warmup: int | None = None, crossfade: int | None = None) -> np.ndarray:
@@ -215,24 +271,136 @@ class Sparks:
         steps = np.arange(0, Aseq.shape[2], max(1, int(every))) if times is None else np.asarray(times, dtype=np.int64)
         return Aseq[0][:, torch.from_numpy(steps).to(Aseq.device)].transpose(0, 1).float().cpu().numpy()
 
-    def score(self, recording=None) -> dict[str, Any]:
-        """Held-out metrics of the last fit (R2 for behaviour, NLL vs mean rate for spikes)."""
-        self._check_fitted()
-        return dict(self.metrics_)
+    def score(self, recording=None, heldout_neurons=None, session: int = 0) -> dict[str, Any]:
+        """Evaluate the fitted model.
+
+        Without arguments: the held-out metrics of the last fit (R2 for behaviour, NLL for spikes,
+        co-smoothing bits/spike for MtM).  With ``recording``: metrics *on that recording*:
+
+        * models trained with ``objective="mtm"``: co-smoothing with ``heldout_neurons`` hidden
+          (default: the fit's held-out neurons), forward prediction of the last 20 % of each
+          example's steps and, when the recording has region labels, inter-region prediction;
+          bits per spike for spikes (``cosmooth_bps``, ``forward_bps``, ``inter_region_bps``),
+          R2 for calcium (see :func:`sparks_gui.engine.mtm.mtm_scores`);
+        * PCC models with a behaviour target: R2 of :meth:`predict` against the recording's
+          target (``r2``, ``r2_per_variable``).
+
+        A continuous recording is cut into consecutive examples of :attr:`example_length` bins.
+        """
+        model = self._check_fitted()
+        if recording is None and heldout_neurons is None:
+            return dict(self.metrics_)
+        if recording is None:
+            if self.recording_ is None:
+                raise SparksError("No recording to score.", "Pass the recording: score(recording, heldout_neurons=...).")
+            recording = self.recording_
+        if getattr(model, "mtm_head", None) is not None:
+            return self._score_mtm(recording, heldout_neurons, session)
+        if heldout_neurons is not None:
+            raise SparksError("Co-smoothing (heldout_neurons) needs a masked-modelling read-out; this model was "
+                              "trained with objective='pcc'.", "Train with objective='mtm', or call score(recording).")
+        return self._score_pcc(recording, session)
+
+    def _examples(self, recording, session: int) -> np.ndarray:
+        x, continuous = self._inputs(recording)
+        self._check_neurons(x, session)
+        if not continuous:
+            return x
+        L = self.example_length
+        n = x.shape[-1] // L
+        if n < 1:
+            raise SparksError(f"The recording has {x.shape[-1]} bins, fewer than one example ({L}).",
+                              "Score a longer recording.")
+        return np.ascontiguousarray(np.moveaxis(x[0, :, : n * L].reshape(x.shape[1], n, L), 1, 0))
+
+    def _score_mtm(self, recording, heldout_neurons, session: int) -> dict[str, Any]:
+        x = self._examples(recording, session)
+        held = heldout_neurons
+        if held is None and session == 0:
+            held = self._meta.get("heldout_neurons")
+        regions = None
+        if isinstance(recording, Recording):
+            from ..data.regions import neuron_regions
+
+            regions = neuron_regions(recording)
+            if regions is not None and self.config.neurons is not None:
+                regions = np.asarray(regions)[np.asarray(self.config.neurons)]
+        elif session == 0:  # an array: the fit's labels, if it has as many neurons
+            regions = self._meta.get("regions")
+        return mtm_scores(self._check_fitted(), x, session, self._likelihood(), held, regions,
+                          trained=self._meta.get("mtm_schemes"))
+
+    def _score_pcc(self, recording, session: int) -> dict[str, Any]:
+        from ..analysis.decoding import r2_per_variable
+
+        target, loss = self._meta.get("target"), self._meta.get("loss")
+        if loss != "mse" or not isinstance(recording, Recording):
+            raise SparksError(f"score(recording) reports R2 of a behaviour target; this model predicts '{target}' "
+                              f"({loss}).", "Pass a Recording holding the behaviour it was trained on, or train "
+                              "with objective='mtm' and score held-out neurons.")
+        rec = recording.select(neurons=self.config.neurons) if self.config.neurons is not None else recording
+        values = target_values(rec, target)
+        trials = rec.trials is not None and rec.n_trials >= 2
+        true = rec.trial_tensor(values) if trials else values[None]
+        true = np.moveaxis(rebin(np.moveaxis(true, 1, 2), self.config.bin_factor, "calcium"), 2, 1)
+        pred = self.predict(recording, session)
+        pred = pred if trials else pred[None]
+        off = int(self._meta.get("target_offset", 0))
+        T = min(pred.shape[1], true.shape[1])
+        p, t = pred[:, : T - off], true[:, off:T]
+        per = r2_per_variable(t.reshape(-1, t.shape[-1]), p.reshape(-1, p.shape[-1]))
+        return {"r2": float(np.nanmean(per)), "r2_per_variable": [float(v) for v in per]}
 
     # ------------------------------------------------------------ multi-session
+    def fit_sessions(self, recordings, dt: float | None = None, kind: str = "spikes",
+                     callback: Callable[[Event], None] | None = None) -> Sparks:
+        """Pre-train one model over several recordings (session k = ``recordings[k]``).
+
+        Each session has its own input layer (encoder) and, with ``objective="mtm"``, its own rate
+        read-out; the rest is shared (see :mod:`sparks_gui.engine.multisession`).  Then add an
+        unseen recording with :meth:`add_session` and fine-tune it with :meth:`fit_session`.
+        The auto settings are resolved on the first recording.
+        """
+        from .multisession import MultiSessionTrainer
+
+        recs = [as_recording(r, dt=dt or 0.001, kind=kind) for r in recordings]
+        trainer = MultiSessionTrainer(self.config, recs)
+        for event in trainer.run():
+            if callback is not None:
+                callback(event)
+            if isinstance(event, Failed):
+                raise SparksError(event.message)
+            if isinstance(event, Finished):
+                self.metrics_ = dict(event.metrics)
+        lead = trainer.trainers[0]
+        self.config = trainer.config
+        self.model, self.data_, self.recording_ = trainer.model, lead.data, recs[0]
+        self.history_ = trainer.history
+        self._meta = self._data_meta(lead.data)
+        self._remember_mtm(lead)
+        return self
+
     def add_session(self, n_neurons: int) -> int:
-        """Add an encoder for a new recording with ``n_neurons`` neurons (shared decoder)."""
-        return self._check_fitted().add_session(n_neurons)
+        """Add an encoder (and, for MtM, a rate read-out) for a new recording with ``n_neurons`` neurons."""
+        session = self._check_fitted().add_session(n_neurons)
+        self._fresh_sessions.add(session)
+        return session
 
     def fit_session(self, recording, session: int, target=None, freeze_shared: bool = False, dt=None, kind="spikes",
-                    callback=None) -> Sparks:
-        """Fine-tune session ``session`` (see :meth:`add_session`) on ``recording``."""
+                    callback=None, config: SparksConfig | None = None) -> Sparks:
+        """Fine-tune session ``session`` (see :meth:`add_session`) on ``recording``.
+
+        ``freeze_shared`` trains only the session's own layers; ``config`` replaces the training
+        settings for this fine-tuning (e.g. fewer epochs); the architecture stays the model's.
+        """
         model = self._check_fitted()
         rec = as_recording(recording, dt=dt or self._meta.get("dt", 0.001), kind=kind, target=target)
-        cfg = self.config if target is None else self.config.replace(target=target if isinstance(target, str) else "target")
-        params = list(model.sessions[session].parameters()) if freeze_shared else None
-        trainer = Trainer(cfg, rec, model=model, session=session, parameters=params)
+        cfg = self.config if config is None else config
+        cfg = cfg if target is None else cfg.replace(target=target if isinstance(target, str) else "target")
+        params = model.session_parameters(session) if freeze_shared else None
+        trainer = Trainer(cfg, rec, model=model, session=session, parameters=params,
+                          init_rates=session in self._fresh_sessions)
+        self._fresh_sessions.discard(session)
         for event in trainer.run():
             if callback is not None:
                 callback(event)

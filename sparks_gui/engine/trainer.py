@@ -49,6 +49,7 @@ from .events import (
 )
 from .inference import data_meta
 from .memory import check_memory
+from .mtm import default_heldout, mtm_rates, mtm_scores
 
 ATTENTION_SEQUENCE_BYTES = 64e6
 """Attention sequences in snapshots are subsampled in time to stay under this size."""
@@ -131,6 +132,9 @@ class Trainer:
     regions
         One brain-region label per neuron for the MtM region schemes (default: read from
         ``recording.neuron_meta`` by :func:`sparks_gui.data.regions.neuron_regions`).
+    init_rates
+        MtM with a given ``model``: start this session's rate read-out at the neurons' mean
+        rates (a session just added with ``add_session``); a fresh model always does.
     """
 
     def __init__(
@@ -144,6 +148,7 @@ class Trainer:
         parameters=None,
         dist=None,
         regions=None,
+        init_rates: bool = False,
     ):
         self.config_notes: dict[str, str] = {}
         """Why each "auto" field of the config got its value (see ``engine/defaults.py``)."""
@@ -170,7 +175,8 @@ class Trainer:
         self.device = dist.device if dist is not None else pick_device(config.device)
         self.memory = check_memory(config, data, self.device, model=model, parameters=parameters)
         """This run's memory estimate (``engine/memory.py``); a config that cannot fit raised SparksError."""
-        if model is None:
+        fresh = model is None
+        if fresh:
             with torch.random.fork_rng(devices=[]):  # the initial weights depend on the seed only
                 torch.manual_seed(config.seed)
                 model = build_model(config, data)
@@ -193,8 +199,9 @@ class Trainer:
                 raise SparksError("objective='mtm' needs a model with an MtM head; this model was built for PCC.",
                                   "Train a new model (model=None) or use objective='pcc'.")
             N = data.n_neurons
-            k = max(1, min(N - 1, int(round(0.2 * N)))) if N >= 2 else 1
-            self.heldout_neurons = np.sort(np.random.default_rng((config.seed, 14)).choice(N, k, replace=False))
+            self.heldout_neurons = default_heldout(N, config.seed)
+            if (fresh or init_rates) and resume is None:  # rate read-out starts at the neurons' mean rates
+                self.model.init_mtm_rates(session, data.x[data.train_idx], self.likelihood)
             self._schemes = available_schemes(self.regions, config.mtm_schemes, N)
             if not self._schemes:
                 raise SparksError(f"None of the MtM schemes {list(config.mtm_schemes)} can run: the neurons have no "
@@ -225,7 +232,7 @@ class Trainer:
         sl = slice(t0, t0 + n_steps)
         with autocast(self._amp_dtype, self.device):
             out = self.model(masked[..., sl], self.session, state, sample=sample, generator=generator, noise=noise)
-            log_rate = self.model.mtm_log_rates(out.z, scheme)
+            log_rate = self.model.mtm_log_rates(out.z, scheme, self.session)
         recon = masked_loss(log_rate.float(), xb[..., sl].float(), mask[..., sl], self.likelihood)
         return recon + cfg.beta * kl_divergence(out.mu, out.logvar), recon, out, log_rate
 
@@ -343,21 +350,13 @@ class Trainer:
         Returns the predicted rates (spikes) or values (calcium) of every entry, [B, N, T].
         The encoder receives ``where(mask, 0, x)``: the hidden entries' values never reach it.
         """
-        was_training = self.model.training
-        self.model.eval()
-        xb = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=torch.float32).to(self.device)
-        m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask, dtype=torch.bool).to(self.device)
-        m = m.expand_as(xb)
-        masked = torch.where(m, torch.zeros((), dtype=xb.dtype, device=xb.device), xb)
-        _, _, _, log_rate = self._mtm_loss(xb, masked, m, scheme, 0, xb.shape[-1], None, None, sample=False)
-        self.model.train(was_training)
-        out = torch.exp(log_rate) if self.likelihood == "poisson" else log_rate
-        return out.float().cpu().numpy()
+        x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+        mask = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+        return mtm_rates(self.model, x, mask, scheme, self.session, self.likelihood)
 
     def _evaluate_mtm(self, idx: np.ndarray, batch_size: int | None = None) -> dict[str, Any]:
-        """MtM evaluation: the fixed held-out neurons hidden from the encoder (co-smoothing)."""
-        from ..analysis.nlb import co_smoothing
-
+        """MtM evaluation: masked loss and latents with the fixed held-out neurons hidden, plus
+        co-smoothing, forward-prediction and (with regions) inter-region scores (``engine/mtm.py``)."""
         d, cfg = self.data, self.config
         self.model.eval()
         bs = batch_size or max(cfg.batch_size, 64)
@@ -374,15 +373,9 @@ class Trainer:
             preds.append(rate.float().cpu().numpy())
         self.model.train()
         pred = np.concatenate(preds)  # [n, N, T]
-        true = d.x[idx]
-        held = self.heldout_neurons
-        metrics: dict[str, Any] = {}
-        if self.likelihood == "poisson":
-            metrics["cosmooth_bps"] = float(co_smoothing(true, pred, held).bits_per_spike)
-        else:
-            per = r2_scores(np.moveaxis(pred[:, held], 1, 2).reshape(-1, len(held)),
-                            np.moveaxis(true[:, held], 1, 2).reshape(-1, len(held)))
-            metrics["cosmooth_r2"] = float(np.nanmean(per))
+        scores = mtm_scores(self.model, d.x[idx], self.session, self.likelihood, self.heldout_neurons,
+                            self.regions, trained=self._schemes, batch_size=bs)
+        metrics: dict[str, Any] = {k: v for k, v in scores.items() if k not in ("heldout_neurons", "forward_steps")}
         metrics["masked_loss"] = sum(losses) / sum(weights)
         return {"loss": sum(losses) / sum(weights), "latents": np.concatenate(mus),
                 "pred": np.moveaxis(pred, 1, 2), "metrics": metrics}
@@ -553,7 +546,7 @@ class Trainer:
             LatentSnapshot(epoch, ev["latents"], idx, {k: v[idx] for k, v in d.conditions.items()},
                            starts=d.starts[idx], dt=d.dt),
             Predictions(epoch, ev["pred"], true, idx, d.target_name, starts=d.starts[idx], dt=d.dt,
-                        offset=d.target_offset),
+                        offset=d.target_offset, masked_neurons=self.heldout_neurons.copy() if self.mtm else None),
         ]
         A, every = self.attention_subsampled(int(idx[0]))
         if A is not None:

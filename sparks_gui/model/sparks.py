@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -277,6 +278,26 @@ class PCCDecoder(nn.Module):
         return self.net(flat).view(B, T, self.tau_f, self.n_out)
 
 
+class MtMTrunk(nn.Module):
+    """Shared MtM read-out trunk: a temporal convolution over a centred window of latents (+ task token).
+
+    ``[B, T, C] -> [B, T, hidden]``; the window is ``kernel`` bins (zero-padded at the ends), so
+    each bin's rate is read from the latents around it, as a smoothing of the latent path.
+    ``kernel=1`` reads each bin's own latent only.
+    """
+
+    def __init__(self, in_dim: int, hidden: int, kernel: int):
+        super().__init__()
+        if kernel < 1 or kernel % 2 == 0:
+            raise ValueError(f"mtm_kernel must be a positive odd number of bins, got {kernel}")
+        self.hidden = int(hidden)
+        self.conv = nn.Conv1d(in_dim, hidden, kernel, padding=kernel // 2)
+        self.act = nn.GELU()
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(h.transpose(1, 2))).transpose(1, 2)
+
+
 @dataclass
 class ModelState:
     """Everything carried across chunks of a trial: the encoder state and the latent window.
@@ -343,6 +364,7 @@ class SparksModel(nn.Module):
         fused_readout: bool = True,
         encoder: str = "hebbian",
         mtm_outputs: int = 0,
+        mtm_kernel: int | None = None,
         **hebbian_kw,
     ):
         super().__init__()
@@ -371,25 +393,48 @@ class SparksModel(nn.Module):
         self.decoder = PCCDecoder(latent_dim, tau_p, tau_f, n_out, decoder_layers)
         self.mtm_head: nn.Module | None = None
         self.task_token: nn.Module | None = None
+        self.mtm_out = nn.ModuleList()
+        """MtM: one rate read-out per session ([hidden] -> that session's neurons); the trunk is shared."""
         if mtm_outputs:
             from .masking import TaskToken
 
             self.task_token = TaskToken(MTM_TOKEN_DIM)
             hidden = max(64, 2 * latent_dim)
-            self.mtm_head = nn.Sequential(nn.Linear(latent_dim + MTM_TOKEN_DIM, hidden), nn.GELU(),
-                                          nn.Linear(hidden, int(mtm_outputs)))
+            kernel = 2 * tau_p + 1 if mtm_kernel is None else int(mtm_kernel)
+            self._arch["mtm_kernel"] = kernel
+            self.mtm_head = MtMTrunk(latent_dim + MTM_TOKEN_DIM, hidden, kernel)
+            for enc in self.sessions:
+                self.mtm_out.append(nn.Linear(hidden, enc.n_neurons))
+            self._register_load_state_dict_pre_hook(_rename_single_session_mtm_head)
 
-    def mtm_log_rates(self, z: torch.Tensor, scheme) -> torch.Tensor:
+    def mtm_log_rates(self, z: torch.Tensor, scheme, session: int = 0) -> torch.Tensor:
         """MtM read-out: latents ``z`` [B, T, d] and the masking scheme (its task token) -> log-rates [B, N, T].
 
-        One value per neuron and bin (log-rate for spikes, the value itself for calcium),
-        from that bin's latent only, so a masked entry is predicted from what the encoder saw.
+        One value per neuron of ``session`` and bin (log-rate for spikes, the value itself for
+        calcium) from the latents of a window of bins centred on it (``mtm_kernel`` bins; the
+        latents themselves come from the masked input only, so a masked entry is predicted from
+        what the encoder saw).  The trunk is shared by all sessions; each session has its own
+        output layer.
         """
         if self.mtm_head is None:
             raise ValueError("this model has no MtM head: build it with mtm_outputs=n_neurons (objective='mtm')")
         B, T, _ = z.shape
         token = self.task_token(scheme, B).to(z.dtype)[:, None, :].expand(B, T, -1)
-        return self.mtm_head(torch.cat([z, token], dim=-1)).float().transpose(1, 2)
+        hidden = self.mtm_head(torch.cat([z, token], dim=-1))
+        return self.mtm_out[session](hidden).float().transpose(1, 2)
+
+    @torch.no_grad()
+    def init_mtm_rates(self, session: int, x: np.ndarray, likelihood: str = "poisson") -> None:
+        """Start a session's rate read-out at each neuron's mean (log mean count for spikes) over ``x`` [n, N, T].
+
+        Without it the read-out starts at rate 1 per bin, far above typical spike counts, and spends
+        its first hundreds of steps learning the neurons' mean rates.
+        """
+        out = self.mtm_out[session]
+        mean = np.asarray(x, dtype=np.float64).mean(axis=(0, 2))
+        value = np.log(np.maximum(mean, 1e-4)) if likelihood == "poisson" else mean
+        out.bias.copy_(torch.as_tensor(value, dtype=out.bias.dtype, device=out.bias.device))
+        out.weight.mul_(0.1)
 
     def add_session(self, n_neurons: int, **overrides) -> int:
         """Add an encoder for a new recording (its own neuron count); returns its session index.
@@ -401,6 +446,8 @@ class SparksModel(nn.Module):
         encoder = kw.pop("encoder", self.encoder)
         self._session_kw.append({"n_neurons": int(n_neurons), **overrides})
         self.sessions.append(make_session_encoder(encoder, n_neurons, self.embed_dim, self.latent_dim, n_heads=self.n_heads, **kw))
+        if getattr(self, "mtm_head", None) is not None:  # MtM: the new session gets its own rate read-out
+            self.mtm_out.append(nn.Linear(self.mtm_head.hidden, int(n_neurons)).to(self.mtm_head.conv.weight.device))
         return len(self.sessions) - 1
 
     def spec(self) -> dict:
@@ -410,10 +457,14 @@ class SparksModel(nn.Module):
     @classmethod
     def from_spec(cls, spec: dict) -> "SparksModel":
         sessions = spec["sessions"]
-        model = cls(sessions[0]["n_neurons"], **spec["arch"], **spec["hebbian"])
+        arch = dict(spec["arch"])
+        if arch.get("mtm_outputs") and "mtm_kernel" not in arch:
+            arch["mtm_kernel"] = 1  # MtM models from before the windowed read-out
+        model = cls(sessions[0]["n_neurons"], **arch, **spec["hebbian"])
         first = {k: v for k, v in sessions[0].items() if k != "n_neurons"}
         if first:  # the first session had its own overrides: rebuild it with them
             model.sessions = nn.ModuleList()
+            model.mtm_out = nn.ModuleList()
             model._session_kw = []
             model.add_session(sessions[0]["n_neurons"], **first)
         for s in sessions[1:]:
@@ -421,7 +472,18 @@ class SparksModel(nn.Module):
         return model
 
     def shared_parameters(self):
-        return list(self.blocks.parameters()) + list(self.decoder.parameters())
+        """Parameters shared by all sessions (conventional blocks, decoder, MtM trunk and task token)."""
+        shared = list(self.blocks.parameters()) + list(self.decoder.parameters())
+        if self.mtm_head is not None:
+            shared += list(self.mtm_head.parameters()) + list(self.task_token.parameters())
+        return shared
+
+    def session_parameters(self, session: int) -> list:
+        """Parameters of one session only: its encoder and (MtM) its rate read-out."""
+        params = list(self.sessions[session].parameters())
+        if self.mtm_head is not None:
+            params += list(self.mtm_out[session].parameters())
+        return params
 
     def initial_state(self, batch: int, session: int = 0, device=None) -> ModelState:
         enc = self.sessions[session]
@@ -458,6 +520,19 @@ class SparksModel(nn.Module):
         pred = self.decoder(z, state.z_tail).float()
         tail = torch.cat([state.z_tail, z], dim=1)[:, z.shape[1] :] if self.tau_p > 1 else state.z_tail
         return ModelOutput(mu, logvar, z, pred, ModelState(heb_state, tail))
+
+
+def _rename_single_session_mtm_head(state_dict, prefix, *args) -> None:
+    """Checkpoints from before per-session MtM read-outs: ``mtm_head`` was Linear-GELU-Linear (one
+    session, each bin's own latent); their specs rebuild with ``mtm_kernel=1``."""
+    for suffix in ("weight", "bias"):
+        old = f"{prefix}mtm_head.2.{suffix}"
+        if old in state_dict:
+            state_dict[f"{prefix}mtm_out.0.{suffix}"] = state_dict.pop(old)
+        first = f"{prefix}mtm_head.0.{suffix}"
+        if first in state_dict:
+            value = state_dict.pop(first)
+            state_dict[f"{prefix}mtm_head.conv.{suffix}"] = value[..., None] if suffix == "weight" else value
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
