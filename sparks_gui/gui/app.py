@@ -6,7 +6,7 @@ import os
 
 from ..errors import SparksError
 
-DOCKS = ("data", "training", "export", "raster", "latents", "attention", "decoding")
+DOCKS = ("data", "training", "export", "raster", "latents", "attention", "decoding", "masked")
 
 
 def _check_display() -> None:
@@ -59,7 +59,7 @@ def add_sparks_docks(viewer) -> dict:
     from .data_widget import DataWidget
     from .export_widget import ExportWidget
     from .training_widget import TrainingWidget
-    from .views import AttentionView, DecodingView, LatentView, RasterView
+    from .views import AttentionView, DecodingView, LatentView, MaskedNeuronsView, RasterView
 
     session = session_for(viewer)
     w = {
@@ -70,6 +70,7 @@ def add_sparks_docks(viewer) -> dict:
         "latents": LatentView(viewer, session),
         "attention": AttentionView(viewer, session),
         "decoding": DecodingView(viewer, session),
+        "masked": MaskedNeuronsView(viewer, session),
     }
     docks = {}
     add = viewer.window.add_dock_widget
@@ -82,6 +83,7 @@ def add_sparks_docks(viewer) -> dict:
     docks["latents"] = add(w["latents"], name="Latents", area="bottom")
     docks["attention"] = add(w["attention"], name="Attention", area="right")
     docks["decoding"] = add(w["decoding"], name="Decoding", area="bottom")
+    docks["masked"] = add(w["masked"], name="Masked neurons", area="bottom")
     try:
         from qtpy.QtCore import Qt
 
@@ -95,14 +97,31 @@ def add_sparks_docks(viewer) -> dict:
         # tabbed dock would add a tab instead); bottom: [raster over decoding] | latents
         win.splitDockWidget(docks["raster"], docks["latents"], Qt.Horizontal)
         win.splitDockWidget(docks["raster"], docks["decoding"], Qt.Vertical)
+        # masked neurons (MtM) shares the decoding slot as a tab; an MtM run brings it to the front
+        win.tabifyDockWidget(docks["decoding"], docks["masked"])
+        docks["decoding"].raise_()
     except Exception:  # noqa: BLE001 - layout is cosmetic
         pass
     session.docks = docks
     arrange_docks(viewer)
     session.links = NapariLinks(viewer, session)
+    session.run_started.connect(lambda _ev: _front_for_objective(session))
     session.widgets = w
     session.docks = docks
     return w
+
+
+def _front_for_objective(session) -> None:
+    """Bring the view that shows the run's main result to the front of the decoding slot: the masked
+    neurons for an MtM run, the decoding for a PCC run."""
+    cfg = session.results.config or session.config
+    docks = getattr(session, "docks", None) or {}
+    dock = docks.get("masked" if getattr(cfg, "objective", "pcc") == "mtm" else "decoding")
+    try:
+        if dock is not None:
+            dock.raise_()
+    except RuntimeError:  # the window is closing
+        pass
 
 
 def _scrolling(widget):

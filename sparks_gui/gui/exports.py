@@ -187,8 +187,10 @@ def export_views(session, folder, formats=("png", "svg"), size=None) -> list[Pat
     in inches or pixels, and DPI); the views are laid out and rendered at that size.  None: as on screen."""
     out = []
     for name, view in session.views.items():
+        if getattr(view, "empty", False):  # e.g. the masked-neurons view of a PCC run: only a note
+            continue
         for fmt in formats:
-            out.append(view.export_image(Path(folder) / f"{name.lower()}.{fmt}", size=size))
+            out.append(view.export_image(Path(folder) / f"{name.lower().replace(' ', '_')}.{fmt}", size=size))
     return out
 
 
@@ -223,16 +225,66 @@ def export_figures(session, folder, fmt: str | tuple[str, ...] = "pdf", size=Non
     return out
 
 
+SCORES: dict[str, tuple[str, str]] = {
+    "r2": ("R²", ""),
+    "accuracy": ("accuracy", ""),
+    "cosmooth_bps": ("co-smoothing", "bits/spike"),
+    "forward_bps": ("forward prediction", "bits/spike"),
+    "inter_region_bps": ("inter-region", "bits/spike"),
+    "cosmooth_r2": ("co-smoothing R²", ""),
+    "forward_r2": ("forward prediction R²", ""),
+    "inter_region_r2": ("inter-region R²", ""),
+}
+"""The held-out scores a run reports, in the order shown: name in ``metrics`` -> (label, unit).
+MtM runs give co-smoothing (held-out neurons predicted from the others), forward prediction (the
+last steps predicted from the earlier ones) and inter-region (each area predicted from the others)
+as bits per spike for spikes (R² for calcium); PCC runs give R² or accuracy of their target."""
+
+
+def scores(metrics: dict[str, Any] | None) -> dict[str, float]:
+    """The finite :data:`SCORES` present in ``metrics`` (plus ``region_bps`` / ``region_r2`` per area)."""
+    out: dict[str, Any] = {}
+    for key in SCORES:
+        v = (metrics or {}).get(key)
+        if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) and np.isfinite(v):
+            out[key] = float(v)
+    for key in ("region_bps", "region_r2"):
+        v = (metrics or {}).get(key)
+        if isinstance(v, dict) and v:
+            out[key] = {str(k): float(x) for k, x in v.items()}
+    return out
+
+
+def score_text(metrics: dict[str, Any] | None) -> str:
+    """The run's scores in words, e.g. ``co-smoothing +0.183 · forward prediction -0.020 · inter-region
+    +0.051 bits/spike`` (empty when there are none)."""
+    found = [(k, v) for k, v in scores(metrics).items() if k in SCORES]
+    parts = []
+    for i, (key, value) in enumerate(found):
+        label, unit = SCORES[key]
+        text = f"{label} {value:+.3f}" if unit else f"{label} {value:.3f}"
+        if unit and (i + 1 == len(found) or SCORES[found[i + 1][0]][1] != unit):
+            text += f" {unit}"  # the unit once, after the last score that has it
+        parts.append(text)
+    return " · ".join(parts)
+
+
 def metrics_summary(session) -> dict[str, Any]:
+    """What ``metrics.json`` holds: the recording, the config, the history, the final metrics and, in
+    ``scores``, the run's held-out scores (:data:`SCORES`) with ``scores_text`` saying them in words."""
     r = session.results
     rec = session.training_recording()
     cfg = r.config or session.config
+    final = final_metrics(r)
     out: dict[str, Any] = {
         "recording": None if rec is None else rec.summary(),
         "config": cfg.to_dict(),
+        "objective": getattr(cfg, "objective", "pcc"),
         "ordering": session.ordering_name,
         "history": r.history,
-        "final": final_metrics(r),
+        "final": final,
+        "scores": scores(final),
+        "scores_text": score_text(final),
     }
     return out
 

@@ -279,7 +279,10 @@ class TrainingWidget(QWidget):
                                 f" · loss {ev.loss:.4f} · ETA {format_seconds(ev.eta_s)}{paused}")
 
     def _on_epoch(self, ev) -> None:
-        metric = ", ".join(f"{k} {v:.3f}" for k, v in ev.metrics.items() if isinstance(v, float))
+        from .exports import SCORES, score_text
+
+        rest = ", ".join(f"{k} {v:.3f}" for k, v in ev.metrics.items() if isinstance(v, float) and k not in SCORES)
+        metric = " · ".join(t for t in (score_text(ev.metrics), rest) if t)
         self.status.setText(f"Epoch {ev.epoch + 1}: train {ev.train_loss:.4f}"
                             + (f", test {ev.test_loss:.4f}" if ev.test_loss is not None else "")
                             + (f" · {metric}" if metric else "") + f" · elapsed {format_seconds(ev.elapsed_s)}")

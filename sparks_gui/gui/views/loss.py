@@ -66,7 +66,8 @@ class LossView(ViewBase):
                 self.test_curve.setData(t[:, 0], t[:, 1])
             last = h[-1]
             extra = "  ".join(f"{k} {v:.3f}" for k, v in last.items()
-                              if k in ("r2", "accuracy", "bce_ratio", "nll_ratio", "cosmooth_bps", "cosmooth_r2") and v is not None)
+                              if k in ("r2", "accuracy", "bce_ratio", "nll_ratio", "cosmooth_bps", "forward_bps",
+                                       "inter_region_bps", "cosmooth_r2") and v is not None)
             self.info.setText(f"train {last['train_loss']:.4f}"
                               + (f"  test {last['test_loss']:.4f}" if last.get("test_loss") is not None else "")
                               + (f"  {extra}" if extra else ""))
