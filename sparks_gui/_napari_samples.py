@@ -63,3 +63,9 @@ def stimulus_movie() -> list[tuple]:
 
 def calcium_movie() -> list[tuple]:
     return _full_layers("calcium_movie")
+
+
+def multiarea() -> list[tuple]:
+    """3 coupled areas with ``brain_area`` labels (the Data dock offers them as neuron groups; MtM uses
+    them for its region masks)."""
+    return _full_layers("multiarea")

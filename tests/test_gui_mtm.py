@@ -124,3 +124,30 @@ def test_masked_view_explains_pcc(app, qtbot, tmp_path):
     m = json.loads((folder / "metrics.json").read_text())
     assert m["objective"] == "pcc" and "cosmooth_bps" not in m["scores"]
 
+
+def test_multiarea_sample_has_area_groups(app, qtbot):
+    """The multi-area sample (napari sample 'multiarea', also in the Data dock's sample menu) opens with
+    its brain_area labels offered as neuron groups; choosing one selects that area's neurons."""
+    from npe2 import PluginManifest
+
+    import sparks_gui
+
+    manifest = PluginManifest.from_file(os.path.join(os.path.dirname(sparks_gui.__file__), "napari.yaml"))
+    names = {s.key: s.display_name for s in manifest.contributions.sample_data}
+    assert names["multiarea"] == "multi-area (3 areas, brain_area labels)"
+    viewer, session, w = app
+    actions = {a.text(): a for a in w["data"].sample_btn.menu().actions()}
+    label = next(t for t in actions if t.startswith("Multi-area"))
+    assert "brain_area" in label
+    actions[label].trigger()  # the Data dock's "Sample data" menu -> napari's sample "multiarea"
+    qtbot.waitUntil(lambda: session.recording is not None, timeout=20_000)
+    rec = session.recording
+    areas = np.asarray(rec.neuron_meta["brain_area"])
+    assert rec.n_neurons == 120 and sorted(set(areas)) == ["area0", "area1", "area2"]
+    box = w["data"].group_box
+    items = [box.itemText(i) for i in range(box.count())]
+    assert {"brain_area = area0", "brain_area = area1", "brain_area = area2"} <= set(items)
+    box.setCurrentIndex(items.index("brain_area = area1"))
+    qtbot.waitUntil(lambda: session.neuron_idx is not None, timeout=5000)
+    np.testing.assert_array_equal(session.neuron_idx, np.flatnonzero(areas == "area1"))
+    assert session.training_recording().n_neurons == 40

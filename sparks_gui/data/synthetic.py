@@ -212,7 +212,19 @@ def _register_more() -> None:
                            make_stimulus_movie),
         "calcium_movie": ("Calcium imaging movie: 20 ROI footprints whose traces equal a known activity matrix",
                           make_calcium_movie),
+        "multiarea": ("Multi-area: 3 coupled areas x 40 neurons with brain_area labels (try objective 'mtm')",
+                      make_multiarea_sample),
     })
+
+
+def make_multiarea_sample(**options) -> Recording:
+    """The multi-area sample: 3 areas (area0 -> area1 -> area2) of 40 neurons, 100 trials of 1 s at 10 ms,
+    ``neuron_meta["brain_area"]`` per neuron (:func:`~sparks_gui.data.synthetic_multiarea.make_multiarea`)."""
+    from .synthetic_multiarea import make_multiarea
+
+    kw = {"n_areas": 3, "neurons_per_area": 40, "n_trials": 100, "trial_length": 100, "dt": 0.01, "seed": 0}
+    kw.update(options)
+    return make_multiarea(**kw)
 
 
 _register_more()
