@@ -371,7 +371,12 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
         elif isinstance(ev, Failed):
             if bar is not None:
                 bar.close()
-            raise SparksError(ev.message, _failure_fix(ev.message, trainer.config))
+            message = ev.message
+            if ev.traceback:  # not a user error: a bug somewhere
+                message += " (unexpected: run again with --debug for the traceback, and please report it)"
+            err = SparksError(message, _failure_fix(ev.message, trainer.config))
+            err.detail = ev.traceback  # printed by --debug: where the training process failed
+            raise err
         elif isinstance(ev, Finished):
             finished = ev
     if bar is not None:
@@ -661,6 +666,8 @@ def _os_error_message(exc: OSError) -> tuple[str, str]:
 def _error(message: str, exc: BaseException, debug: bool) -> None:
     if debug:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        if getattr(exc, "detail", None):
+            print(f"The training failed here:\n{exc.detail}", file=sys.stderr, end="")
     print(f"sparks-gui: error: {message}", file=sys.stderr)
 
 

@@ -186,3 +186,21 @@ def test_the_installed_command_prints_no_traceback(tmp_path, npz):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "sparks-gui: error:" in out.stderr and "Fix:" in out.stderr
+
+
+def test_a_bug_during_training_shows_where_with_debug(tmp_path, npz, capsys, monkeypatch):
+    """A training failure that is not a user error: one line pointing to --debug; --debug prints the
+    traceback of the place inside training where it happened (not only the CLI's re-raise)."""
+    from sparks_gui.engine import trainer as trainer_module
+
+    def broken_batch(self, *args, **kwargs):
+        raise IndexError("broken inside the batch loop")
+
+    monkeypatch.setattr(trainer_module.Trainer, "_train_batch", broken_batch)
+    code, err = run(capsys, *train(npz, "--out", tmp_path / "a"))
+    assert code == 2 and "Traceback" not in err
+    assert "IndexError: broken inside the batch loop" in err and "--debug" in err
+    code, err = run(capsys, "--debug", *train(npz, "--out", tmp_path / "b"))
+    assert code == 2
+    assert "The training failed here:" in err
+    assert "in broken_batch" in err.split("The training failed here:")[1]

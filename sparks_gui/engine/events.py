@@ -103,3 +103,6 @@ class Finished(Event):
 class Failed(Event):
     message: str
     checkpoint: str | None = None
+    traceback: str | None = None
+    """The formatted traceback of an unexpected exception (a bug), for ``--debug`` and bug reports;
+    None for user errors (``SparksError``) and NaN losses."""

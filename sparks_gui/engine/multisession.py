@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -67,6 +68,9 @@ class MultiSessionTrainer:
             yield from self._run()
         except SparksError as exc:
             yield Failed(len(self.history), str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported to the caller with its traceback
+            yield Failed(len(self.history), f"{type(exc).__name__}: {exc}",
+                         traceback="".join(traceback.format_exception(exc)))
 
     def _run(self) -> Iterator[Event]:
         cfg = self.config

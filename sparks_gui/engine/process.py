@@ -18,8 +18,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue as queue_module
+import traceback
 from collections.abc import Iterator
 from typing import Any
+
+from ..errors import SparksError
 
 from .config import SparksConfig
 from .events import EpochEnd, Event, Failed, Finished
@@ -65,7 +68,8 @@ def _child(config: SparksConfig, data, events, stop, resume, nice: int, threads:
             if stop.is_set() and not trainer.cancelled:
                 trainer.cancel()
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
-        events.put(("event", Failed(0, f"{type(exc).__name__}: {exc}")))
+        detail = None if isinstance(exc, SparksError) else "".join(traceback.format_exception(exc))
+        events.put(("event", Failed(0, f"{type(exc).__name__}: {exc}", traceback=detail)))
 
 
 class ProcessTrainer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -454,7 +455,8 @@ class Trainer:
         except SparksError as exc:
             yield Failed(self.epoch, str(exc), self.last_checkpoint)
         except Exception as exc:  # noqa: BLE001 - reported to the user, not swallowed silently
-            yield Failed(self.epoch, f"{type(exc).__name__}: {exc}", self.last_checkpoint)
+            yield Failed(self.epoch, f"{type(exc).__name__}: {exc}", self.last_checkpoint,
+                         traceback="".join(traceback.format_exception(exc)))
 
     def _run(self) -> Iterator[Event]:
         cfg, d = self.config, self.data
