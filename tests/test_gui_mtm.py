@@ -151,3 +151,21 @@ def test_multiarea_sample_has_area_groups(app, qtbot):
     qtbot.waitUntil(lambda: session.neuron_idx is not None, timeout=5000)
     np.testing.assert_array_equal(session.neuron_idx, np.flatnonzero(areas == "area1"))
     assert session.training_recording().n_neurons == 40
+    # objective 'mtm' in the Training form with the sample's behaviour target in the Data dock: the run
+    # reconstructs the activity ('unsupervised') and says so, instead of failing on the target
+    from sparks_gui.gui.training_widget import objective_note
+
+    assert w["data"].target.currentText() == "readout" and session.config.target == "readout"
+    t = w["training"]
+    t.form.editors["objective"].setCurrentText("mtm")
+    cfg = t.current_config()
+    assert cfg.objective == "mtm" and cfg.target == "unsupervised"
+    assert "target 'readout' is not used" in objective_note(session.config.target, cfg)
+    t.device.setCurrentIndex(1)  # CPU
+    assert t.start() is not None
+    assert session.results.config.target == "unsupervised" and session.results.config.objective == "mtm"
+    assert session.config.target == "readout"  # the session keeps what the Data dock shows
+    session.stop(wait=60)
+    qtbot.waitUntil(lambda: not session.running, timeout=60_000)
+    t.form.editors["objective"].setCurrentText("pcc")
+    assert t.current_config().target == "readout" and objective_note("readout", t.current_config()) == ""

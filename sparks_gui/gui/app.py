@@ -116,11 +116,19 @@ def _front_for_objective(session) -> None:
     neurons for an MtM run, the decoding for a PCC run."""
     cfg = session.results.config or session.config
     docks = getattr(session, "docks", None) or {}
-    dock = docks.get("masked" if getattr(cfg, "objective", "pcc") == "mtm" else "decoding")
+    mtm = getattr(cfg, "objective", "pcc") == "mtm"
+    dock = docks.get("masked" if mtm else "decoding")
     try:
-        if dock is not None:
-            dock.raise_()
-    except RuntimeError:  # the window is closing
+        if dock is None:
+            return
+        dock.raise_()
+        win = session.viewer.window._qt_window
+        H = win.height()
+        if mtm and dock.height() < int(H * 0.25):  # room for a rate trace (the decoding slot is short)
+            from qtpy.QtCore import Qt
+
+            win.resizeDocks([docks["raster"], dock], [int(H * 0.24), int(H * 0.27)], Qt.Vertical)
+    except (RuntimeError, AttributeError, KeyError):  # the window is closing / headless: layout is cosmetic
         pass
 
 

@@ -68,6 +68,23 @@ def format_seconds(s: float) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
+def for_objective(cfg, objective: str | None = None):
+    """``cfg`` with a target that ``objective`` (default: its own) can train: MtM reconstructs the activity
+    itself, so a behaviour target chosen in the Data dock (e.g. the multi-area sample's 'readout') gives way
+    to 'unsupervised'."""
+    if (objective or getattr(cfg, "objective", "pcc")) == "mtm" and cfg.target not in ("unsupervised", "auto"):
+        return cfg.replace(target="unsupervised", objective="mtm")
+    return cfg
+
+
+def objective_note(chosen_target: str, used) -> str:
+    """What the user should know when :func:`for_objective` changed the target ('' when it did not)."""
+    if chosen_target == used.target:
+        return ""
+    return (f"Objective 'mtm' reconstructs the activity itself: the Data dock's target '{chosen_target}' is not "
+            f"used (this run trains '{used.target}'). Choose objective 'pcc' to decode '{chosen_target}'.")
+
+
 class TrainingWidget(QWidget):
     """Configure and run SPARKS training on the Data dock's selection."""
 
@@ -171,8 +188,9 @@ class TrainingWidget(QWidget):
         """The form's config with the chosen device and no ``out_dir``: Start gives every run a new folder in
         the runs folder (the session's config may still name the folder of the last or a loaded run, which
         a new run must not overwrite)."""
-        cfg = self.form.config(self.session.config)
-        return cfg.replace(device=self.device.currentData() or "auto", out_dir=None)
+        values = self.form.values()
+        base = for_objective(self.session.config, values.get("objective"))
+        return base.replace(**values, device=self.device.currentData() or "auto", out_dir=None)
 
     def start(self):
         """Start training; problems (no data, invalid settings) become notifications.
@@ -182,12 +200,20 @@ class TrainingWidget(QWidget):
         from napari.utils.notifications import show_error
 
         made = None
+        before = self.session.config
         try:
             cfg = self.current_config()
             if not cfg.out_dir:
                 made = run_folders.new_run_dir(self.runs_root())
                 cfg = cfg.replace(out_dir=str(made))
             run = self.session.start_training(cfg)
+            note = objective_note(before.target, cfg)
+            if note:
+                from napari.utils.notifications import show_info
+
+                show_info(note)
+                # the session keeps the Data dock's target (what it shows): a later PCC run decodes it again
+                self.session.config = cfg.replace(target=before.target, objective=before.objective)
         except SparksError as exc:
             if made is not None:
                 shutil.rmtree(made, ignore_errors=True)

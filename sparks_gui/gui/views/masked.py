@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtWidgets import QSpinBox
 
-from ._common import LEGEND_BRUSH, Throttle, ViewBase, clear_placeholder, combo, placeholder_text
+from ._common import Throttle, ViewBase, clear_placeholder, combo, placeholder_text
 
 SMOOTH_SIGMA_BINS = 2.0
 """Gaussian width (bins) of the smoothing applied to the true spike counts for display."""
@@ -51,10 +51,15 @@ class MaskedNeuronsView(ViewBase):
         self.widget = pg.GraphicsLayoutWidget()
         self.widget.setMinimumHeight(120)
         self._body.addWidget(self.widget)
-        self.plot = self.widget.addPlot(row=0, col=0)
+        # the legend gets a row of its own above the plot: inside, it would cover the traces of a short dock
+        self.legend = pg.LegendItem(colCount=3, labelTextSize="8pt", horSpacing=8, verSpacing=-4)
+        self.legend.setMaximumHeight(22)
+        self.widget.addItem(self.legend, row=0, col=0)
+        self.plot = self.widget.addPlot(row=1, col=0)
+        self.widget.ci.layout.setRowStretchFactor(1, 10)  # spare height goes to the plot, not the legend row
+        self.widget.ci.layout.setSpacing(0)
         self.plot.showGrid(x=True, y=True, alpha=0.12)
         self.plot.setLabel("bottom", "time", units="s")
-        self.legend = None
         self.true_curve = self.pred_curve = self.ticks = None
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff5050", width=1))
         self.snapshot = None
@@ -94,8 +99,7 @@ class MaskedNeuronsView(ViewBase):
         for item in (self.true_curve, self.pred_curve, self.ticks, self.cursor):
             if item is not None and item.scene() is not None:
                 self.plot.removeItem(item)
-        if self.legend is not None:
-            self.legend.clear()
+        self.legend.clear()
         self.true_curve = self.pred_curve = self.ticks = None
 
     def _on_started(self, _ev) -> None:
@@ -196,15 +200,13 @@ class MaskedNeuronsView(ViewBase):
         if self._placeholder is not None:
             clear_placeholder(self.plot, self._placeholder)
             self._placeholder = None
-        if self.legend is None:
-            self.legend = self.plot.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=3, brush=LEGEND_BRUSH)
         if self.pred_curve is None:
-            self.true_curve = self.plot.plot(pen=pg.mkPen("#c8ccd2", width=1.5), name="true")
-            self.pred_curve = self.plot.plot(pen=pg.mkPen("#f0a030", width=2), name="predicted")
-            self.ticks = pg.ScatterPlotItem(symbol="|", size=9, pen=pg.mkPen("#8fb8ff", width=1.2), brush=None,
-                                            name="spikes")
+            self.true_curve = self.plot.plot(pen=pg.mkPen("#c8ccd2", width=1.5))
+            self.pred_curve = self.plot.plot(pen=pg.mkPen("#f0a030", width=2))
+            self.ticks = pg.ScatterPlotItem(symbol="|", size=9, pen=pg.mkPen("#8fb8ff", width=1.2), brush=None)
             self.plot.addItem(self.ticks)
-            self.legend.addItem(self.ticks, "spikes")
+            for item, name in ((self.true_curve, "true"), (self.pred_curve, "predicted"), (self.ticks, "spikes")):
+                self.legend.addItem(item, name)
             self.plot.addItem(self.cursor, ignoreBounds=True)
             self.cursor.setValue(self.session.time_s)
 
@@ -225,13 +227,17 @@ class MaskedNeuronsView(ViewBase):
             self.ticks.setData(s["spike_times"], np.full(s["spike_times"].size, -0.06 * top))
         else:
             self.ticks.setData([], [])
-        self._set_legend_text(self.true_curve, f"true (smoothed, σ {SMOOTH_SIGMA_BINS:g} bins)" if spikes else "true")
+        self._set_legend_text(self.true_curve, "true (smoothed)" if spikes else "true")
         self.plot.setLabel("left", "rate (Hz)" if spikes else "activity")
         self.plot.enableAutoRange()
         self._update_title()
         snap = self.snapshot
-        self.info.setText(f"held-out example {s['example']} (#{int(np.asarray(snap.example_idx)[s['example']])})"
-                          f" · epoch {snap.epoch + 1} · {len(self._masked_key or ())} neurons hidden from the encoder")
+        self.info.setText(f"#{int(np.asarray(snap.example_idx)[s['example']])} · epoch {snap.epoch + 1} · "
+                          f"{len(self._masked_key or ())} hidden")
+        self.info.setToolTip(f"Held-out example {s['example']} (example #{int(np.asarray(snap.example_idx)[s['example']])}"
+                             f" of the recording), epoch {snap.epoch + 1}; {len(self._masked_key or ())} neurons are "
+                             f"hidden from the encoder and predicted from the others. True spikes are smoothed with "
+                             f"a Gaussian of σ {SMOOTH_SIGMA_BINS:g} bins.")
 
     def _update_title(self) -> None:
         if self.message is not None or self.snapshot is None:
@@ -239,10 +245,10 @@ class MaskedNeuronsView(ViewBase):
         j = self.selected_neuron()
         sc = self.score()
         text = self.neuron.currentText() if j is not None else ""
-        if sc is not None:
-            name, value, epoch = sc
-            text += (f" · co-smoothing {value:+.3f} bits/spike" if name == "cosmooth_bps" else
-                     f" · co-smoothing R² {value:.3f}") + f" (epoch {epoch})"
+        if sc is not None:  # the run's score over every held-out neuron and example (epoch: in the info text)
+            name, value, _epoch = sc
+            text += f" · co-smoothing {value:+.3f} bits/spike" if name == "cosmooth_bps" else \
+                f" · co-smoothing R² {value:.3f}"
         self.plot.setTitle(text, size="9pt", color="#d0d3d8")
 
     def _set_legend_text(self, curve, text: str) -> None:
