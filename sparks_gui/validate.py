@@ -39,9 +39,12 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import SparksError
+from .validate_mtm import RUNNERS as MTM_RUNNERS
+from .validate_mtm import targets as mtm_targets
 
 ALL_ENCODERS = ("hebbian", "hebbian_symmetric", "hebbian_fixed", "dot_attention", "mlp", "gru")
-DATASETS = ("reach", "sequence", "sequence_calcium", "network", "stimulus_movie", "calcium_movie")
+DATASETS = ("reach", "sequence", "sequence_calcium", "network", "stimulus_movie", "calcium_movie", "multiarea",
+            "multiarea_sessions")
 
 
 @dataclass
@@ -78,6 +81,17 @@ class ValidationSettings:
     # calcium movie
     cmovie_frames: int = 1800
     cmovie_epochs: int = 80
+    # masked modelling (validate_mtm.py): multi-area set and sessions
+    mtm_neurons_per_area: int = 40
+    mtm_trials: int = 300
+    mtm_epochs: int = 30
+    mtm_sessions: int = 3
+    """Sessions pre-trained on before fine-tuning an unseen one."""
+    session_trials: int = 100
+    pretrain_epochs: int = 30
+    finetune_fraction: float = 0.2
+    finetune_epochs: int = 150
+    """Fine-tuning and from-scratch epochs on the unseen session's few trials (16 trials: 2 batches each)."""
     # real recordings (validate --real)
     real_seeds: tuple[int, ...] = (0, 1, 2)
     data_dir: str | None = None
@@ -96,7 +110,8 @@ def settings_for(mode: str) -> ValidationSettings:
             seq_duration=300.0, seq_epochs=15, seq_encoders=("hebbian", "hebbian_symmetric", "mlp"),
             calcium_seq_encoders=("hebbian",), net_duration=40.0, net_epochs=3, net_encoders=("hebbian",),
             n_shuffles=3, movie_repeats=15, movie_epochs=15, movie_encoders=("hebbian", "mlp"),
-            cmovie_frames=600, cmovie_epochs=40,
+            cmovie_frames=600, cmovie_epochs=40, mtm_trials=100, mtm_epochs=15, mtm_sessions=2, pretrain_epochs=15,
+            finetune_epochs=60,
         )
     if mode == "real":
         from .validate_real import REAL_DATASETS
@@ -109,6 +124,8 @@ def settings_for(mode: str) -> ValidationSettings:
             seq_duration=60.0, seq_epochs=3, seq_encoders=("hebbian",), calcium_seq_encoders=("hebbian",),
             net_neurons=16, net_duration=10.0, net_epochs=1, net_encoders=("hebbian",), n_shuffles=2,
             movie_repeats=6, movie_epochs=3, movie_encoders=("hebbian",), cmovie_frames=300, cmovie_epochs=5,
+            mtm_neurons_per_area=6, mtm_trials=15, mtm_epochs=2, mtm_sessions=2, session_trials=15, pretrain_epochs=2,
+            finetune_epochs=1,
         )
     raise SparksError(f"Unknown validation mode '{mode}'.", "Use 'full', 'quick', 'real' or 'tiny'.")
 
@@ -431,6 +448,7 @@ RUNNERS = {
     "network": _network,
     "stimulus_movie": _stimulus_movie,
     "calcium_movie": _calcium_movie,
+    **MTM_RUNNERS,
 }
 
 
@@ -497,6 +515,7 @@ def _targets(rep: _Report) -> list[dict[str, Any]]:
             check(f"{ds}: the latents oscillate at the PCA angle's frequency (within 15%)",
                   all(abs(f - f_pca) <= 0.15 * f_pca for f in peaks),
                   f"PCA {f_pca:.4g} Hz, SPARKS " + ", ".join(f"{f:.4g}" for f in peaks) + " Hz")
+    out.extend(mtm_targets(rep))
     return out
 
 

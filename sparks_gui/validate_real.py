@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-REAL_DATASETS = ("real_songbird", "real_mc_maze", "real_chewie", "real_mec")
+REAL_DATASETS = ("real_songbird", "real_mc_maze", "real_chewie", "real_mec", "real_chewie_mtm")
 DATA_ROOT = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
@@ -239,7 +239,10 @@ def _chewie(rep, figdir: Path, data_dir=None) -> None:
 
 
 def runners(data_dir: str | Path | None = None) -> dict[str, Any]:
+    from .validate_mtm import _real_chewie_mtm
+
     return {"real_songbird": lambda rep, fig: _songbird(rep, fig, data_dir),
             "real_mc_maze": lambda rep, fig: _mc_maze(rep, fig, data_dir),
             "real_chewie": lambda rep, fig: _chewie(rep, fig, data_dir),
-            "real_mec": lambda rep, fig: _mec(rep, fig, data_dir)}
+            "real_mec": lambda rep, fig: _mec(rep, fig, data_dir),
+            "real_chewie_mtm": lambda rep, fig: _real_chewie_mtm(rep, fig, data_dir)}

@@ -94,3 +94,18 @@ def test_cli_has_validate():
     assert args.command == "validate" and args.quick and args.out == "somewhere"
     args = build_parser().parse_args(["train", "x.npy", "--encoder", "gru"])
     assert args.encoder == "gru"
+
+
+def test_mtm_targets_are_checked_on_the_numbers():
+    from sparks_gui.validate_mtm import targets
+
+    rep = _Report(settings_for("tiny"), log=lambda s: None)
+    rep.add("multiarea", "sparks[mtm] all schemes", {"cosmooth_bps": 0.25, "inter_region_bps": 0.16}, 1.0)
+    rep.add("multiarea", "sparks[mtm] neuron only", {"cosmooth_bps": 0.26, "inter_region_bps": 0.14}, 1.0)
+    rep.add("multiarea", "smoothed-spikes GLM", {"cosmooth_bps": 0.2, "inter_region_bps": 0.1}, 1.0, kind="baseline")
+    rep.add("multiarea_sessions", "sparks[mtm] pre-trained on 3 sessions + fine-tuned", {"cosmooth_bps": 0.2}, 1.0)
+    rep.add("multiarea_sessions", "sparks[mtm] from scratch on the same trials", {"cosmooth_bps": 0.1}, 1.0)
+    got = [(t["target"].split(" ")[2] if t["target"].startswith("multiarea") else "sessions", t["passed"])
+           for t in targets(rep)]
+    # co-smoothing: neuron-only masking is ahead (0.26 > 0.25); inter-region: MtM above both; fine-tuning wins
+    assert got == [("cosmooth_bps", False), ("inter_region_bps", True), ("sessions", True)]
