@@ -7,14 +7,6 @@ Public API::
 
 from __future__ import annotations
 
-import os as _os
-
-# torch and our numba kernels each run an OpenMP thread pool; with the default spinning
-# wait policy the idle pool burns the cores the other one needs (measured: 3x slower
-# truncated-BPTT training on 2 cores).  Takes effect when sparks_gui is imported before
-# torch/numba start their pools (the CLI and GUI always do); scripts can export it too.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 __version__ = "0.1.0"
 
 from .errors import SparksError

@@ -672,6 +672,9 @@ def _error(message: str, exc: BaseException, debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ._threads import use_passive_openmp
+
+    use_passive_openmp()  # before anything imports torch (see sparks_gui/_threads.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     lead = 0

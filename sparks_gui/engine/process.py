@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
+from .._threads import passive_openmp_for_children
 from ..errors import SparksError
 
 from .config import SparksConfig
@@ -144,7 +145,8 @@ class ProcessTrainer:
             target=_child, args=(self.config, self.trainer.data, events, self._stop, self._resume, self._nice,
                                  self._threads, self._checkpoint, self.trainer.regions), daemon=True,
         )
-        self._process.start()
+        with passive_openmp_for_children():  # the child imports torch: its OpenMP pool must not spin
+            self._process.start()
         try:
             while True:
                 try:
