@@ -19,6 +19,7 @@ from sparks_gui.engine.events import (
     StepProgress,
 )
 from sparks_gui.engine.trainer import Trainer
+from sparks_gui.errors import SparksError
 
 
 def _events(trainer):
@@ -210,7 +211,7 @@ def test_frames_target_is_pixel_regression():
     rec = make_stimulus_movie(n_repeats=3, seed=2)
     d = prepare(rec, SparksConfig(target="frames"))
     assert d.loss == "mse" and d.r.shape == (3, 150, 256)  # 16 x 16 frames fit under the pixel cap
-    with pytest.raises(Exception, match="stimulus"):
+    with pytest.raises(SparksError, match="stimulus"):
         prepare(make_sequence(duration=20), SparksConfig(target="frame_id"))
 
 
@@ -276,5 +277,5 @@ def test_trace_parameters_have_their_own_learning_rate():
         moved[scale] = float((heb.log_tau_pre.detach() - before).abs().max())
     assert moved[0.0] == 0.0
     assert 0 < moved[1.0] < moved[10.0]
-    with pytest.raises(Exception, match="trace_lr_scale"):
+    with pytest.raises(SparksError, match="trace_lr_scale"):
         SparksConfig(**TINY, trace_lr_scale=-1.0).validate()

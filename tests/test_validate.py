@@ -45,7 +45,15 @@ def test_report_files_and_structure(tiny_report):
     # targets measured in tiny mode: reach (2 encoders), sequence order, network
     names = [t["target"] for t in report["targets"]]
     assert any(n.startswith("reach: SPARKS") for n in names) and any(n.startswith("network:") for n in names)
-    assert all(t["passed"] in (True, False) for t in report["targets"])
+    # each verdict is the comparison of the numbers in the rows, recomputed here
+    net = next(t for t in report["targets"] if t["target"].startswith("network:"))
+    au, cor = (_value(report, "network", m, "auroc") for m in ("sparks[hebbian] attention", "correlation"))
+    nm = _value(report, "network", "sparks[hebbian] attention", "null_auroc_mean")
+    nsd = _value(report, "network", "sparks[hebbian] attention", "null_auroc_sd")
+    assert net["passed"] is (au > cor and au > nm + 2 * nsd)
+    reach = next(t for t in report["targets"] if t["target"].startswith("reach: SPARKS"))
+    heb, mlp = (_value(report, "reach", f"sparks[{e}] supervised", "r2_hand_pos") for e in ("hebbian", "mlp"))
+    assert reach["passed"] is (heb > max(mlp, _value(report, "reach", "ridge(smoothed rates)", "r2_hand_pos")))
 
 
 def test_sanity_floors_on_ground_truth(tiny_report):
@@ -66,8 +74,9 @@ def test_sanity_floors_on_ground_truth(tiny_report):
     assert _value(report, "stimulus_movie", "ridge(smoothed rates)", "frame_acc_pm1") > 0.2
     # directed cross-correlogram finds the known connections above chance
     assert _value(report, "network", "xcorr_peak", "auroc") > 0.6
+    # attention beats its own time-shuffled null even after one tiny epoch (measured 0.60 vs 0.46, 0.58 vs 0.51)
     att = _value(report, "network", "sparks[hebbian] attention", "auroc")
-    assert att is not None and 0.0 <= att <= 1.0
+    assert att > _value(report, "network", "sparks[hebbian] attention", "null_auroc_mean")
 
 
 def test_targets_are_checked_on_the_numbers():
