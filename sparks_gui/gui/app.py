@@ -50,9 +50,11 @@ def dismiss_notifications(viewer) -> None:
 def add_sparks_docks(viewer) -> dict:
     """Add every SPARKS dock to ``viewer`` in the standard arrangement; returns the widgets by name.
 
-    Right, full height: Data, Training and Export (tabbed) above the attention matrix.
-    Bottom: the raster above the decoding traces, then the latents.  napari's own layer
-    list and controls stay on the left, full height.
+    Right, full height: Data, Training and Export (tabbed; the training form and loss curve need the
+    column's height).  Bottom: the raster above the decoding traces (masked neurons as a tab), then
+    the latents with the attention matrix as a tab.  napari's own layer list and controls stay on the
+    left, full height.  (With the attention matrix under the right column, at 1472x920 and below it got
+    ~120-250 px of height next to the training form.)
     """
     from ._links import NapariLinks
     from ._session import session_for
@@ -81,7 +83,7 @@ def add_sparks_docks(viewer) -> dict:
     docks["export"] = add(w["export"], name="SPARKS export", area="right", tabify=True)
     docks["raster"] = add(w["raster"], name="Raster", area="bottom")
     docks["latents"] = add(w["latents"], name="Latents", area="bottom")
-    docks["attention"] = add(w["attention"], name="Attention", area="right")
+    docks["attention"] = add(w["attention"], name="Attention", area="bottom")
     docks["decoding"] = add(w["decoding"], name="Decoding", area="bottom")
     docks["masked"] = add(w["masked"], name="Masked neurons", area="bottom")
     try:
@@ -93,13 +95,14 @@ def add_sparks_docks(viewer) -> dict:
         win.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
         # the right column too: the training form and loss curve get the window's height
         win.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
-        # right: [data | training | export] over attention (napari stacks a new right dock below; splitting a
-        # tabbed dock would add a tab instead); bottom: [raster over decoding] | latents
+        # right: [data | training | export]; bottom: [raster over decoding] | [latents | attention]
         win.splitDockWidget(docks["raster"], docks["latents"], Qt.Horizontal)
         win.splitDockWidget(docks["raster"], docks["decoding"], Qt.Vertical)
+        win.tabifyDockWidget(docks["latents"], docks["attention"])
         # masked neurons (MtM) shares the decoding slot as a tab; an MtM run brings it to the front
         win.tabifyDockWidget(docks["decoding"], docks["masked"])
         docks["decoding"].raise_()
+        docks["latents"].raise_()
     except Exception:  # noqa: BLE001 - layout is cosmetic
         pass
     session.docks = docks
@@ -164,12 +167,15 @@ def arrange_docks(viewer) -> None:
                         and not d.isFloating() and win.dockWidgetArea(d) == Qt.LeftDockWidgetArea), default=0)
         right = max(380, int(W * 0.25))
         bottom = W - 40 - left - right
+        # the views get 58% of the height (62% below 900 px; the canvas above them shows the same activity as the raster, or
+        # the movie); in it the raster 58%, the decoding traces 42% (46% below 900 px)
+        views = int(H * (0.58 if H >= 900 else 0.62))
         win.resizeDocks([docks["data"]], [right], Qt.Horizontal)
-        win.resizeDocks([docks["data"], docks["attention"]], [int(H * 0.60), int(H * 0.36)], Qt.Vertical)
-        win.resizeDocks([docks["raster"], docks["latents"]], [int(bottom * 0.52), int(bottom * 0.48)], Qt.Horizontal)
-        win.resizeDocks([docks["raster"], docks["decoding"]], [int(H * 0.30), int(H * 0.18)], Qt.Vertical)
-        win.resizeDocks([docks["latents"]], [int(H * 0.48)], Qt.Vertical)
-        docks["data"].raise_()
+        win.resizeDocks([docks["raster"], docks["latents"]], [int(bottom * 0.55), int(bottom * 0.45)], Qt.Horizontal)
+        share = 0.42 if H >= 900 else 0.46  # a short window: the decoding plot keeps >= ~70 px of traces
+        win.resizeDocks([docks["raster"], docks["decoding"]], [int(views * (1 - share)), int(views * share)], Qt.Vertical)
+        win.resizeDocks([docks["latents"]], [views], Qt.Vertical)
+        docks["data"].raise_()  # a new window opens on the Data tab (the last tab added would be showing)
     except Exception:  # noqa: BLE001 - layout is cosmetic
         pass
 

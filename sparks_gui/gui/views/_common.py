@@ -7,8 +7,21 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from qtpy.QtCore import QObject, Qt, QTimer
-from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from qtpy.QtCore import QObject, QPoint, QRect, QSize, Qt, QTimer
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QMenu,
+    QSizePolicy,
+    QStyle,
+    QStyleOptionComboBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 BACKGROUND = "#262930"  # napari dark theme canvas colour
 FOREGROUND = "#d0d3d8"
@@ -85,15 +98,155 @@ def category_colours(n: int) -> list:
     return [cmap.map(i / max(n, 1), mode="qcolor") for i in range(n)]
 
 
+COMBO_CHROME = 32  # px around a combo's text: padding and the drop-down arrow
+MAX_COMBO_WIDTH = 240  # longer items (e.g. long condition names) are elided; the full text is in the list
+
+
+class FitCombo(QComboBox):
+    """A combo box at least as wide as its longest item (napari's style sheet pads combos, and Qt's own
+    size hint, counted in characters, cut items such as "original" or "latent axes" short)."""
+
+    def _content_width(self) -> int:
+        fm = self.fontMetrics()
+        texts = [self.itemText(i) for i in range(self.count())] or [""]
+        return max(fm.horizontalAdvance(t) for t in texts)
+
+    def _fit(self, base: QSize) -> QSize:
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        # the style (napari's style sheet: padding, drop-down arrow) sizes the box around the longest text
+        w = self.style().sizeFromContents(QStyle.CT_ComboBox, opt, QSize(self._content_width(), base.height()), self).width()
+        return QSize(min(max(w, self._content_width() + COMBO_CHROME), MAX_COMBO_WIDTH), base.height())
+
+    def sizeHint(self) -> QSize:
+        return self._fit(super().sizeHint())
+
+    def minimumSizeHint(self) -> QSize:
+        return self._fit(super().minimumSizeHint())
+
+    def text_fits(self) -> bool:
+        """Whether the longest item is shown whole at the current width (tests)."""
+        return self.width() >= min(self._content_width() + COMBO_CHROME, MAX_COMBO_WIDTH)
+
+
 def combo(items, tooltip: str = "", current: str | None = None) -> QComboBox:
-    c = QComboBox()
+    c = FitCombo()
     c.addItems(list(items))
     if current is not None:
         c.setCurrentText(current)
     c.setToolTip(tooltip)
-    c.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-    c.setMinimumContentsLength(min(max(len(str(i)) for i in items) if items else 4, 20))
+    c.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+    c.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
     return c
+
+
+class FlowLayout(QLayout):
+    """Lays widgets out left to right and wraps onto a new row when the width runs out (a view's toolbar in a
+    narrow dock keeps every control whole instead of squeezing combos until their text is cut off).
+
+    Widgets added with ``fill=True`` (the info text) take the rest of their row, and start a new row when
+    less than their minimum width is left.
+    """
+
+    def __init__(self, parent=None, spacing: int = 6):
+        super().__init__(parent)
+        self._items: list = []
+        self._fill: set = set()
+        self._spacing = spacing
+
+    def addWidget(self, widget, fill: bool = False) -> None:
+        super().addWidget(widget)
+        if fill:
+            self._fill.add(id(self._items[-1]))
+
+    def addItem(self, item) -> None:
+        self._items.append(item)
+
+    def addStretch(self, *_):
+        return None
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, i):
+        return self._items[i] if 0 <= i < len(self._items) else None
+
+    def takeAt(self, i):
+        if 0 <= i < len(self._items):
+            item = self._items.pop(i)
+            self._fill.discard(id(item))
+            return item
+        return None
+
+    def expandingDirections(self):
+        return Qt.Orientations(Qt.Horizontal)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._do_layout(QRect(0, 0, width, 0), apply=False)
+
+    def setGeometry(self, rect) -> None:
+        super().setGeometry(rect)
+        self._do_layout(rect, apply=True)
+
+    def sizeHint(self) -> QSize:
+        m = self.contentsMargins()
+        w = sum(it.sizeHint().width() for it in self._visible()) + self._spacing * max(len(self._visible()) - 1, 0)
+        h = max((it.sizeHint().height() for it in self._visible()), default=0)
+        return QSize(w + m.left() + m.right(), h + m.top() + m.bottom())
+
+    def minimumSize(self) -> QSize:
+        m = self.contentsMargins()
+        w = max((self._min_width(it) for it in self._visible()), default=0)
+        h = max((it.minimumSize().height() for it in self._visible()), default=0)
+        return QSize(w + m.left() + m.right(), h + m.top() + m.bottom())
+
+    def _visible(self) -> list:
+        return [it for it in self._items if not (it.widget() is not None and it.widget().isHidden())]
+
+    def _min_width(self, item) -> int:
+        if id(item) in self._fill:
+            w = item.widget()
+            empty = w is not None and hasattr(w, "text") and not w.text()
+            return 0 if empty else max(item.minimumSize().width(), 60)  # no row of its own for an empty text
+        return item.sizeHint().width()
+
+    def rows(self) -> int:
+        """Number of rows at the current width (tests)."""
+        return self._do_layout(self.geometry(), apply=False, count_rows=True)
+
+    def _do_layout(self, rect, apply: bool, count_rows: bool = False) -> int:
+        m = self.contentsMargins()
+        r = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
+        rows, row = [], []
+        x = 0
+        for it in self._visible():
+            w = self._min_width(it)
+            if row and x + w > r.width():
+                rows.append(row)
+                row, x = [], 0
+            row.append(it)
+            x += w + self._spacing
+        if row:
+            rows.append(row)
+        if count_rows:
+            return len(rows)
+        y = r.y()
+        for row in rows:
+            h = max(it.sizeHint().height() for it in row)
+            x = r.x()
+            for k, it in enumerate(row):
+                w = it.sizeHint().width()
+                if id(it) in self._fill:  # the rest of the row, less what the items after it need
+                    rest = sum(self._min_width(o) + self._spacing for o in row[k + 1:])
+                    w = max(r.x() + r.width() - x - rest, self._min_width(it))
+                if apply:
+                    it.setGeometry(QRect(QPoint(x, y + (h - it.sizeHint().height()) // 2), QSize(w, it.sizeHint().height())))
+                x += w + self._spacing
+            y += h + self._spacing
+        return max(y - self._spacing - r.y(), 0) + m.top() + m.bottom()
 
 
 class ElidedLabel(QLabel):
@@ -233,9 +386,8 @@ class ViewBase(QWidget):
             session = session_for(napari_viewer)
         self.session = session
         session.register_view(self.title, self)
-        self.toolbar = QHBoxLayout()
+        self.toolbar = FlowLayout(spacing=6)  # wraps in a narrow dock instead of cutting the combos' text
         self.toolbar.setContentsMargins(4, 2, 4, 2)
-        self.toolbar.setSpacing(6)
         self.info = ElidedLabel("")
         self.info.setStyleSheet("color: #9aa0a8;")
         self.info.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
@@ -259,7 +411,6 @@ class ViewBase(QWidget):
     def finish_toolbar(self, info_below: bool = False) -> None:
         """Add the info text and the export button; ``info_below`` puts the text on a row of its own."""
         if info_below:
-            self.toolbar.addStretch(1)
             self.toolbar.addWidget(self._export_btn)
             row = QHBoxLayout()
             row.setContentsMargins(6, 0, 4, 2)
@@ -267,7 +418,7 @@ class ViewBase(QWidget):
             row.addWidget(self.info, 1)
             self._body.addLayout(row)
             return
-        self.toolbar.addWidget(self.info, 1)
+        self.toolbar.addWidget(self.info, fill=True)
         self.toolbar.addWidget(self._export_btn)
 
     def graphics(self) -> QWidget:

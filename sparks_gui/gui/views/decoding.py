@@ -6,7 +6,11 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtWidgets import QSpinBox
 
-from ._common import LEGEND_BRUSH, Throttle, ViewBase, combo
+from ._common import Throttle, ViewBase, clear_placeholder, combo, placeholder_text
+
+WAITING = "Decoded vs true behaviour\nof held-out examples appears\nafter the first epoch"
+LEGEND_ENTRY_PX = 165  # width of a legend entry ("hand_pos[0] (R² 0.87)")
+MIN_PLOT_HEIGHT = 105  # px (axis included): below this the traces are unreadable; arrange_docks gives the dock more
 
 MAX_VARIABLES = 4
 
@@ -25,7 +29,7 @@ class DecodingView(ViewBase):
         session = self.session
         self.example = QSpinBox()
         self.example.setPrefix("ex. ")
-        self.example.setMinimumWidth(130)
+        self.example.setMinimumWidth(90)
         self.example.setToolTip("Which held-out example to show")
         self.example.setRange(0, 0)
         self.variable = combo(["all"], "Which predicted variable (for unsupervised targets: which neuron)")
@@ -33,9 +37,23 @@ class DecodingView(ViewBase):
         self.toolbar.addWidget(self.variable)
         self.finish_toolbar()
         self.widget = pg.GraphicsLayoutWidget()
+        self.widget.setMinimumHeight(MIN_PLOT_HEIGHT + 24)  # the plot + one legend row
         self._body.addWidget(self.widget)
-        self.plots: list[pg.PlotItem] = []
-        self.cursors: list[pg.InfiniteLine] = []
+        # the legend gets a row of its own above the plot: inside, it covered the traces of the short dock
+        self.legend = pg.LegendItem(colCount=2, labelTextSize="8pt", horSpacing=8, verSpacing=-4)
+        self.widget.addItem(self.legend, row=0, col=0)
+        p = self.widget.addPlot(row=1, col=0)
+        p.setMinimumHeight(MIN_PLOT_HEIGHT)
+        self.widget.ci.layout.setRowStretchFactor(1, 10)  # spare height goes to the plot, not the legend row
+        self.widget.ci.layout.setSpacing(0)
+        p.showGrid(x=True, y=True, alpha=0.12)
+        p.setLabel("bottom", "time", units="s")
+        cur = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff5050", width=1))
+        p.addItem(cur, ignoreBounds=True)
+        self.plots: list[pg.PlotItem] = [p]
+        self.cursors: list[pg.InfiniteLine] = [cur]
+        self._placeholder = placeholder_text(p, WAITING)
+        cur.setVisible(False)
         self.snapshot = None
         self.t_offset = 0.0
         self._redraw = Throttle(self.redraw, parent=self, delay_ms=25)
@@ -44,6 +62,13 @@ class DecodingView(ViewBase):
         session.predictions_changed.connect(self.set_snapshot)
         session.time_changed.connect(self._on_time)
         session.neuron_selected.connect(self._on_neuron)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # legend entries side by side as far as the width allows (a fixed count was cut off in a narrow dock)
+        cols = max(1, min(4, (self.width() - 20) // LEGEND_ENTRY_PX))
+        if cols != self.legend.columnCount:
+            self.legend.setColumnCount(cols)
 
     def set_snapshot(self, snap) -> None:
         names = self._variable_names(snap)
@@ -118,16 +143,11 @@ class DecodingView(ViewBase):
             return
         i = min(self.example.value(), len(snap.predicted) - 1)
         series = self.series(i)
-        if not self.plots:
-            p = self.widget.addPlot(row=0, col=0)
-            p.showGrid(x=True, y=True, alpha=0.12)
-            p.setLabel("bottom", "time", units="s")
-            self.legend = p.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=2, brush=LEGEND_BRUSH)
-            cur = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff5050", width=1))
-            p.addItem(cur, ignoreBounds=True)
-            self.plots.append(p)
-            self.cursors.append(cur)
         p = self.plots[0]
+        if self._placeholder is not None:
+            clear_placeholder(p, self._placeholder)
+            self._placeholder = None
+            self.cursors[0].setVisible(True)
         t = self._time_axis(i, len(series[0][1]))
         score = self._score()
         key = tuple((name, kind) for name, _, _, kind in series)
@@ -147,13 +167,18 @@ class DecodingView(ViewBase):
                 c_pred = p.plot(pen=pg.mkPen(colour, width=2, style=pg.QtCore.Qt.DashLine if kind == "line" else pg.QtCore.Qt.SolidLine),
                                 name="decoded", stepMode="left" if step else None)
                 self._curves.append((c_true, c_pred))
+                # several variables: one entry each (colour = variable; solid true, dashed decoded, see the info)
+                if c_true is not None and n == 1:
+                    self.legend.addItem(c_true, f"{name} true")
+                self.legend.addItem(c_pred, "decoded" if n == 1 else name)
             self._legend_key = key
             p.setLabel("left", {"step": "frame id", "corr": "correlation"}.get(series[0][3], ""))
         for m, ((c_true, c_pred), (name, true, pred, kind)) in enumerate(zip(self._curves, series)):
             if c_true is not None:
                 c_true.setData(t, true)
             c_pred.setData(t, pred)
-            label = "decoded" + (f" ({score[1]} {score[0][m]:.2f})" if score is not None and m < len(score[0]) else "")
+            label = ("decoded" if len(series) == 1 else name) \
+                + (f" ({score[1]} {score[0][m]:.2f})" if score is not None and m < len(score[0]) else "")
             self._set_legend_text(c_pred, label)
         p.enableAutoRange()
         self.info.setText(f"held-out example {i} (#{int(snap.example_idx[i])}) · epoch {snap.epoch + 1} · "

@@ -6,7 +6,16 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtWidgets import QCheckBox, QStackedWidget
 
-from ._common import LEGEND_BRUSH, Throttle, ViewBase, category_colours, colormap, combo
+from ._common import (
+    LEGEND_BRUSH,
+    Throttle,
+    ViewBase,
+    category_colours,
+    clear_placeholder,
+    colormap,
+    combo,
+    placeholder_text,
+)
 
 N_COLOUR_BINS = 24
 MAX_DISPLAY_POINTS = 30_000  # larger clouds are drawn with a time stride (analysis/exports use all points)
@@ -50,25 +59,22 @@ class LatentView(ViewBase):
         self.axes_mode = combo(["latent axes", "PCA"], "Plot the raw latent coordinates or their principal components")
         self.x_axis = combo(["1"], "Horizontal axis")
         self.y_axis = combo(["2"], "Vertical axis")
-        self.colour_by = combo(["time"], "Colour the trajectories by time in the trial, a trial condition, or a behaviour variable")
-        self.colour_by.setMinimumContentsLength(11)
-        for box, width in ((self.x_axis, 52), (self.y_axis, 52), (self.dim_mode, 72)):
-            box.setMaximumWidth(width)  # a digit or "2-D": leave the room to the other controls
+        self.colour_by = combo(["time", "trial"], "Colour the trajectories by time in the trial, a trial condition, or a behaviour variable")
         self.average = QCheckBox("mean per condition")
         self.average.setToolTip("One mean trajectory per value of the colouring condition")
-        for w in (self.dim_mode, self.axes_mode, self.x_axis, self.y_axis):
-            self.toolbar.addWidget(w)
-        self.toolbar.addStretch(1)
-        self.toolbar.addWidget(self._export_btn)
-        from qtpy.QtWidgets import QHBoxLayout, QLabel
+        from qtpy.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-        row2 = QHBoxLayout()
-        row2.setContentsMargins(4, 0, 4, 2)
-        row2.addWidget(QLabel("colour"))
-        row2.addWidget(self.colour_by)
-        row2.addWidget(self.average)
-        row2.addWidget(self.info, 1)
-        self._body.addLayout(row2)
+        colour = QWidget()  # "colour [combo]" wraps as one piece
+        row = QHBoxLayout(colour)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(4)
+        row.addWidget(QLabel("colour"))
+        row.addWidget(self.colour_by)
+        colour.setToolTip(self.colour_by.toolTip())
+        # one flow of controls: it wraps in a narrow dock instead of cutting the combos' text
+        for w in (self.dim_mode, self.axes_mode, self.x_axis, self.y_axis, colour, self.average):
+            self.toolbar.addWidget(w)
+        self.finish_toolbar()
         self.stack = QStackedWidget()
         self.widget = pg.GraphicsLayoutWidget()
         self.plot = self.widget.addPlot(row=0, col=0)
@@ -92,8 +98,12 @@ class LatentView(ViewBase):
         session.latents_changed.connect(self.set_snapshot)
         session.predictions_changed.connect(lambda *_: self._refresh_colour_choices())
         session.run_started.connect(lambda *_: self.info.setText("waiting for the first evaluation…"))
-        self._empty_text = pg.TextItem("Latents appear after\nthe first epoch", color="#7f848c", anchor=(0.5, 0.5))
-        self.plot.addItem(self._empty_text)
+        self._empty_text = placeholder_text(self.plot, "Latents of the held-out\nexamples appear after\nthe first epoch")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # "colour [combo]" never wider than the dock (a long condition name is cut, the list shows it whole)
+        self.colour_by.setMaximumWidth(max(90, self.width() - 70))
 
     def graphics(self):
         return self.stack.currentWidget()
@@ -183,7 +193,9 @@ class LatentView(ViewBase):
     def redraw(self) -> None:
         if self.snapshot is None:
             return
-        self._empty_text.setVisible(False)
+        if self._empty_text is not None:
+            clear_placeholder(self.plot, self._empty_text)
+            self._empty_text = None
         lat, names = self._coords()
         n, T, d = lat.shape
         bins, n_bins, cols, labels, bar = self._colouring(n, T)

@@ -13,7 +13,9 @@ import pyqtgraph as pg
 from qtpy.QtCore import QRectF, Qt
 
 from .._ordering import ORDERINGS
-from ._common import Throttle, ViewBase, colormap, combo
+from ._common import Throttle, ViewBase, clear_placeholder, colormap, combo, placeholder_text
+
+EMPTY = "Open a recording\n(Data dock: Open file…\nor Sample data)"
 
 MAX_COLUMNS = 2500
 PYRAMID_FACTOR = 4
@@ -54,9 +56,6 @@ class RasterView(ViewBase):
                               "PCA angle, or the file's order", session.ordering_name)
         self.norm = combo(["z-score", "max", "raw"], "Per-neuron normalisation for display")
         self.cmap = combo(["gray_r", "magma", "viridis", "inferno"], "Colour map")
-        self.ordering.setSizeAdjustPolicy(self.ordering.AdjustToContents)
-        for w in (self.norm, self.cmap):
-            w.setMaximumWidth(92)
         for w in (self.ordering, self.norm, self.cmap):
             self.toolbar.addWidget(w)
         self.finish_toolbar()
@@ -98,12 +97,15 @@ class RasterView(ViewBase):
         lay.setRowStretchFactor(0, 3)
         lay.setRowStretchFactor(1, 1)
         lay.setVerticalSpacing(2)
-        self.plot.setMinimumHeight(60)
+        self.plot.setMinimumHeight(100)  # rows stay distinguishable; the behaviour strip gives way first
         self.behaviour_plot.setMinimumHeight(28)
         for p in (self.plot, self.behaviour_plot):
             p.getAxis("left").setWidth(50)
         self.widget.ci.setContentsMargins(2, 2, 2, 2)
         self._body.addWidget(self.widget)
+
+        self._placeholder = None
+        self._show_empty()
 
         self.pyramid: list[np.ndarray] = []
         self.dt = 1.0
@@ -130,7 +132,13 @@ class RasterView(ViewBase):
         if rec is None:
             self.pyramid = []
             self.image.clear()
+            self._show_empty()
             return
+        if self._placeholder is not None:
+            clear_placeholder(self.plot, self._placeholder)
+            self._placeholder = None
+            self.colourbar.setVisible(True)
+            self.cursor.setVisible(True)
         self.dt = rec.dt
         self.cmap.blockSignals(True)
         if rec.kind == "calcium" and self.cmap.currentText() == "gray_r":
@@ -155,6 +163,23 @@ class RasterView(ViewBase):
         self.plot.setRange(xRange=(0, x1), yRange=(0, rec.n_neurons), padding=0)
         self.update_image()
         self.info.setText(f"{rec.n_neurons} neurons · {rec.n_time * rec.dt:.1f} s · {rec.kind}")
+
+    def _show_empty(self) -> None:
+        """Before a recording is open: a note instead of meaningless axes, colour bar and behaviour strip."""
+        if self._placeholder is None:
+            self._placeholder = placeholder_text(self.plot, EMPTY)
+        self.colourbar.setVisible(False)
+        self.cursor.setVisible(False)
+        self.row_marker.setVisible(False)
+        self.behaviour_plot.setVisible(False)
+        self.widget.ci.layout.setRowStretchFactor(1, 0)
+        self.behaviour_plot.setMinimumHeight(0)
+        self.behaviour_plot.setMaximumHeight(0)
+        self.info.setText("")
+
+    @property
+    def placeholder_visible(self) -> bool:
+        return self._placeholder is not None and self._placeholder.isVisible()
 
     def _draw_behaviour(self, rec) -> None:
         self.behaviour_plot.clear()
