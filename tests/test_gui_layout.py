@@ -128,3 +128,23 @@ def test_views_have_room_at_1280x800_after_training(make_napari_viewer, qtbot):
     assert w["latents"].x_axis.count() >= 2
     assert cut_combos(w) == []
     session.stop(wait=10)
+
+
+def test_movie_time_slider_is_labelled_with_the_frame_period(make_napari_viewer, qtbot):
+    """The movie's time axis was labelled '-3' (napari's default) while counting frames: it now says what a
+    step is in seconds, the layer's time scale is the frame period, and the cursor sync still works."""
+    viewer, session, w = window(make_napari_viewer, SIZES[0])
+    viewer.open_sample("sparks-gui", "calcium_movie")
+    qtbot.waitUntil(lambda: session.recording is not None, timeout=10_000)
+    rec = session.recording
+    movie = next(ly for ly in viewer.layers if ly.metadata.get("sparks_movie"))
+    mdt = float(rec.movie_dt or rec.dt)
+    axis = viewer.dims.ndim - movie.ndim
+    assert movie.scale[0] == pytest.approx(mdt)
+    assert viewer.dims.axis_labels[axis] == f"time (frame = {mdt:g} s)"
+    session.set_time(40 * mdt)
+    settle(100)
+    assert viewer.dims.current_step[axis] == 40
+    viewer.dims.set_current_step(axis, 12)
+    settle(100)
+    assert session.time_s == pytest.approx(12 * mdt)

@@ -41,6 +41,9 @@ class NapariLinks:
         session.predictions_changed.connect(self._on_predictions)
         session.recording_changed.connect(lambda *_: self._remove_decoded())
         viewer.dims.events.current_step.connect(self._on_dims)
+        viewer.layers.events.inserted.connect(lambda *_: self.label_time_axis())
+        viewer.layers.events.removed.connect(lambda *_: self.label_time_axis())
+        self.label_time_axis()
 
     # ----------------------------------------------------------- helpers
     def _activity_layer(self):
@@ -75,6 +78,29 @@ class NapariLinks:
         if not movies:
             return None
         return self.viewer.dims.ndim - movies[0].ndim
+
+    def time_axis_label(self) -> str | None:
+        """The label of napari's time slider: it counts frames (napari's slider shows step numbers), so it
+        says how long a frame is; the layers' time scale is in seconds."""
+        axis = self._time_axis()
+        if axis is None:
+            return None
+        step = float(self.viewer.dims.range[axis].step)
+        return f"time (frame = {step:g} s)"
+
+    def label_time_axis(self) -> None:
+        """Name the time axis of movie layers (napari's default label is '-3')."""
+        try:
+            label = self.time_axis_label()
+            if label is None:
+                return
+            axis = self._time_axis()
+            labels = list(self.viewer.dims.axis_labels)
+            if 0 <= axis < len(labels) and labels[axis] != label:
+                labels[axis] = label
+                self.viewer.dims.axis_labels = tuple(labels)
+        except (AttributeError, IndexError, ValueError, RuntimeError):  # viewer closing: the label is cosmetic
+            pass
 
     def _shapes(self) -> list[tuple[np.ndarray, str]]:
         act = self._activity_layer()
