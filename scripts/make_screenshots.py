@@ -40,6 +40,9 @@ def grab(viewer, path: Path) -> None:
     print("wrote", path)
 
 
+SIZE = (1472, 920)  # window size of the screenshots (--size); 1472x920 is sparks-gui's default on a 1600x1000 screen
+
+
 def new_viewer(sample: str):
     from qtpy.QtWidgets import QApplication
 
@@ -49,7 +52,7 @@ def new_viewer(sample: str):
     viewer = make_viewer(sample=sample, show=True)
     win = viewer.window._qt_window
     win.show()
-    win.resize(1600, 1000)
+    win.resize(*SIZE)
     app = QApplication.instance()
     wait(app, 0.2)
     from sparks_gui.gui.app import arrange_docks
@@ -98,6 +101,7 @@ def workflow_reach(out: Path, epochs: int) -> None:
     w["raster"].ordering.setCurrentText("SPARKS latent phase")
     w["latents"].average.setChecked(False)
     w["attention"].mode.setCurrentText("at cursor time")
+    s.docks["attention"].raise_()  # a tab beside the latents
     wait(app, 0.5)
     s.select_neuron(int(s.order[len(s.order) // 3]))
     rec = s.training_recording()
@@ -219,8 +223,20 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "img"))
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--only", choices=("reach", "calcium", "frames", "real", "mtm"))
+    p.add_argument("--size", default="1472x920", help="window size WxH (default 1472x920; 1280x800: a laptop)")
     args = p.parse_args(argv)
     out = Path(args.out)
+    global SIZE
+    try:
+        SIZE = tuple(int(v) for v in args.size.lower().split("x"))
+        assert len(SIZE) == 2 and min(SIZE) > 0
+    except (ValueError, AssertionError):
+        p.error(f"--size must be WxH, e.g. 1280x800 (got {args.size!r})")
+    import os
+
+    # the screenshot runs go to a temporary runs folder: the user's own runs stay out of the Training dock's
+    # list in the pictures, and the screenshots leave nothing in the user's folder
+    os.environ.setdefault("SPARKS_RUNS_DIR", tempfile.mkdtemp(prefix="sparks-screenshot-runs-"))
     from sparks_gui.gui.app import quiet_qt_warnings
 
     quiet_qt_warnings()
