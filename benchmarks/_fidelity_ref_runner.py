@@ -76,17 +76,31 @@ def main() -> None:
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
     hebb = HebbianAttentionConfig(tau_s=s["tau_s"], dt=s["dt"], w_start=s["w_start"], n_heads=s["n_heads"])
-    model = SPARKS(n_neurons_per_session=N, embed_dim=s["embed_dim"], latent_dim=s["latent_dim"], tau_p=s["tau_p"],
-                   tau_f=1, hebbian_config=hebb, output_dim_per_session=k)
+    model = SPARKS(
+        n_neurons_per_session=N,
+        embed_dim=s["embed_dim"],
+        latent_dim=s["latent_dim"],
+        tau_p=s["tau_p"],
+        tau_f=1,
+        hebbian_config=hebb,
+        output_dim_per_session=k,
+    )
     opt = torch.optim.Adam(model.parameters(), lr=s["lr"])
     loss_fn = torch.nn.MSELoss()
     epoch_s = []
     for epoch in range(a.epochs):
         t0 = time.perf_counter()
         for sel in _batches(n, s["batch_size"], a.seed, epoch):
-            train_on_batch(sparks=model, inputs=torch.from_numpy(x_train[sel]),
-                           target_provider=StandardTargetProvider(torch.from_numpy(r_train[sel])),
-                           loss_fn=loss_fn, optimizer=opt, beta=s["beta"], device="cpu", online=False)
+            train_on_batch(
+                sparks=model,
+                inputs=torch.from_numpy(x_train[sel]),
+                target_provider=StandardTargetProvider(torch.from_numpy(r_train[sel])),
+                loss_fn=loss_fn,
+                optimizer=opt,
+                beta=s["beta"],
+                device="cpu",
+                online=False,
+            )
         epoch_s.append(time.perf_counter() - t0)
     out = {}
     for name in s["test_sets"]:
@@ -96,10 +110,18 @@ def main() -> None:
         _, _, dec = test_on_batch(model, torch.from_numpy(x), session_id=0)  # [m, k, L], sampled z
         out[f"sampled_{name}"] = np.transpose(dec.numpy(), (0, 2, 1))
     np.savez(a.out, **out)
-    print(json.dumps({"implementation": f"sparks-ai {version('sparks-ai')}",
-                      "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                      "epoch_seconds": [round(t, 3) for t in epoch_s],
-                      "n_parameters": sum(p.numel() for p in model.parameters())}), flush=True)
+    print(
+        json.dumps(
+            {
+                "implementation": f"sparks-ai {version('sparks-ai')}",
+                "torch": torch.__version__,
+                "torch_threads": torch.get_num_threads(),
+                "epoch_seconds": [round(t, 3) for t in epoch_s],
+                "n_parameters": sum(p.numel() for p in model.parameters()),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,12 @@ def _rate(fn, repeats: int) -> dict:
         fn(k)
         times.append(time.perf_counter() - t0)
     t = np.asarray(times)
-    return {"hz": round(1.0 / float(np.median(t)), 1), "ms_per_redraw": round(1000 * float(np.median(t)), 2),
-            "ms_worst": round(1000 * float(t.max()), 2), "repeats": repeats}
+    return {
+        "hz": round(1.0 / float(np.median(t)), 1),
+        "ms_per_redraw": round(1000 * float(np.median(t)), 2),
+        "ms_worst": round(1000 * float(t.max()), 2),
+        "repeats": repeats,
+    }
 
 
 def bench_latents(session, view, n_points: int, repeats: int, d: int = 3) -> list[dict]:
@@ -48,8 +52,16 @@ def bench_latents(session, view, n_points: int, repeats: int, d: int = 3) -> lis
     cond = rng.integers(0, 8, n)
     t = np.linspace(0, 2 * np.pi, T)
     base = np.stack([np.cos(t), np.sin(t), 0.3 * np.sin(2 * t)], -1)[:, :d]
-    snaps = [LatentSnapshot(k, (base[None] * (1 + 0.1 * cond[:, None, None]) + 0.05 * rng.standard_normal((n, T, d))
-                                ).astype(np.float32), np.arange(n), {"direction": cond}, dt=0.01) for k in range(3)]
+    snaps = [
+        LatentSnapshot(
+            k,
+            (base[None] * (1 + 0.1 * cond[:, None, None]) + 0.05 * rng.standard_normal((n, T, d))).astype(np.float32),
+            np.arange(n),
+            {"direction": cond},
+            dt=0.01,
+        )
+        for k in range(3)
+    ]
     out = []
 
     def update(k):  # a new snapshot arrives (what happens during training)
@@ -58,7 +70,15 @@ def bench_latents(session, view, n_points: int, repeats: int, d: int = 3) -> lis
         _paint(view.widget)
 
     r = _rate(update, repeats)
-    out.append({"bench": "latents_new_snapshot", "points": view.n_points, "displayed_points": view.displayed_points, "trajectories": view.n_trajectories, **r})
+    out.append(
+        {
+            "bench": "latents_new_snapshot",
+            "points": view.n_points,
+            "displayed_points": view.displayed_points,
+            "trajectories": view.n_trajectories,
+            **r,
+        }
+    )
     vb = view.plot.getViewBox()
     (x0, x1), (y0, y1) = vb.viewRange()
 
@@ -67,7 +87,14 @@ def bench_latents(session, view, n_points: int, repeats: int, d: int = 3) -> lis
         vb.setRange(xRange=(x0 + dx, x1 + dx), yRange=(y0, y1), padding=0)
         _paint(view.widget)
 
-    out.append({"bench": "latents_pan", "points": view.n_points, "displayed_points": view.displayed_points, **_rate(pan, repeats)})
+    out.append(
+        {
+            "bench": "latents_pan",
+            "points": view.n_points,
+            "displayed_points": view.displayed_points,
+            **_rate(pan, repeats),
+        }
+    )
     view.average.setChecked(True)
 
     def averaged(k):
@@ -101,8 +128,15 @@ def bench_raster(session, view, n_neurons: int, n_bins: int, repeats: int) -> li
         _paint(view.widget)
 
     r = _rate(full, repeats)
-    out.append({"bench": "raster_zoomed_out", "shape": [n_neurons, n_bins], "displayed": list(view.displayed_shape),
-                "setup_s": round(setup_s, 2), **r})
+    out.append(
+        {
+            "bench": "raster_zoomed_out",
+            "shape": [n_neurons, n_bins],
+            "displayed": list(view.displayed_shape),
+            "setup_s": round(setup_s, 2),
+            **r,
+        }
+    )
     width = 20.0  # 2,000 bins in view
 
     def pan(k):
@@ -111,8 +145,14 @@ def bench_raster(session, view, n_neurons: int, n_bins: int, repeats: int) -> li
         view.update_image()
         _paint(view.widget)
 
-    out.append({"bench": "raster_pan_2000_bins", "shape": [n_neurons, n_bins], "displayed": list(view.displayed_shape),
-                **_rate(pan, repeats)})
+    out.append(
+        {
+            "bench": "raster_pan_2000_bins",
+            "shape": [n_neurons, n_bins],
+            "displayed": list(view.displayed_shape),
+            **_rate(pan, repeats),
+        }
+    )
     orders = [rng.permutation(n_neurons) for _ in range(3)]
 
     def reorder(k):

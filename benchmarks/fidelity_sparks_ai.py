@@ -61,10 +61,21 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "_fidelity_ref_runner.py"
-SHARED = dict(latent_dim=3, embed_dim=32, n_heads=1, tau_p=10, tau_f=1, lr=1e-3, batch_size=16, beta=1e-3,
-              w_start=1.0, tau_s=0.5)
-DATA_KEYS = {"target", "bin_factor", "segment_length", "train_stride", "test_fraction", "neurons", "seed", "tau_f",
-             "epochs", "target_offset"}
+SHARED = dict(
+    latent_dim=3, embed_dim=32, n_heads=1, tau_p=10, tau_f=1, lr=1e-3, batch_size=16, beta=1e-3, w_start=1.0, tau_s=0.5
+)
+DATA_KEYS = {
+    "target",
+    "bin_factor",
+    "segment_length",
+    "train_stride",
+    "test_fraction",
+    "neurons",
+    "seed",
+    "tau_f",
+    "epochs",
+    "target_offset",
+}
 """Config keys that would change the data or the protocol: not accepted by ``--set``."""
 PRIMARY = {"reach": "heldout", "chewie": "test_part"}
 
@@ -105,8 +116,15 @@ def export(dataset: str, seed: int, data_dir: str, path: Path) -> dict:
     from sparks_gui.engine.dataset import prepare
     from sparks_gui.engine.defaults import resolve
 
-    base = dict(latent_dim=SHARED["latent_dim"], batch_size=SHARED["batch_size"], epochs=1, tau_s=SHARED["tau_s"],
-                tau_p=SHARED["tau_p"], tau_f=1, seed=seed)
+    base = dict(
+        latent_dim=SHARED["latent_dim"],
+        batch_size=SHARED["batch_size"],
+        epochs=1,
+        tau_s=SHARED["tau_s"],
+        tau_p=SHARED["tau_p"],
+        tau_f=1,
+        seed=seed,
+    )
     tests: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     if dataset == "reach":
         from sparks_gui.data.synthetic import make_reach
@@ -140,18 +158,38 @@ def export(dataset: str, seed: int, data_dir: str, path: Path) -> dict:
     r_tr = d.r[d.train_idx]  # z-scored with the training statistics
     heldout = (d.x[d.test_idx], d.denormalise(d.r[d.test_idx]), np.ones(d.x[d.test_idx].shape[::2], dtype=bool))
     tests = {"heldout": heldout, **tests}
-    settings = {**SHARED, "dt": float(d.dt), "test_sets": list(tests), "target": target,
-                "segment_length": int(d.x.shape[-1])}
-    arrays = {"x_train": x_tr, "r_train": r_tr, "r_mean": d.r_mean, "r_std": d.r_std,
-              "settings": np.array(json.dumps(settings))}
+    settings = {
+        **SHARED,
+        "dt": float(d.dt),
+        "test_sets": list(tests),
+        "target": target,
+        "segment_length": int(d.x.shape[-1]),
+    }
+    arrays = {
+        "x_train": x_tr,
+        "r_train": r_tr,
+        "r_mean": d.r_mean,
+        "r_std": d.r_std,
+        "settings": np.array(json.dumps(settings)),
+    }
     for name, (x, r, m) in tests.items():
-        arrays.update({f"x_{name}": np.ascontiguousarray(x, dtype=np.float32), f"r_{name}": r.astype(np.float32),
-                       f"mask_{name}": m})
+        arrays.update(
+            {
+                f"x_{name}": np.ascontiguousarray(x, dtype=np.float32),
+                f"r_{name}": r.astype(np.float32),
+                f"mask_{name}": m,
+            }
+        )
     np.savez(path, **arrays)
-    info = {"n_neurons": int(d.n_neurons), "bins_per_window": int(d.x.shape[-1]), "dt": float(d.dt),
-            "n_train_windows": len(x_tr), "max_count": float(d.x.max()),
-            **{f"n_{k}_windows": len(v[0]) for k, v in tests.items()},
-            **{f"n_{k}_scored_bins": int(v[2].sum()) for k, v in tests.items()}}
+    info = {
+        "n_neurons": int(d.n_neurons),
+        "bins_per_window": int(d.x.shape[-1]),
+        "dt": float(d.dt),
+        "n_train_windows": len(x_tr),
+        "max_count": float(d.x.max()),
+        **{f"n_{k}_windows": len(v[0]) for k, v in tests.items()},
+        **{f"n_{k}_scored_bins": int(v[2].sum()) for k, v in tests.items()},
+    }
     return info
 
 
@@ -193,13 +231,37 @@ def run_ours(npz_path: Path, seed: int, epochs: int, overrides: dict) -> dict:
     data = PreparedData(
         x=np.ascontiguousarray(np.concatenate([x_tr, x_ho]), dtype=np.float32),
         r=np.ascontiguousarray(np.concatenate([r_tr, r_ho]), dtype=np.float32),
-        train_idx=np.arange(n_tr), test_idx=np.arange(n_tr, n_tr + len(x_ho)), loss="mse", target_name=s["target"],
-        dt=s["dt"], kind="spikes", starts=np.zeros(n_tr + len(x_ho), dtype=np.int64), r_mean=z["r_mean"],
-        r_std=z["r_std"], target_offset=0)
-    cfg = SparksConfig(target=s["target"], latent_dim=s["latent_dim"], embed_dim=s["embed_dim"], n_heads=s["n_heads"],
-                       tau_p=s["tau_p"], tau_f=1, lr=s["lr"], batch_size=s["batch_size"], beta=s["beta"],
-                       w_start=s["w_start"], tau_s=s["tau_s"], segment_length=s["segment_length"], epochs=epochs,
-                       seed=seed, device="cpu", eval_every=10**6, snapshot_trials=1, **overrides)
+        train_idx=np.arange(n_tr),
+        test_idx=np.arange(n_tr, n_tr + len(x_ho)),
+        loss="mse",
+        target_name=s["target"],
+        dt=s["dt"],
+        kind="spikes",
+        starts=np.zeros(n_tr + len(x_ho), dtype=np.int64),
+        r_mean=z["r_mean"],
+        r_std=z["r_std"],
+        target_offset=0,
+    )
+    cfg = SparksConfig(
+        target=s["target"],
+        latent_dim=s["latent_dim"],
+        embed_dim=s["embed_dim"],
+        n_heads=s["n_heads"],
+        tau_p=s["tau_p"],
+        tau_f=1,
+        lr=s["lr"],
+        batch_size=s["batch_size"],
+        beta=s["beta"],
+        w_start=s["w_start"],
+        tau_s=s["tau_s"],
+        segment_length=s["segment_length"],
+        epochs=epochs,
+        seed=seed,
+        device="cpu",
+        eval_every=10**6,
+        snapshot_trials=1,
+        **overrides,
+    )
     trainer = Trainer(cfg, data=data)
     train_s = None
     for ev in trainer.run():
@@ -212,25 +274,48 @@ def run_ours(npz_path: Path, seed: int, epochs: int, overrides: dict) -> dict:
     with torch.no_grad():
         for name in s["test_sets"]:
             x = torch.from_numpy(np.ascontiguousarray(z[f"x_{name}"]))
-            outs = [prediction_from_output(model(x[i : i + 64], 0, sample=False).pred[:, :, 0], "mse").float().numpy()
-                    for i in range(0, len(x), 64)]
+            outs = [
+                prediction_from_output(model(x[i : i + 64], 0, sample=False).pred[:, :, 0], "mse").float().numpy()
+                for i in range(0, len(x), 64)
+            ]
             preds[name] = np.concatenate(outs)
     r2 = score(z, preds)
-    cfg_used = {k: getattr(trainer.config, k) for k in ("input_residual", "token_ff", "grad_clip", "stdp_rule",
-                                                          "hebbian_backend", "precision")}
+    cfg_used = {
+        k: getattr(trainer.config, k)
+        for k in ("input_residual", "token_ff", "grad_clip", "stdp_rule", "hebbian_backend", "precision")
+    }
     # cross-check: the trainer's own held-out R2 (mean of per-variable R2, z-scored units) must equal ours
-    return {"r2": r2, "trainer_heldout_r2": round(float(trainer.history[-1].get("r2", float("nan"))), 4),
-            "seconds_per_epoch": train_s / epochs, "config": cfg_used,
-            "n_parameters": sum(p.numel() for p in trainer.model.parameters()),
-            "torch_threads": torch.get_num_threads()}
+    return {
+        "r2": r2,
+        "trainer_heldout_r2": round(float(trainer.history[-1].get("r2", float("nan"))), 4),
+        "seconds_per_epoch": train_s / epochs,
+        "config": cfg_used,
+        "n_parameters": sum(p.numel() for p in trainer.model.parameters()),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 # ----------------------------------------------------------------------------- ref
 def run_ref(npz_path: Path, seed: int, epochs: int, ref_python: str) -> dict:
     out_path = npz_path.with_name(npz_path.stem + "_refpred.npz")
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}  # the reference's own OpenMP defaults
-    proc = subprocess.run([ref_python, str(RUNNER), str(npz_path), str(out_path), "--epochs", str(epochs),
-                           "--seed", str(seed), "--threads", "1"], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            ref_python,
+            str(RUNNER),
+            str(npz_path),
+            str(out_path),
+            "--epochs",
+            str(epochs),
+            "--seed",
+            str(seed),
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip()[-2000:])
     meta = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -239,11 +324,15 @@ def run_ref(npz_path: Path, seed: int, epochs: int, ref_python: str) -> dict:
     s = json.loads(str(z["settings"]))
     r2 = score(z, {n: p[f"pred_{n}"] for n in s["test_sets"]})
     r2_sampled = score(z, {n: p[f"sampled_{n}"] for n in s["test_sets"]})
-    return {"r2": r2, "r2_sampled_z": r2_sampled, "seconds_per_epoch": float(np.mean(meta["epoch_seconds"])),
-            "implementation": meta["implementation"], "n_parameters": meta["n_parameters"],
-            "torch_threads": meta["torch_threads"],
-            "config": {"grad_clip": "by value 0.5 (sparks-ai update_and_reset)", "token_ff": True,
-                       "input_residual": False}}
+    return {
+        "r2": r2,
+        "r2_sampled_z": r2_sampled,
+        "seconds_per_epoch": float(np.mean(meta["epoch_seconds"])),
+        "implementation": meta["implementation"],
+        "n_parameters": meta["n_parameters"],
+        "torch_threads": meta["torch_threads"],
+        "config": {"grad_clip": "by value 0.5 (sparks-ai update_and_reset)", "token_ff": True, "input_residual": False},
+    }
 
 
 # ----------------------------------------------------------------------------- main
@@ -256,8 +345,9 @@ def _provenance() -> dict:
     try:
         git = ["git", "-C", str(pkg.parent)]
         info["git_head"] = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(git + ["status", "--porcelain", "--", "sparks_gui"], capture_output=True,
-                               text=True).stdout
+        dirty = subprocess.run(
+            git + ["status", "--porcelain", "--", "sparks_gui"], capture_output=True, text=True
+        ).stdout
         info["sparks_gui_uncommitted"] = [line[3:] for line in dirty.splitlines() if line.strip()]
     except OSError:
         pass
@@ -270,8 +360,13 @@ def main(argv=None) -> None:
     ap.add_argument("--datasets", default="reach,chewie")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a SparksConfig field of OUR model (repeatable), e.g. token_ff=true")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a SparksConfig field of OUR model (repeatable), e.g. token_ff=true",
+    )
     ap.add_argument("--label", default=None, help="method name of our rows (default: ours[overrides])")
     ap.add_argument("--data-dir", default="/tmp/real", help="folder holding chewie_demo.mat")
     ap.add_argument("--ref-python", default="/tmp/refenv/bin/python", help="python of the sparks-ai environment")
@@ -283,8 +378,9 @@ def main(argv=None) -> None:
     for item in a.set:
         key, sep, value = item.partition("=")
         if not sep or key in DATA_KEYS:
-            raise SystemExit(f"--set {item!r}: use KEY=VALUE with a model/training key "
-                             f"(not one of {sorted(DATA_KEYS)})")
+            raise SystemExit(
+                f"--set {item!r}: use KEY=VALUE with a model/training key (not one of {sorted(DATA_KEYS)})"
+            )
         overrides[key] = _parse_value(value)
     datasets = [d for d in a.datasets.split(",") if d]
     seeds = [int(s) for s in a.seeds.split(",") if s]
@@ -305,11 +401,22 @@ def main(argv=None) -> None:
     import torch
 
     torch.set_num_threads(1)
-    emit({"kind": "run", "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "argv": sys.argv[1:], "epochs": a.epochs,
-          "seeds": seeds, "datasets": datasets, "shared_settings": SHARED, "ours_overrides": overrides,
-          "torch_threads_per_process": 1, "machine": f"{platform.platform()}, {os.cpu_count()} CPU cores",
-          "note": "torch/numba/OpenMP limited to 1 thread in every process; other work ran beside this one",
-          **_provenance()})
+    emit(
+        {
+            "kind": "run",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "argv": sys.argv[1:],
+            "epochs": a.epochs,
+            "seeds": seeds,
+            "datasets": datasets,
+            "shared_settings": SHARED,
+            "ours_overrides": overrides,
+            "torch_threads_per_process": 1,
+            "machine": f"{platform.platform()}, {os.cpu_count()} CPU cores",
+            "note": "torch/numba/OpenMP limited to 1 thread in every process; other work ran beside this one",
+            **_provenance(),
+        }
+    )
     results: dict[tuple[str, str], list[dict]] = {}
     for ds in datasets:
         for seed in seeds:
@@ -318,30 +425,53 @@ def main(argv=None) -> None:
             for m in methods:
                 t0 = time.perf_counter()
                 try:
-                    res = (run_ref(path, seed, a.epochs, a.ref_python) if m == "ref"
-                           else run_ours(path, seed, a.epochs, overrides))
+                    res = (
+                        run_ref(path, seed, a.epochs, a.ref_python)
+                        if m == "ref"
+                        else run_ours(path, seed, a.epochs, overrides)
+                    )
                 except Exception as exc:  # noqa: BLE001 - one failing run must not hide the others
-                    emit({"kind": "error", "method": m, "dataset": ds, "seed": seed,
-                          "error": f"{type(exc).__name__}: {exc}"})
+                    emit(
+                        {
+                            "kind": "error",
+                            "method": m,
+                            "dataset": ds,
+                            "seed": seed,
+                            "error": f"{type(exc).__name__}: {exc}",
+                        }
+                    )
                     continue
                 name = "sparks-ai 0.2.1" if m == "ref" else ours_name
-                row = {"kind": "result", "method": name, "dataset": ds, "seed": seed, "epochs": a.epochs,
-                       "r2": round(res["r2"][PRIMARY[ds]], 4), "primary_test_set": PRIMARY[ds],
-                       "r2_by_test_set": {k: round(v, 4) for k, v in res["r2"].items()},
-                       "seconds_per_epoch": round(res["seconds_per_epoch"], 3),
-                       "wall_s": round(time.perf_counter() - t0, 1), **{k: v for k, v in res.items()
-                                                                        if k not in ("r2", "seconds_per_epoch")},
-                       "data": info}
+                row = {
+                    "kind": "result",
+                    "method": name,
+                    "dataset": ds,
+                    "seed": seed,
+                    "epochs": a.epochs,
+                    "r2": round(res["r2"][PRIMARY[ds]], 4),
+                    "primary_test_set": PRIMARY[ds],
+                    "r2_by_test_set": {k: round(v, 4) for k, v in res["r2"].items()},
+                    "seconds_per_epoch": round(res["seconds_per_epoch"], 3),
+                    "wall_s": round(time.perf_counter() - t0, 1),
+                    **{k: v for k, v in res.items() if k not in ("r2", "seconds_per_epoch")},
+                    "data": info,
+                }
                 if "r2_sampled_z" in row:
                     row["r2_sampled_z"] = {k: round(v, 4) for k, v in row["r2_sampled_z"].items()}
                 emit(row)
                 results.setdefault((name, ds), []).append(row)
     for (name, ds), rows in results.items():
         vals = np.array([r["r2"] for r in rows])
-        summary = {"kind": "summary", "method": name, "dataset": ds, "n_seeds": len(rows),
-                   "seeds": [r["seed"] for r in rows], "r2_mean": round(float(vals.mean()), 4),
-                   "r2_sd": round(float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, 4),
-                   "seconds_per_epoch_mean": round(float(np.mean([r["seconds_per_epoch"] for r in rows])), 3)}
+        summary = {
+            "kind": "summary",
+            "method": name,
+            "dataset": ds,
+            "n_seeds": len(rows),
+            "seeds": [r["seed"] for r in rows],
+            "r2_mean": round(float(vals.mean()), 4),
+            "r2_sd": round(float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, 4),
+            "seconds_per_epoch_mean": round(float(np.mean([r["seconds_per_epoch"] for r in rows])), 3),
+        }
         for extra in rows[0]["r2_by_test_set"]:
             if extra != PRIMARY[ds]:
                 v = np.array([r["r2_by_test_set"][extra] for r in rows])

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import SparksError
 from .data.recording import Recording
+from .errors import SparksError
 
-__all__ = ["Sparks", "SparksConfig", "Recording", "SparksError", "load_recording", "make_sample", "write_nwb",
-           "export_to_nwb", "__version__"]
+__all__ = [
+    "Sparks",
+    "SparksConfig",
+    "Recording",
+    "SparksError",
+    "load_recording",
+    "make_sample",
+    "write_nwb",
+    "export_to_nwb",
+    "__version__",
+]
 
 _LAZY = {
     "Sparks": ("engine.facade", "Sparks"),

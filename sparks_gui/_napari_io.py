@@ -10,8 +10,9 @@ lazy Image layer.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +58,11 @@ class FramesByBin:
         if isinstance(first, (int, np.integer)):
             return self.frame(int(first))[rest] if rest else self.frame(int(first))
         idx = np.arange(self.shape[0])[first]
-        out = np.stack([self.frame(int(t)) for t in np.atleast_1d(idx)]) if np.size(idx) else \
-            np.zeros((0, *self.shape[1:]), np.float32)
+        out = (
+            np.stack([self.frame(int(t)) for t in np.atleast_1d(idx)])
+            if np.size(idx)
+            else np.zeros((0, *self.shape[1:]), np.float32)
+        )
         return out[(slice(None), *rest)] if rest else out
 
     def __array__(self, dtype=None, copy=None):
@@ -90,21 +94,48 @@ def layers_for_recording(rec, movie: bool = True, masks: bool = True, stimulus: 
     frames_like = False
     if movie and rec.movie is not None:
         mdt = float(rec.movie_dt or rec.dt)
-        layers.append((rec.movie, {"name": f"{rec.name} movie",
-                                   "metadata": {**meta, "dt": mdt, "sparks_movie": True, "sparks_role": "movie"},
-                                   "scale": (mdt, 1.0, 1.0), "colormap": "gray"}, "image"))
+        layers.append(
+            (
+                rec.movie,
+                {
+                    "name": f"{rec.name} movie",
+                    "metadata": {**meta, "dt": mdt, "sparks_movie": True, "sparks_role": "movie"},
+                    "scale": (mdt, 1.0, 1.0),
+                    "colormap": "gray",
+                },
+                "image",
+            )
+        )
         frames_like = True
     if masks and rec.rois is not None:
-        layers.append((rec.rois.labels(), {"name": f"{rec.name} ROIs", "opacity": 0.45,
-                                           "metadata": {**meta, "sparks_rois": True, "sparks_role": "rois"}}, "labels"))
+        layers.append(
+            (
+                rec.rois.labels(),
+                {
+                    "name": f"{rec.name} ROIs",
+                    "opacity": 0.45,
+                    "metadata": {**meta, "sparks_rois": True, "sparks_role": "rois"},
+                },
+                "labels",
+            )
+        )
     stim = rec.stimulus or {}
     if stimulus and stim.get("frames") is not None and "frame_ids" in stim:
         movie_frames = FramesByBin(stim["frames"], stim["frame_ids"])
         lo, hi = float(movie_frames.frames.min()), float(movie_frames.frames.max())
-        layers.append((movie_frames, {"name": f"{rec.name} stimulus",
-                                      "metadata": {**meta, "sparks_frames": True, "sparks_role": "stimulus"},
-                                      "scale": (float(rec.dt), 1.0, 1.0), "colormap": "gray",
-                                      "contrast_limits": (lo, hi if hi > lo else lo + 1.0)}, "image"))
+        layers.append(
+            (
+                movie_frames,
+                {
+                    "name": f"{rec.name} stimulus",
+                    "metadata": {**meta, "sparks_frames": True, "sparks_role": "stimulus"},
+                    "scale": (float(rec.dt), 1.0, 1.0),
+                    "colormap": "gray",
+                    "contrast_limits": (lo, hi if hi > lo else lo + 1.0),
+                },
+                "image",
+            )
+        )
         frames_like = True
     if frames_like and layers and layers[0][2] == "image":
         layers[0][1]["visible"] = False
@@ -149,8 +180,11 @@ def _read_one(p: Path) -> list[tuple]:
 
         cands = nwb_contents(p)["activity"]
         if len(cands) > 1:
-            warnings.warn(f"'{p.name}' holds several activity sources ({', '.join(cands)}); opened '{cands[0]}'. "
-                          "Use the SPARKS data panel or load_recording(activity_key=...) for another.", stacklevel=2)
+            warnings.warn(
+                f"'{p.name}' holds several activity sources ({', '.join(cands)}); opened '{cands[0]}'. "
+                "Use the SPARKS data panel or load_recording(activity_key=...) for another.",
+                stacklevel=2,
+            )
             options["activity_key"] = cands[0]
     rec = load_recording(p, **options)
     return layers_for_recording(rec)
@@ -167,15 +201,24 @@ def read_paths(path: str | list[str]) -> list[tuple]:
 
 # ------------------------------------------------------------------ writers
 def _recording_from_layers(layer_data: list[tuple]):
-    for data, attrs, _kind in layer_data:
+    for _data, attrs, _kind in layer_data:
         rec = (attrs.get("metadata") or {}).get(RECORDING_KEY)
         if rec is not None:
             return rec, attrs.get("metadata") or {}
     return None, {}
 
 
-NWB_RESULT_KEYS = ("latents", "latent_dt", "latent_start", "predictions", "order", "neuron_summaries",
-                   "neuron_index", "examples", "config")
+NWB_RESULT_KEYS = (
+    "latents",
+    "latent_dt",
+    "latent_start",
+    "predictions",
+    "order",
+    "neuron_summaries",
+    "neuron_index",
+    "examples",
+    "config",
+)
 """Results the SPARKS NWB writer stores (keyword arguments of ``data.export.export_to_nwb``)."""
 
 
@@ -191,15 +234,18 @@ def write_nwb_layers(path: str, layer_data: list[tuple]) -> list[str]:
 
     rec, meta = _recording_from_layers(layer_data)
     if rec is None:
-        raise SparksError("None of the selected layers carries a SPARKS recording.",
-                          "Select the activity layer of a recording opened or trained with SPARKS.")
+        raise SparksError(
+            "None of the selected layers carries a SPARKS recording.",
+            "Select the activity layer of a recording opened or trained with SPARKS.",
+        )
     results = dict(meta.get("sparks_results") or registry.results_for(rec) or {})
     results = {k: v for k, v in results.items() if k in NWB_RESULT_KEYS and v is not None}
     src = rec.provenance.get("source")
     source = Path(src) if src and str(src).lower().endswith(".nwb") and Path(src).exists() else None
     if results or source is not None:
-        export_to_nwb(path, source=source, recording=rec, module_name=free_module_name(source), overwrite=True,
-                      **results)
+        export_to_nwb(
+            path, source=source, recording=rec, module_name=free_module_name(source), overwrite=True, **results
+        )
     else:
         write_nwb(rec, path, overwrite=True)
     return [path]
@@ -216,12 +262,14 @@ def write_npy(path: str, data: Any, attributes: dict) -> list[str]:
 
 def write_csv(path: str, data: Any, attributes: dict) -> list[str]:
     """npe2 single-layer writer: a 1-D/2-D image layer to ``.csv`` (atomic)."""
-    from .data.export import _csv_text
     from .data.atomic import atomic_write_text
+    from .data.export import _csv_text
 
     arr = np.asarray(data)
     if arr.ndim not in (1, 2):
-        raise SparksError(f"Layer '{attributes.get('name', '')}' has {arr.ndim} dimensions; CSV holds 1-D or 2-D data.",
-                          "Save it as .npy instead.")
+        raise SparksError(
+            f"Layer '{attributes.get('name', '')}' has {arr.ndim} dimensions; CSV holds 1-D or 2-D data.",
+            "Save it as .npy instead.",
+        )
     atomic_write_text(path, _csv_text(arr))
     return [path]

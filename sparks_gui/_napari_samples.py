@@ -28,9 +28,19 @@ def _layers_for_recording(rec) -> list[tuple]:
     meta = {"sparks_recording": rec, "dt": rec.dt, "kind": rec.kind, "sparks_role": "activity"}
     lo, hi = float(np.percentile(act, 1)), float(np.percentile(act, 99.5))
     # rows: neurons; columns: time bins, squeezed for display so a long recording is not a thin strip
-    return [(act, {"name": f"{rec.name} activity", "colormap": "gray_r" if rec.kind == "spikes" else "magma",
-                   "contrast_limits": (lo, max(hi, lo + 1e-6)), "metadata": meta,
-                   "scale": activity_display_scale(*act.shape)}, "image")]
+    return [
+        (
+            act,
+            {
+                "name": f"{rec.name} activity",
+                "colormap": "gray_r" if rec.kind == "spikes" else "magma",
+                "contrast_limits": (lo, max(hi, lo + 1e-6)),
+                "metadata": meta,
+                "scale": activity_display_scale(*act.shape),
+            },
+            "image",
+        )
+    ]
 
 
 def reach() -> list[tuple]:

@@ -31,8 +31,20 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-REFERENCE = dict(batch=64, neurons=65, steps=600, embed_dim=32, latent_dim=3, tau_p=10, tau_f=1, n_heads=1,
-                 grad_mode="full", backend="auto", repeats=3, rate=0.02)
+REFERENCE = dict(
+    batch=64,
+    neurons=65,
+    steps=600,
+    embed_dim=32,
+    latent_dim=3,
+    tau_p=10,
+    tau_f=1,
+    n_heads=1,
+    grad_mode="full",
+    backend="auto",
+    repeats=3,
+    rate=0.02,
+)
 
 GRID_BATCH = {65: 64, 256: 8, 1000: 1}
 
@@ -54,22 +66,70 @@ def cases(quick: bool = False) -> list[dict[str, Any]]:
     out.append(dict(name="sparks_ai_reference", kind="sparks_ai", **{**ref, "repeats": 2}))
     for n in (65, 256, 1000):
         for t in (600, 5000):
-            out.append(dict(name=f"scale_N{n}_T{t}", **{**ref, "neurons": n, "steps": t, "batch": GRID_BATCH[n],
-                                                          "grad_mode": "truncated", "chunk": 100, "repeats": 1}))
+            out.append(
+                dict(
+                    name=f"scale_N{n}_T{t}",
+                    **{
+                        **ref,
+                        "neurons": n,
+                        "steps": t,
+                        "batch": GRID_BATCH[n],
+                        "grad_mode": "truncated",
+                        "chunk": 100,
+                        "repeats": 1,
+                    },
+                )
+            )
     # the sparse/local variant for large populations: 5,000 neurons, 64 partners each
-    out.append(dict(name="scale_N5000_T600_sparse64", **{**ref, "neurons": 5000, "steps": 600, "batch": 1,
-                                                         "grad_mode": "truncated", "chunk": 100, "repeats": 1,
-                                                         "n_partners": 64}))
+    out.append(
+        dict(
+            name="scale_N5000_T600_sparse64",
+            **{
+                **ref,
+                "neurons": 5000,
+                "steps": 600,
+                "batch": 1,
+                "grad_mode": "truncated",
+                "chunk": 100,
+                "repeats": 1,
+                "n_partners": 64,
+            },
+        )
+    )
     # GPU rows (run only when CUDA is present): torch_compile backend, bf16 autocast vs fp32, scale, bandwidth
     gpu = dict(device="cuda", needs_cuda=True, backend="auto")
     out.append(dict(name="cuda_reference_config_bf16", **{**ref, **gpu, "precision": "bf16"}))
     out.append(dict(name="cuda_reference_config_fp32", **{**ref, **gpu}))
     out.append(dict(name="cuda_reference_config_eager", **{**ref, **gpu, "backend": "torch"}))
     for n, b in ((256, 64), (1000, 8)):
-        out.append(dict(name=f"cuda_scale_N{n}_T5000", **{**ref, **gpu, "neurons": n, "steps": 5000, "batch": b,
-                                                          "grad_mode": "truncated", "chunk": 100, "repeats": 1}))
-    out.append(dict(name="cuda_hebbian_update_N1000", kind="bandwidth", neurons=1000, batch=16, steps=200,
-                    device="cuda", needs_cuda=True, compile=True, rate=0.02))
+        out.append(
+            dict(
+                name=f"cuda_scale_N{n}_T5000",
+                **{
+                    **ref,
+                    **gpu,
+                    "neurons": n,
+                    "steps": 5000,
+                    "batch": b,
+                    "grad_mode": "truncated",
+                    "chunk": 100,
+                    "repeats": 1,
+                },
+            )
+        )
+    out.append(
+        dict(
+            name="cuda_hebbian_update_N1000",
+            kind="bandwidth",
+            neurons=1000,
+            batch=16,
+            steps=200,
+            device="cuda",
+            needs_cuda=True,
+            compile=True,
+            rate=0.02,
+        )
+    )
     return out
 
 
@@ -100,21 +160,45 @@ def _child_sparks_ai(spec: dict[str, Any]) -> dict[str, Any]:
 
     torch.manual_seed(0)
     B, N, T = spec["batch"], spec["neurons"], spec["steps"]
-    model = SPARKS(n_neurons_per_session=N, embed_dim=spec["embed_dim"], latent_dim=spec["latent_dim"],
-                   tau_p=spec["tau_p"], tau_f=spec["tau_f"], output_dim_per_session=2)
+    model = SPARKS(
+        n_neurons_per_session=N,
+        embed_dim=spec["embed_dim"],
+        latent_dim=spec["latent_dim"],
+        tau_p=spec["tau_p"],
+        tau_f=spec["tau_f"],
+        output_dim_per_session=2,
+    )
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = (torch.rand(B, N, T) < spec["rate"]).float()
     provider = StandardTargetProvider(torch.randn(B, 2, T))
 
     def train_batch():
-        train_on_batch(sparks=model, inputs=x, target_provider=provider, loss_fn=torch.nn.MSELoss(),
-                       optimizer=opt, beta=1e-3, device="cpu", online=False)
+        train_on_batch(
+            sparks=model,
+            inputs=x,
+            target_provider=provider,
+            loss_fn=torch.nn.MSELoss(),
+            optimizer=opt,
+            beta=1e-3,
+            device="cpu",
+            online=False,
+        )
 
     times = _timed(train_batch, spec, lambda: None)
     best = min(times)
-    return {"name": spec["name"], "trial_steps_per_s": round(B * T / best, 1), "seconds_per_batch": round(best, 3),
-            "peak_rss_mb": _peak_rss_mb(), "device": "cpu", "batch": B, "neurons": N, "steps": T,
-            "grad_mode": "full", "implementation": "sparks-ai 0.2.1 train_on_batch", "torch_threads": torch.get_num_threads()}
+    return {
+        "name": spec["name"],
+        "trial_steps_per_s": round(B * T / best, 1),
+        "seconds_per_batch": round(best, 3),
+        "peak_rss_mb": _peak_rss_mb(),
+        "device": "cpu",
+        "batch": B,
+        "neurons": N,
+        "steps": T,
+        "grad_mode": "full",
+        "implementation": "sparks-ai 0.2.1 train_on_batch",
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def _child_bandwidth(spec: dict[str, Any]) -> dict[str, Any]:
@@ -158,10 +242,18 @@ def _child_bandwidth(spec: dict[str, Any]) -> dict[str, Any]:
         copy_gbps = 10 * 2 * src.numel() * 4 / (time.perf_counter() - t0) / 1e9
     bytes_per_step = 4 * (6 * B * N * N + 4 * N * N)
     achieved = bytes_per_step * T / update_s / 1e9
-    return {"name": spec["name"], "device": _device_name(device), "batch": B, "neurons": N, "steps": T,
-            "compiled": bool(spec.get("compile")), "us_per_step": round(update_s / T * 1e6, 1),
-            "achieved_gbps": round(achieved, 1), "copy_gbps": round(copy_gbps, 1),
-            "fraction_of_copy_bandwidth": round(achieved / copy_gbps, 3)}
+    return {
+        "name": spec["name"],
+        "device": _device_name(device),
+        "batch": B,
+        "neurons": N,
+        "steps": T,
+        "compiled": bool(spec.get("compile")),
+        "us_per_step": round(update_s / T * 1e6, 1),
+        "achieved_gbps": round(achieved, 1),
+        "copy_gbps": round(copy_gbps, 1),
+        "fraction_of_copy_bandwidth": round(achieved / copy_gbps, 3),
+    }
 
 
 def _sync(device) -> None:
@@ -192,10 +284,19 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     torch.manual_seed(0)
     device = pick_device(spec.get("device", "auto"))
     B, N, T = spec["batch"], spec["neurons"], spec["steps"]
-    model = SparksModel(N, n_out=2, latent_dim=spec["latent_dim"], embed_dim=spec["embed_dim"], n_heads=spec["n_heads"],
-                        tau_p=spec["tau_p"], tau_f=spec["tau_f"], dt=0.001, backend=spec["backend"],
-                        input_residual=spec.get("input_residual", False),
-                        **({"n_partners": spec["n_partners"]} if spec.get("n_partners") else {})).to(device)
+    model = SparksModel(
+        N,
+        n_out=2,
+        latent_dim=spec["latent_dim"],
+        embed_dim=spec["embed_dim"],
+        n_heads=spec["n_heads"],
+        tau_p=spec["tau_p"],
+        tau_f=spec["tau_f"],
+        dt=0.001,
+        backend=spec["backend"],
+        input_residual=spec.get("input_residual", False),
+        **({"n_partners": spec["n_partners"]} if spec.get("n_partners") else {}),
+    ).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = (torch.rand(B, N, T, device=device) < spec["rate"]).float()  # ~20 Hz at 1 ms
     r = torch.randn(B, T, spec["tau_f"], 2, device=device)
@@ -210,8 +311,9 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
             with one_step_gradients(mode == "online_chunked"), autocast(amp, device):
                 out = model(x[..., t0 : min(steps, t0 + chunk)], 0, state)
             n = out.pred.shape[1]
-            loss = (reconstruction_loss(out.pred, r[:, t0 : t0 + n], mask[:, t0 : t0 + n].expand(B, -1, -1), "mse")
-                    + 1e-3 * kl_divergence(out.mu, out.logvar))
+            loss = reconstruction_loss(
+                out.pred, r[:, t0 : t0 + n], mask[:, t0 : t0 + n].expand(B, -1, -1), "mse"
+            ) + 1e-3 * kl_divergence(out.mu, out.logvar)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -229,8 +331,13 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         "trial_steps_per_s": round(B * T / best, 1),
         "seconds_per_batch": round(best, 4),
         "peak_rss_mb": _peak_rss_mb(),
-        "device": _device_name(device), "precision": "bf16" if amp is not None else "fp32",
-        "batch": B, "neurons": N, "steps": T, "grad_mode": mode, "backend": spec["backend"],
+        "device": _device_name(device),
+        "precision": "bf16" if amp is not None else "fp32",
+        "batch": B,
+        "neurons": N,
+        "steps": T,
+        "grad_mode": mode,
+        "backend": spec["backend"],
         "torch_threads": torch.get_num_threads(),
     }
     if mode != "full":
@@ -268,7 +375,9 @@ def run_benchmarks(quick: bool = False, only: str | None = None) -> Iterator[dic
         if spec.get("needs_cuda") and not _cuda_available():
             yield {"name": spec["name"], "skipped": "no CUDA device on this machine"}
             continue
-        code = "import json,sys; from sparks_gui.bench import _child; print(json.dumps(_child(json.loads(sys.argv[1]))))"
+        code = (
+            "import json,sys; from sparks_gui.bench import _child; print(json.dumps(_child(json.loads(sys.argv[1]))))"
+        )
         env = {**os.environ}
         if spec.get("kind") == "sparks_ai":
             # the reference runs with its own default OpenMP behaviour, not the passive policy sparks_gui sets
@@ -283,6 +392,10 @@ def run_benchmarks(quick: bool = False, only: str | None = None) -> Iterator[dic
         yield row
     ours, theirs = rows.get("reference_config"), rows.get("sparks_ai_reference")
     if ours and theirs:
-        yield {"name": "speedup_vs_sparks_ai", "ratio": round(ours["trial_steps_per_s"] / theirs["trial_steps_per_s"], 2),
-               "ours_trial_steps_per_s": ours["trial_steps_per_s"], "sparks_ai_trial_steps_per_s": theirs["trial_steps_per_s"],
-               "memory_ratio": round(theirs["peak_rss_mb"] / ours["peak_rss_mb"], 2)}
+        yield {
+            "name": "speedup_vs_sparks_ai",
+            "ratio": round(ours["trial_steps_per_s"] / theirs["trial_steps_per_s"], 2),
+            "ours_trial_steps_per_s": ours["trial_steps_per_s"],
+            "sparks_ai_trial_steps_per_s": theirs["trial_steps_per_s"],
+            "memory_ratio": round(theirs["peak_rss_mb"] / ours["peak_rss_mb"], 2),
+        }

@@ -30,8 +30,12 @@ COMMANDS = ("gui", "demo", "train", "inspect", "bench", "validate")
 
 
 def _add_debug_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help="on an error, print the full traceback as well as the message")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="on an error, print the full traceback as well as the message",
+    )
 
 
 def check_output_folder(out: str | Path, flag: str = "--out", create: bool = True) -> Path:
@@ -70,23 +74,34 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--latent-dim", type=int, default=None)
-    p.add_argument("--encoder", default=None,
-                   help="hebbian (default), hebbian_symmetric, hebbian_fixed, dot_attention, mlp or gru")
+    p.add_argument(
+        "--encoder", default=None, help="hebbian (default), hebbian_symmetric, hebbian_fixed, dot_attention, mlp or gru"
+    )
     p.add_argument("--grad-mode", choices=("full", "truncated", "online", "online_chunked"), default=None)
     p.add_argument("--device", default=None, help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--resume", default=None, metavar="RUN_DIR",
-                   help="continue an interrupted run from the checkpoint.pt in its folder, with its saved config "
-                        "(only --epochs and --device may change); results go to RUN_DIR unless --out is given")
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_DIR",
+        help="continue an interrupted run from the checkpoint.pt in its folder, with its saved config "
+        "(only --epochs and --device may change); results go to RUN_DIR unless --out is given",
+    )
     _add_set_option(p)
 
 
 # ------------------------------------------------------------------ --set key=value (any SparksConfig field)
 def _add_set_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", dest="set", action="append", default=[], metavar="KEY=VALUE",
-                   help="set any SparksConfig field, parsed with its type (repeatable): --set tau_s=0.3 "
-                        "--set neurons=0,1,2 --set learn_traces=false --set out_dir=none")
+    p.add_argument(
+        "--set",
+        dest="set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any SparksConfig field, parsed with its type (repeatable): --set tau_s=0.3 "
+        "--set neurons=0,1,2 --set learn_traces=false --set out_dir=none",
+    )
 
 
 def _parse_value(text: str, annotation: Any, key: str) -> Any:
@@ -108,8 +123,9 @@ def _parse_value(text: str, annotation: Any, key: str) -> Any:
                 return _parse_value(text, a, key)
             except SparksError as exc:
                 errors.append(exc.problem)
-        raise SparksError(f"--set {key}={text}: not a valid value ({'; '.join(errors)}).",
-                          f"Give a value of type {annotation}.")
+        raise SparksError(
+            f"--set {key}={text}: not a valid value ({'; '.join(errors)}).", f"Give a value of type {annotation}."
+        )
     if annotation is type(None):
         if low in ("none", "null", ""):
             return None
@@ -145,7 +161,9 @@ def _parse_value(text: str, annotation: Any, key: str) -> Any:
             try:
                 values = json.loads(body)
             except json.JSONDecodeError as exc:
-                raise SparksError(f"--set {key}={text}: not a JSON list ({exc}).", f"Write {key}=1,2,3 or {key}=[1,2,3].") from None
+                raise SparksError(
+                    f"--set {key}={text}: not a JSON list ({exc}).", f"Write {key}=1,2,3 or {key}=[1,2,3]."
+                ) from None
             return [_parse_value(str(v), item, key) for v in values]
         parts = [t for t in body.replace(";", ",").split(",") if t.strip()]
         return [_parse_value(t, item, key) for t in parts]
@@ -153,9 +171,11 @@ def _parse_value(text: str, annotation: Any, key: str) -> Any:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise SparksError(f"--set {key}={text}: not a JSON object ({exc}).", f'Write {key}=\'{{"a": 1}}\'.') from None
+            raise SparksError(
+                f"--set {key}={text}: not a JSON object ({exc}).", f"Write {key}='{{\"a\": 1}}'."
+            ) from None
         if not isinstance(value, dict):
-            raise SparksError(f"--set {key}={text}: not a JSON object.", f'Write {key}=\'{{"a": 1}}\'.')
+            raise SparksError(f"--set {key}={text}: not a JSON object.", f"Write {key}='{{\"a\": 1}}'.")
         return value
     return text
 
@@ -180,8 +200,11 @@ def parse_set_options(pairs: list[str]) -> dict[str, Any]:
         key = key.strip().replace("-", "_")
         if key not in hints or key not in names:
             close = difflib.get_close_matches(key, names, n=4, cutoff=0.5)
-            raise SparksError(f"--set: '{key}' is not a SparksConfig field" + (f" (did you mean {', '.join(close)}?)" if close else "."),
-                              "Valid keys: " + ", ".join(names) + ".")
+            raise SparksError(
+                f"--set: '{key}' is not a SparksConfig field"
+                + (f" (did you mean {', '.join(close)}?)" if close else "."),
+                "Valid keys: " + ", ".join(names) + ".",
+            )
         from .engine import config as config_module
 
         if value.strip().lower() == "auto" and key in getattr(config_module, "AUTO_FIELDS", ()):
@@ -194,37 +217,67 @@ def parse_set_options(pairs: list[str]) -> dict[str, Any]:
 # ------------------------------------------------------------------ loader options (train, inspect)
 def _add_loader_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reading the file (all optional: the loader guesses and warns)")
-    g.add_argument("--activity-key", default=None,
-                   help="array / NWB source holding the activity (CSV: column-name prefix); see `sparks-gui inspect`")
-    g.add_argument("--layout", choices=("auto", "neurons_time", "time_neurons"), default=None,
-                   help="axes of the activity array (default auto: the axis other variables share is time)")
+    g.add_argument(
+        "--activity-key",
+        default=None,
+        help="array / NWB source holding the activity (CSV: column-name prefix); see `sparks-gui inspect`",
+    )
+    g.add_argument(
+        "--layout",
+        choices=("auto", "neurons_time", "time_neurons"),
+        default=None,
+        help="axes of the activity array (default auto: the axis other variables share is time)",
+    )
     g.add_argument("--dt", type=float, default=None, help="bin width in seconds, if the file does not store it")
     g.add_argument("--fs", type=float, default=None, help="sampling / frame rate in Hz (instead of --dt)")
     g.add_argument("--kind", choices=("spikes", "calcium"), default=None)
-    g.add_argument("--signal", choices=("F_corrected", "F", "spks", "Fneu"), default=None,
-                   help="suite2p trace (default F_corrected, F when Fneu.npy is missing)")
+    g.add_argument(
+        "--signal",
+        choices=("F_corrected", "F", "spks", "Fneu"),
+        default=None,
+        help="suite2p trace (default F_corrected, F when Fneu.npy is missing)",
+    )
     g.add_argument("--plane", default=None, help="suite2p plane (0, 1, ... or combined)")
     g.add_argument("--all-rois", action="store_true", help="suite2p: keep ROIs not classified as cells")
-    g.add_argument("--behaviour", "--behavior", dest="behaviour", action="append", default=None, metavar="NAMES",
-                   help="behaviour signals to load (comma-separated or repeated; default all that fit)")
+    g.add_argument(
+        "--behaviour",
+        "--behavior",
+        dest="behaviour",
+        action="append",
+        default=None,
+        metavar="NAMES",
+        help="behaviour signals to load (comma-separated or repeated; default all that fit)",
+    )
     g.add_argument("--columns", default=None, help="CSV: comma-separated activity columns")
     g.add_argument("--time-range", default=None, metavar="START,STOP", help="NWB/phy: seconds of the recording to load")
     g.add_argument("--movie", default=None, help="NWB: imaging series to attach")
-    g.add_argument("--no-resample", action="store_true",
-                   help="arrays: leave out variables stored at another rate instead of averaging them onto the bins")
+    g.add_argument(
+        "--no-resample",
+        action="store_true",
+        help="arrays: leave out variables stored at another rate instead of averaging them onto the bins",
+    )
 
 
 def _loader_options(args) -> dict[str, Any]:
     """The keyword arguments of load_recording given by the loader options."""
+
     def split(values):
         if values is None:
             return None
         values = values if isinstance(values, list) else [values]
         return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
-    opts: dict[str, Any] = {"activity_key": args.activity_key, "dt": args.dt, "fs": args.fs, "kind": args.kind,
-                            "layout": None if args.layout in (None, "auto") else args.layout, "signal": args.signal,
-                            "behaviour": split(args.behaviour), "columns": split(args.columns), "movie": args.movie}
+    opts: dict[str, Any] = {
+        "activity_key": args.activity_key,
+        "dt": args.dt,
+        "fs": args.fs,
+        "kind": args.kind,
+        "layout": None if args.layout in (None, "auto") else args.layout,
+        "signal": args.signal,
+        "behaviour": split(args.behaviour),
+        "columns": split(args.columns),
+        "movie": args.movie,
+    }
     if args.plane is not None:
         opts["plane"] = int(args.plane) if str(args.plane).isdigit() else args.plane
     if args.all_rois:
@@ -235,7 +288,9 @@ def _loader_options(args) -> dict[str, Any]:
         try:
             a, b = (float(x) for x in args.time_range.split(","))
         except ValueError:
-            raise SparksError(f"--time-range '{args.time_range}' is not START,STOP in seconds.", "Write e.g. --time-range 0,600.") from None
+            raise SparksError(
+                f"--time-range '{args.time_range}' is not START,STOP in seconds.", "Write e.g. --time-range 0,600."
+            ) from None
         opts["time_range"] = (a, b)
     return {k: v for k, v in opts.items() if v is not None}
 
@@ -276,17 +331,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(d)
 
     t = sub.add_parser("train", help="train on a recording file")
-    t.add_argument("data", nargs="?", default=None,
-                   help="recording: .nwb, suite2p or Kilosort/phy folder, .npy/.npz/.mat/.h5/.csv, TIFF movie "
-                        "(with --resume: the run's own recording unless given)")
+    t.add_argument(
+        "data",
+        nargs="?",
+        default=None,
+        help="recording: .nwb, suite2p or Kilosort/phy folder, .npy/.npz/.mat/.h5/.csv, TIFF movie "
+        "(with --resume: the run's own recording unless given)",
+    )
     t.add_argument("--target", default=None, help="behaviour signal to predict, or 'unsupervised'")
     _add_loader_options(t)
-    t.add_argument("--distributed", action="store_true",
-                   help="data-parallel training across the processes started by torchrun (gloo on CPU, NCCL on GPU)")
+    t.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training across the processes started by torchrun (gloo on CPU, NCCL on GPU)",
+    )
     _add_training_options(t)
 
-    i = sub.add_parser("inspect", help="show what a file holds and what would be loaded (exit 0: loads; 1: needs "
-                                      "options; 2: unreadable)")
+    i = sub.add_parser(
+        "inspect",
+        help="show what a file holds and what would be loaded (exit 0: loads; 1: needs options; 2: unreadable)",
+    )
     i.add_argument("file", help="recording: .nwb, suite2p or Kilosort/phy folder, .npy/.npz/.mat/.h5/.csv(.gz), TIFF")
     i.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_loader_options(i)
@@ -298,13 +362,23 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="run SPARKS and baselines on every synthetic ground-truth set, write a report")
     v.add_argument("--out", required=True, help="folder for report.json, report.md and figures/")
     v.add_argument("--quick", action="store_true", help="small sizes, few epochs (a few CPU minutes; CI)")
-    v.add_argument("--real", action="store_true",
-                   help="real recordings instead: SPARKS with its defaults vs Wiener filters and PCA (docs/validation.md)")
-    v.add_argument("--data-dir", default=None,
-                   help="folder with real recordings that are not shipped (chewie_demo.mat, "
-                        "calcium_activity_matrix_60584_session17.mat)")
-    v.add_argument("--only", default=None, metavar="NAMES",
-                   help="comma-separated datasets to run (e.g. real_chewie,real_mec; default: all of the mode)")
+    v.add_argument(
+        "--real",
+        action="store_true",
+        help="real recordings instead: SPARKS with its defaults vs Wiener filters and PCA (docs/validation.md)",
+    )
+    v.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with real recordings that are not shipped (chewie_demo.mat, "
+        "calcium_activity_matrix_60584_session17.mat)",
+    )
+    v.add_argument(
+        "--only",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated datasets to run (e.g. real_chewie,real_mec; default: all of the mode)",
+    )
     for p in sub.choices.values():
         _add_debug_option(p)
     return parser
@@ -315,8 +389,16 @@ def _config_from_args(args, base=None):
 
     cfg = SparksConfig.load(args.config) if args.config else (base or SparksConfig())
     changes: dict[str, Any] = {}
-    for flag, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("latent_dim", "latent_dim"),
-                      ("grad_mode", "grad_mode"), ("device", "device"), ("seed", "seed"), ("encoder", "encoder")):
+    for flag, key in (
+        ("epochs", "epochs"),
+        ("batch_size", "batch_size"),
+        ("lr", "lr"),
+        ("latent_dim", "latent_dim"),
+        ("grad_mode", "grad_mode"),
+        ("device", "device"),
+        ("seed", "seed"),
+        ("encoder", "encoder"),
+    ):
         value = getattr(args, flag, None)
         if value is not None:
             changes[key] = value
@@ -324,8 +406,9 @@ def _config_from_args(args, base=None):
     return cfg.replace(**changes) if changes else cfg
 
 
-def train_and_export(config, recording, out_dir: Path, task: str, progress: bool = True, dist=None,
-                     resume: str | Path | None = None) -> dict[str, Any]:
+def train_and_export(
+    config, recording, out_dir: Path, task: str, progress: bool = True, dist=None, resume: str | Path | None = None
+) -> dict[str, Any]:
     """Train with a progress bar, then write config, model, latents, predictions, metrics and figures.
 
     With ``resume`` (a ``checkpoint.pt``) training continues from that checkpoint exactly (model,
@@ -358,10 +441,19 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
     finished = None
     for ev in trainer.run():
         if isinstance(ev, Started) and main_process:
-            print(f"training on {ev.n_train} examples ({ev.n_test} held out), target={ev.target}, loss={ev.loss}, "
-                  f"device={ev.device}", file=sys.stderr)
-            bar = tqdm(total=ev.total_steps, initial=ev.epoch * ev.steps_per_epoch, unit="batch", disable=not progress,
-                       file=sys.stderr, dynamic_ncols=True)
+            print(
+                f"training on {ev.n_train} examples ({ev.n_test} held out), target={ev.target}, loss={ev.loss}, "
+                f"device={ev.device}",
+                file=sys.stderr,
+            )
+            bar = tqdm(
+                total=ev.total_steps,
+                initial=ev.epoch * ev.steps_per_epoch,
+                unit="batch",
+                disable=not progress,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
         elif isinstance(ev, StepProgress) and bar is not None:
             bar.update(1)
             bar.set_postfix(epoch=ev.epoch + 1, loss=f"{ev.loss:.4f}", refresh=False)
@@ -385,7 +477,15 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
         return {}
     data = trainer.data
     meta = data_meta(data)
-    save_checkpoint(out_dir / "model.pt", trainer.model, None, trainer.config, trainer.config.epochs, history=trainer.history, data_meta=meta)
+    save_checkpoint(
+        out_dir / "model.pt",
+        trainer.model,
+        None,
+        trainer.config,
+        trainer.config.epochs,
+        history=trainer.history,
+        data_meta=meta,
+    )
     all_idx = np.arange(len(data.x))
     ev_all = trainer.evaluate(all_idx)
     latents = np.transpose(ev_all["latents"], (0, 2, 1))  # [examples, d, T]
@@ -393,7 +493,10 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
 
     atomic_save(out_dir / "latents.npy", lambda p: np.save(p, latents.astype(np.float32)))
     atomic_save(out_dir / "predictions.npy", lambda p: np.save(p, np.asarray(ev_all["pred"], dtype=np.float32)))
-    atomic_save(out_dir / "split.npz", lambda p: np.savez(p, train_idx=data.train_idx, test_idx=data.test_idx, starts=data.starts))
+    atomic_save(
+        out_dir / "split.npz",
+        lambda p: np.savez(p, train_idx=data.train_idx, test_idx=data.test_idx, starts=data.starts),
+    )
     whole = whole_recording(trainer.model, recording, trainer.config, meta)  # continuous: by windows
     if whole is not None:
         atomic_save(out_dir / "recording_latents.npy", lambda p: np.save(p, whole["latents"]))
@@ -429,15 +532,24 @@ def train_and_export(config, recording, out_dir: Path, task: str, progress: bool
     cond_name = next(iter(data.conditions), None)
     cond = data.conditions[cond_name] if cond_name else None
     show = data.test_idx if len(data.test_idx) else all_idx
-    figs.latent_trajectories(latents[show][:48], fig_dir / "latents.png",
-                             None if cond is None else cond[show][:48],
-                             title=f"latents (held-out, coloured by {cond_name})" if cond_name else "latents (held-out)")
+    figs.latent_trajectories(
+        latents[show][:48],
+        fig_dir / "latents.png",
+        None if cond is None else cond[show][:48],
+        title=f"latents (held-out, coloured by {cond_name})" if cond_name else "latents (held-out)",
+    )
     if data.loss == "mse" and test is not None:
         true = data.denormalise(data.r[data.test_idx])
         off = data.target_offset
         L = true.shape[1]
-        figs.decoding(true[:, off:], test["pred"][:, : L - off], fig_dir / "decoding.png",
-                      names=[f"{data.target_name}[{i}]" for i in range(true.shape[-1])], r2=metrics.get("test_r2"), dt=data.dt)
+        figs.decoding(
+            true[:, off:],
+            test["pred"][:, : L - off],
+            fig_dir / "decoding.png",
+            names=[f"{data.target_name}[{i}]" for i in range(true.shape[-1])],
+            r2=metrics.get("test_r2"),
+            dt=data.dt,
+        )
     return metrics
 
 
@@ -452,16 +564,25 @@ def _check_resumable(trainer, checkpoint) -> int:
     fix = "Resume with the recording (and reading options) the run was trained on, or start a new run."
     if ck.get("model_spec") != trainer.model.spec():
         was, now = (ck.get("model_spec") or {}).get("sessions"), trainer.model.spec()["sessions"]
-        raise SparksError(f"The checkpoint '{checkpoint}' holds a different model than this recording and config "
-                          f"build (sessions {was} vs {now}).", fix)
+        raise SparksError(
+            f"The checkpoint '{checkpoint}' holds a different model than this recording and config "
+            f"build (sessions {was} vs {now}).",
+            fix,
+        )
     saved, now = ck.get("data_meta") or {}, data_meta(trainer.data)
     differ = [k for k in ("target", "loss", "dt", "kind", "example_length") if k in saved and saved[k] != now[k]]
     if differ:
-        raise SparksError(f"The recording does not match the run in '{Path(checkpoint).parent}': "
-                          + ", ".join(f"{k} {saved[k]} (run) vs {now[k]} (now)" for k in differ) + ".", fix)
+        raise SparksError(
+            f"The recording does not match the run in '{Path(checkpoint).parent}': "
+            + ", ".join(f"{k} {saved[k]} (run) vs {now[k]} (now)" for k in differ)
+            + ".",
+            fix,
+        )
     if trainer.config.epochs <= epoch:
-        raise SparksError(f"The run in '{Path(checkpoint).parent}' already reached epoch {epoch} of "
-                          f"{trainer.config.epochs}.", f"Give --epochs above {epoch} to train it further.")
+        raise SparksError(
+            f"The run in '{Path(checkpoint).parent}' already reached epoch {epoch} of {trainer.config.epochs}.",
+            f"Give --epochs above {epoch} to train it further.",
+        )
     return epoch
 
 
@@ -482,24 +603,33 @@ def _resume_setup(args) -> tuple[Any, Path, dict[str, Any]]:
         raise SparksError(f"--resume '{run}' is not a folder.", fix)
     ckpt = run / "checkpoint.pt"
     if not ckpt.exists():
-        raise SparksError(f"--resume '{run}' holds no checkpoint.pt (a checkpoint is written after each epoch).",
-                          "The run stopped before its first epoch ended: start it again without --resume.")
+        raise SparksError(
+            f"--resume '{run}' holds no checkpoint.pt (a checkpoint is written after each epoch).",
+            "The run stopped before its first epoch ended: start it again without --resume.",
+        )
     if args.config:
-        raise SparksError("--resume continues a run with its saved config; --config cannot be combined with it.",
-                          "Drop --config, or start a new run with it.")
+        raise SparksError(
+            "--resume continues a run with its saved config; --config cannot be combined with it.",
+            "Drop --config, or start a new run with it.",
+        )
     saved = SparksConfig.load(run / "config.json") if (run / "config.json").exists() else None
     if saved is None:
         from .engine.checkpoint import load_checkpoint
 
         saved = SparksConfig.from_dict(load_checkpoint(ckpt)["config"])
     cfg = _config_from_args(args, saved)
-    changed = [f.name for f in dataclasses.fields(SparksConfig)
-               if f.name not in RESUME_CHANGEABLE and getattr(cfg, f.name) != getattr(saved, f.name)]
+    changed = [
+        f.name
+        for f in dataclasses.fields(SparksConfig)
+        if f.name not in RESUME_CHANGEABLE and getattr(cfg, f.name) != getattr(saved, f.name)
+    ]
     if getattr(args, "target", None) is not None and args.target != saved.target:
         changed.append("target")
     if changed:
-        raise SparksError(f"--resume continues the run with its saved config; {', '.join(changed)} cannot change.",
-                          "Drop those options (only --epochs and --device may change), or start a new run.")
+        raise SparksError(
+            f"--resume continues the run with its saved config; {', '.join(changed)} cannot change.",
+            "Drop those options (only --epochs and --device may change), or start a new run.",
+        )
     source = {}
     if (run / RECORDING_FILE).exists():
         try:
@@ -521,9 +651,11 @@ def _failure_fix(message: str, config) -> str | None:
     if "Fix:" in message:
         return None
     if _MEMORY_WORDS.search(message):
-        return (f"Lower batch_size (now {config.batch_size}), segment_length (now {config.segment_length}) or "
-                f"latent_dim (now {config.latent_dim}), or train on fewer neurons; on a GPU, --device cpu uses "
-                "the main memory.")
+        return (
+            f"Lower batch_size (now {config.batch_size}), segment_length (now {config.segment_length}) or "
+            f"latent_dim (now {config.latent_dim}), or train on fewer neurons; on a GPU, --device cpu uses "
+            "the main memory."
+        )
     return None
 
 
@@ -544,8 +676,9 @@ def _cmd_demo(args) -> int:
         out = check_output_folder(args.out or f"sparks-demo-{time.strftime('%Y%m%d-%H%M%S')}", create=False)
     rec = make_reach(seed=cfg.seed)
     with _resume_hint(out, "sparks-gui demo --headless"):
-        metrics = train_and_export(cfg, rec, out, task="synthetic_reach/hand_pos", progress=not args.quiet,
-                                   resume=resume)
+        metrics = train_and_export(
+            cfg, rec, out, task="synthetic_reach/hand_pos", progress=not args.quiet, resume=resume
+        )
     print(json.dumps({k: metrics[k] for k in ("task", "test_r2", "train_seconds") if k in metrics}))
     print(f"results written to {out}", file=sys.stderr)
     return 0
@@ -560,8 +693,10 @@ def _cmd_train(args) -> int:
         out = check_output_folder(args.out or args.resume, create=False)
         data = args.data or source.get("data_path") or cfg.data_path
         if not data:
-            raise SparksError(f"The run in '{args.resume}' does not name its recording.",
-                              f"Give it: sparks-gui train FILE --resume {args.resume}")
+            raise SparksError(
+                f"The run in '{args.resume}' does not name its recording.",
+                f"Give it: sparks-gui train FILE --resume {args.resume}",
+            )
         if not options and (not args.data or str(Path(args.data).resolve()) == source.get("data_path")):
             # the run's own reading options
             options = dict(source.get("loader_options") or {})
@@ -591,11 +726,16 @@ def _cmd_train(args) -> int:
         source = {"data_path": changes["data_path"], "loader_options": options}
         atomic_write_text(out / RECORDING_FILE, json.dumps(source, indent=2))
     with _resume_hint(out, "sparks-gui train"):
-        metrics = train_and_export(cfg, rec, out, task=f"{rec.name}/{cfg.target}", progress=not args.quiet, dist=dist,
-                                   resume=resume)
+        metrics = train_and_export(
+            cfg, rec, out, task=f"{rec.name}/{cfg.target}", progress=not args.quiet, dist=dist, resume=resume
+        )
     if dist is not None and not dist.is_main:
         return 0
-    summary = {k: v for k, v in metrics.items() if k in ("task", "test_r2", "test_bce", "baseline_bce", "test_accuracy", "train_seconds")}
+    summary = {
+        k: v
+        for k, v in metrics.items()
+        if k in ("task", "test_r2", "test_bce", "baseline_bce", "test_accuracy", "train_seconds")
+    }
     print(json.dumps(summary))
     print(f"results written to {out}", file=sys.stderr)
     return 0
@@ -612,8 +752,11 @@ class _resume_hint:  # noqa: N801 - used as a context manager
 
     def __exit__(self, kind, exc, tb):
         if kind is KeyboardInterrupt and (self.out / "checkpoint.pt").exists():
-            print(f"sparks-gui: the last checkpoint is kept in {self.out / 'checkpoint.pt'}; continue with: "
-                  f"{self.command} --resume {self.out}", file=sys.stderr)
+            print(
+                f"sparks-gui: the last checkpoint is kept in {self.out / 'checkpoint.pt'}; continue with: "
+                f"{self.command} --resume {self.out}",
+                file=sys.stderr,
+            )
         return False
 
 
@@ -637,7 +780,9 @@ def _cmd_validate(args) -> int:
     check_output_folder(args.out)
     report = run_validation(args.out, quick=args.quick, settings=settings)
     missed = [t["target"] for t in report["targets"] if t["passed"] is False]
-    print(json.dumps({"report": str(Path(args.out) / "report.md"), "targets_missed": missed, "errors": report["errors"]}))
+    print(
+        json.dumps({"report": str(Path(args.out) / "report.md"), "targets_missed": missed, "errors": report["errors"]})
+    )
     return 1 if report["errors"] else 0
 
 
@@ -645,8 +790,10 @@ def _cmd_gui(args) -> int:
     try:
         from .gui.app import launch
     except ImportError as exc:
-        raise SparksError(f"The GUI needs napari and Qt, which are not installed ({exc}).",
-                          "pip install 'sparks-gui[all]', or use 'sparks-gui demo --headless'.") from exc
+        raise SparksError(
+            f"The GUI needs napari and Qt, which are not installed ({exc}).",
+            "pip install 'sparks-gui[all]', or use 'sparks-gui demo --headless'.",
+        ) from exc
     return launch(getattr(args, "file", None), sample=getattr(args, "sample", None))
 
 
@@ -684,8 +831,14 @@ def main(argv: list[str] | None = None) -> int:
         argv = [*argv[:lead], "gui", *argv[lead:]]
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
-    handlers = {"gui": _cmd_gui, "demo": _cmd_demo, "train": _cmd_train, "inspect": _cmd_inspect, "bench": _cmd_bench,
-                "validate": _cmd_validate}
+    handlers = {
+        "gui": _cmd_gui,
+        "demo": _cmd_demo,
+        "train": _cmd_train,
+        "inspect": _cmd_inspect,
+        "bench": _cmd_bench,
+        "validate": _cmd_validate,
+    }
     try:
         with warnings.catch_warnings():
             from .errors import SparksWarning
@@ -705,8 +858,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only on request
         if isinstance(exc, MemoryError) or _MEMORY_WORDS.search(str(exc)):  # incl. torch's OutOfMemoryError
-            _error(f"out of memory ({type(exc).__name__}: {str(exc)[:300]}). Fix: lower batch_size, segment_length "
-                   "or latent_dim, or train on fewer neurons; on a GPU, --device cpu uses the main memory.", exc, debug)
+            _error(
+                f"out of memory ({type(exc).__name__}: {str(exc)[:300]}). Fix: lower batch_size, segment_length "
+                "or latent_dim, or train on fewer neurons; on a GPU, --device cpu uses the main memory.",
+                exc,
+                debug,
+            )
             return 2
         hint = "" if debug else " Run again with --debug for the traceback, and please report it."
         _error(f"unexpected {type(exc).__name__}: {exc}.{hint}", exc, debug)

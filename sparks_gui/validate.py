@@ -31,10 +31,11 @@ import math
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +44,16 @@ from .validate_mtm import RUNNERS as MTM_RUNNERS
 from .validate_mtm import targets as mtm_targets
 
 ALL_ENCODERS = ("hebbian", "hebbian_symmetric", "hebbian_fixed", "dot_attention", "mlp", "gru")
-DATASETS = ("reach", "sequence", "sequence_calcium", "network", "stimulus_movie", "calcium_movie", "multiarea",
-            "multiarea_sessions")
+DATASETS = (
+    "reach",
+    "sequence",
+    "sequence_calcium",
+    "network",
+    "stimulus_movie",
+    "calcium_movie",
+    "multiarea",
+    "multiarea_sessions",
+)
 
 
 @dataclass
@@ -85,6 +94,8 @@ class ValidationSettings:
     mtm_neurons_per_area: int = 40
     mtm_trials: int = 300
     mtm_epochs: int = 30
+    mtm_without_causal: bool = True
+    """Also train MtM without the causal scheme (an ablation row)."""
     mtm_sessions: int = 3
     """Sessions pre-trained on before fine-tuning an unseen one."""
     session_trials: int = 100
@@ -104,13 +115,30 @@ def settings_for(mode: str) -> ValidationSettings:
         return ValidationSettings()
     if mode == "quick":
         return ValidationSettings(
-            mode="quick", reach_trials_per_direction=12, reach_epochs=15, reach_unsup_epochs=20,
+            mode="quick",
+            reach_trials_per_direction=12,
+            reach_epochs=15,
+            reach_unsup_epochs=20,
             reach_encoders=("hebbian", "hebbian_symmetric", "hebbian_fixed", "mlp"),
             reach_unsup_encoders=("hebbian", "mlp"),
-            seq_duration=300.0, seq_epochs=15, seq_encoders=("hebbian", "hebbian_symmetric", "mlp"),
-            calcium_seq_encoders=("hebbian",), net_duration=40.0, net_epochs=3, net_encoders=("hebbian",),
-            n_shuffles=3, movie_repeats=15, movie_epochs=15, movie_encoders=("hebbian", "mlp"),
-            cmovie_frames=600, cmovie_epochs=40, mtm_trials=100, mtm_epochs=15, mtm_sessions=2, pretrain_epochs=15,
+            seq_duration=300.0,
+            seq_epochs=15,
+            seq_encoders=("hebbian", "hebbian_symmetric", "mlp"),
+            calcium_seq_encoders=("hebbian",),
+            net_duration=40.0,
+            net_epochs=3,
+            net_encoders=("hebbian",),
+            n_shuffles=3,
+            movie_repeats=15,
+            movie_epochs=15,
+            movie_encoders=("hebbian", "mlp"),
+            cmovie_frames=600,
+            cmovie_epochs=40,
+            mtm_trials=100,
+            mtm_epochs=15,
+            mtm_without_causal=False,
+            mtm_sessions=2,
+            pretrain_epochs=15,
             finetune_epochs=60,
         )
     if mode == "real":
@@ -119,12 +147,32 @@ def settings_for(mode: str) -> ValidationSettings:
         return ValidationSettings(mode="real", datasets=REAL_DATASETS)
     if mode == "tiny":
         return ValidationSettings(
-            mode="tiny", reach_trials_per_direction=5, reach_epochs=4, reach_unsup_epochs=3,
-            reach_encoders=("hebbian", "mlp"), reach_unsup_encoders=("hebbian",),
-            seq_duration=60.0, seq_epochs=3, seq_encoders=("hebbian",), calcium_seq_encoders=("hebbian",),
-            net_neurons=16, net_duration=10.0, net_epochs=1, net_encoders=("hebbian",), n_shuffles=2,
-            movie_repeats=6, movie_epochs=3, movie_encoders=("hebbian",), cmovie_frames=300, cmovie_epochs=5,
-            mtm_neurons_per_area=6, mtm_trials=15, mtm_epochs=2, mtm_sessions=2, session_trials=15, pretrain_epochs=2,
+            mode="tiny",
+            reach_trials_per_direction=5,
+            reach_epochs=4,
+            reach_unsup_epochs=3,
+            reach_encoders=("hebbian", "mlp"),
+            reach_unsup_encoders=("hebbian",),
+            seq_duration=60.0,
+            seq_epochs=3,
+            seq_encoders=("hebbian",),
+            calcium_seq_encoders=("hebbian",),
+            net_neurons=16,
+            net_duration=10.0,
+            net_epochs=1,
+            net_encoders=("hebbian",),
+            n_shuffles=2,
+            movie_repeats=6,
+            movie_epochs=3,
+            movie_encoders=("hebbian",),
+            cmovie_frames=300,
+            cmovie_epochs=5,
+            mtm_neurons_per_area=6,
+            mtm_trials=15,
+            mtm_epochs=2,
+            mtm_sessions=2,
+            session_trials=15,
+            pretrain_epochs=2,
             finetune_epochs=1,
         )
     raise SparksError(f"Unknown validation mode '{mode}'.", "Use 'full', 'quick', 'real' or 'tiny'.")
@@ -142,15 +190,28 @@ class _Report:
         self.errors: list[dict[str, str]] = []
         self.log = log
 
-    def add(self, dataset: str, method: str, metrics: dict[str, float], runtime_s: float, kind: str = "sparks",
-            seed: int | None = None) -> None:
+    def add(
+        self,
+        dataset: str,
+        method: str,
+        metrics: dict[str, float],
+        runtime_s: float,
+        kind: str = "sparks",
+        seed: int | None = None,
+    ) -> None:
         for metric, value in metrics.items():
-            self.rows.append({
-                "dataset": dataset, "method": method, "kind": kind, "metric": metric,
-                "value": None if value is None or not math.isfinite(float(value)) else float(value),
-                "seed": self.settings.seed if seed is None else seed, "data_seed": self.settings.data_seed,
-                "runtime_s": round(float(runtime_s), 3),
-            })
+            self.rows.append(
+                {
+                    "dataset": dataset,
+                    "method": method,
+                    "kind": kind,
+                    "metric": metric,
+                    "value": None if value is None or not math.isfinite(float(value)) else float(value),
+                    "seed": self.settings.seed if seed is None else seed,
+                    "data_seed": self.settings.data_seed,
+                    "runtime_s": round(float(runtime_s), 3),
+                }
+            )
         shown = ", ".join(f"{k}={v:.3f}" for k, v in metrics.items() if v is not None and math.isfinite(float(v)))
         self.log(f"  {dataset:16s} {method:28s} {shown}  ({runtime_s:.1f} s)")
 
@@ -180,8 +241,9 @@ def _smoothed_features(x: np.ndarray, dt: float, taus=(0.05, 0.2)) -> np.ndarray
     return np.concatenate(feats, axis=1).transpose(0, 2, 1)
 
 
-def _ridge_decode(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, dt: float,
-                  offset: int = 0) -> tuple[float, np.ndarray]:
+def _ridge_decode(
+    x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, dt: float, offset: int = 0
+) -> tuple[float, np.ndarray]:
     """Ridge regression from smoothed rates to ``y`` (features at t predict y at t + offset): R2, predictions."""
     from sklearn.linear_model import RidgeCV
 
@@ -237,16 +299,29 @@ def _reach(rep: _Report, figdir: Path) -> None:
         t0 = time.perf_counter()
         lat = est.transform()  # [n, d, T]
         res = knn_decode(lat, uhand, test_mask=test_mask, seed=S.seed)
-        rep.add("reach", f"sparks[{enc}] unsupervised+KNN",
-                {"r2_hand_pos": res.score, "nll_ratio": est.metrics_.get("nll_ratio", float("nan"))},
-                secs + time.perf_counter() - t0)
+        rep.add(
+            "reach",
+            f"sparks[{enc}] unsupervised+KNN",
+            {"r2_hand_pos": res.score, "nll_ratio": est.metrics_.get("nll_ratio", float("nan"))},
+            secs + time.perf_counter() - t0,
+        )
         table[f"{enc} unsup+KNN"] = {"r2": res.score}
     from .figures.analysis import decoding_summary_figure
 
-    rep.figures.append(str(decoding_summary_figure(table, figdir / "reach_decoding.png", metrics=["r2"],
-                                                   title="Reach: held-out hand-position R2")))
-    rep.extra["reach"] = {"n_trials": int(len(data.x)), "bins": int(data.x.shape[-1]), "bin_s": data.dt,
-                          "unsupervised_bin_s": udata.dt, "n_test_trials": int(len(data.test_idx))}
+    rep.figures.append(
+        str(
+            decoding_summary_figure(
+                table, figdir / "reach_decoding.png", metrics=["r2"], title="Reach: held-out hand-position R2"
+            )
+        )
+    )
+    rep.extra["reach"] = {
+        "n_trials": int(len(data.x)),
+        "bins": int(data.x.shape[-1]),
+        "bin_s": data.dt,
+        "unsupervised_bin_s": udata.dt,
+        "n_test_trials": int(len(data.test_idx)),
+    }
 
 
 # -------------------------------------------------------------------------- sequences
@@ -268,16 +343,27 @@ def _sequence(rep: _Report, figdir: Path, kind: str) -> None:
     act = rec.activity
     true = rec.ground_truth["order"]
     dt = rec.dt
-    cfg = _base_config(target="unsupervised", segment_length=100, batch_size=4, w_start=20.0, tau_s=0.3,
-                       latent_dim=3, epochs=S.seq_epochs, seed=S.seed)
+    cfg = _base_config(
+        target="unsupervised",
+        segment_length=100,
+        batch_size=4,
+        w_start=20.0,
+        tau_s=0.3,
+        latent_dim=3,
+        epochs=S.seq_epochs,
+        seed=S.seed,
+    )
     orderings: dict[str, Ordering] = {}
     qualities: dict[str, dict[str, Any]] = {}
 
     def score(method: str, ordering: Ordering, secs: float, kind_: str, extra: dict[str, float] | None = None):
         q = ordering_quality(act, ordering.order, dt=dt)
-        m = {"order_abs_rho": circular_spearman(ordering.order, true),
-             "triplet_accuracy": triplet_accuracy(ordering.order, true, n_triplets=20000, seed=S.seed),
-             "psd_peak_over_tail": q["peak_over_tail"], "sequence_score": q["sequence_score"]}
+        m = {
+            "order_abs_rho": circular_spearman(ordering.order, true),
+            "triplet_accuracy": triplet_accuracy(ordering.order, true, n_triplets=20000, seed=S.seed),
+            "psd_peak_over_tail": q["peak_over_tail"],
+            "sequence_score": q["sequence_score"],
+        }
         m.update(extra or {})
         rep.add(name, method, m, secs, kind=kind_)
         orderings[method] = ordering
@@ -290,10 +376,17 @@ def _sequence(rep: _Report, figdir: Path, kind: str) -> None:
         lat = est.transform(rec)  # [T, d], the whole recording in one causal pass (ring: top-2 PC plane)
         o = neuron_order_from_latents(act, lat)
         held = {k: v for k, v in est.metrics_.items() if k in ("nll_ratio", "bce_ratio", "r2")}
-        score(f"sparks[{enc}] phase", o, secs + time.perf_counter() - t0, "sparks",
-              {f"heldout_{k}": float(v) for k, v in held.items()})
-    for label, fn in (("pca_angle", lambda: order_by_pca_angle(act, smooth_bins=2.0)),
-                      ("correlation", lambda: order_by_correlation(act, smooth_bins=2.0))):
+        score(
+            f"sparks[{enc}] phase",
+            o,
+            secs + time.perf_counter() - t0,
+            "sparks",
+            {f"heldout_{k}": float(v) for k, v in held.items()},
+        )
+    for label, fn in (
+        ("pca_angle", lambda: order_by_pca_angle(act, smooth_bins=2.0)),
+        ("correlation", lambda: order_by_correlation(act, smooth_bins=2.0)),
+    ):
         t0 = time.perf_counter()
         o = fn()
         score(label, o, time.perf_counter() - t0, "baseline")
@@ -304,9 +397,22 @@ def _sequence(rep: _Report, figdir: Path, kind: str) -> None:
     from .figures.analysis import ordering_figure, oscillation_figure
 
     show = {k: v for k, v in orderings.items() if not k.startswith("true")}
-    rep.figures.append(str(ordering_figure(act, show, figdir / f"{name}_orderings.png", dt=dt, true_order=true,
-                                           max_bins=1200, title=f"{name}: orderings")))
-    rep.figures.append(str(oscillation_figure(qualities, figdir / f"{name}_psd.png", title=f"{name}: population-signal PSD")))
+    rep.figures.append(
+        str(
+            ordering_figure(
+                act,
+                show,
+                figdir / f"{name}_orderings.png",
+                dt=dt,
+                true_order=true,
+                max_bins=1200,
+                title=f"{name}: orderings",
+            )
+        )
+    )
+    rep.figures.append(
+        str(oscillation_figure(qualities, figdir / f"{name}_psd.png", title=f"{name}: population-signal PSD"))
+    )
     rep.extra[name] = {"n_neurons": int(act.shape[0]), "bins": int(act.shape[1]), "dt": dt}
 
 
@@ -325,8 +431,16 @@ def _network(rep: _Report, figdir: Path) -> None:
     rec = make_network(n_neurons=S.net_neurons, duration=S.net_duration, seed=S.data_seed)
     W = rec.ground_truth["connectivity"]
     act = rec.activity
-    cfg = _base_config(target="unsupervised", segment_length=200, batch_size=8, w_start=20.0, tau_s=0.05,
-                       latent_dim=3, epochs=S.net_epochs, seed=S.seed)
+    cfg = _base_config(
+        target="unsupervised",
+        segment_length=200,
+        batch_size=8,
+        w_start=20.0,
+        tau_s=0.05,
+        latent_dim=3,
+        epochs=S.net_epochs,
+        seed=S.seed,
+    )
     estimates: dict[str, np.ndarray] = {}
     nulls: dict[str, Any] = {}
 
@@ -337,10 +451,15 @@ def _network(rep: _Report, figdir: Path) -> None:
         exc = connectivity_scores(est_mat, W, sign="excitatory")
         anyabs = connectivity_scores(est_mat, W, sign="any", absolute_score=True)
         summary = null.summary()
-        m = {"auroc": null.observed.auroc, "average_precision": null.observed.average_precision,
-             "auroc_excitatory": exc.auroc, "auroc_any_abs": anyabs.auroc,
-             "null_auroc_mean": summary["null_auroc_mean"], "null_auroc_sd": summary["null_auroc_sd"],
-             "p_value": summary["p_value"]}
+        m = {
+            "auroc": null.observed.auroc,
+            "average_precision": null.observed.average_precision,
+            "auroc_excitatory": exc.auroc,
+            "auroc_any_abs": anyabs.auroc,
+            "null_auroc_mean": summary["null_auroc_mean"],
+            "null_auroc_sd": summary["null_auroc_sd"],
+            "p_value": summary["p_value"],
+        }
         rep.add("network", method, m, secs + time.perf_counter() - t0, kind=kind)
         estimates[method] = est_mat
         nulls[method] = null
@@ -349,18 +468,35 @@ def _network(rep: _Report, figdir: Path) -> None:
         est, secs = _fit(cfg.replace(encoder=enc), rec, "unsupervised")
         # time-averaged attention is a property of the long-run state: one pass over the recording
         # (windows of the training length, reset at each start, gave AUROC 0.58 vs 0.69 here)
-        scored(f"sparks[{enc}] attention", lambda a, est=est: effective_connectivity(est.attention(a, mode="single_pass")),
-               secs, "sparks")
+        scored(
+            f"sparks[{enc}] attention",
+            lambda a, est=est: effective_connectivity(est.attention(a, mode="single_pass")),
+            secs,
+            "sparks",
+        )
     scored("correlation", lambda a: correlation_connectivity(a, smooth_bins=2.0), 0.0, "baseline")
     scored("xcorr_peak", lambda a: xcorr_peak_connectivity(a, max_lag=10), 0.0, "baseline")
     from .figures.analysis import connectivity_figure
 
-    rep.figures.append(str(connectivity_figure(W, estimates, figdir / "network_connectivity.png", nulls=nulls,
-                                               title="Network: effective connectivity vs known weights")))
-    rep.extra["network"] = {"n_neurons": int(act.shape[0]), "bins": int(act.shape[1]), "dt": rec.dt,
-                            "n_connections": int((W != 0).sum()),
-                            "note": "auroc: positives are all connections (E and I), score as is; "
-                                    "auroc_excitatory: positives are excitatory connections"}
+    rep.figures.append(
+        str(
+            connectivity_figure(
+                W,
+                estimates,
+                figdir / "network_connectivity.png",
+                nulls=nulls,
+                title="Network: effective connectivity vs known weights",
+            )
+        )
+    )
+    rep.extra["network"] = {
+        "n_neurons": int(act.shape[0]),
+        "bins": int(act.shape[1]),
+        "dt": rec.dt,
+        "n_connections": int((W != 0).sum()),
+        "note": "auroc: positives are all connections (E and I), score as is; "
+        "auroc_excitatory: positives are excitatory connections",
+    }
 
 
 # --------------------------------------------------------------------- stimulus movie
@@ -387,11 +523,17 @@ def _stimulus_movie(rep: _Report, figdir: Path) -> None:
     def add(method, pred_phase, r2, secs, kind):
         fr = _frames_from_phase(pred_phase, L, bpf)
         preds[method] = fr
-        rep.add("stimulus_movie", method, {
-            "r2_frame_phase": r2,
-            "frame_acc_exact": frame_accuracy(true_frames, fr, 0, n_frames=n_frames),
-            "frame_acc_pm1": frame_accuracy(true_frames, fr, 1, n_frames=n_frames),
-        }, secs, kind=kind)
+        rep.add(
+            "stimulus_movie",
+            method,
+            {
+                "r2_frame_phase": r2,
+                "frame_acc_exact": frame_accuracy(true_frames, fr, 0, n_frames=n_frames),
+                "frame_acc_pm1": frame_accuracy(true_frames, fr, 1, n_frames=n_frames),
+            },
+            secs,
+            kind=kind,
+        )
 
     for enc in S.movie_encoders:
         est, secs = _fit(cfg.replace(encoder=enc), rec, "frame_phase")
@@ -403,9 +545,24 @@ def _stimulus_movie(rep: _Report, figdir: Path) -> None:
     add("ridge(smoothed rates)", pred, r2, time.perf_counter() - t0, "baseline")
     from .figures.analysis import frame_accuracy_figure
 
-    rep.figures.append(str(frame_accuracy_figure(true_frames, preds, figdir / "stimulus_movie_frames.png", max_tolerance=10,
-                                                 n_frames=n_frames, mark=1, title="Stimulus movie: frame-id accuracy")))
-    rep.extra["stimulus_movie"] = {"n_trials": int(len(data.x)), "bins": int(L), "n_test_trials": int(len(data.test_idx))}
+    rep.figures.append(
+        str(
+            frame_accuracy_figure(
+                true_frames,
+                preds,
+                figdir / "stimulus_movie_frames.png",
+                max_tolerance=10,
+                n_frames=n_frames,
+                mark=1,
+                title="Stimulus movie: frame-id accuracy",
+            )
+        )
+    )
+    rep.extra["stimulus_movie"] = {
+        "n_trials": int(len(data.x)),
+        "bins": int(L),
+        "n_test_trials": int(len(data.test_idx)),
+    }
 
 
 # ---------------------------------------------------------------------- calcium movie
@@ -420,8 +577,15 @@ def _calcium_movie(rep: _Report, figdir: Path) -> None:
     traces = rec.rois.traces(rec.movie)
     err = float(np.max(np.abs(traces - rec.activity)))
     rep.add("calcium_movie", "roi_extraction", {"max_abs_trace_error": err}, time.perf_counter() - t0, kind="pipeline")
-    cfg = _base_config(target="unsupervised", segment_length=100, batch_size=4, latent_dim=3, tau_s=0.3,
-                       epochs=S.cmovie_epochs, seed=S.seed)
+    cfg = _base_config(
+        target="unsupervised",
+        segment_length=100,
+        batch_size=4,
+        latent_dim=3,
+        tau_s=0.3,
+        epochs=S.cmovie_epochs,
+        seed=S.seed,
+    )
     data = prepare(rec, cfg)
     est, secs = _fit(cfg, rec, "unsupervised")
     rep.add("calcium_movie", "sparks[hebbian] unsupervised", {"r2_next_frame": float(est.metrics_["r2"])}, secs)
@@ -436,8 +600,13 @@ def _calcium_movie(rep: _Report, figdir: Path) -> None:
         a, b = np.polyfit(xtr[:, i].ravel(), ytr[:, i].ravel(), 1)
         pred[:, i] = a * xte[:, i] + b
     r2 = r2_per_variable(yte.transpose(0, 2, 1).reshape(-1, N), pred.transpose(0, 2, 1).reshape(-1, N))
-    rep.add("calcium_movie", "AR(1) per neuron", {"r2_next_frame": float(np.nanmean(r2))}, time.perf_counter() - t0,
-            kind="baseline")
+    rep.add(
+        "calcium_movie",
+        "AR(1) per neuron",
+        {"r2_next_frame": float(np.nanmean(r2))},
+        time.perf_counter() - t0,
+        kind="baseline",
+    )
     rep.extra["calcium_movie"] = {"n_rois": int(N), "frames": int(rec.n_time)}
 
 
@@ -461,38 +630,58 @@ def _targets(rep: _Report) -> list[dict[str, Any]]:
         out.append({"target": name, "passed": passed, "detail": detail})
 
     rows = rep.rows
-    reach_sup = {r["method"]: r["value"] for r in rows if r["dataset"] == "reach" and r["metric"] == "r2_hand_pos"
-                 and "unsupervised" not in r["method"]}
+    reach_sup = {
+        r["method"]: r["value"]
+        for r in rows
+        if r["dataset"] == "reach" and r["metric"] == "r2_hand_pos" and "unsupervised" not in r["method"]
+    }
     heb = reach_sup.get("sparks[hebbian] supervised")
     if heb is not None and len(reach_sup) > 1:
         others = {k: v for k, v in reach_sup.items() if k != "sparks[hebbian] supervised" and v is not None}
         best = max(others, key=others.get)
-        check("reach: SPARKS (hebbian, d=3) supervised R2 above every baseline", heb > others[best],
-              f"hebbian {heb:.3f} vs best other {best} {others[best]:.3f}")
-    unsup = {r["method"]: r["value"] for r in rows if r["dataset"] == "reach" and r["metric"] == "r2_hand_pos"
-             and "unsupervised" in r["method"]}
+        check(
+            "reach: SPARKS (hebbian, d=3) supervised R2 above every baseline",
+            heb > others[best],
+            f"hebbian {heb:.3f} vs best other {best} {others[best]:.3f}",
+        )
+    unsup = {
+        r["method"]: r["value"]
+        for r in rows
+        if r["dataset"] == "reach" and r["metric"] == "r2_hand_pos" and "unsupervised" in r["method"]
+    }
     h = unsup.get("sparks[hebbian] unsupervised+KNN")
     ctrl = {k: v for k, v in unsup.items() if ("[mlp]" in k or "[gru]" in k) and v is not None}
     if h is not None and ctrl:
-        check("reach: unsupervised + KNN above the MLP/GRU encoders", all(h > v for v in ctrl.values()),
-              f"hebbian {h:.3f} vs " + ", ".join(f"{k} {v:.3f}" for k, v in ctrl.items()))
+        check(
+            "reach: unsupervised + KNN above the MLP/GRU encoders",
+            all(h > v for v in ctrl.values()),
+            f"hebbian {h:.3f} vs " + ", ".join(f"{k} {v:.3f}" for k, v in ctrl.items()),
+        )
     rho = rep.value("sequence", "sparks[hebbian] phase", "order_abs_rho")
     pca = rep.value("sequence", "pca_angle", "order_abs_rho")
     if rho is not None and pca is not None:
-        check("sequence: SPARKS-phase ordering |rho| >= 0.95 and >= PCA angle (within 0.002)",
-              rho >= 0.95 and rho >= pca - 0.002, f"SPARKS {rho:.4f}, PCA angle {pca:.4f}")
+        check(
+            "sequence: SPARKS-phase ordering |rho| >= 0.95 and >= PCA angle (within 0.002)",
+            rho >= 0.95 and rho >= pca - 0.002,
+            f"SPARKS {rho:.4f}, PCA angle {pca:.4f}",
+        )
     sym = rep.value("sequence", "sparks[hebbian_symmetric] phase", "order_abs_rho")
     if rho is not None and sym is not None:
-        check("sequence: symmetric rule clearly worse on order (by >= 0.05 |rho|)", sym <= rho - 0.05,
-              f"symmetric {sym:.3f} vs hebbian {rho:.3f}")
+        check(
+            "sequence: symmetric rule clearly worse on order (by >= 0.05 |rho|)",
+            sym <= rho - 0.05,
+            f"symmetric {sym:.3f} vs hebbian {rho:.3f}",
+        )
     au = rep.value("network", "sparks[hebbian] attention", "auroc")
     cor = rep.value("network", "correlation", "auroc")
     nm = rep.value("network", "sparks[hebbian] attention", "null_auroc_mean")
     nsd = rep.value("network", "sparks[hebbian] attention", "null_auroc_sd")
     if au is not None and cor is not None and nm is not None:
-        check("network: attention AUROC above correlation and above the shuffled null (mean + 2 sd)",
-              au > cor and au > nm + 2 * (nsd or 0.0),
-              f"attention {au:.3f}, correlation {cor:.3f}, null {nm:.3f} +- {nsd or 0.0:.3f}")
+        check(
+            "network: attention AUROC above correlation and above the shuffled null (mean + 2 sd)",
+            au > cor and au > nm + 2 * (nsd or 0.0),
+            f"attention {au:.3f}, correlation {cor:.3f}, null {nm:.3f} +- {nsd or 0.0:.3f}",
+        )
     for ds in ("real_chewie",):  # real_mc_maze (3 s of training data) is an end-to-end floor, not a target
         vals = {r["method"]: r["value"] for r in rows if r["dataset"] == ds and r["metric"] in ("heldout_r2",)}
         seeds = [v for k, v in vals.items() if k.startswith("sparks[hebbian] defaults, mean")]
@@ -500,21 +689,30 @@ def _targets(rep: _Report) -> list[dict[str, Any]]:
         wiener = {k: v for k, v in vals.items() if k.startswith("wiener") and v is not None}
         if sparks is not None and wiener:
             best = max(wiener, key=wiener.get)
-            check(f"{ds}: SPARKS (defaults) held-out velocity R2 >= the best Wiener filter", sparks >= wiener[best],
-                  f"SPARKS {sparks:.3f} vs {best} {wiener[best]:.3f}")
+            check(
+                f"{ds}: SPARKS (defaults) held-out velocity R2 >= the best Wiener filter",
+                sparks >= wiener[best],
+                f"SPARKS {sparks:.3f} vs {best} {wiener[best]:.3f}",
+            )
     for ds in ("real_songbird", "real_mec"):
-        per_seed = [r for r in rows if r["dataset"] == ds and r["method"] == "sparks[hebbian] defaults, whole-recording latents"]
+        per_seed = [
+            r for r in rows if r["dataset"] == ds and r["method"] == "sparks[hebbian] defaults, whole-recording latents"
+        ]
         agree = [r["value"] for r in per_seed if r["metric"] == "phase_agreement_with_pca" and r["value"] is not None]
         if agree:
-            check(f"{ds}: whole-recording latent phases agree with PCA's (>= 0.7, mean over seeds)",
-                  float(np.mean(agree)) >= 0.7,
-                  f"mean {np.mean(agree):.3f} (per seed " + ", ".join(f"{a:.3f}" for a in agree) + ")")
+            check(
+                f"{ds}: whole-recording latent phases agree with PCA's (>= 0.7, mean over seeds)",
+                float(np.mean(agree)) >= 0.7,
+                f"mean {np.mean(agree):.3f} (per seed " + ", ".join(f"{a:.3f}" for a in agree) + ")",
+            )
         f_pca = rep.value(ds, "pca_angle", "peak_hz")
         peaks = [r["value"] for r in per_seed if r["metric"] == "peak_hz" and r["value"] is not None]
         if peaks and f_pca:
-            check(f"{ds}: the latents oscillate at the PCA angle's frequency (within 15%)",
-                  all(abs(f - f_pca) <= 0.15 * f_pca for f in peaks),
-                  f"PCA {f_pca:.4g} Hz, SPARKS " + ", ".join(f"{f:.4g}" for f in peaks) + " Hz")
+            check(
+                f"{ds}: the latents oscillate at the PCA angle's frequency (within 15%)",
+                all(abs(f - f_pca) <= 0.15 * f_pca for f in peaks),
+                f"PCA {f_pca:.4g} Hz, SPARKS " + ", ".join(f"{f:.4g}" for f in peaks) + " Hz",
+            )
     out.extend(mtm_targets(rep))
     return out
 
@@ -532,12 +730,20 @@ def _cell(text: str) -> str:
 
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: targets, then one table per dataset (method x metric), seeds and runtimes."""
-    lines = [f"# SPARKS validation report ({report['mode']})", "",
-             f"- date: {report['date']}", f"- machine: {report['machine']['summary']}",
-             f"- sparks-gui {report['version']}, torch {report['machine'].get('torch', '?')}",
-             f"- training seed {report['settings']['seed']}, data seed {report['settings']['data_seed']}",
-             f"- total runtime: {report['total_seconds']:.0f} s", "", "## Targets", "",
-             "| target | result | detail |", "|---|---|---|"]
+    lines = [
+        f"# SPARKS validation report ({report['mode']})",
+        "",
+        f"- date: {report['date']}",
+        f"- machine: {report['machine']['summary']}",
+        f"- sparks-gui {report['version']}, torch {report['machine'].get('torch', '?')}",
+        f"- training seed {report['settings']['seed']}, data seed {report['settings']['data_seed']}",
+        f"- total runtime: {report['total_seconds']:.0f} s",
+        "",
+        "## Targets",
+        "",
+        "| target | result | detail |",
+        "|---|---|---|",
+    ]
     for t in report["targets"]:
         res = "n/a" if t["passed"] is None else ("PASS" if t["passed"] else "MISS")
         lines.append(f"| {_cell(t['target'])} | {res} | {_cell(t['detail'])} |")
@@ -551,7 +757,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         seeds_of: dict[str, set] = {}
         for r in rows:
             seeds_of.setdefault(r["method"], set()).add(r["seed"])
-        rows = [{**r, "method": f"{r['method']}, seed {r['seed']}"} if len(seeds_of[r["method"]]) > 1 else r for r in rows]
+        rows = [
+            {**r, "method": f"{r['method']}, seed {r['seed']}"} if len(seeds_of[r["method"]]) > 1 else r for r in rows
+        ]
         methods = list(dict.fromkeys(r["method"] for r in rows))
         lines += ["", f"## {ds}", ""]
         extra = report["extra"].get(ds)
@@ -573,8 +781,12 @@ def render_markdown(report: dict[str, Any]) -> str:
 def _machine() -> dict[str, Any]:
     import os
 
-    info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine()}
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
     try:
         import torch
 
@@ -586,8 +798,12 @@ def _machine() -> dict[str, Any]:
     return info
 
 
-def run_validation(out_dir: str | Path, quick: bool = False, settings: ValidationSettings | None = None,
-                   log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_validation(
+    out_dir: str | Path,
+    quick: bool = False,
+    settings: ValidationSettings | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Run the validation suite and write ``report.json``, ``report.md`` and figures to ``out_dir``.
 
     Parameters

@@ -37,8 +37,15 @@ def _mtm_config(S, **kw):
     return SparksConfig(objective="mtm", epochs=S.mtm_epochs, seed=S.seed, eval_every=1000, snapshot_trials=1, **kw)
 
 
-def _glm_scores(x: np.ndarray, train: np.ndarray, test: np.ndarray, held: np.ndarray, regions: np.ndarray,
-                features: np.ndarray | None = None, features_for=None) -> dict[str, float]:
+def _glm_scores(
+    x: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    held: np.ndarray,
+    regions: np.ndarray,
+    features: np.ndarray | None = None,
+    features_for=None,
+) -> dict[str, float]:
     """Co-smoothing / inter-region (and forward, for spikes as inputs) bits per spike of GLM read-outs.
 
     ``features=None``: smoothed visible spikes (the NLB baseline).  Otherwise ``features_for(hidden)``
@@ -71,7 +78,9 @@ def _glm_scores(x: np.ndarray, train: np.ndarray, test: np.ndarray, held: np.nda
     out["inter_region_bps"] = float(np.mean(per))
     if features_for is None:
         k = max(1, int(round(0.2 * x.shape[-1])))
-        out["forward_bps"] = float(forward_prediction(x[test], glm_forward_prediction(x[train], x[test], k), k).bits_per_spike)
+        out["forward_bps"] = float(
+            forward_prediction(x[test], glm_forward_prediction(x[train], x[test], k), k).bits_per_spike
+        )
     return out
 
 
@@ -86,14 +95,25 @@ def _multiarea(rep, figdir: Path) -> None:
     from .engine.facade import Sparks
 
     S = rep.settings
-    rec = make_multiarea(n_areas=3, neurons_per_area=S.mtm_neurons_per_area, n_trials=S.mtm_trials, trial_length=100,
-                         dt=0.01, seed=S.data_seed)
+    rec = make_multiarea(
+        n_areas=3,
+        neurons_per_area=S.mtm_neurons_per_area,
+        n_trials=S.mtm_trials,
+        trial_length=100,
+        dt=0.01,
+        seed=S.data_seed,
+    )
     behaviour = rec.trial_tensor(rec.behaviour["readout"])  # [n, T, 2]
     scores: dict[str, dict[str, float]] = {}
     split = None
-    for method, schemes in (("sparks[mtm] all schemes", None),
-                            ("sparks[mtm] without causal", ("neuron", "intra_region", "inter_region")),
-                            ("sparks[mtm] neuron only", ("neuron",))):
+    methods = [
+        ("sparks[mtm] all schemes", None),
+        ("sparks[mtm] without causal", ("neuron", "intra_region", "inter_region")),
+        ("sparks[mtm] neuron only", ("neuron",)),
+    ]
+    if not S.mtm_without_causal:
+        methods = [m for m in methods if m[0] != "sparks[mtm] without causal"]
+    for method, schemes in methods:
         cfg = _mtm_config(S) if schemes is None else _mtm_config(S, mtm_schemes=schemes)
         t0 = time.perf_counter()
         est = Sparks(cfg).fit(rec)
@@ -102,8 +122,12 @@ def _multiarea(rep, figdir: Path) -> None:
         if est.config.bin_factor != 1:
             raise RuntimeError("the multi-area comparison expects bin_factor 1 (it compares binned counts directly)")
         if split is None:
-            split = (data.train_idx, data.test_idx, np.asarray(est._meta["heldout_neurons"]),
-                     np.asarray(est._meta["regions"]))
+            split = (
+                data.train_idx,
+                data.test_idx,
+                np.asarray(est._meta["heldout_neurons"]),
+                np.asarray(est._meta["regions"]),
+            )
         train, test, held, regions = split
         sc = est.score(data.x[test], heldout_neurons=held)
         sc = {k: sc[k] for k in ("cosmooth_bps", "inter_region_bps", "forward_bps") if k in sc}
@@ -115,8 +139,9 @@ def _multiarea(rep, figdir: Path) -> None:
     from .engine.config import SparksConfig
 
     t0 = time.perf_counter()
-    pcc = Sparks(SparksConfig(target="unsupervised", epochs=S.mtm_epochs, seed=S.seed, eval_every=1000,
-                              snapshot_trials=1)).fit(rec)
+    pcc = Sparks(
+        SparksConfig(target="unsupervised", epochs=S.mtm_epochs, seed=S.seed, eval_every=1000, snapshot_trials=1)
+    ).fit(rec)
     x = pcc.data_.x
     if not (np.array_equal(pcc.data_.train_idx, train) and np.array_equal(pcc.data_.test_idx, test)):
         raise RuntimeError("PCC and MtM runs split the trials differently; the comparison would be unfair")
@@ -136,13 +161,23 @@ def _multiarea(rep, figdir: Path) -> None:
     rep.add("multiarea", "smoothed-spikes GLM", sc, time.perf_counter() - t0, kind="baseline")
     from .figures.analysis import decoding_summary_figure
 
-    rep.figures.append(str(decoding_summary_figure(
-        {k: {m: v for m, v in s.items() if m != "behaviour_r2"} for k, s in scores.items()},
-        figdir / "multiarea_bits_per_spike.png", metrics=["cosmooth_bps", "inter_region_bps", "forward_bps"],
-        title="Multi-area: held-out bits/spike")))
-    rep.extra["multiarea"] = {"n_neurons": int(rec.n_neurons), "n_trials": int(rec.n_trials),
-                              "n_test_trials": int(len(test)), "heldout_neurons": held.tolist(),
-                              "epochs": S.mtm_epochs}
+    rep.figures.append(
+        str(
+            decoding_summary_figure(
+                {k: {m: v for m, v in s.items() if m != "behaviour_r2"} for k, s in scores.items()},
+                figdir / "multiarea_bits_per_spike.png",
+                metrics=["cosmooth_bps", "inter_region_bps", "forward_bps"],
+                title="Multi-area: held-out bits/spike",
+            )
+        )
+    )
+    rep.extra["multiarea"] = {
+        "n_neurons": int(rec.n_neurons),
+        "n_trials": int(rec.n_trials),
+        "n_test_trials": int(len(test)),
+        "heldout_neurons": held.tolist(),
+        "epochs": S.mtm_epochs,
+    }
 
 
 def _multiarea_sessions(rep, figdir: Path) -> None:
@@ -151,8 +186,9 @@ def _multiarea_sessions(rep, figdir: Path) -> None:
     from .engine.mtm import default_heldout
 
     S = rep.settings
-    recs = make_multiarea_sessions(n_sessions=S.mtm_sessions + 1, n_areas=3, n_trials=S.session_trials, trial_length=100,
-                                   dt=0.01, seed=S.data_seed)
+    recs = make_multiarea_sessions(
+        n_sessions=S.mtm_sessions + 1, n_areas=3, n_trials=S.session_trials, trial_length=100, dt=0.01, seed=S.data_seed
+    )
     new = recs[-1]
     rng = np.random.default_rng((S.seed, 20))
     order = rng.permutation(new.n_trials)
@@ -171,19 +207,31 @@ def _multiarea_sessions(rep, figdir: Path) -> None:
         t0 = time.perf_counter()
         est.fit_session(ft_rec, s, config=ft_cfg, freeze_shared=freeze)
         fine = est.score(eval_rec, heldout_neurons=held, session=s)
-        rep.add("multiarea_sessions", f"sparks[mtm] pre-trained on {S.mtm_sessions} sessions + {label}",
-                {"cosmooth_bps": fine["cosmooth_bps"], "inter_region_bps": fine.get("inter_region_bps", float("nan"))},
-                secs_pre + time.perf_counter() - t0)
+        rep.add(
+            "multiarea_sessions",
+            f"sparks[mtm] pre-trained on {S.mtm_sessions} sessions + {label}",
+            {"cosmooth_bps": fine["cosmooth_bps"], "inter_region_bps": fine.get("inter_region_bps", float("nan"))},
+            secs_pre + time.perf_counter() - t0,
+        )
     (Path(figdir) / "_pretrained.pt").unlink(missing_ok=True)
     t0 = time.perf_counter()
     scratch = Sparks(cfg.replace(epochs=S.finetune_epochs, test_fraction=0.2)).fit(ft_rec)
     sc = scratch.score(eval_rec, heldout_neurons=held)
-    rep.add("multiarea_sessions", "sparks[mtm] from scratch on the same trials",
-            {"cosmooth_bps": sc["cosmooth_bps"], "inter_region_bps": sc.get("inter_region_bps", float("nan"))},
-            time.perf_counter() - t0, kind="baseline")
-    rep.extra["multiarea_sessions"] = {"pretrain_sessions": S.mtm_sessions, "finetune_trials": int(n_ft),
-                                       "eval_trials": int(new.n_trials - n_ft), "pretrain_epochs": S.pretrain_epochs,
-                                       "finetune_epochs": S.finetune_epochs, "neurons": [r.n_neurons for r in recs]}
+    rep.add(
+        "multiarea_sessions",
+        "sparks[mtm] from scratch on the same trials",
+        {"cosmooth_bps": sc["cosmooth_bps"], "inter_region_bps": sc.get("inter_region_bps", float("nan"))},
+        time.perf_counter() - t0,
+        kind="baseline",
+    )
+    rep.extra["multiarea_sessions"] = {
+        "pretrain_sessions": S.mtm_sessions,
+        "finetune_trials": int(n_ft),
+        "eval_trials": int(new.n_trials - n_ft),
+        "pretrain_epochs": S.pretrain_epochs,
+        "finetune_epochs": S.finetune_epochs,
+        "neurons": [r.n_neurons for r in recs],
+    }
 
 
 def _windows(activity: np.ndarray, length: int) -> np.ndarray:
@@ -204,8 +252,10 @@ def _real_chewie_mtm(rep, figdir: Path, data_dir=None) -> None:
 
     path = _find("chewie_demo.mat", data_dir)
     if path is None:
-        raise SparksError("chewie_demo.mat was not found (it is not shipped: no licence file in its repository).",
-                          "Download data/demo/chewie_demo.mat from github.com/KordingLab/DAD and pass --data-dir.")
+        raise SparksError(
+            "chewie_demo.mat was not found (it is not shipped: no licence file in its repository).",
+            "Download data/demo/chewie_demo.mat from github.com/KordingLab/DAD and pass --data-dir.",
+        )
     rec = load_recording(path, dt=0.05)
     test = load_recording(path, dt=0.05, activity_key="Yte")
     S = rep.settings
@@ -215,8 +265,11 @@ def _real_chewie_mtm(rep, figdir: Path, data_dir=None) -> None:
     for method, schemes in (("sparks[mtm] defaults", None), ("sparks[mtm] neuron only", ("neuron",))):
         from .engine.config import SparksConfig
 
-        cfg = SparksConfig(objective="mtm", seed=S.seed) if schemes is None else \
-            SparksConfig(objective="mtm", seed=S.seed, mtm_schemes=schemes)
+        cfg = (
+            SparksConfig(objective="mtm", seed=S.seed)
+            if schemes is None
+            else SparksConfig(objective="mtm", seed=S.seed, mtm_schemes=schemes)
+        )
         t0 = time.perf_counter()
         est = Sparks(cfg).fit(rec)
         if est.config.bin_factor != 1:
@@ -234,12 +287,18 @@ def _real_chewie_mtm(rep, figdir: Path, data_dir=None) -> None:
 
     rate = smoothed_spikes_glm(tr_w[:, visible], tr_w[:, held], te_w[:, visible])
     k = max(1, int(round(0.2 * length)))
-    out = {"cosmooth_bps": float(co_smoothing(te_w[:, held], rate, np.arange(held.size)).bits_per_spike),
-           "forward_bps": float(forward_prediction(te_w, glm_forward_prediction(tr_w, te_w, k), k).bits_per_spike)}
+    out = {
+        "cosmooth_bps": float(co_smoothing(te_w[:, held], rate, np.arange(held.size)).bits_per_spike),
+        "forward_bps": float(forward_prediction(te_w, glm_forward_prediction(tr_w, te_w, k), k).bits_per_spike),
+    }
     rep.add("real_chewie_mtm", "smoothed-spikes GLM", out, time.perf_counter() - t0, kind="baseline")
-    rep.extra["real_chewie_mtm"] = {"n_neurons": int(rec.n_neurons), "train_bins": int(rec.n_time),
-                                    "test_bins": int(test.n_time), "window_bins": int(length),
-                                    "heldout_neurons": held.tolist()}
+    rep.extra["real_chewie_mtm"] = {
+        "n_neurons": int(rec.n_neurons),
+        "train_bins": int(rec.n_time),
+        "test_bins": int(test.n_time),
+        "window_bins": int(length),
+        "heldout_neurons": held.tolist(),
+    }
 
 
 def targets(rep) -> list[dict[str, Any]]:
@@ -249,16 +308,29 @@ def targets(rep) -> list[dict[str, Any]]:
     for metric in ("cosmooth_bps", "inter_region_bps"):
         m, n, g = (rep.value("multiarea", k, metric) for k in (allm, neuron, "smoothed-spikes GLM"))
         if m is not None and n is not None and g is not None:
-            out.append({"target": f"multiarea: MtM {metric} above neuron-only masking and the GLM baseline",
-                        "passed": m > n and m > g, "detail": f"MtM {m:.3f}, neuron only {n:.3f}, GLM {g:.3f}"})
-    rows = {r["method"]: r["value"] for r in rep.rows if r["dataset"] == "multiarea_sessions"
-            and r["metric"] == "cosmooth_bps"}
+            out.append(
+                {
+                    "target": f"multiarea: MtM {metric} above neuron-only masking and the GLM baseline",
+                    "passed": m > n and m > g,
+                    "detail": f"MtM {m:.3f}, neuron only {n:.3f}, GLM {g:.3f}",
+                }
+            )
+    rows = {
+        r["method"]: r["value"]
+        for r in rep.rows
+        if r["dataset"] == "multiarea_sessions" and r["metric"] == "cosmooth_bps"
+    }
     ft = next((v for k, v in rows.items() if k.endswith("fine-tuned")), None)
     sc = next((v for k, v in rows.items() if "scratch" in k), None)
     if ft is not None and sc is not None:
-        out.append({"target": "sessions: fine-tuning a pre-trained model on 20% of an unseen session beats "
-                              "training from scratch on it (co-smoothing)",
-                    "passed": ft > sc, "detail": f"fine-tuned {ft:.3f} vs scratch {sc:.3f} bits/spike"})
+        out.append(
+            {
+                "target": "sessions: fine-tuning a pre-trained model on 20% of an unseen session beats "
+                "training from scratch on it (co-smoothing)",
+                "passed": ft > sc,
+                "detail": f"fine-tuned {ft:.3f} vs scratch {sc:.3f} bits/spike",
+            }
+        )
     return out
 
 

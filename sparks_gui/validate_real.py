@@ -54,8 +54,15 @@ def _lagged(x: np.ndarray, lags: int) -> np.ndarray:
     return out
 
 
-def wiener_r2(x_train: np.ndarray, y_train: np.ndarray, train_mask: np.ndarray, x_test: np.ndarray,
-              y_test: np.ndarray, test_mask: np.ndarray, lags: int) -> float:
+def wiener_r2(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    train_mask: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    test_mask: np.ndarray,
+    lags: int,
+) -> float:
     """Wiener filter: ridge from ``lags`` lags of the counts to ``y``, scored by R2 on held-out bins.
 
     ``x_*`` are continuous [N, T] recordings and ``y_*`` [T, k]; the filter is fitted on the bins
@@ -89,8 +96,17 @@ def _covered(starts: np.ndarray, length: int, n_time: int) -> np.ndarray:
     return mask
 
 
-def _decoding(rep, name: str, rec, target: str, seeds: tuple[int, ...], encoders=("hebbian", "mlp"),
-              test_rec=None, test_target: str | None = None, **config) -> None:
+def _decoding(
+    rep,
+    name: str,
+    rec,
+    target: str,
+    seeds: tuple[int, ...],
+    encoders=("hebbian", "mlp"),
+    test_rec=None,
+    test_target: str | None = None,
+    **config,
+) -> None:
     """SPARKS (defaults) and controls vs Wiener filters, scored on the same held-out bins.
 
     Without ``test_rec`` the held-out examples of SPARKS's own split are scored (the Wiener
@@ -121,13 +137,28 @@ def _decoding(rep, name: str, rec, target: str, seeds: tuple[int, ...], encoders
             rep.add(name, f"sparks[{enc}] defaults", {"heldout_r2": r2}, time.perf_counter() - t0, seed=seed)
             data = d
             if enc == encoders[0] and seed == seeds[0]:
-                rep.extra[name] = {"n_neurons": int(d.n_neurons), "bins": int(rec.n_time), "dt": float(d.dt),
-                                   "examples_train": int(len(d.train_idx)), "examples_test": int(len(d.test_idx)),
-                                   "test_bins": int(test_rec.n_time) if test_rec is not None else "held-out examples",
-                                   "example_bins": int(d.x.shape[-1]),
-                                   "config": {k: getattr(est.config, k) for k in
-                                              ("segment_length", "batch_size", "epochs", "tau_s", "w_start",
-                                               "latent_dim", "input_residual", "token_ff")}}
+                rep.extra[name] = {
+                    "n_neurons": int(d.n_neurons),
+                    "bins": int(rec.n_time),
+                    "dt": float(d.dt),
+                    "examples_train": int(len(d.train_idx)),
+                    "examples_test": int(len(d.test_idx)),
+                    "test_bins": int(test_rec.n_time) if test_rec is not None else "held-out examples",
+                    "example_bins": int(d.x.shape[-1]),
+                    "config": {
+                        k: getattr(est.config, k)
+                        for k in (
+                            "segment_length",
+                            "batch_size",
+                            "epochs",
+                            "tau_s",
+                            "w_start",
+                            "latent_dim",
+                            "input_residual",
+                            "token_ff",
+                        )
+                    },
+                }
     # the Wiener filters see the same bins: SPARKS's training windows (each bin once), then its held-out
     # examples or the separate test recording; same bin_factor
     L = data.x.shape[-1]
@@ -142,12 +173,23 @@ def _decoding(rep, name: str, rec, target: str, seeds: tuple[int, ...], encoders
     for lags in (1, 3, 5):
         t0 = time.perf_counter()
         r2 = wiener_r2(x_tr, y_tr, train_mask, x_te, y_te, test_mask, lags)
-        rep.add(name, f"wiener filter ({lags} lags)", {"heldout_r2": r2}, time.perf_counter() - t0, kind="baseline",
-                seed=seeds[-1])  # the split of the last SPARKS fit
+        rep.add(
+            name,
+            f"wiener filter ({lags} lags)",
+            {"heldout_r2": r2},
+            time.perf_counter() - t0,
+            kind="baseline",
+            seed=seeds[-1],
+        )  # the split of the last SPARKS fit
     for enc, vals in scores.items():
         if len(vals) > 1:
-            rep.add(name, f"sparks[{enc}] defaults, mean of {len(vals)} seeds",
-                    {"heldout_r2": float(np.mean(vals)), "heldout_r2_sd": float(np.std(vals))}, 0.0, kind="summary")
+            rep.add(
+                name,
+                f"sparks[{enc}] defaults, mean of {len(vals)} seeds",
+                {"heldout_r2": float(np.mean(vals)), "heldout_r2_sd": float(np.std(vals))},
+                0.0,
+                kind="summary",
+            )
 
 
 def _phase_recovery(rep, name: str, rec, seeds: tuple[int, ...]) -> None:
@@ -177,21 +219,40 @@ def _phase_recovery(rep, name: str, rec, seeds: tuple[int, ...]) -> None:
         f_sp = spectral_peak(*phase_signal_psd(ring_phase(lat), dt=rec.dt)).frequency
         agree = phase_agreement(o.key, key_pca)
         agreements.append(agree)
-        rep.add(name, "sparks[hebbian] defaults, whole-recording latents",
-                {"peak_hz": f_sp, "phase_agreement_with_pca": agree, "max_abs_latent": float(np.abs(lat).max())},
-                time.perf_counter() - t0, seed=seed)
+        rep.add(
+            name,
+            "sparks[hebbian] defaults, whole-recording latents",
+            {"peak_hz": f_sp, "phase_agreement_with_pca": agree, "max_abs_latent": float(np.abs(lat).max())},
+            time.perf_counter() - t0,
+            seed=seed,
+        )
         if seed == seeds[0]:
-            rep.extra[name] = {"n_neurons": int(act.shape[0]), "bins": int(act.shape[1]), "dt": rec.dt,
-                               "segment_length": est.config.segment_length, "epochs": est.config.epochs,
-                               "batch_size": est.config.batch_size, "tau_s": est.config.tau_s}
+            rep.extra[name] = {
+                "n_neurons": int(act.shape[0]),
+                "bins": int(act.shape[1]),
+                "dt": rec.dt,
+                "segment_length": est.config.segment_length,
+                "epochs": est.config.epochs,
+                "batch_size": est.config.batch_size,
+                "tau_s": est.config.tau_s,
+            }
     if len(agreements) > 1:
-        rep.add(name, f"sparks[hebbian] defaults, mean of {len(agreements)} seeds",
-                {"phase_agreement_with_pca": float(np.mean(agreements)),
-                 "phase_agreement_sd": float(np.std(agreements))}, 0.0, kind="summary")
+        rep.add(
+            name,
+            f"sparks[hebbian] defaults, mean of {len(agreements)} seeds",
+            {"phase_agreement_with_pca": float(np.mean(agreements)), "phase_agreement_sd": float(np.std(agreements))},
+            0.0,
+            kind="summary",
+        )
     rng = np.random.default_rng(0)
     null = [phase_agreement(rng.uniform(0, 2 * np.pi, act.shape[0]), key_pca) for _ in range(200)]
-    rep.add(name, "random phases (null, 95th percentile)", {"phase_agreement_with_pca": float(np.quantile(null, 0.95))},
-            0.0, kind="reference")
+    rep.add(
+        name,
+        "random phases (null, 95th percentile)",
+        {"phase_agreement_with_pca": float(np.quantile(null, 0.95))},
+        0.0,
+        kind="reference",
+    )
 
 
 def _songbird(rep, figdir: Path, data_dir=None) -> None:
@@ -210,9 +271,11 @@ def _mec(rep, figdir: Path, data_dir=None) -> None:
 
     path = _find(MEC_FILE, data_dir)
     if path is None:
-        raise SparksError(f"{MEC_FILE} was not found (it is not shipped: no licence file in its repository).",
-                          "Download 'Selection of codes/" + MEC_FILE + "' from github.com/soledadgcogno/"
-                          "Ultraslow-oscillatory-sequences and pass --data-dir.")
+        raise SparksError(
+            f"{MEC_FILE} was not found (it is not shipped: no licence file in its repository).",
+            "Download 'Selection of codes/" + MEC_FILE + "' from github.com/soledadgcogno/"
+            "Ultraslow-oscillatory-sequences and pass --data-dir.",
+        )
     rec = load_recording(path, fs=7.73)  # the file stores no frame rate; 7.73 Hz per Gonzalo Cogno et al. 2024
     _phase_recovery(rep, "real_mec", rec, rep.settings.real_seeds[:1])  # ~10 CPU minutes per seed
 
@@ -231,8 +294,10 @@ def _chewie(rep, figdir: Path, data_dir=None) -> None:
 
     path = _find("chewie_demo.mat", data_dir)
     if path is None:
-        raise SparksError("chewie_demo.mat was not found (it is not shipped: no licence file in its repository).",
-                          "Download data/demo/chewie_demo.mat from github.com/KordingLab/DAD and pass --data-dir.")
+        raise SparksError(
+            "chewie_demo.mat was not found (it is not shipped: no licence file in its repository).",
+            "Download data/demo/chewie_demo.mat from github.com/KordingLab/DAD and pass --data-dir.",
+        )
     rec = load_recording(path, dt=0.05)  # the file stores no bin width; Ytr/Xtr (training part) are read
     test = load_recording(path, dt=0.05, activity_key="Yte")  # its test part, 1,818 bins
     _decoding(rep, "real_chewie", rec, "Xtr", rep.settings.real_seeds, test_rec=test, test_target="Xte")
@@ -241,8 +306,10 @@ def _chewie(rep, figdir: Path, data_dir=None) -> None:
 def runners(data_dir: str | Path | None = None) -> dict[str, Any]:
     from .validate_mtm import _real_chewie_mtm
 
-    return {"real_songbird": lambda rep, fig: _songbird(rep, fig, data_dir),
-            "real_mc_maze": lambda rep, fig: _mc_maze(rep, fig, data_dir),
-            "real_chewie": lambda rep, fig: _chewie(rep, fig, data_dir),
-            "real_mec": lambda rep, fig: _mec(rep, fig, data_dir),
-            "real_chewie_mtm": lambda rep, fig: _real_chewie_mtm(rep, fig, data_dir)}
+    return {
+        "real_songbird": lambda rep, fig: _songbird(rep, fig, data_dir),
+        "real_mc_maze": lambda rep, fig: _mc_maze(rep, fig, data_dir),
+        "real_chewie": lambda rep, fig: _chewie(rep, fig, data_dir),
+        "real_mec": lambda rep, fig: _mec(rep, fig, data_dir),
+        "real_chewie_mtm": lambda rep, fig: _real_chewie_mtm(rep, fig, data_dir),
+    }

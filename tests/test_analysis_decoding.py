@@ -144,7 +144,9 @@ def test_bits_per_spike_true_rate_positive_mean_rate_zero():
     p = np.clip(rate, 0, 0.95)
     b = (rng.random((N, T)) < p).astype(float)
     assert bits_per_spike(b, p, likelihood="bernoulli") > 0
-    assert bits_per_spike(b, np.broadcast_to(b.mean(axis=1, keepdims=True), b.shape), likelihood="bernoulli") == pytest.approx(0.0, abs=1e-12)
+    assert bits_per_spike(
+        b, np.broadcast_to(b.mean(axis=1, keepdims=True), b.shape), likelihood="bernoulli"
+    ) == pytest.approx(0.0, abs=1e-12)
     assert np.isnan(bits_per_spike(np.zeros((2, 5)), np.ones((2, 5))))
 
 

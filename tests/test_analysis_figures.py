@@ -29,8 +29,11 @@ def seq():
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 def test_ordering_and_oscillation_figures(tmp_path, seq, suffix):
     gt = seq.ground_truth
-    orders = {"true phase": gt["order"], "PCA angle": order_by_pca_angle(seq.activity),
-              "correlation": order_by_correlation(seq.activity)}
+    orders = {
+        "true phase": gt["order"],
+        "PCA angle": order_by_pca_angle(seq.activity),
+        "correlation": order_by_correlation(seq.activity),
+    }
     p = fa.ordering_figure(seq.activity, orders, tmp_path / f"order{suffix}", dt=seq.dt, true_order=gt["order"])
     _check(p, suffix)
     q = {k: ordering_quality(seq.activity, v, dt=seq.dt) for k, v in orders.items()}
@@ -40,12 +43,20 @@ def test_ordering_and_oscillation_figures(tmp_path, seq, suffix):
 
 def test_decoding_figures(tmp_path):
     rng = np.random.default_rng(0)
-    p = fa.decoding_summary_figure({"SPARKS": {"R2": 0.9, "KNN R2": 0.7}, "GRU": {"R2": 0.8, "KNN R2": 0.5}},
-                                   tmp_path / "dec.png", errors={"SPARKS": {"R2": 0.02}})
+    p = fa.decoding_summary_figure(
+        {"SPARKS": {"R2": 0.9, "KNN R2": 0.7}, "GRU": {"R2": 0.8, "KNN R2": 0.5}},
+        tmp_path / "dec.png",
+        errors={"SPARKS": {"R2": 0.02}},
+    )
     _check(p, ".png")
     true = np.tile(np.arange(100), 3)
-    p = fa.frame_accuracy_figure(true, {"SPARKS": true + rng.integers(-5, 6, true.shape), "chance": rng.permutation(true)},
-                                 tmp_path / "frames.svg", n_frames=100, mark=6)
+    p = fa.frame_accuracy_figure(
+        true,
+        {"SPARKS": true + rng.integers(-5, 6, true.shape), "chance": rng.permutation(true)},
+        tmp_path / "frames.svg",
+        n_frames=100,
+        mark=6,
+    )
     _check(p, ".svg")
     lat = [rng.standard_normal((500, 3)) for _ in range(3)]
     p = fa.consistency_figure(consistency_matrix(lat), ["seed 0", "seed 1", "seed 2"], tmp_path / "cons.pdf")

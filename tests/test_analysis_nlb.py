@@ -98,7 +98,9 @@ def test_forward_prediction_hand_computed():
     assert one.bits_per_spike == pytest.approx(0.0, abs=1e-12)
     # trials: steps index the last axis of every trial
     trials = np.stack([y, y])
-    assert forward_prediction(trials, np.stack([r, r]), 1).bits_per_spike == pytest.approx(res.bits_per_spike, rel=1e-12)
+    assert forward_prediction(trials, np.stack([r, r]), 1).bits_per_spike == pytest.approx(
+        res.bits_per_spike, rel=1e-12
+    )
 
 
 def test_region_bits_per_spike_pools_within_region():

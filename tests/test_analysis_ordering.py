@@ -37,9 +37,11 @@ def seq_calcium():
 
 
 def test_analysis_imports_without_torch_or_qt():
-    code = ("import sys, sparks_gui.analysis, sparks_gui.analysis.ordering; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PyQt5', 'qtpy', 'napari')]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, sparks_gui.analysis, sparks_gui.analysis.ordering; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PyQt5', 'qtpy', 'napari')]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -132,8 +134,12 @@ def _ring_data(N=24, T=3000, seed=0):
 
 def test_orderings_exact_on_clean_ring():
     x, phase, true = _ring_data()
-    for res in (neuron_order_from_phase(x, phase), neuron_order_from_phase(x, phase, method="xcorr_lag"),
-                order_by_pca_angle(x), order_by_correlation(x)):
+    for res in (
+        neuron_order_from_phase(x, phase),
+        neuron_order_from_phase(x, phase, method="xcorr_lag"),
+        order_by_pca_angle(x),
+        order_by_correlation(x),
+    ):
         assert isinstance(res, Ordering)
         assert triplet_accuracy(res, true) == 1.0, res.method
         assert circular_spearman(res, true) == pytest.approx(1.0), res.method

@@ -84,10 +84,14 @@ def test_sequence_score_hand_cases():
     assert np.mean(rand) < 0.35
     # a synchronous (standing) oscillation is not a sequence
     T = 4000
-    sync = np.tile(1 + np.sin(2 * np.pi * np.arange(T) / 80), (20, 1)) + 0.1 * np.random.default_rng(1).standard_normal((20, T))
+    sync = np.tile(1 + np.sin(2 * np.pi * np.arange(T) / 80), (20, 1)) + 0.1 * np.random.default_rng(1).standard_normal(
+        (20, T)
+    )
     assert sequence_score(sync, np.arange(20), period_bins=80)["score"] < 0.1
     # pure noise
-    assert sequence_score(np.random.default_rng(2).standard_normal((20, T)), np.arange(20), period_bins=80)["score"] < 0.1
+    assert (
+        sequence_score(np.random.default_rng(2).standard_normal((20, T)), np.arange(20), period_bins=80)["score"] < 0.1
+    )
 
 
 def test_ordering_quality_ranks_true_order_above_random_on_synthetic_sequence():

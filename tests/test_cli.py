@@ -13,8 +13,16 @@ def test_demo_headless_writes_results(tmp_path, capsys):
     out = tmp_path / "demo"
     code = main(["demo", "--headless", "--quiet", "--epochs", "1", "--out", str(out)])
     assert code == 0
-    for name in ("config.json", "model.pt", "latents.npy", "predictions.npy", "metrics.json",
-                 "figures/loss.png", "figures/latents.png", "figures/decoding.png"):
+    for name in (
+        "config.json",
+        "model.pt",
+        "latents.npy",
+        "predictions.npy",
+        "metrics.json",
+        "figures/loss.png",
+        "figures/latents.png",
+        "figures/decoding.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["task"] == "synthetic_reach/hand_pos"
@@ -28,13 +36,28 @@ def test_demo_headless_writes_results(tmp_path, capsys):
 def test_train_on_user_npz(tmp_path, capsys):
     rec = make_reach(n_trials_per_direction=2, t_before=0.05, t_after=0.15, seed=4)
     data = tmp_path / "session.npz"
-    np.savez(data, spikes=rec.activity.astype(np.uint8), dt=0.001, hand_pos=rec.behaviour["hand_pos"], trials=rec.trials)
+    np.savez(
+        data, spikes=rec.activity.astype(np.uint8), dt=0.001, hand_pos=rec.behaviour["hand_pos"], trials=rec.trials
+    )
     before = data.read_bytes()
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("epochs: 1\nbin_factor: 4\nlatent_dim: 2\nbatch_size: 8\n")
     out = tmp_path / "run"
-    code = main(["train", str(data), "--activity-key", "spikes", "--target", "hand_pos", "--config", str(cfg),
-                 "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "train",
+            str(data),
+            "--activity-key",
+            "spikes",
+            "--target",
+            "hand_pos",
+            "--config",
+            str(cfg),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     saved = json.loads((out / "config.json").read_text())
     assert saved["latent_dim"] == 2 and saved["target"] == "hand_pos" and saved["bin_factor"] == 4

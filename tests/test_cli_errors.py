@@ -119,12 +119,15 @@ def test_pick_device_names_the_fix():
 
 
 # ------------------------------------------------------------------------- config values
-@pytest.mark.parametrize("yaml_line,needles", [
-    ("epochs: ten", ["epochs", "'ten'", "int"]),
-    ("lr: [1]", ["lr", "[1]", "float"]),
-    ("neurons: 3", ["neurons", "=3", "list"]),
-    ("learn_traces: maybe", ["learn_traces", "'maybe'", "bool"]),
-])
+@pytest.mark.parametrize(
+    "yaml_line,needles",
+    [
+        ("epochs: ten", ["epochs", "'ten'", "int"]),
+        ("lr: [1]", ["lr", "[1]", "float"]),
+        ("neurons: 3", ["neurons", "=3", "list"]),
+        ("learn_traces: maybe", ["learn_traces", "'maybe'", "bool"]),
+    ],
+)
 def test_config_value_of_the_wrong_type(tmp_path, npz, capsys, yaml_line, needles):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(yaml_line + "\n")
@@ -181,8 +184,7 @@ def test_the_installed_command_prints_no_traceback(tmp_path, npz):
     target = tmp_path / "file"
     target.write_text("")
     cmd = [sys.executable, "-m", "sparks_gui.cli", *[str(a) for a in train(npz, "--out", target)]]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "sparks-gui: error:" in out.stderr and "Fix:" in out.stderr

@@ -18,8 +18,9 @@ CONFIG = "epochs: 3\nbin_factor: 4\nlatent_dim: 2\nbatch_size: 8\nembed_dim: 8\n
 def npz(tmp_path):
     rec = make_reach(n_trials_per_direction=2, t_before=0.05, t_after=0.15, seed=4)
     path = tmp_path / "session.npz"
-    np.savez(path, spikes=rec.activity.astype(np.uint8), dt=0.001, hand_pos=rec.behaviour["hand_pos"],
-             trials=rec.trials)
+    np.savez(
+        path, spikes=rec.activity.astype(np.uint8), dt=0.001, hand_pos=rec.behaviour["hand_pos"], trials=rec.trials
+    )
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(CONFIG)
     return path, cfg
@@ -27,8 +28,22 @@ def npz(tmp_path):
 
 def _train(npz, out, *extra):
     data, cfg = npz
-    return main(["train", str(data), "--activity-key", "spikes", "--target", "hand_pos", "--config", str(cfg),
-                 "--out", str(out), "--quiet", *extra])
+    return main(
+        [
+            "train",
+            str(data),
+            "--activity-key",
+            "spikes",
+            "--target",
+            "hand_pos",
+            "--config",
+            str(cfg),
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def _same_run(a, b):
@@ -97,8 +112,13 @@ def test_resume_errors_name_the_fix(tmp_path, npz, capsys):
     # another recording (more neurons) cannot continue this run's model
     other = tmp_path / "other.npz"
     rec = make_reach(n_trials_per_direction=2, t_before=0.05, t_after=0.15, seed=4)
-    np.savez(other, spikes=np.concatenate([rec.activity, rec.activity[:3]]).astype(np.uint8), dt=0.001,
-             hand_pos=rec.behaviour["hand_pos"], trials=rec.trials)
+    np.savez(
+        other,
+        spikes=np.concatenate([rec.activity, rec.activity[:3]]).astype(np.uint8),
+        dt=0.001,
+        hand_pos=rec.behaviour["hand_pos"],
+        trials=rec.trials,
+    )
     argv = ["train", str(other), "--activity-key", "spikes", "--resume", str(done), "--epochs", "3", "--quiet"]
     assert main(argv) == 2
     assert "different model" in capsys.readouterr().err

@@ -25,21 +25,48 @@ def _free_port() -> int:
 def test_two_processes_match_single_process(tmp_path, grad_mode):
     rec = make_reach(n_trials_per_direction=2, t_before=0.05, t_after=0.15, seed=6)
     data = tmp_path / "d.npz"
-    np.savez(data, spikes=rec.activity.astype(np.uint8), dt=0.001, hand_pos=rec.behaviour["hand_pos"], trials=rec.trials)
+    np.savez(
+        data, spikes=rec.activity.astype(np.uint8), dt=0.001, hand_pos=rec.behaviour["hand_pos"], trials=rec.trials
+    )
     cfg = tmp_path / "c.yaml"
     # batch 7 does not split evenly over 2 processes: the loss scaling must still give the global-batch gradient
-    cfg.write_text(f"epochs: 2\nbin_factor: 4\nlatent_dim: 2\nembed_dim: 8\nbatch_size: 7\ngrad_mode: {grad_mode}\n"
-                   "chunk_steps: 20\nseed: 3\n")
+    cfg.write_text(
+        f"epochs: 2\nbin_factor: 4\nlatent_dim: 2\nembed_dim: 8\nbatch_size: 7\ngrad_mode: {grad_mode}\n"
+        "chunk_steps: 20\nseed: 3\n"
+    )
     common = [str(data), "--activity-key", "spikes", "--target", "hand_pos", "--config", str(cfg), "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
-    single = subprocess.run([sys.executable, "-m", "sparks_gui.cli", "train", *common, "--out", str(tmp_path / "one")],
-                            env=env, capture_output=True, text=True, timeout=300)
+    single = subprocess.run(
+        [sys.executable, "-m", "sparks_gui.cli", "train", *common, "--out", str(tmp_path / "one")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert single.returncode == 0, single.stderr[-2000:]
     multi = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-         "--master_port", str(_free_port()), "-m", "sparks_gui.cli", "train", *common, "--distributed",
-         "--out", str(tmp_path / "two")],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(_free_port()),
+            "-m",
+            "sparks_gui.cli",
+            "train",
+            *common,
+            "--distributed",
+            "--out",
+            str(tmp_path / "two"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert multi.returncode == 0, multi.stderr[-3000:]
     a = load_checkpoint(tmp_path / "one" / "model.pt")["model"]

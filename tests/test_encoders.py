@@ -164,8 +164,18 @@ def _reach_like(n_trials=24, N=12, L=40, seed=0):
 @pytest.mark.parametrize("encoder", ALL)
 def test_each_encoder_trains_with_finite_decreasing_loss(encoder):
     x, y = _reach_like()
-    cfg = SparksConfig(encoder=encoder, epochs=6, batch_size=8, embed_dim=8, latent_dim=2, tau_p=3, tau_s=0.05,
-                       lr=1e-2, eval_every=6, test_fraction=0.25)
+    cfg = SparksConfig(
+        encoder=encoder,
+        epochs=6,
+        batch_size=8,
+        embed_dim=8,
+        latent_dim=2,
+        tau_p=3,
+        tau_s=0.05,
+        lr=1e-2,
+        eval_every=6,
+        test_fraction=0.25,
+    )
     from sparks_gui.engine.dataset import as_recording
 
     trainer = Trainer(cfg, as_recording(x, dt=0.01, kind="spikes", target=y))

@@ -65,10 +65,13 @@ def test_ordering_csv_is_plain_csv_with_a_json_sidecar(tmp_path, umask):
     from sparks_gui.gui.exports import ORDERING_COLUMNS, export_ordering
 
     umask(0o022)
-    rec = Recording(activity=np.zeros((4, 50), np.float32), dt=0.01, name="rec",
-                    neuron_ids=np.array([10, 11, 12, 13]))
-    session = SimpleNamespace(training_recording=lambda: rec, order=np.array([2, 0, 3, 1]),
-                              original_neuron_index=lambda i: i + 5, ordering_name="SPARKS latent phase")
+    rec = Recording(activity=np.zeros((4, 50), np.float32), dt=0.01, name="rec", neuron_ids=np.array([10, 11, 12, 13]))
+    session = SimpleNamespace(
+        training_recording=lambda: rec,
+        order=np.array([2, 0, 3, 1]),
+        original_neuron_index=lambda i: i + 5,
+        ordering_name="SPARKS latent phase",
+    )
     paths = export_ordering(session, tmp_path)
     assert sorted(p.name for p in paths) == ["ordering.csv", "ordering.json", "ordering.npy"]
     text = (tmp_path / "ordering.csv").read_text()

@@ -52,7 +52,9 @@ def test_arrays_with_target_array():
     rng = np.random.default_rng(0)
     x = (rng.random((6, 5, 40)) < 0.2).astype(np.float32)
     y = np.cumsum(x.sum(1, keepdims=True), axis=2).transpose(0, 2, 1)  # [trials, T, 1]
-    est = Sparks(epochs=1, batch_size=4, latent_dim=2, embed_dim=4, tau_p=2, test_fraction=0.34).fit(x, target=y, dt=0.01)
+    est = Sparks(epochs=1, batch_size=4, latent_dim=2, embed_dim=4, tau_p=2, test_fraction=0.34).fit(
+        x, target=y, dt=0.01
+    )
     assert est.transform().shape == (6, 2, 40)
     assert est.predict().shape == (6, 40, 1)
 
@@ -95,8 +97,13 @@ def test_config_roundtrip_json_yaml(tmp_path):
 
 @pytest.mark.parametrize(
     "changes,match",
-    [({"grad_mode": "sometimes"}, "grad_mode"), ({"latent_dim": -1}, "latent_dim"), ({"embed_dim": 10, "n_heads": 3}, "divisible"),
-     ({"lr": -1.0}, "lr"), ({"test_fraction": 1.5}, "test_fraction")],
+    [
+        ({"grad_mode": "sometimes"}, "grad_mode"),
+        ({"latent_dim": -1}, "latent_dim"),
+        ({"embed_dim": 10, "n_heads": 3}, "divisible"),
+        ({"lr": -1.0}, "lr"),
+        ({"test_fraction": 1.5}, "test_fraction"),
+    ],
 )
 def test_config_validation(changes, match):
     with pytest.raises(SparksError, match=match):

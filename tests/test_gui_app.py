@@ -1,6 +1,6 @@
 """GUI tests (pytest-qt + napari's make_napari_viewer). Run under Xvfb:
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python -m pytest tests/test_gui*.py -x -q
+xvfb-run -a -s "-screen 0 1600x1000x24" python -m pytest tests/test_gui*.py -x -q
 """
 
 from __future__ import annotations
@@ -26,17 +26,6 @@ from sparks_gui.gui.data_widget import add_recording_layers  # noqa: E402
 
 pytestmark = pytest.mark.gui
 ARTEFACTS = Path(os.environ.get("SPARKS_TEST_ARTEFACTS", Path(__file__).resolve().parent / "artefacts"))
-
-
-@pytest.fixture
-def app(make_napari_viewer):
-    """A viewer with every SPARKS dock, and its session."""
-    viewer = make_napari_viewer(show=True)
-    viewer.window._qt_window.resize(1600, 1000)
-    widgets = add_sparks_docks(viewer)
-    session = session_for(viewer)
-    yield viewer, session, widgets
-    session.stop(wait=10)
 
 
 def tiny(widgets, epochs=3, batch=8, bin_factor=10):
@@ -121,8 +110,9 @@ def test_raster_rows_follow_ordering(app, qtbot):
     assert raster.displayed_shape[0] == 40
     base = raster.image.image.copy()
     w["raster"].ordering.setCurrentText("PCA angle")
-    qtbot.waitUntil(lambda: session.ordering_name == "PCA angle" and not np.array_equal(raster.order, np.arange(40)),
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: session.ordering_name == "PCA angle" and not np.array_equal(raster.order, np.arange(40)), timeout=5000
+    )
     order = raster.order
     assert sorted(order.tolist()) == list(range(40))
     np.testing.assert_allclose(raster.image.image, base[order])  # rows reordered, nothing else changed
@@ -194,8 +184,10 @@ def test_stop_mid_epoch_leaves_no_thread(app, qtbot):
     assert run.wait(5)
     assert run.cancelled and run.finished_event.epoch == 0
     assert len(session.results.history) == 0  # stopped inside the first epoch
-    assert not any(t.name.startswith("Dummy") is False and t.is_alive() and "sparks" in t.name.lower()
-                   for t in threading.enumerate())
+    assert not any(
+        t.name.startswith("Dummy") is False and t.is_alive() and "sparks" in t.name.lower()
+        for t in threading.enumerate()
+    )
     from qtpy.QtCore import QThreadPool
 
     qtbot.waitUntil(lambda: QThreadPool.globalInstance().activeThreadCount() == 0, timeout=5000)
@@ -245,9 +237,23 @@ def test_exports_exist_and_reload_equal(app, qtbot, tmp_path):
     folder = tmp_path / "report"
     w["export"].folder.setText(str(folder))
     assert w["export"].run_export(exports.write_report, "Report") is not None
-    for name in ("ordering.csv", "ordering.npy", "latents.npz", "predictions.npz", "attention.npz", "metrics.json",
-                 "run/config.json", "run/model.pt", "views/raster.png", "views/latents.svg", "views/attention.png",
-                 "views/decoding.png", "views/loss.png", "figures/fig_loss.pdf", "figures/fig_latents.pdf"):
+    for name in (
+        "ordering.csv",
+        "ordering.npy",
+        "latents.npz",
+        "predictions.npz",
+        "attention.npz",
+        "metrics.json",
+        "run/config.json",
+        "run/model.pt",
+        "views/raster.png",
+        "views/latents.svg",
+        "views/attention.png",
+        "views/decoding.png",
+        "views/loss.png",
+        "figures/fig_loss.pdf",
+        "figures/fig_latents.pdf",
+    ):
         assert (folder / name).exists() and (folder / name).stat().st_size > 0, name
     np.testing.assert_array_equal(np.load(folder / "ordering.npy"), session.order)
     csv = np.loadtxt(folder / "ordering.csv", delimiter=",", skiprows=1, dtype=np.int64)  # one header line
@@ -375,12 +381,12 @@ def test_decoded_frame_id_vs_true(app, qtbot):
     dv = w["decoding"]
     dv.example.setValue(1)
     dv._redraw.flush()
-    (c_true, c_pred), = dv._curves
+    ((c_true, c_pred),) = dv._curves
     off = pred.offset
     T = ids.shape[1] - off
     np.testing.assert_array_equal(c_pred.getData()[1], ids[1, :T])
-    np.testing.assert_array_equal(c_true.getData()[1], pred.true[1, off:off + T, 0])
-    acc = float(np.mean(ids[:, :T] == pred.true[:, off:off + T, 0]))
+    np.testing.assert_array_equal(c_true.getData()[1], pred.true[1, off : off + T, 0])
+    acc = float(np.mean(ids[:, :T] == pred.true[:, off : off + T, 0]))
     assert f"accuracy {acc:.2f}" in " ".join(lab.text for _, lab in dv.legend.items)
     # the decoded-frame layer shows the frame of the predicted class at the slider position
     f = int(round(pred.dt / rec.dt))
@@ -410,8 +416,12 @@ def test_config_form_offers_new_fields(qtbot):
     ed["hebbian_partners"].setValue(8)
     ed["partner_selection"].setCurrentText("correlation")
     cfg = form.config(SparksConfig())
-    assert (cfg.encoder, cfg.grad_mode, cfg.hebbian_partners, cfg.partner_selection) == \
-        ("dot_attention", "online_chunked", 8, "correlation")
+    assert (cfg.encoder, cfg.grad_mode, cfg.hebbian_partners, cfg.partner_selection) == (
+        "dot_attention",
+        "online_chunked",
+        8,
+        "correlation",
+    )
     assert SparksConfig.from_dict(cfg.to_dict()) == cfg  # round-trips, i.e. valid
     ed["encoder"].setCurrentText("mlp")
     ed["n_conv_blocks"].setValue(1)  # mlp makes no neuron tokens: the config rejects it

@@ -16,7 +16,7 @@ pytest.importorskip("pynwb")
 if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     pytest.skip("GUI tests need a display (run under xvfb-run)", allow_module_level=True)
 
-from test_gui_app import app, open_recording, tiny, train  # noqa: F401 - the shared fixture and helpers
+from test_gui_app import open_recording, tiny, train  # shared helpers (the app fixture is in conftest.py)
 
 from sparks_gui.data.synthetic import make_reach, make_sequence
 
@@ -114,8 +114,11 @@ def test_views_and_figures_export_at_the_chosen_size_and_dpi(app, qtbot, tmp_pat
     ex = w["export"]
     ex.folder.setText(str(tmp_path))
     ex.set_image_size(4.0, 2.5, "in", 150)
-    on_screen = {name: (v.graphics().size(), v.graphics().centralWidget.geometry())
-                 for name, v in session.views.items() if hasattr(v.graphics(), "centralWidget")}
+    on_screen = {
+        name: (v.graphics().size(), v.graphics().centralWidget.geometry())
+        for name, v in session.views.items()
+        if hasattr(v.graphics(), "centralWidget")
+    }
     ex.buttons["views"].click()
     ex.buttons["figures"].click()
     views = sorted((tmp_path / "views").glob("*.png"))
@@ -148,6 +151,7 @@ def test_views_and_figures_export_at_the_chosen_size_and_dpi(app, qtbot, tmp_pat
     assert ex.img_width.value() == pytest.approx(3.33, abs=0.01) and ex.image_size().pixels(0.5) == (999, 500)
     # a bad size is a clear error, not a file
     ex.set_image_size(100.0, 100.0, "in", 2400)
-    assert ex.run_export(lambda s, f: exports.export_views(s, f / "big", ("png",), size=ex.image_size()),
-                         "views") is None
+    assert (
+        ex.run_export(lambda s, f: exports.export_views(s, f / "big", ("png",), size=ex.image_size()), "views") is None
+    )
     assert "too large" in ex.last.text() and not (tmp_path / "big").exists()

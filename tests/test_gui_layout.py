@@ -49,8 +49,7 @@ def text_area(box: QComboBox) -> int:
     """Width of the combo's text field as its style (napari's style sheet) draws it."""
     opt = QStyleOptionComboBox()
     box.initStyleOption(opt)
-    return box.style().subControlRect(QStyle.CC_ComboBox, opt,
-                                      QStyle.SC_ComboBoxEditField, box).width()
+    return box.style().subControlRect(QStyle.CC_ComboBox, opt, QStyle.SC_ComboBoxEditField, box).width()
 
 
 def cut_combos(widgets) -> list[str]:

@@ -17,7 +17,7 @@ if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     pytest.skip("GUI tests need a display (run under xvfb-run)", allow_module_level=True)
 
 from scipy.ndimage import gaussian_filter1d  # noqa: E402
-from test_gui_app import app, open_recording  # noqa: E402, F401 - the shared fixture and helpers
+from test_gui_app import open_recording  # noqa: E402 - shared helpers (the app fixture is in conftest.py)
 
 from sparks_gui.data.synthetic_multiarea import make_multiarea  # noqa: E402
 from sparks_gui.engine.config import SparksConfig  # noqa: E402
@@ -30,8 +30,16 @@ def _recording():
 
 
 def _config(objective: str) -> SparksConfig:
-    return SparksConfig(objective=objective, epochs=2, batch_size=8, latent_dim=4, embed_dim=8, tau_p=2, device="cpu",
-                        test_fraction=0.25)
+    return SparksConfig(
+        objective=objective,
+        epochs=2,
+        batch_size=8,
+        latent_dim=4,
+        embed_dim=8,
+        tau_p=2,
+        device="cpu",
+        test_fraction=0.25,
+    )
 
 
 def _train(qtbot, session, cfg):
@@ -67,8 +75,9 @@ def test_masked_view_draws_heldout_neuron_prediction(app, qtbot, tmp_path):
         np.testing.assert_allclose(y, p.predicted[0, :, neuron] / dt, rtol=1e-6)  # Hz
         assert np.all(y > 0)
         x, y = view.true_curve.getData()
-        np.testing.assert_allclose(y, gaussian_filter1d(p.true[0, :, neuron].astype(float), 2.0, mode="nearest") / dt,
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            y, gaussian_filter1d(p.true[0, :, neuron].astype(float), 2.0, mode="nearest") / dt, rtol=1e-6
+        )
         spots = view.ticks.getData()[0]
         assert len(spots) == int(p.true[0, :, neuron].sum())  # one tick per spike
         assert np.all(np.isin(np.round(spots, 9), np.round(t, 9)))

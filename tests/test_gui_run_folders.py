@@ -15,7 +15,7 @@ pytest.importorskip("pyqtgraph")
 if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     pytest.skip("GUI tests need a display (run under xvfb-run)", allow_module_level=True)
 
-from test_gui_app import app, open_recording, tiny, train  # noqa: F401 - the shared fixture and helpers
+from test_gui_app import open_recording, tiny, train  # shared helpers (the app fixture is in conftest.py)
 
 from sparks_gui.data.synthetic import make_reach
 from sparks_gui.engine import runs

@@ -15,7 +15,7 @@ pytest.importorskip("pyqtgraph")
 if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     pytest.skip("GUI tests need a display (run under xvfb-run)", allow_module_level=True)
 
-from test_gui_app import app, open_recording, tiny, train  # noqa: F401 - the shared fixture and helpers
+from test_gui_app import open_recording, tiny, train  # shared helpers (the app fixture is in conftest.py)
 
 from sparks_gui.data.synthetic import make_reach
 
@@ -48,7 +48,7 @@ def _assert_idle(w, session):
 
 def _broken_run(self):  # a generator that fails on its first step, like a crash inside the training loop
     raise RuntimeError("injected failure in the training loop")
-    yield  # noqa: unreachable - makes this a generator
+    yield  # unreachable: makes this function a generator
 
 
 @pytest.mark.parametrize("where", ["prepare", "build_model", "run", "run_in_process"])
@@ -128,10 +128,17 @@ def test_failed_load_run_changes_nothing(app, qtbot, tmp_path, monkeypatch, note
 
     def state():
         lat = w["latents"]
-        return dict(config=session.config, form=w["training"].form.config(session.config).to_dict(),
-                    trainer=session.trainer, results=session.results, recording=session.recording,
-                    target=w["data"].target.currentText(), latents=(lat.n_points, lat.n_trajectories),
-                    attention=w["attention"].matrix.copy(), summary=metrics_summary(session))
+        return dict(
+            config=session.config,
+            form=w["training"].form.config(session.config).to_dict(),
+            trainer=session.trainer,
+            results=session.results,
+            recording=session.recording,
+            target=w["data"].target.currentText(),
+            latents=(lat.n_points, lat.n_trajectories),
+            attention=w["attention"].matrix.copy(),
+            summary=metrics_summary(session),
+        )
 
     before = state()
     corrupt = tmp_path / "corrupt"
@@ -146,7 +153,7 @@ def test_failed_load_run_changes_nothing(app, qtbot, tmp_path, monkeypatch, note
         n = len(notes)
         monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, f=folder: (str(f / "model.pt"), ""))
         w["training"].load_btn.click()
-        qtbot.waitUntil(lambda: len(notes) > n, timeout=10_000)
+        qtbot.waitUntil(lambda n=n: len(notes) > n, timeout=10_000)
         assert any(words in m for m in notes[n:]), (words, notes[n:])
         after = state()
         assert after["config"] is before["config"] and after["config"] == before["config"]
@@ -254,7 +261,7 @@ def test_start_pause_stop_have_icons_and_keyboard_shortcuts(app, qtbot):
     t = w["training"]
     guide = (Path(__file__).parents[1] / "docs" / "user-guide.md").read_text()
     assert [s.key().toString() for s in t.shortcuts] == [k for k, _ in SHORTCUTS.values()]
-    for btn, (key, _) in zip((t.start_btn, t.pause_btn, t.stop_btn), SHORTCUTS.values()):
+    for btn, (key, _) in zip((t.start_btn, t.pause_btn, t.stop_btn), SHORTCUTS.values(), strict=False):
         assert not btn.icon().isNull() and btn.text().isascii()
         assert key in btn.toolTip() and f"`{key}`" in guide
     open_recording(viewer, session, qtbot, make_reach(n_trials_per_direction=2, seed=1))

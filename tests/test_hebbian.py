@@ -19,18 +19,24 @@ RULE_KIND = [("soft_bounded", "spikes"), ("additive", "spikes"), ("symmetric", "
 
 def _inputs(rule, B=3, N=7, T=40, H=2, seed=0):
     g = torch.Generator().manual_seed(seed)
-    if rule == "calcium":
-        x = torch.rand(B, N, T, generator=g)
-    else:
-        x = (torch.rand(B, N, T, generator=g) < 0.25).float()
-    heb = HebbianAttention(N, embed_dim=4 * H, n_heads=H, dt=0.01, tau_s=0.05,
-                           stdp_rule=rule if rule != "calcium" else "soft_bounded",
-                           kind="calcium" if rule == "calcium" else "spikes")
+    x = torch.rand(B, N, T, generator=g) if rule == "calcium" else (torch.rand(B, N, T, generator=g) < 0.25).float()
+    heb = HebbianAttention(
+        N,
+        embed_dim=4 * H,
+        n_heads=H,
+        dt=0.01,
+        tau_s=0.05,
+        stdp_rule=rule if rule != "calcium" else "soft_bounded",
+        kind="calcium" if rule == "calcium" else "spikes",
+    )
     with torch.no_grad():  # heterogeneous per-pair parameters so every pair is exercised differently
         for p in (heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post):
             p.add_(0.3 * torch.randn(p.shape, generator=g))
-    state = HebbianState(0.1 * torch.rand(B, H, N, N, generator=g), 0.1 * torch.rand(B, H, N, N, generator=g),
-                         0.2 * torch.rand(B, H, N, N, generator=g))
+    state = HebbianState(
+        0.1 * torch.rand(B, H, N, N, generator=g),
+        0.1 * torch.rand(B, H, N, N, generator=g),
+        0.2 * torch.rand(B, H, N, N, generator=g),
+    )
     return heb, x, state
 
 
@@ -38,8 +44,9 @@ def _inputs(rule, B=3, N=7, T=40, H=2, seed=0):
 def test_scan_kernel_equals_reference_forward_and_backward(rule, kind):
     heb, x, state = _inputs(rule)
     params = heb.trace_params()
-    weights = torch.randn(x.shape[0], heb.n_heads, x.shape[-1], heb.n_neurons, heb.n_neurons,
-                          generator=torch.Generator().manual_seed(1))
+    weights = torch.randn(
+        x.shape[0], heb.n_heads, x.shape[-1], heb.n_neurons, heb.n_neurons, generator=torch.Generator().manual_seed(1)
+    )
     results = {}
     for backend in ("reference", "torch", "cpu_kernel"):
         heb.zero_grad()
@@ -47,15 +54,20 @@ def test_scan_kernel_equals_reference_forward_and_backward(rule, kind):
         Aseq, final = hebbian_scan(st, x, *heb.trace_params(), heb.rule, heb.lo, heb.hi, backend)
         loss = (Aseq * weights).sum() + final.attn.pow(2).sum() + final.pre.sum() + final.post.sum()
         loss.backward()
-        results[backend] = (Aseq.detach(), final.attn.detach(),
-                            [torch.zeros_like(p) if p.grad is None else p.grad.clone()
-                             for p in (heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post)],
-                            [torch.zeros_like(t) if t.grad is None else t.grad.clone() for t in (st.pre, st.post, st.attn)])
+        results[backend] = (
+            Aseq.detach(),
+            final.attn.detach(),
+            [
+                torch.zeros_like(p) if p.grad is None else p.grad.clone()
+                for p in (heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post)
+            ],
+            [torch.zeros_like(t) if t.grad is None else t.grad.clone() for t in (st.pre, st.post, st.attn)],
+        )
     ref, ker = results["reference"], results["cpu_kernel"]
     assert ref[0].shape == (3, heb.n_heads, 40, 7, 7)
     torch.testing.assert_close(ker[0], ref[0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(ker[1], ref[1], rtol=1e-5, atol=1e-5)
-    for a, b in zip(ker[2] + ker[3], ref[2] + ref[3]):
+    for a, b in zip(ker[2] + ker[3], ref[2] + ref[3], strict=False):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
     # gradients reach the learnable time constants (calcium: only the decay, tau_pre, is used)
     used = [0] if rule == "calcium" else [0, 1, 2, 3]
@@ -76,7 +88,7 @@ def test_fused_readout_equals_einsum_of_reference(rule, kind):
         outs[backend] = (out.detach(), K.grad.clone(), heb.log_tau_pre.grad.clone())
     assert outs["reference"][0].shape == (3, 40, 5)
     for fast in ("torch", "cpu_kernel"):
-        for a, b in zip(outs[fast], outs["reference"]):
+        for a, b in zip(outs[fast], outs["reference"], strict=False):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
@@ -131,7 +143,7 @@ def test_checkpointed_backward_equals_reference(monkeypatch, segment, rule, kind
         out.pow(2).sum().backward()
         grads[backend] = (K.grad.clone(), heb.log_tau_pre.grad.clone())
     for fast in ("torch", "cpu_kernel"):
-        for a, b in zip(grads[fast], grads["reference"]):
+        for a, b in zip(grads[fast], grads["reference"], strict=False):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
@@ -147,10 +159,12 @@ def test_one_step_truncation_kernel_equals_reference(rule, kind):
         with one_step_gradients():
             out, _ = hebbian_readout(state, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, backend)
         out.pow(2).sum().backward()
-        grads[backend] = [torch.zeros_like(p) if p.grad is None else p.grad.clone()
-                          for p in (heb.log_tau_pre, heb.log_w_pre, heb.log_tau_post, heb.log_w_post)]
+        grads[backend] = [
+            torch.zeros_like(p) if p.grad is None else p.grad.clone()
+            for p in (heb.log_tau_pre, heb.log_w_pre, heb.log_tau_post, heb.log_w_post)
+        ]
     for fast in ("torch", "cpu_kernel"):
-        for a, b in zip(grads[fast], grads["reference"]):
+        for a, b in zip(grads[fast], grads["reference"], strict=False):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
@@ -162,8 +176,15 @@ def test_sparse_partners_kernel_equals_reference(rule, kind):
     g = torch.Generator().manual_seed(11)
     N, K, B, T = 9, 4, 2, 30
     x = torch.rand(B, N, T, generator=g) if kind == "calcium" else (torch.rand(B, N, T, generator=g) < 0.3).float()
-    heb = HebbianAttention(N, embed_dim=4, dt=0.01, tau_s=0.05, stdp_rule=rule if kind != "calcium" else "soft_bounded",
-                           kind=kind, n_partners=K)
+    heb = HebbianAttention(
+        N,
+        embed_dim=4,
+        dt=0.01,
+        tau_s=0.05,
+        stdp_rule=rule if kind != "calcium" else "soft_bounded",
+        kind=kind,
+        n_partners=K,
+    )
     heb.set_partners(correlation_partners(x[0], K, smooth_bins=1))
     assert heb.partners.shape == (N, K) and torch.equal(heb.partners[:, 0], torch.arange(N))  # itself first
     Kt = torch.randn(1, N, 3, K, generator=g)
@@ -171,14 +192,15 @@ def test_sparse_partners_kernel_equals_reference(rule, kind):
     for backend in ("reference", "torch", "cpu_kernel"):
         heb.zero_grad()
         Kr = Kt.clone().requires_grad_(True)
-        out, final = hebbian_readout(heb.initial_state(B), x, *heb.trace_params(), Kr, heb.rule, heb.lo, heb.hi,
-                                     backend, idx=heb.partners)
+        out, final = hebbian_readout(
+            heb.initial_state(B), x, *heb.trace_params(), Kr, heb.rule, heb.lo, heb.hi, backend, idx=heb.partners
+        )
         out.pow(2).sum().backward()
         A, _ = heb.attention_sequence(x, backend=backend)
         res[backend] = (out.detach(), A, final.attn, Kr.grad, heb.log_tau_pre.grad.clone())
     assert res["reference"][1].shape == (B, 1, T, N, K)
     for fast in ("torch", "cpu_kernel"):
-        for a, b in zip(res[fast], res["reference"]):
+        for a, b in zip(res[fast], res["reference"], strict=False):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
@@ -220,8 +242,11 @@ def test_event_driven_kernel_equals_reference_on_sparse_spikes(rule, monkeypatch
     with torch.no_grad():
         for p in (heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post):
             p.add_(0.3 * torch.randn(p.shape, generator=g))
-    state = HebbianState(0.1 * torch.rand(B, H, N, N, generator=g), 0.1 * torch.rand(B, H, N, N, generator=g),
-                         0.2 * torch.rand(B, H, N, N, generator=g))
+    state = HebbianState(
+        0.1 * torch.rand(B, H, N, N, generator=g),
+        0.1 * torch.rand(B, H, N, N, generator=g),
+        0.2 * torch.rand(B, H, N, N, generator=g),
+    )
     Kt = torch.randn(H, N, 5, N, generator=g)
     res = {}
     for backend in ("reference", "torch", "cpu_kernel"):
@@ -230,12 +255,23 @@ def test_event_driven_kernel_equals_reference_on_sparse_spikes(rule, monkeypatch
         K = Kt.clone().requires_grad_(True)
         out, final = hebbian_readout(st, x, *heb.trace_params(), K, heb.rule, heb.lo, heb.hi, backend)
         (out.pow(2).sum() + final.attn.pow(2).sum() + final.pre.sum() + 0.5 * final.post.sum()).backward()
-        res[backend] = [out.detach(), final.pre.detach(), final.post.detach(), final.attn.detach(), K.grad,
-                        st.pre.grad, st.post.grad, st.attn.grad,
-                        heb.log_tau_pre.grad, heb.log_tau_post.grad, heb.log_w_pre.grad, heb.log_w_post.grad]
+        res[backend] = [
+            out.detach(),
+            final.pre.detach(),
+            final.post.detach(),
+            final.attn.detach(),
+            K.grad,
+            st.pre.grad,
+            st.post.grad,
+            st.attn.grad,
+            heb.log_tau_pre.grad,
+            heb.log_tau_post.grad,
+            heb.log_w_pre.grad,
+            heb.log_w_post.grad,
+        ]
     assert calls["events"] == 1
     for fast in ("torch", "cpu_kernel"):
-        for a, b in zip(res[fast], res["reference"]):
+        for a, b in zip(res[fast], res["reference"], strict=False):
             torch.testing.assert_close(a, b, rtol=2e-4, atol=2e-4)
 
 
@@ -255,10 +291,15 @@ def test_compiled_torch_step_equals_reference():
             warnings.filterwarnings("error", message="torch.compile of the Hebbian step")  # no silent eager fallback
             out, final = hebbian_readout(st, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, backend)
         (out.pow(2).sum() + final.attn.sum()).backward()
-        res[backend] = [out.detach(), final.attn.detach(), st.attn.grad, heb.log_tau_pre.grad.clone(),
-                        heb.log_w_post.grad.clone()]
+        res[backend] = [
+            out.detach(),
+            final.attn.detach(),
+            st.attn.grad,
+            heb.log_tau_pre.grad.clone(),
+            heb.log_w_post.grad.clone(),
+        ]
     assert not hebbian_module._COMPILED.get("failed")
-    for a, b in zip(res["torch_compile"], res["reference"]):
+    for a, b in zip(res["torch_compile"], res["reference"], strict=False):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
@@ -278,9 +319,17 @@ def _token_case(rule, data, sparse, B=2, N=7, T=36, H=2, seed=40):
     take the event-driven kernels) and a random initial state."""
     g = torch.Generator().manual_seed(seed)
     kind = "calcium" if rule == "calcium" else "spikes"
-    heb = HebbianAttention(N, embed_dim=3 * H, n_heads=H, dt=0.01, tau_s=0.05, w_start=4.0,
-                           stdp_rule=rule if kind == "spikes" else "soft_bounded", kind=kind,
-                           n_partners=4 if sparse else 0)
+    heb = HebbianAttention(
+        N,
+        embed_dim=3 * H,
+        n_heads=H,
+        dt=0.01,
+        tau_s=0.05,
+        w_start=4.0,
+        stdp_rule=rule if kind == "spikes" else "soft_bounded",
+        kind=kind,
+        n_partners=4 if sparse else 0,
+    )
     with torch.no_grad():
         for p in (heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post):
             p.add_(0.3 * torch.randn(p.shape, generator=g))
@@ -297,8 +346,11 @@ def _token_case(rule, data, sparse, B=2, N=7, T=36, H=2, seed=40):
     if kind == "calcium":
         x = x / (1 + x.max())
     K = heb.n_partners or N
-    state = HebbianState(0.3 * torch.rand(B, H, N, K, generator=g), 0.3 * torch.rand(B, H, N, K, generator=g),
-                         0.5 * torch.rand(B, H, N, K, generator=g))
+    state = HebbianState(
+        0.3 * torch.rand(B, H, N, K, generator=g),
+        0.3 * torch.rand(B, H, N, K, generator=g),
+        0.5 * torch.rand(B, H, N, K, generator=g),
+    )
     weights = torch.randn(B, T, N, heb.embed_dim, generator=g)
     return heb, x, state, weights
 
@@ -315,17 +367,20 @@ def _token_results(heb, x, state, weights, backend, scan=False, one_step=False):
             B, _, T, N, _ = Aseq.shape
             tok = torch.einsum("bhtik,hikd->btihd", Aseq, heb.gathered_value()).reshape(B, T, N, -1)
         else:
-            tok, final = hebbian_tokens(st, x, *heb.trace_params(), heb.value, heb.rule, heb.lo, heb.hi, backend,
-                                        idx=heb.partners)
+            tok, final = hebbian_tokens(
+                st, x, *heb.trace_params(), heb.value, heb.rule, heb.lo, heb.hi, backend, idx=heb.partners
+            )
     ((tok * weights).sum() + tok.pow(2).sum() + final.attn.pow(2).sum() + final.pre.sum()).backward()
-    grads = [torch.zeros_like(p) if p.grad is None else p.grad.clone()
-             for p in (heb.value, heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post)]
+    grads = [
+        torch.zeros_like(p) if p.grad is None else p.grad.clone()
+        for p in (heb.value, heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post)
+    ]
     state_grads = [torch.zeros_like(t) if t.grad is None else t.grad for t in (st.pre, st.post, st.attn)]
     return [tok.detach(), final.pre.detach(), final.post.detach(), final.attn.detach(), *grads, *state_grads]
 
 
 def _assert_results_close(res, ref, rtol=1e-4):
-    for a, b in zip(res, ref):
+    for a, b in zip(res, ref, strict=False):
         torch.testing.assert_close(a, b, rtol=rtol, atol=rtol * (float(b.abs().max()) + 1e-6))
 
 
@@ -380,8 +435,17 @@ def test_tokens_plus_bias_and_projection_equal_the_layer_forward(sparse):
     with torch.no_grad():
         heb.value_bias.normal_()
     expected, _, final_a = heb(x)
-    tok, final_b = hebbian_tokens(heb.initial_state(x.shape[0]), x, *heb.trace_params(), heb.value, heb.rule, heb.lo,
-                                  heb.hi, "cpu_kernel", idx=heb.partners)
+    tok, final_b = hebbian_tokens(
+        heb.initial_state(x.shape[0]),
+        x,
+        *heb.trace_params(),
+        heb.value,
+        heb.rule,
+        heb.lo,
+        heb.hi,
+        "cpu_kernel",
+        idx=heb.partners,
+    )
     out = heb.out_proj(tok + heb.value_bias.reshape(-1))
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(final_b.attn, final_a.attn)

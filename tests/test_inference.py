@@ -155,7 +155,7 @@ def test_attention_at_times_comes_from_the_owning_window():
     k_of, pos = plan.owner(times)
     enc = model.sessions[0]
     with torch.no_grad():
-        for i, (k, p) in enumerate(zip(k_of, pos)):
+        for i, (k, p) in enumerate(zip(k_of, pos, strict=False)):
             s = plan.starts[k]
             Aw, _ = enc.attention_sequence(torch.from_numpy(x[None, :, s : s + L]))
             np.testing.assert_allclose(A[i], Aw[0, :, p].numpy(), rtol=1e-5, atol=1e-6)
@@ -179,8 +179,17 @@ def test_cross_entropy_predictions_are_class_ids_and_never_blended():
 @pytest.fixture(scope="module")
 def small_fit():
     rec = make_sequence(n_neurons=12, duration=60.0, dt=0.1, period=10.0, seed=1)
-    cfg = SparksConfig(target="unsupervised", segment_length=50, batch_size=8, latent_dim=3, embed_dim=8, epochs=1,
-                       seed=0, eval_every=1000, snapshot_trials=1)
+    cfg = SparksConfig(
+        target="unsupervised",
+        segment_length=50,
+        batch_size=8,
+        latent_dim=3,
+        embed_dim=8,
+        epochs=1,
+        seed=0,
+        eval_every=1000,
+        snapshot_trials=1,
+    )
     return Sparks(cfg).fit(rec, target="unsupervised"), rec
 
 
@@ -227,8 +236,18 @@ LONG = {"n_neurons": 40, "duration": 400.0, "dt": 0.1, "period": 30.0, "peak_hz"
 
 def _fit_long(**overrides):
     rec = make_sequence(**LONG)
-    settings = {"target": "unsupervised", "segment_length": 100, "batch_size": 4, "w_start": 20.0, "tau_s": 0.3,
-                "latent_dim": 3, "epochs": 8, "seed": 0, "eval_every": 1000, "snapshot_trials": 1}
+    settings = {
+        "target": "unsupervised",
+        "segment_length": 100,
+        "batch_size": 4,
+        "w_start": 20.0,
+        "tau_s": 0.3,
+        "latent_dim": 3,
+        "epochs": 8,
+        "seed": 0,
+        "eval_every": 1000,
+        "snapshot_trials": 1,
+    }
     cfg = SparksConfig(**{**settings, **overrides})
     return Sparks(cfg).fit(rec, target="unsupervised"), rec
 
@@ -311,8 +330,18 @@ def test_cli_train_writes_whole_recording_latents_and_predictions(tmp_path):
     from sparks_gui.cli import train_and_export
 
     rec = make_sequence(n_neurons=10, duration=40.0, dt=0.1, period=10.0, seed=2)
-    cfg = SparksConfig(target="unsupervised", segment_length=60, bin_factor=2, batch_size=8, latent_dim=2, embed_dim=8,
-                       epochs=1, seed=0, eval_every=1000, snapshot_trials=1)
+    cfg = SparksConfig(
+        target="unsupervised",
+        segment_length=60,
+        bin_factor=2,
+        batch_size=8,
+        latent_dim=2,
+        embed_dim=8,
+        epochs=1,
+        seed=0,
+        eval_every=1000,
+        snapshot_trials=1,
+    )
     train_and_export(cfg, rec, tmp_path / "run", task="t", progress=False)
     lat = np.load(tmp_path / "run" / "recording_latents.npy")
     pred = np.load(tmp_path / "run" / "recording_predictions.npy")

@@ -49,7 +49,7 @@ def test_spike_time_lists(tmp_path):
     rec = load_recording(tmp_path / "s.npz", dt=0.1)
     assert list(rec.neuron_ids) == [2, 5]
     np.testing.assert_array_equal(rec.activity, [[2, 1, 0, 0], [1, 0, 0, 1]])
-    (tmp_path / "s.csv").write_text("time,unit\n" + "".join(f"{t},{u}\n" for t, u in zip(times, units)))
+    (tmp_path / "s.csv").write_text("time,unit\n" + "".join(f"{t},{u}\n" for t, u in zip(times, units, strict=False)))
     np.testing.assert_array_equal(load_recording(tmp_path / "s.csv", dt=0.1).activity, rec.activity)
     with pytest.raises(SparksError, match="s.npz' holds spike times; they need a bin width"):
         load_recording(tmp_path / "s.npz")

@@ -16,8 +16,17 @@ def make_suite2p(root, n=6, T=120, Ly=20, Lx=24, fs=15.0, iscell=None, plane="pl
     F = rng.uniform(100, 200, (n, T)).astype(np.float32)
     Fneu = rng.uniform(10, 20, (n, T)).astype(np.float32)
     spks = rng.exponential(1.0, (n, T)).astype(np.float32)
-    stat = np.array([{"ypix": np.array([i, i, i + 1]), "xpix": np.array([2 * i, 2 * i + 1, 2 * i]),
-                      "lam": np.array([1.0, 0.5, 0.25], np.float32)} for i in range(n)], dtype=object)
+    stat = np.array(
+        [
+            {
+                "ypix": np.array([i, i, i + 1]),
+                "xpix": np.array([2 * i, 2 * i + 1, 2 * i]),
+                "lam": np.array([1.0, 0.5, 0.25], np.float32),
+            }
+            for i in range(n)
+        ],
+        dtype=object,
+    )
     cells = np.ones((n, 2)) if iscell is None else iscell
     np.save(d / "F.npy", F)
     np.save(d / "Fneu.npy", Fneu)

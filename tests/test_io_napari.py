@@ -19,8 +19,11 @@ def test_manifest_declares_readers_writers_samples():
     npe2 = pytest.importorskip("npe2")
     m = npe2.PluginManifest.from_file(Path(_napari_io.__file__).parent / "napari.yaml")
     assert [r.command for r in m.contributions.readers] == ["sparks-gui.get_reader"]
-    assert {w.command for w in m.contributions.writers} == {"sparks-gui.write_nwb", "sparks-gui.write_npy",
-                                                             "sparks-gui.write_csv"}
+    assert {w.command for w in m.contributions.writers} == {
+        "sparks-gui.write_nwb",
+        "sparks-gui.write_npy",
+        "sparks-gui.write_csv",
+    }
     keys = {s.key for s in m.contributions.sample_data}
     assert {"reach", "network", "stimulus_movie", "calcium_movie"} <= keys
     for c in m.contributions.commands:  # every python_name resolves
@@ -69,9 +72,11 @@ def test_sample_functions_return_layers():
 
 
 def test_data_and_io_import_without_torch_or_qt():
-    code = ("import sys; import sparks_gui.data.io, sparks_gui.data.nwb, sparks_gui.data.suite2p, sparks_gui.data.phy, "
-            "sparks_gui.data.tiff, sparks_gui.data.export, sparks_gui.data.synthetic, sparks_gui._napari_io; "
-            "bad = [m for m in ('torch', 'qtpy', 'PyQt5', 'napari') if m in sys.modules]; print(bad); assert not bad")
+    code = (
+        "import sys; import sparks_gui.data.io, sparks_gui.data.nwb, sparks_gui.data.suite2p, sparks_gui.data.phy, "
+        "sparks_gui.data.tiff, sparks_gui.data.export, sparks_gui.data.synthetic, sparks_gui._napari_io; "
+        "bad = [m for m in ('torch', 'qtpy', 'PyQt5', 'napari') if m in sys.modules]; print(bad); assert not bad"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 

@@ -23,8 +23,11 @@ from sparks_gui.errors import SparksError  # noqa: E402
 
 
 def _nwbfile():
-    return NWBFile(session_description="test", identifier="test",
-                   session_start_time=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc))
+    return NWBFile(
+        session_description="test",
+        identifier="test",
+        session_start_time=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc),
+    )
 
 
 def _save(nwb, path):
@@ -112,9 +115,9 @@ def test_pynwb_mock_units_file_loads(tmp_path):
 
 
 def test_pynwb_mock_ophys_file_loads(tmp_path):
+    from pynwb.ophys import Fluorescence
     from pynwb.testing.mock.file import mock_NWBFile
     from pynwb.testing.mock.ophys import mock_PlaneSegmentation, mock_RoiResponseSeries
-    from pynwb.ophys import Fluorescence
 
     nwb = mock_NWBFile()
     ps = mock_PlaneSegmentation(n_rois=4, mask_type="pixel_mask", nwbfile=nwb)
@@ -183,11 +186,14 @@ def _units_file(tmp_path, spike_lists, name="u.nwb"):
     return _save(nwb, tmp_path / name)
 
 
-@pytest.mark.parametrize("times,msg", [
-    ([0.3, 0.1, 0.2], "not sorted"),
-    ([-0.5, 0.1], "negative spike times"),
-    ([0.1, np.nan], "NaN"),
-])
+@pytest.mark.parametrize(
+    "times,msg",
+    [
+        ([0.3, 0.1, 0.2], "not sorted"),
+        ([-0.5, 0.1], "negative spike times"),
+        ([0.1, np.nan], "NaN"),
+    ],
+)
 def test_bad_spike_times(tmp_path, times, msg):
     path = _units_file(tmp_path, [[0.1, 0.2], times])
     with pytest.raises(SparksError, match=msg) as e:
@@ -251,9 +257,9 @@ def test_behaviour_nan_gaps(tmp_path):
 
 
 def test_roi_count_mismatch(tmp_path):
+    from hdmf.common import DynamicTableRegion
     from pynwb.testing.mock.file import mock_NWBFile
     from pynwb.testing.mock.ophys import mock_PlaneSegmentation, mock_RoiResponseSeries
-    from hdmf.common import DynamicTableRegion
 
     nwb = mock_NWBFile()
     ps = mock_PlaneSegmentation(n_rois=5, nwbfile=nwb)
@@ -294,9 +300,15 @@ def test_export_into_copy_never_touches_source(tmp_path):
     back = load_recording(src)
     lat = np.random.default_rng(0).normal(size=(back.n_time, 3)).astype(np.float32)
     order = np.arange(back.n_neurons)[::-1]
-    out = export_to_nwb(tmp_path / "out.nwb", source=src, recording=back, latents=lat, order=order,
-                        predictions={"hand_pos": back.behaviour["hand_pos"]},
-                        neuron_summaries={"attention_out": np.linspace(0, 1, back.n_neurons)})
+    out = export_to_nwb(
+        tmp_path / "out.nwb",
+        source=src,
+        recording=back,
+        latents=lat,
+        order=order,
+        predictions={"hand_pos": back.behaviour["hand_pos"]},
+        neuron_summaries={"attention_out": np.linspace(0, 1, back.n_neurons)},
+    )
     assert _digest(src) == before and src.stat().st_mtime_ns == mtime
     res = read_sparks_module(out)
     np.testing.assert_array_equal(res["latents"], lat)
@@ -332,8 +344,11 @@ def test_big_nwb_movie_opens_lazily(tmp_path):
     with NWBHDF5IO(str(path), "a") as io:
         nwb = io.read()
         plane = nwb.imaging_planes["ImagingPlane"]
-        nwb.add_acquisition(TwoPhotonSeries(name="Big", data=np.zeros((1, 32, 32), np.uint16), imaging_plane=plane,
-                                            unit="a.u.", rate=30.0))
+        nwb.add_acquisition(
+            TwoPhotonSeries(
+                name="Big", data=np.zeros((1, 32, 32), np.uint16), imaging_plane=plane, unit="a.u.", rate=30.0
+            )
+        )
         io.write(nwb)
     with h5py.File(path, "a") as f:
         del f["acquisition/Big/data"]

@@ -37,10 +37,14 @@ def reaching_mat(path, n_train=1200, n_test=1818, n_neurons=(71, 71), seed=0):
     import scipy.io
 
     rng = np.random.default_rng(seed)
-    arrays = {"Ytr": rng.poisson(2.0, (n_train, n_neurons[0])).astype(np.uint8),
-              "Yte": rng.poisson(2.0, (n_test, n_neurons[1])).astype(np.uint8),
-              "Xtr": rng.normal(0, 10, (n_train, 2)), "Xte": rng.normal(0, 10, (n_test, 2)),
-              "Ttr": rng.integers(0, 4, n_train).astype(np.uint8), "Tte": rng.integers(0, 4, n_test).astype(np.uint8)}
+    arrays = {
+        "Ytr": rng.poisson(2.0, (n_train, n_neurons[0])).astype(np.uint8),
+        "Yte": rng.poisson(2.0, (n_test, n_neurons[1])).astype(np.uint8),
+        "Xtr": rng.normal(0, 10, (n_train, 2)),
+        "Xte": rng.normal(0, 10, (n_test, 2)),
+        "Ttr": rng.integers(0, 4, n_train).astype(np.uint8),
+        "Tte": rng.integers(0, 4, n_test).astype(np.uint8),
+    }
     arrays["Ytr"][5, 3] = 12  # counts up to 12 stay counts
     scipy.io.savemat(path, arrays)
     return arrays
@@ -71,8 +75,13 @@ def write_v73(path, variables: dict):
                 d = f.create_dataset(name, data=arr.T)
                 d.attrs["MATLAB_class"] = np.bytes_("double")
     with open(path, "r+b") as fh:
-        fh.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .".ljust(116)
-                 + b"\x00" * 8 + b"\x00\x02IM")
+        fh.write(
+            b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .".ljust(
+                116
+            )
+            + b"\x00" * 8
+            + b"\x00\x02IM"
+        )
 
 
 # --------------------------------------------------------------------------- sparse
@@ -82,8 +91,16 @@ def test_sparse_mat_v5_becomes_dense_activity(tmp_path):
 
     rng = np.random.default_rng(1)
     dense = (rng.random((30, 2000)) < 0.02).astype(np.float64)
-    scipy.io.savemat(tmp_path / "ca.mat", {"spikes": sp.csc_matrix(dense), "fs": 20.0, "running": rng.random(2000),
-                                           "notes": "session 3", "cells": {"depth": np.arange(30.0)}})
+    scipy.io.savemat(
+        tmp_path / "ca.mat",
+        {
+            "spikes": sp.csc_matrix(dense),
+            "fs": 20.0,
+            "running": rng.random(2000),
+            "notes": "session 3",
+            "cells": {"depth": np.arange(30.0)},
+        },
+    )
     arrays = read_arrays(tmp_path / "ca.mat")
     assert sp.issparse(arrays["spikes"]) and "cells.depth" in arrays  # structs flattened, sparse kept sparse
     rec, msgs = load(tmp_path / "ca.mat")
@@ -105,13 +122,22 @@ def test_hour_of_imaging_with_frame_times_and_cell_positions(tmp_path):
 
     rng = np.random.default_rng(7)
     events = sp.random(300, 72_000, density=0.005, format="csc", random_state=1, data_rvs=np.ones).astype(bool)
-    scipy.io.savemat(tmp_path / "hour.mat", {"binaryMatrix": events, "frameTimes": 12.0 + np.arange(72_000) / 20.0,
-                                             "cellXY": rng.random((300, 2)), "mouse": "M1",
-                                             "trialNames": np.array(["a", "bb"], dtype=object),
-                                             "spikeTimes": np.array([np.arange(3.0), np.arange(5.0)], dtype=object)})
+    scipy.io.savemat(
+        tmp_path / "hour.mat",
+        {
+            "binaryMatrix": events,
+            "frameTimes": 12.0 + np.arange(72_000) / 20.0,
+            "cellXY": rng.random((300, 2)),
+            "mouse": "M1",
+            "trialNames": np.array(["a", "bb"], dtype=object),
+            "spikeTimes": np.array([np.arange(3.0), np.arange(5.0)], dtype=object),
+        },
+    )
     rec, msgs = load(tmp_path / "hour.mat")
     assert rec.activity.shape == (300, 72_000) and rec.activity.sum() == events.nnz and rec.kind == "spikes"
-    assert rec.dt == pytest.approx(0.05) and rec.start_time == pytest.approx(12.0) and rec.duration == pytest.approx(3600)
+    assert (
+        rec.dt == pytest.approx(0.05) and rec.start_time == pytest.approx(12.0) and rec.duration == pytest.approx(3600)
+    )
     assert rec.provenance["layout"] == "neurons_time" and "frameTimes" in rec.provenance["layout_reason"]
     assert rec.neuron_meta["cellXY"].shape == (300, 2) and rec.behaviour == {}  # time stamps are not behaviour
     assert any("median step of the time stamps 'frameTimes'" in m for m in msgs)
@@ -146,8 +172,17 @@ def test_sparse_mat_v73_and_logical(tmp_path):
     counts = rng.poisson(0.1, (25, 900)).astype(np.float64)
     binary = rng.random((25, 900)) < 0.05
     p = tmp_path / "big.mat"
-    write_v73(p, {"raster": sp.csc_matrix(counts), "events": sp.csc_matrix(binary), "frame_rate": 30.0,
-                  "speed": rng.random(900), "empty": sp.csc_matrix((3, 4)), "animal": "M12"})
+    write_v73(
+        p,
+        {
+            "raster": sp.csc_matrix(counts),
+            "events": sp.csc_matrix(binary),
+            "frame_rate": 30.0,
+            "speed": rng.random(900),
+            "empty": sp.csc_matrix((3, 4)),
+            "animal": "M12",
+        },
+    )
     assert detect_format(p) == "mat"
     arrays = read_arrays(p)
     assert sp.issparse(arrays["raster"]) and arrays["raster"].shape == (25, 900)
@@ -221,31 +256,45 @@ def test_train_test_parts_with_different_neuron_counts(tmp_path):
 
 def test_other_lengths_never_abort_and_longer_axis_is_time(tmp_path):
     rng = np.random.default_rng(3)
-    np.savez(tmp_path / "a.npz", activity=rng.random((1500, 40)), dt=0.1, lick_times=rng.random(37),
-             pupil=rng.random(1499), xy=rng.random((7, 2)))
+    np.savez(
+        tmp_path / "a.npz",
+        activity=rng.random((1500, 40)),
+        dt=0.1,
+        lick_times=rng.random(37),
+        pupil=rng.random(1499),
+        xy=rng.random((7, 2)),
+    )
     rec, msgs = load(tmp_path / "a.npz")
     assert rec.activity.shape == (40, 1500)  # [time, neurons] by the longer axis
     assert any("the longer axis (1500" in m for m in msgs)
     skipped = [m for m in msgs if "skipped" in m]
-    assert len(skipped) == 1 and "lick_times [37]" in skipped[0] and "pupil [1499]" in skipped[0] and "xy [7 x 2]" in skipped[0]
+    assert (
+        len(skipped) == 1
+        and "lick_times [37]" in skipped[0]
+        and "pupil [1499]" in skipped[0]
+        and "xy [7 x 2]" in skipped[0]
+    )
     assert rec.behaviour == {}
 
 
 # ---------------------------------------------------------------------- rates
-@pytest.mark.parametrize("variables,dt,source", [
-    ({"fs": 100.0}, 0.01, "fs = 100 Hz"),
-    ({"Fs": 30.0}, 1 / 30, "Fs = 30 Hz"),
-    ({"FS": 1000}, 0.001, "FS = 1000 Hz"),
-    ({"sampling_rate": 40.0}, 0.025, "sampling_rate"),
-    ({"frameRate": 15.0}, 1 / 15, "frameRate"),
-    ({"fps": 60.0}, 1 / 60, "fps"),
-    ({"srate": 500.0}, 0.002, "srate"),
-    ({"imagingFs": 7.5}, 1 / 7.5, "imagingFs"),
-    ({"bin_width": 0.02}, 0.02, "bin_width = 0.02 s"),
-    ({"binsize": 50.0}, 0.05, "read as milliseconds"),
-    ({"bin_ms": 25.0}, 0.025, "bin_ms = 25 ms"),
-    ({"dt": 20.0}, 0.02, "read as milliseconds"),
-])
+@pytest.mark.parametrize(
+    "variables,dt,source",
+    [
+        ({"fs": 100.0}, 0.01, "fs = 100 Hz"),
+        ({"Fs": 30.0}, 1 / 30, "Fs = 30 Hz"),
+        ({"FS": 1000}, 0.001, "FS = 1000 Hz"),
+        ({"sampling_rate": 40.0}, 0.025, "sampling_rate"),
+        ({"frameRate": 15.0}, 1 / 15, "frameRate"),
+        ({"fps": 60.0}, 1 / 60, "fps"),
+        ({"srate": 500.0}, 0.002, "srate"),
+        ({"imagingFs": 7.5}, 1 / 7.5, "imagingFs"),
+        ({"bin_width": 0.02}, 0.02, "bin_width = 0.02 s"),
+        ({"binsize": 50.0}, 0.05, "read as milliseconds"),
+        ({"bin_ms": 25.0}, 0.025, "bin_ms = 25 ms"),
+        ({"dt": 20.0}, 0.02, "read as milliseconds"),
+    ],
+)
 def test_rate_variables(tmp_path, variables, dt, source):
     rng = np.random.default_rng(4)
     np.savez(tmp_path / "r.npz", spikes=rng.poisson(1, (10, 300)), **variables)
@@ -258,13 +307,21 @@ def test_rate_variables(tmp_path, variables, dt, source):
 def test_rate_chosen_by_matching_duration(tmp_path):
     rng = np.random.default_rng(5)
     # two rates not named after a variable; 'spec' at specfs lasts 10 s, like the activity at fs_b (300 / 30)
-    np.savez(tmp_path / "d.npz", activity=rng.random((12, 300)), spec=rng.random((5, 2000)), specfs=200.0,
-             fs_a=100.0, fs_b=30.0)
+    np.savez(
+        tmp_path / "d.npz",
+        activity=rng.random((12, 300)),
+        spec=rng.random((5, 2000)),
+        specfs=200.0,
+        fs_a=100.0,
+        fs_b=30.0,
+    )
     rec, _ = load(tmp_path / "d.npz")
     assert rec.dt == pytest.approx(1 / 30)
     assert "fs_b" in rec.provenance["dt_source"] and "like 'spec'" in rec.provenance["dt_source"]
     assert rec.behaviour["spec"].shape == (300, 5)  # averaged onto the activity bins
-    np.testing.assert_allclose(rec.behaviour["spec"][0], np.load(tmp_path / "d.npz")["spec"][:, :7].mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(
+        rec.behaviour["spec"][0], np.load(tmp_path / "d.npz")["spec"][:, :7].mean(axis=1), rtol=1e-5
+    )
     # a rate that belongs to another variable is never the activity's
     np.savez(tmp_path / "e.npz", activity=rng.random((12, 300)), spec=rng.random((5, 2000)), specfs=200.0)
     with pytest.raises(SparksError, match="does not say the bin width of 'activity'.*specfs = 200 Hz") as e:
@@ -340,14 +397,26 @@ def _nwb_with_external_stimulus(path):
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.image import OpticalSeries
 
-    nwb = NWBFile(session_description="external stimulus", identifier="ext",
-                  session_start_time=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc))
+    nwb = NWBFile(
+        session_description="external stimulus",
+        identifier="ext",
+        session_start_time=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc),
+    )
     rng = np.random.default_rng(0)
     for _ in range(4):
         nwb.add_unit(spike_times=np.sort(rng.uniform(0, 10, 50)))
-    nwb.add_stimulus(OpticalSeries(name="StimulusPresentation", distance=0.7, field_of_view=[0.2, 0.3, 0.7],
-                                   orientation="lower left", data=np.zeros((20, 1, 1, 3), np.uint8), unit="n.a.",
-                                   format="raw", timestamps=np.arange(0, 10, 0.5)))
+    nwb.add_stimulus(
+        OpticalSeries(
+            name="StimulusPresentation",
+            distance=0.7,
+            field_of_view=[0.2, 0.3, 0.7],
+            orientation="lower left",
+            data=np.zeros((20, 1, 1, 3), np.uint8),
+            unit="n.a.",
+            format="raw",
+            timestamps=np.arange(0, 10, 0.5),
+        )
+    )
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwb)
     # as NWB 2.4-era files hold it: frames in an external movie, a 2-frame placeholder in the file
@@ -393,7 +462,12 @@ def test_suite2p_without_ops_and_fneu(tmp_path):
     rec, msgs = load(tmp_path, fs=15)
     assert rec.dt == pytest.approx(1 / 15) and rec.provenance["signal"] == "F"
     np.testing.assert_array_equal(rec.activity, F[[0, 2, 3, 4]])
-    assert len(msgs) == 1 and "no Fneu.npy" in msgs[0] and "without neuropil correction" in msgs[0] and "no ops.npy" in msgs[0]
+    assert (
+        len(msgs) == 1
+        and "no Fneu.npy" in msgs[0]
+        and "without neuropil correction" in msgs[0]
+        and "no ops.npy" in msgs[0]
+    )
     with pytest.raises(SparksError, match="no Fneu.npy \\(needed for signal='F_corrected'\\)") as e:
         load_recording(tmp_path, fs=15, signal="F_corrected")
     assert "F" in e.value.fix and "--signal" in e.value.fix
@@ -416,8 +490,13 @@ def test_inspect_report_and_cli(tmp_path, capsys):
     names = {v.name: v for v in report.variables}
     assert names["Ytr"].shape == (1200, 71) and names["Ytr"].dtype == "uint8" and names["Ytr"].maximum == 12
     text = format_report(report)
-    for piece in ("Variables (6):", "Ytr [1200 x 71] -> 71 neurons x 1200 time bins (spikes)", "time_neurons",
-                  "Would NOT load", "Fix: Pass dt"):
+    for piece in (
+        "Variables (6):",
+        "Ytr [1200 x 71] -> 71 neurons x 1200 time bins (spikes)",
+        "time_neurons",
+        "Would NOT load",
+        "Fix: Pass dt",
+    ):
         assert piece in text, piece
     assert main(["inspect", str(p)]) == 1
     assert main(["inspect", str(p), "--dt", "0.05"]) == 0
@@ -446,10 +525,29 @@ def test_activity_choices_for_the_gui(tmp_path):
 def test_set_parses_every_config_type():
     from sparks_gui.cli import _config_from_args, build_parser, parse_set_options
 
-    got = parse_set_options(["epochs=5", "lr=1e-3", "learn_traces=false", "neurons=0,1,2", "out_dir=none",
-                             'extra={"note": "x"}', "tau-s=0.3", "target=hand_vel", "neurons=[3, 4]"])
-    assert got == {"epochs": 5, "lr": 0.001, "learn_traces": False, "neurons": [3, 4], "out_dir": None,
-                   "extra": {"note": "x"}, "tau_s": 0.3, "target": "hand_vel"}
+    got = parse_set_options(
+        [
+            "epochs=5",
+            "lr=1e-3",
+            "learn_traces=false",
+            "neurons=0,1,2",
+            "out_dir=none",
+            'extra={"note": "x"}',
+            "tau-s=0.3",
+            "target=hand_vel",
+            "neurons=[3, 4]",
+        ]
+    )
+    assert got == {
+        "epochs": 5,
+        "lr": 0.001,
+        "learn_traces": False,
+        "neurons": [3, 4],
+        "out_dir": None,
+        "extra": {"note": "x"},
+        "tau_s": 0.3,
+        "target": "hand_vel",
+    }
     assert parse_set_options(["data_path=none", "seed=7"]) == {"data_path": None, "seed": 7}
     from sparks_gui.engine import config as config_module
 
@@ -458,11 +556,17 @@ def test_set_parses_every_config_type():
     with pytest.raises(SparksError, match="'epoch' is not a SparksConfig field \\(did you mean epochs") as e:
         parse_set_options(["epoch=5"])
     assert "batch_size" in e.value.fix
-    for bad, msg in (("epochs=many", "not an integer"), ("learn_traces=maybe", "not a boolean"), ("lr=fast", "not a number"),
-                     ("epochs", "has no '='")):
+    for bad, msg in (
+        ("epochs=many", "not an integer"),
+        ("learn_traces=maybe", "not a boolean"),
+        ("lr=fast", "not a number"),
+        ("epochs", "has no '='"),
+    ):
         with pytest.raises(SparksError, match=msg):
             parse_set_options([bad])
-    args = build_parser().parse_args(["train", "x.mat", "--epochs", "4", "--set", "tau_s=0.25", "--set", "segment_length=100"])
+    args = build_parser().parse_args(
+        ["train", "x.mat", "--epochs", "4", "--set", "tau_s=0.25", "--set", "segment_length=100"]
+    )
     cfg = _config_from_args(args)
     assert cfg.epochs == 4 and cfg.tau_s == 0.25 and cfg.segment_length == 100
     args = build_parser().parse_args(["train", "x.mat", "--set", "embed_dim=0"])
@@ -473,13 +577,43 @@ def test_set_parses_every_config_type():
 def test_loader_options_reach_the_loader(tmp_path):
     from sparks_gui.cli import _loader_options, build_parser
 
-    args = build_parser().parse_args(["train", "f.mat", "--activity-key", "Yte", "--layout", "time_neurons", "--fs", "20",
-                                      "--behaviour", "Xte,Tte", "--signal", "F", "--plane", "1", "--time-range", "0,60",
-                                      "--no-resample", "--all-rois", "--columns", "a,b"])
+    args = build_parser().parse_args(
+        [
+            "train",
+            "f.mat",
+            "--activity-key",
+            "Yte",
+            "--layout",
+            "time_neurons",
+            "--fs",
+            "20",
+            "--behaviour",
+            "Xte,Tte",
+            "--signal",
+            "F",
+            "--plane",
+            "1",
+            "--time-range",
+            "0,60",
+            "--no-resample",
+            "--all-rois",
+            "--columns",
+            "a,b",
+        ]
+    )
     opts = _loader_options(args)
-    assert opts == {"activity_key": "Yte", "layout": "time_neurons", "fs": 20.0, "behaviour": ["Xte", "Tte"],
-                    "signal": "F", "plane": 1, "time_range": (0.0, 60.0), "resample": False, "cells_only": False,
-                    "columns": ["a", "b"]}
+    assert opts == {
+        "activity_key": "Yte",
+        "layout": "time_neurons",
+        "fs": 20.0,
+        "behaviour": ["Xte", "Tte"],
+        "signal": "F",
+        "plane": 1,
+        "time_range": (0.0, 60.0),
+        "resample": False,
+        "cells_only": False,
+        "columns": ["a", "b"],
+    }
     p = tmp_path / "reach.mat"
     reaching_mat(p)
     opts.pop("signal"), opts.pop("plane"), opts.pop("columns"), opts.pop("time_range"), opts.pop("cells_only")
@@ -498,7 +632,11 @@ def test_bad_inputs_are_sparks_errors_with_a_fix(tmp_path, capsys):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     (tmp_path / "x.bin.gz").write_bytes(gzip.compress(b"\x00\x01"))
     cases = [
-        (lambda: load_recording(p, dt=0.05, activity_key="Ytrain"), "no array named 'Ytrain'.*Did you mean Ytr", "--activity-key"),
+        (
+            lambda: load_recording(p, dt=0.05, activity_key="Ytrain"),
+            "no array named 'Ytrain'.*Did you mean Ytr",
+            "--activity-key",
+        ),
         (lambda: load_recording(p, dt=0.05, layout="rows"), "Unknown layout 'rows'", "neurons_time"),
         (lambda: load_recording(p, dt=0.05, behaviour=["speed"]), "no variable named \\['speed'\\]", "Xtr"),
         (lambda: load_recording(p, dt=0.05, behaviour=["Xte"]), "Behaviour 'Xte'.*1200 time bins", "behaviour"),
@@ -508,8 +646,18 @@ def test_bad_inputs_are_sparks_errors_with_a_fix(tmp_path, capsys):
         (lambda: load_recording(tmp_path / "x.bin.gz"), "gzip-compressed", "gunzip"),
         (lambda: load_recording(p, dt=0.05, fs=30), "disagree", "only one"),
         (lambda: load_recording(p, fs=-3), "not a positive number", "fs in Hz"),
-        (lambda: load_recording(SONGBIRD, activity_key="NEURAL", kind="calcium", layout="time_neurons",
-                                behaviour=["SONG"], resample=False), "Behaviour 'SONG'", "behaviour"),
+        (
+            lambda: load_recording(
+                SONGBIRD,
+                activity_key="NEURAL",
+                kind="calcium",
+                layout="time_neurons",
+                behaviour=["SONG"],
+                resample=False,
+            ),
+            "Behaviour 'SONG'",
+            "behaviour",
+        ),
     ]
     for call, problem, fix in cases:
         with pytest.raises(SparksError, match=problem) as e:

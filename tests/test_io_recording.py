@@ -13,8 +13,14 @@ from sparks_gui.errors import SparksError
 
 def _rec():
     act = np.arange(2 * 12, dtype=np.float32).reshape(2, 12)
-    return Recording(activity=act, dt=0.01, behaviour={"x": np.arange(12.0)}, trials=[[0, 4], [4, 8], [8, 12]],
-                     conditions={"c": np.array([10, 20, 30])}, stimulus={"frame_ids": np.arange(12) // 3})
+    return Recording(
+        activity=act,
+        dt=0.01,
+        behaviour={"x": np.arange(12.0)},
+        trials=[[0, 4], [4, 8], [8, 12]],
+        conditions={"c": np.array([10, 20, 30])},
+        stimulus={"frame_ids": np.arange(12) // 3},
+    )
 
 
 def test_bin_sums_spikes_and_averages_behaviour():

@@ -75,7 +75,7 @@ def test_inter_region_hides_a_whole_region():
     for b in range(B):
         regs = set(REGIONS[hidden[b].numpy()])
         assert len(regs) == 1
-        assert np.array_equal(hidden[b].numpy(), REGIONS == regs.pop())  # exactly the region's neurons
+        assert np.array_equal(hidden[b].numpy(), regs.pop() == REGIONS)  # exactly the region's neurons
     assert torch.all(masked[mask] == 0)
 
 

@@ -31,22 +31,27 @@ def _tiny_reach():
     return make_reach(n_trials_per_direction=2, t_before=0.05, t_after=0.15, seed=3)
 
 
-@pytest.mark.parametrize("changes", [
-    {},
-    {"token_ff": True, "input_residual": False, "n_conv_blocks": 2, "conv_heads": 2},
-    {"encoder": "hebbian_fixed", "hebbian_partners": 5, "partner_selection": "local"},
-    {"encoder": "hebbian_symmetric", "learn_traces": False, "token_ff": True},
-    {"encoder": "dot_attention", "n_conv_blocks": 1, "conv_heads": 2},
-    {"encoder": "mlp"},
-    {"encoder": "gru", "decoder_layers": 0},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"token_ff": True, "input_residual": False, "n_conv_blocks": 2, "conv_heads": 2},
+        {"encoder": "hebbian_fixed", "hebbian_partners": 5, "partner_selection": "local"},
+        {"encoder": "hebbian_symmetric", "learn_traces": False, "token_ff": True},
+        {"encoder": "dot_attention", "n_conv_blocks": 1, "conv_heads": 2},
+        {"encoder": "mlp"},
+        {"encoder": "gru", "decoder_layers": 0},
+    ],
+)
 def test_parameter_counts_equal_the_built_model(changes):
     from sparks_gui.engine.trainer import build_model
 
-    cfg = SparksConfig(latent_dim=5, embed_dim=8, n_heads=2, tau_p=4, tau_f=2, decoder_layers=3, tau_s=0.1,
-                       epochs=1, batch_size=2).replace(**changes)
-    data = SimpleNamespace(n_neurons=12, n_out=3, dt=0.01, kind="spikes", x=np.zeros((4, 12, 30), np.float32),
-                           train_idx=np.arange(4))
+    cfg = SparksConfig(
+        latent_dim=5, embed_dim=8, n_heads=2, tau_p=4, tau_f=2, decoder_layers=3, tau_s=0.1, epochs=1, batch_size=2
+    ).replace(**changes)
+    data = SimpleNamespace(
+        n_neurons=12, n_out=3, dt=0.01, kind="spikes", x=np.zeros((4, 12, 30), np.float32), train_idx=np.arange(4)
+    )
     model = build_model(cfg, data)
     counts = parameter_counts(cfg, 12, 3)
     assert sum(c for c, _ in counts.values()) == sum(p.numel() for p in model.parameters())
@@ -162,8 +167,9 @@ def test_estimate_matches_a_measured_peak_in_order_of_magnitude():
     is within a factor 3 of the peak resident memory the run added."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     changes = {"token_ff": True, "latent_dim": 4, "batch_size": 16}
-    out = subprocess.run([sys.executable, "-c", PROBE, json.dumps(changes)], capture_output=True, text=True, env=env,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(changes)], capture_output=True, text=True, env=env, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     row = json.loads(out.stdout.strip().splitlines()[-1])
     assert row["measured"] > 2e8  # the run did allocate what we meant to measure

@@ -66,8 +66,9 @@ def test_gradients_reach_tau_and_w(backend):
     model = SparksModel(6, n_out=1, latent_dim=2, embed_dim=4, dt=0.01, tau_s=0.05, backend=backend)
     x = _spikes(4, 6, 60, p=0.3)
     out = model(x)
-    loss = reconstruction_loss(out.pred, torch.randn_like(out.pred), torch.ones(out.pred.shape[:3], dtype=torch.bool),
-                               "mse") + kl_divergence(out.mu, out.logvar)
+    loss = reconstruction_loss(
+        out.pred, torch.randn_like(out.pred), torch.ones(out.pred.shape[:3], dtype=torch.bool), "mse"
+    ) + kl_divergence(out.mu, out.logvar)
     loss.backward()
     heb = model.sessions[0].hebbian
     for p in (heb.log_tau_pre, heb.log_tau_post, heb.log_w_pre, heb.log_w_post):
@@ -162,9 +163,9 @@ def test_online_chunked_gradient_equals_sum_of_online_step_gradients():
     for t in range(12):
         o = model(x[..., t : t + 1], state=state, sample=False)
         lt = reconstruction_loss(o.pred, target[:, t : t + 1], mask, "mse")
-        for acc, g in zip(g_online, torch.autograd.grad(lt, params, allow_unused=True)):
+        for acc, g in zip(g_online, torch.autograd.grad(lt, params, allow_unused=True), strict=False):
             if g is not None:
                 acc += g
         state = o.state.detach()
-    for a, b in zip(g_chunk, g_online):
+    for a, b in zip(g_chunk, g_online, strict=False):
         torch.testing.assert_close(torch.zeros_like(b) if a is None else a, b, rtol=1e-4, atol=1e-5)

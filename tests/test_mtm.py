@@ -21,8 +21,15 @@ TINY = dict(batch_size=8, latent_dim=4, embed_dim=8, tau_p=2, device="cpu", test
 
 
 def _recording(neurons_per_area=8, n_trials=24, trial_length=30, **kw):
-    return make_multiarea(n_areas=3, neurons_per_area=neurons_per_area, n_trials=n_trials,
-                          trial_length=trial_length, dt=0.02, seed=0, **kw)
+    return make_multiarea(
+        n_areas=3,
+        neurons_per_area=neurons_per_area,
+        n_trials=n_trials,
+        trial_length=trial_length,
+        dt=0.02,
+        seed=0,
+        **kw,
+    )
 
 
 def _run(trainer):
@@ -43,14 +50,17 @@ def test_default_objective_is_pcc_and_model_has_no_mtm_head():
     assert not tr.mtm
 
 
-@pytest.mark.parametrize("changes", [
-    {"objective": "masked"},
-    {"objective": "mtm", "mask_ratio": 0.0},
-    {"objective": "mtm", "mask_ratio": 1.0},
-    {"objective": "mtm", "mtm_schemes": ["neuron", "everything"]},
-    {"objective": "mtm", "mtm_schemes": []},
-    {"objective": "mtm", "target": "cursor_velocity"},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"objective": "masked"},
+        {"objective": "mtm", "mask_ratio": 0.0},
+        {"objective": "mtm", "mask_ratio": 1.0},
+        {"objective": "mtm", "mtm_schemes": ["neuron", "everything"]},
+        {"objective": "mtm", "mtm_schemes": []},
+        {"objective": "mtm", "target": "cursor_velocity"},
+    ],
+)
 def test_config_refuses_bad_mtm_settings(changes):
     with pytest.raises(SparksError):
         SparksConfig(**changes)
@@ -103,7 +113,9 @@ def test_region_schemes_skipped_without_region_labels():
 def test_calcium_uses_gaussian_and_reports_r2():
     rng = np.random.default_rng(0)
     act = rng.normal(size=(12, 600)).astype(np.float32)
-    rec = Recording(activity=act, dt=0.05, kind="calcium", trials=np.stack([np.arange(0, 600, 30), np.arange(30, 630, 30)], 1))
+    rec = Recording(
+        activity=act, dt=0.05, kind="calcium", trials=np.stack([np.arange(0, 600, 30), np.arange(30, 630, 30)], 1)
+    )
     tr = Trainer(SparksConfig(objective="mtm", epochs=2, **TINY), recording=rec)
     assert tr.likelihood == "gaussian"
     events = _run(tr)
@@ -135,8 +147,17 @@ def test_masked_entries_never_reach_the_prediction(scheme):
 @pytest.mark.slow
 def test_trained_mtm_cosmooths_held_out_neurons_above_zero_bits_per_spike():
     rec = make_multiarea(n_areas=3, neurons_per_area=15, n_trials=128, trial_length=50, dt=0.02, seed=0)
-    cfg = SparksConfig(objective="mtm", epochs=40, batch_size=16, latent_dim=6, embed_dim=8, tau_p=2, lr=1e-2,
-                       device="cpu", test_fraction=0.25)
+    cfg = SparksConfig(
+        objective="mtm",
+        epochs=40,
+        batch_size=16,
+        latent_dim=6,
+        embed_dim=8,
+        tau_p=2,
+        lr=1e-2,
+        device="cpu",
+        test_fraction=0.25,
+    )
     tr = Trainer(cfg, recording=rec)
     events = _run(tr)
     bps = [e for e in events if isinstance(e, EpochEnd)][-1].metrics["cosmooth_bps"]
@@ -154,9 +175,14 @@ def test_cli_set_parses_mtm_fields():
 
 
 @pytest.mark.gui
-@pytest.mark.skipif(not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-                         or os.environ.get("QT_QPA_PLATFORM") == "offscreen"),
-                    reason="GUI tests need a display (run under xvfb-run)")
+@pytest.mark.skipif(
+    not (
+        os.environ.get("DISPLAY")
+        or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("QT_QPA_PLATFORM") == "offscreen"
+    ),
+    reason="GUI tests need a display (run under xvfb-run)",
+)
 def test_config_form_edits_mtm_fields(qtbot):
     pytest.importorskip("superqt")
     from sparks_gui.gui._config_form import SECTIONS, ConfigForm

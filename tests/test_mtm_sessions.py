@@ -129,8 +129,9 @@ def test_per_session_rate_heads_and_old_checkpoints():
 
 
 def test_multisession_pretraining_shares_the_trunk_and_fine_tunes_a_new_session():
-    recs = make_multiarea_sessions(n_sessions=3, neurons_per_area=(4, 8), n_areas=2, n_trials=12, trial_length=30,
-                                   dt=0.02, seed=0)
+    recs = make_multiarea_sessions(
+        n_sessions=3, neurons_per_area=(4, 8), n_areas=2, n_trials=12, trial_length=30, dt=0.02, seed=0
+    )
     cfg = SparksConfig(objective="mtm", epochs=2, lr=1e-2, **TINY)
     tr = MultiSessionTrainer(cfg, recs[:2])
     assert len(tr.model.sessions) == 2 and len(tr.model.mtm_out) == 2
@@ -141,22 +142,24 @@ def test_multisession_pretraining_shares_the_trunk_and_fine_tunes_a_new_session(
     ends = [e for e in events if isinstance(e, EpochEnd)]
     assert len(ends) == 2 and {"s0_cosmooth_bps", "s1_cosmooth_bps", "cosmooth_bps"} <= set(ends[-1].metrics)
     assert ends[-1].metrics["cosmooth_bps"] == pytest.approx(
-        (ends[-1].metrics["s0_cosmooth_bps"] + ends[-1].metrics["s1_cosmooth_bps"]) / 2)
+        (ends[-1].metrics["s0_cosmooth_bps"] + ends[-1].metrics["s1_cosmooth_bps"]) / 2
+    )
     assert not torch.equal(tr.model.mtm_head.conv.weight, trunk_before)
-    assert any(not torch.equal(a, b) for a, b in zip(tr.model.sessions[1].parameters(), enc1_before))
+    assert any(not torch.equal(a, b) for a, b in zip(tr.model.sessions[1].parameters(), enc1_before, strict=False))
     # facade: pre-train, add the unseen session, fine-tune only its own layers
     est = Sparks(cfg).fit_sessions(recs[:2])
     s = est.add_session(recs[2].n_neurons)
     shared = [p.detach().clone() for p in est.model.shared_parameters()]
     est.fit_session(recs[2], s, freeze_shared=True, config=est.config.replace(epochs=1))
-    assert all(torch.equal(a, b) for a, b in zip(est.model.shared_parameters(), shared))
+    assert all(torch.equal(a, b) for a, b in zip(est.model.shared_parameters(), shared, strict=False))
     sc = est.score(recs[2], session=s)
     assert np.isfinite(sc["cosmooth_bps"]) and len(sc["heldout_neurons"]) == round(0.2 * recs[2].n_neurons)
 
 
 def test_pcc_sessions_need_targets_of_one_width():
-    recs = make_multiarea_sessions(n_sessions=2, neurons_per_area=(4, 8), n_areas=2, n_trials=8, trial_length=30,
-                                   dt=0.02, seed=1)
+    recs = make_multiarea_sessions(
+        n_sessions=2, neurons_per_area=(4, 8), n_areas=2, n_trials=8, trial_length=30, dt=0.02, seed=1
+    )
     with pytest.raises(SparksError, match="differ in width"):
         MultiSessionTrainer(SparksConfig(epochs=1, target="unsupervised", **TINY), recs)
 

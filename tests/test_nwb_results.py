@@ -34,18 +34,41 @@ def test_examples_selection_and_config_read_back_with_pynwb(tmp_path):
     sel = np.array([2, 5, 7, 11, 19])
     order = np.array([3, 0, 4, 1, 2])
     config = {"epochs": 7, "lr": 0.002, "neurons": [2, 5], "target": "auto", "out_dir": None}
-    out = export_to_nwb(tmp_path / "out.nwb", source=src, recording=rec, latents=whole, latent_dt=2 * rec.dt,
-                        latent_start=1.5, predictions={"pos": whole[:, :2]}, order=order, neuron_index=sel,
-                        examples={"latents": lat, "predictions": pred, "true": true, "dt": 0.1, "target": "pos",
-                                  "example_idx": np.array([4, 9, 1, 0, 3]),
-                                  "start_time": np.array([0.0, 2.0, 4.0, 6.0, 8.0])},
-                        config=config)
+    out = export_to_nwb(
+        tmp_path / "out.nwb",
+        source=src,
+        recording=rec,
+        latents=whole,
+        latent_dt=2 * rec.dt,
+        latent_start=1.5,
+        predictions={"pos": whole[:, :2]},
+        order=order,
+        neuron_index=sel,
+        examples={
+            "latents": lat,
+            "predictions": pred,
+            "true": true,
+            "dt": 0.1,
+            "target": "pos",
+            "example_idx": np.array([4, 9, 1, 0, 3]),
+            "start_time": np.array([0.0, 2.0, 4.0, 6.0, 8.0]),
+        },
+        config=config,
+    )
     assert _digest(src) == before  # the input is never modified
     with NWBHDF5IO(str(out), "r") as io:
         nwb = io.read()
         mod = nwb.processing["sparks"]
-        assert set(mod.data_interfaces) == {"latents", "prediction_pos", "neurons", "example_latents",
-                                            "example_predictions", "example_true", "examples", "config"}
+        assert set(mod.data_interfaces) == {
+            "latents",
+            "prediction_pos",
+            "neurons",
+            "example_latents",
+            "example_predictions",
+            "example_true",
+            "examples",
+            "config",
+        }
         ts = mod["example_latents"]
         assert ts.data.shape == (40, 5, 3) and ts.rate == pytest.approx(10.0)
         np.testing.assert_array_equal(ts.data[:], lat.transpose(1, 0, 2))
@@ -64,8 +87,9 @@ def test_examples_selection_and_config_read_back_with_pynwb(tmp_path):
     assert read_sparks_config(out) == config
     # a copy of an exported file gets the next module name; the first one is kept
     assert free_module_name(out) == "sparks_2"
-    again = export_to_nwb(tmp_path / "again.nwb", source=out, recording=rec, config={"epochs": 1},
-                          module_name=free_module_name(out))
+    again = export_to_nwb(
+        tmp_path / "again.nwb", source=out, recording=rec, config={"epochs": 1}, module_name=free_module_name(out)
+    )
     assert read_sparks_config(again, "sparks_2") == {"epochs": 1}
     np.testing.assert_array_equal(read_sparks_module(again)["example_latents"], lat.transpose(1, 0, 2))
 

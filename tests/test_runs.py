@@ -74,10 +74,12 @@ def _finished_run(root, when, history, final=None, saved=False):
 
 def test_list_runs_newest_first_with_epochs_and_main_metric(tmp_path):
     t0 = datetime(2026, 1, 1, 12, 0, 0).timestamp()
-    old = _finished_run(tmp_path, t0, [{"epoch": 1, "train_loss": 2.0}, {"epoch": 2, "train_loss": 1.5,
-                                                                      "test_loss": 1.7, "r2": 0.41}])
-    new = _finished_run(tmp_path, t0 + 60, [{"epoch": 1, "train_loss": 0.9, "test_loss": 1.1}],
-                        final={"test_loss": 1.05})
+    old = _finished_run(
+        tmp_path, t0, [{"epoch": 1, "train_loss": 2.0}, {"epoch": 2, "train_loss": 1.5, "test_loss": 1.7, "r2": 0.41}]
+    )
+    new = _finished_run(
+        tmp_path, t0 + 60, [{"epoch": 1, "train_loss": 0.9, "test_loss": 1.1}], final={"test_loss": 1.05}
+    )
     cli = tmp_path / "cli-run"  # a CLI output folder: no run.json, CLI metrics
     cli.mkdir()
     (cli / "model.pt").write_bytes(b"x")

@@ -48,9 +48,11 @@ def test_gui_metrics_final_block_of_a_stopped_run():
     from sparks_gui.gui._session import RunResults
     from sparks_gui.gui.exports import final_metrics
 
-    history = [{"epoch": 1, "train_loss": 1.0, "test_loss": 0.9, "r2": 0.1},
-               {"epoch": 2, "train_loss": 0.8, "test_loss": 0.7, "r2": 0.3},
-               {"epoch": 3, "train_loss": 0.7}]  # not evaluated (eval_every)
+    history = [
+        {"epoch": 1, "train_loss": 1.0, "test_loss": 0.9, "r2": 0.1},
+        {"epoch": 2, "train_loss": 0.8, "test_loss": 0.7, "r2": 0.3},
+        {"epoch": 3, "train_loss": 0.7},
+    ]  # not evaluated (eval_every)
     stopped = final_metrics(RunResults(history=history, metrics={"epochs_completed": 3, "cancelled": True}))
     assert stopped["r2"] == 0.3 and stopped["test_loss"] == 0.7 and stopped["evaluated_epoch"] == 2
     assert stopped["cancelled"] and stopped["epochs_completed"] == 3

@@ -19,7 +19,7 @@ def test_network_connectivity_is_visible_in_spikes():
     assert 3 < rate < 40
     # lagged cross-correlation (pre at t, post at t+1..4) is higher for excitatory links than for absent ones
     x = rec.activity - rec.activity.mean(axis=1, keepdims=True)
-    lagged = sum(x[:, 4 - k: x.shape[1] - k] for k in range(1, 5))  # pre activity, summed over lags 1..4
+    lagged = sum(x[:, 4 - k : x.shape[1] - k] for k in range(1, 5))  # pre activity, summed over lags 1..4
     cc = (x[:, 4:] @ lagged.T) / x.shape[1]  # [post, pre]
     exc_links = adj & exc[None, :]
     none = ~adj & ~np.eye(30, dtype=bool)

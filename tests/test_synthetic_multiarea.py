@@ -29,8 +29,7 @@ def test_shapes_trials_and_ground_truth():
 
 
 def test_region_labels_where_loader_and_gui_look():
-    rec = make_multiarea(n_areas=3, neurons_per_area=[10, 20, 15], n_trials=5, seed=2,
-                         area_names=["VISp", "LP", "CA1"])
+    rec = make_multiarea(n_areas=3, neurons_per_area=[10, 20, 15], n_trials=5, seed=2, area_names=["VISp", "LP", "CA1"])
     labels = rec.neuron_meta["brain_area"]
     assert "brain_area" in REGION_KEYS
     assert {str(v): int(np.sum(labels == v)) for v in np.unique(labels)} == {"VISp": 10, "LP": 20, "CA1": 15}
@@ -47,6 +46,7 @@ def test_region_labels_where_loader_and_gui_look():
 def test_neuron_regions_fallbacks():
     class R:
         neuron_meta = {"location": np.array(["", "", ""]), "area": np.array(["a", "b", "a"])}
+
     assert neuron_regions(R()).tolist() == ["a", "b", "a"]  # empty locations skipped
     R.neuron_meta = {"location": np.array(["unknown"] * 3)}
     assert neuron_regions(R()) is None
@@ -148,7 +148,7 @@ def test_sessions_share_dynamics_with_different_neurons():
     other = make_multiarea(continuous=True, n_trials=40, dynamics_seed=9, frequencies_hz=[3.5, 2.0, 1.5])
     assert abs(_area0_frequency(other) - f_true[0]) > 1.0
     again = make_multiarea_sessions(n_sessions=3, neurons_per_area=(10, 30), n_trials=40, continuous=True, seed=0)
-    assert all(np.array_equal(a.activity, b.activity) for a, b in zip(sessions, again))
+    assert all(np.array_equal(a.activity, b.activity) for a, b in zip(sessions, again, strict=False))
 
 
 def test_bad_arguments():

@@ -8,8 +8,10 @@ import sys
 
 
 def test_import_does_not_change_the_environment():
-    code = ("import os; before = dict(os.environ); import sparks_gui, sparks_gui.engine.facade, sparks_gui.analysis; "
-            "print(dict(os.environ) == before)")
+    code = (
+        "import os; before = dict(os.environ); import sparks_gui, sparks_gui.engine.facade, sparks_gui.analysis; "
+        "print(dict(os.environ) == before)"
+    )
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "True"
@@ -20,8 +22,12 @@ def test_children_get_passive_and_the_parent_is_restored(monkeypatch):
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     with passive_openmp_for_children():
-        child = subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('OMP_WAIT_POLICY'))"],
-                               capture_output=True, text=True, check=True)
+        child = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.environ.get('OMP_WAIT_POLICY'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     assert child.stdout.strip() == "PASSIVE"
     assert "OMP_WAIT_POLICY" not in os.environ
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's choice wins
@@ -32,7 +38,9 @@ def test_children_get_passive_and_the_parent_is_restored(monkeypatch):
 
 def test_the_command_sets_passive():
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    code = ("import os\nfrom sparks_gui.cli import main\ntry:\n    main(['validate', '--help'])\n"
-            "except SystemExit:\n    pass\nprint(os.environ.get('OMP_WAIT_POLICY'))")
+    code = (
+        "import os\nfrom sparks_gui.cli import main\ntry:\n    main(['validate', '--help'])\n"
+        "except SystemExit:\n    pass\nprint(os.environ.get('OMP_WAIT_POLICY'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip().splitlines()[-1] == "PASSIVE"

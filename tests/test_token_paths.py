@@ -21,8 +21,9 @@ def _counts(seed: int = 0) -> torch.Tensor:
 @pytest.mark.parametrize("token_ff,input_residual", [(False, True), (True, False), (True, True)])
 def test_fused_token_paths_equal_the_unfused_encoder(backend, token_ff, input_residual):
     torch.manual_seed(0)
-    m = SparksModel(24, n_out=2, latent_dim=3, dt=0.02, backend=backend, token_ff=token_ff,
-                    input_residual=input_residual)
+    m = SparksModel(
+        24, n_out=2, latent_dim=3, dt=0.02, backend=backend, token_ff=token_ff, input_residual=input_residual
+    )
     x = _counts()
     fused = m(x, sample=False)
     m.fused_readout = False

@@ -50,8 +50,17 @@ def test_unsupervised_sequence_beats_mean_rate():
     The true-rate oracle reaches a ratio of about 0.80 on this data.
     """
     rec = make_sequence(duration=300, seed=1)
-    cfg = SparksConfig(target="unsupervised", epochs=15, segment_length=100, batch_size=4, lr=3e-3, latent_dim=3,
-                       w_start=20.0, tau_s=0.3, seed=0)
+    cfg = SparksConfig(
+        target="unsupervised",
+        epochs=15,
+        segment_length=100,
+        batch_size=4,
+        lr=3e-3,
+        latent_dim=3,
+        w_start=20.0,
+        tau_s=0.3,
+        seed=0,
+    )
     events = _events(Trainer(cfg, rec))
     last = [e for e in events if isinstance(e, EpochEnd)][-1]
     assert last.metrics["nll_ratio"] < 0.92, last.metrics
@@ -89,7 +98,7 @@ def test_gradient_modes_train(mode):
     before = [p.detach().clone() for p in trainer.model.parameters()]
     events = _events(trainer)
     assert isinstance(events[-1], Finished), events[-1]
-    moved = [not torch.equal(a, b.detach()) for a, b in zip(before, trainer.model.parameters())]
+    moved = [not torch.equal(a, b.detach()) for a, b in zip(before, trainer.model.parameters(), strict=False)]
     assert all(moved)  # every parameter (tau, w, V, heads, decoder) was updated
 
 
@@ -106,7 +115,7 @@ def test_truncated_first_chunk_gradient_equals_full_gradient_of_that_chunk():
     g2 = torch.Generator().manual_seed(0)
     loss_b, _, _ = tr._batch_loss(x[..., :10], r, 0, 10, None, g2)
     grads_b = torch.autograd.grad(loss_b, list(tr.model.parameters()), allow_unused=True)
-    for a, b in zip(grads_a, grads_b):
+    for a, b in zip(grads_a, grads_b, strict=False):
         if a is not None:
             torch.testing.assert_close(a, b)
 
@@ -125,7 +134,7 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path):
     ev2 = _events(resumed)
     assert ev2[0].resumed and ev2[0].epoch == 2
     assert len([e for e in ev2 if isinstance(e, StepProgress)]) == 2 * ev2[0].steps_per_epoch
-    for (name, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+    for (name, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values(), strict=False):
         assert torch.equal(a, b), (name, (a - b).abs().max())
     assert [h["train_loss"] for h in resumed.history] == pytest.approx([h["train_loss"] for h in full.history])
 
@@ -194,8 +203,9 @@ def test_frame_id_target_trains_as_classification():
     from sparks_gui.data.synthetic_network import make_stimulus_movie
 
     rec = make_stimulus_movie(n_repeats=12, seed=2)
-    cfg = SparksConfig(target="frame_id", epochs=12, batch_size=4, latent_dim=8, lr=3e-3, w_start=20.0, tau_s=0.1,
-                       seed=0)
+    cfg = SparksConfig(
+        target="frame_id", epochs=12, batch_size=4, latent_dim=8, lr=3e-3, w_start=20.0, tau_s=0.1, seed=0
+    )
     events = _events(Trainer(cfg, rec))
     assert isinstance(events[-1], Finished), events[-1]
     started = events[0]
@@ -239,7 +249,7 @@ def test_torch_backend_trains_like_the_cpu_kernel():
         losses = [e.train_loss for e in _events(tr) if isinstance(e, EpochEnd)]
         runs[backend] = (losses, [p.detach().clone() for p in tr.model.parameters()])
     np.testing.assert_allclose(runs["torch"][0], runs["cpu_kernel"][0], rtol=1e-4)
-    for a, b in zip(runs["torch"][1], runs["cpu_kernel"][1]):
+    for a, b in zip(runs["torch"][1], runs["cpu_kernel"][1], strict=False):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
 
 
@@ -248,8 +258,9 @@ def test_bf16_mixed_precision_trains_to_the_fp32_floor():
     rec = make_reach(n_trials_per_direction=6, seed=1)
     r2 = {}
     for precision in ("fp32", "bf16"):
-        cfg = SparksConfig(target="hand_pos", epochs=8, bin_factor=5, batch_size=16, latent_dim=3, seed=0,
-                           precision=precision)
+        cfg = SparksConfig(
+            target="hand_pos", epochs=8, bin_factor=5, batch_size=16, latent_dim=3, seed=0, precision=precision
+        )
         tr = Trainer(cfg, rec)
         events = _events(tr)
         r2[precision] = [e for e in events if isinstance(e, EpochEnd)][-1].metrics["r2"]
@@ -271,8 +282,9 @@ def test_trace_parameters_have_their_own_learning_rate():
         groups = tr._param_groups()
         assert len(groups) == 2 and groups[1]["eps"] == 1e-12
         assert groups[1]["lr"] == pytest.approx(tr.config.lr * scale)
-        assert {id(p) for p in groups[1]["params"]} == {id(getattr(heb, n)) for n in
-                                                         ("log_tau_pre", "log_tau_post", "log_w_pre", "log_w_post")}
+        assert {id(p) for p in groups[1]["params"]} == {
+            id(getattr(heb, n)) for n in ("log_tau_pre", "log_tau_post", "log_w_pre", "log_w_post")
+        }
         _events(tr)
         moved[scale] = float((heb.log_tau_pre.detach() - before).abs().max())
     assert moved[0.0] == 0.0

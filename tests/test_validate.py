@@ -91,9 +91,22 @@ def test_targets_are_checked_on_the_numbers():
     rep.add("network", "correlation", {"auroc": 0.6}, 1.0, kind="baseline")
     got = {t["target"].split(":")[0] + ":" + t["target"].split(":")[1][:12]: t["passed"] for t in _targets(rep)}
     assert list(got.values()) == [False, True, True, False]  # ridge wins; 0.7 is not above 0.5 + 2 * 0.1
-    md = render_markdown({"mode": "x", "date": "d", "machine": {"summary": "m"}, "version": "0", "settings":
-                          {"seed": 0, "data_seed": 0}, "total_seconds": 1.0, "targets": _targets(rep), "errors": [],
-                          "datasets": ["reach"], "rows": rep.rows, "extra": {}, "figures": []})
+    md = render_markdown(
+        {
+            "mode": "x",
+            "date": "d",
+            "machine": {"summary": "m"},
+            "version": "0",
+            "settings": {"seed": 0, "data_seed": 0},
+            "total_seconds": 1.0,
+            "targets": _targets(rep),
+            "errors": [],
+            "datasets": ["reach"],
+            "rows": rep.rows,
+            "extra": {},
+            "figures": [],
+        }
+    )
     assert "\\|rho\\|" in md  # pipes inside cells are escaped
     assert "| sparks[gru] supervised | 0.8 | 0 |" in md
 
@@ -114,7 +127,9 @@ def test_mtm_targets_are_checked_on_the_numbers():
     rep.add("multiarea", "smoothed-spikes GLM", {"cosmooth_bps": 0.2, "inter_region_bps": 0.1}, 1.0, kind="baseline")
     rep.add("multiarea_sessions", "sparks[mtm] pre-trained on 3 sessions + fine-tuned", {"cosmooth_bps": 0.2}, 1.0)
     rep.add("multiarea_sessions", "sparks[mtm] from scratch on the same trials", {"cosmooth_bps": 0.1}, 1.0)
-    got = [(t["target"].split(" ")[2] if t["target"].startswith("multiarea") else "sessions", t["passed"])
-           for t in targets(rep)]
+    got = [
+        (t["target"].split(" ")[2] if t["target"].startswith("multiarea") else "sessions", t["passed"])
+        for t in targets(rep)
+    ]
     # co-smoothing: neuron-only masking is ahead (0.26 > 0.25); inter-region: MtM above both; fine-tuning wins
     assert got == [("cosmooth_bps", False), ("inter_region_bps", True), ("sessions", True)]

@@ -62,9 +62,9 @@ from .ordering import (
     order_by_attention_clustering,
     order_by_correlation,
     order_by_pca_angle,
+    order_by_rastermap,
     pca_phase,
     phase_agreement,
-    order_by_rastermap,
     ring_phase,
     triplet_accuracy,
 )

@@ -60,8 +60,9 @@ def as_frames(values: Any, name: str, layout: str) -> tuple[np.ndarray, np.ndarr
             groups = np.repeat(np.arange(n), T)
             arr = np.transpose(arr, (0, 2, 1)).reshape(n * T, d)
         else:
-            raise SparksError(f"{name} must be [T, d] or [n_trials, d, T]; got shape {arr.shape}.",
-                              "Pass Sparks.transform() output.")
+            raise SparksError(
+                f"{name} must be [T, d] or [n_trials, d, T]; got shape {arr.shape}.", "Pass Sparks.transform() output."
+            )
     else:
         if arr.ndim == 1:
             arr, groups = arr[:, None], None
@@ -72,8 +73,10 @@ def as_frames(values: Any, name: str, layout: str) -> tuple[np.ndarray, np.ndarr
             groups = np.repeat(np.arange(n), T)
             arr = arr.reshape(n * T, k)
         else:
-            raise SparksError(f"{name} must be [T], [T, k] or [n_trials, T, k]; got shape {arr.shape}.",
-                              "Reshape the target to time-major layout.")
+            raise SparksError(
+                f"{name} must be [T], [T, k] or [n_trials, T, k]; got shape {arr.shape}.",
+                "Reshape the target to time-major layout.",
+            )
     if arr.dtype.kind == "f":
         check_finite(arr, name)
     return arr, groups

@@ -19,8 +19,9 @@ Convention: every matrix here is ``[target, source]``, like SPARKS attention, wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -66,8 +67,10 @@ def effective_connectivity(attention: Any, heads: Any = None, time_slice: slice 
         return np.mean(mats, axis=0)
     A = np.asarray(attention, dtype=np.float64)
     if A.ndim < 2 or A.ndim > 5 or A.shape[-1] != A.shape[-2]:
-        raise SparksError(f"Attention must be [.., N, N] with at most 5 axes; got shape {A.shape}.",
-                          "Pass Sparks.attention() output [T, H, N, N].")
+        raise SparksError(
+            f"Attention must be [.., N, N] with at most 5 axes; got shape {A.shape}.",
+            "Pass Sparks.attention() output [T, H, N, N].",
+        )
     check_finite(A, "attention")
     if heads is not None:
         if A.ndim < 3:
@@ -141,8 +144,9 @@ def correlation_connectivity(activity: Any, smooth_bins: float = 0.0) -> np.ndar
     return (z @ z.T) / x.shape[1]
 
 
-def xcorr_peak_connectivity(activity: Any, max_lag: int = 10, min_lag: int = 1, subtract_reverse: bool = False,
-                            peak: str = "max") -> np.ndarray:
+def xcorr_peak_connectivity(
+    activity: Any, max_lag: int = 10, min_lag: int = 1, subtract_reverse: bool = False, peak: str = "max"
+) -> np.ndarray:
     """Cross-correlogram peak baseline: ``C[i, j] = max_{l in [min_lag, max_lag]} corr(x_i(t + l), x_j(t))``.
 
     Directed, ``[target, source]``: high when neuron ``j`` is followed by neuron ``i``
@@ -170,7 +174,9 @@ def xcorr_peak_connectivity(activity: Any, max_lag: int = 10, min_lag: int = 1, 
     x = as_activity(activity)
     T = x.shape[1]
     if not 0 <= min_lag <= max_lag < T - 1:
-        raise SparksError(f"Lags {min_lag}..{max_lag} do not fit a recording of {T} bins.", "Use 0 <= min_lag <= max_lag < T - 1.")
+        raise SparksError(
+            f"Lags {min_lag}..{max_lag} do not fit a recording of {T} bins.", "Use 0 <= min_lag <= max_lag < T - 1."
+        )
 
     if peak not in ("max", "abs"):
         raise SparksError(f"Unknown peak '{peak}'.", "Use 'max' or 'abs'.")
@@ -216,25 +222,33 @@ class ConnectivityScore:
     n_negative: int
 
     def as_dict(self) -> dict[str, float]:
-        return {"auroc": self.auroc, "average_precision": self.average_precision, "prevalence": self.prevalence,
-                "n_positive": self.n_positive, "n_negative": self.n_negative}
+        return {
+            "auroc": self.auroc,
+            "average_precision": self.average_precision,
+            "prevalence": self.prevalence,
+            "n_positive": self.n_positive,
+            "n_negative": self.n_negative,
+        }
 
 
-def _labels_and_scores(score: Any, true_weights: Any, threshold: float, ignore_diagonal: bool,
-                       absolute_score: bool, sign: str) -> tuple[np.ndarray, np.ndarray]:
+def _labels_and_scores(
+    score: Any, true_weights: Any, threshold: float, ignore_diagonal: bool, absolute_score: bool, sign: str
+) -> tuple[np.ndarray, np.ndarray]:
     S = np.asarray(score, dtype=np.float64)
     W = np.asarray(true_weights, dtype=np.float64)
     if S.ndim != 2 or S.shape != W.shape or S.shape[0] != S.shape[1]:
-        raise SparksError(f"score {S.shape} and true_weights {W.shape} must be square matrices of the same shape.",
-                          "Pass [N, N] matrices in the same [target, source] convention.")
+        raise SparksError(
+            f"score {S.shape} and true_weights {W.shape} must be square matrices of the same shape.",
+            "Pass [N, N] matrices in the same [target, source] convention.",
+        )
     check_finite(S, "score")
     check_finite(W, "true_weights")
     if sign == "any":
         pos = np.abs(W) > threshold
     elif sign == "excitatory":
-        pos = W > threshold
+        pos = threshold < W
     elif sign == "inhibitory":
-        pos = W < -threshold
+        pos = -threshold > W
     else:
         raise SparksError(f"Unknown sign '{sign}'.", "Use 'any', 'excitatory' or 'inhibitory'.")
     mask = ~np.eye(len(S), dtype=bool) if ignore_diagonal else np.ones_like(S, dtype=bool)
@@ -242,8 +256,14 @@ def _labels_and_scores(score: Any, true_weights: Any, threshold: float, ignore_d
     return pos[mask], s
 
 
-def connectivity_scores(score: Any, true_weights: Any, threshold: float = 0.0, ignore_diagonal: bool = True,
-                        absolute_score: bool = False, sign: str = "any") -> ConnectivityScore:
+def connectivity_scores(
+    score: Any,
+    true_weights: Any,
+    threshold: float = 0.0,
+    ignore_diagonal: bool = True,
+    absolute_score: bool = False,
+    sign: str = "any",
+) -> ConnectivityScore:
     """AUROC and average precision of a score matrix against a known weight matrix.
 
     A pair is a true connection when ``|W[i, j]| > threshold`` (``sign="any"``), or
@@ -276,21 +296,30 @@ def connectivity_scores(score: Any, true_weights: Any, threshold: float = 0.0, i
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         return ConnectivityScore(float("nan"), float("nan"), n_pos / max(len(y), 1), n_pos, n_neg)
-    return ConnectivityScore(float(roc_auc_score(y, s)), float(average_precision_score(y, s)), n_pos / len(y), n_pos, n_neg)
+    return ConnectivityScore(
+        float(roc_auc_score(y, s)), float(average_precision_score(y, s)), n_pos / len(y), n_pos, n_neg
+    )
 
 
 def roc_curve_points(score: Any, true_weights: Any, **kwargs) -> tuple[np.ndarray, np.ndarray]:
     """False- and true-positive rates of the ROC curve (for figures); kwargs as :func:`connectivity_scores`."""
     from sklearn.metrics import roc_curve
 
-    y, s = _labels_and_scores(score, true_weights, kwargs.get("threshold", 0.0), kwargs.get("ignore_diagonal", True),
-                              kwargs.get("absolute_score", False), kwargs.get("sign", "any"))
+    y, s = _labels_and_scores(
+        score,
+        true_weights,
+        kwargs.get("threshold", 0.0),
+        kwargs.get("ignore_diagonal", True),
+        kwargs.get("absolute_score", False),
+        kwargs.get("sign", "any"),
+    )
     fpr, tpr, _ = roc_curve(y, s)
     return fpr, tpr
 
 
-def time_shuffle(activity: Any, seed: int | np.random.Generator | None = 0, mode: str = "circular",
-                 min_shift: int | None = None) -> np.ndarray:
+def time_shuffle(
+    activity: Any, seed: int | np.random.Generator | None = 0, mode: str = "circular", min_shift: int | None = None
+) -> np.ndarray:
     """Destroy the timing between neurons, keeping each neuron's own statistics.
 
     Parameters
@@ -312,7 +341,9 @@ def time_shuffle(activity: Any, seed: int | np.random.Generator | None = 0, mode
     numpy.ndarray
         Same shape and dtype as the input.
     """
-    arr = np.asarray(activity.activity if hasattr(activity, "activity") and not isinstance(activity, np.ndarray) else activity)
+    arr = np.asarray(
+        activity.activity if hasattr(activity, "activity") and not isinstance(activity, np.ndarray) else activity
+    )
     rng = rng_from(seed)
     if arr.ndim == 3:
         return np.stack([time_shuffle(a, rng, mode, min_shift) for a in arr])
@@ -355,12 +386,24 @@ class NullDistribution:
         return float((1 + np.sum(self.auroc >= self.observed.auroc)) / (1 + len(self.auroc)))
 
     def summary(self) -> dict[str, float]:
-        return {"null_auroc_mean": float(np.mean(self.auroc)), "null_auroc_sd": float(np.std(self.auroc)),
-                "null_ap_mean": float(np.mean(self.average_precision)), "p_value": self.p_value}
+        return {
+            "null_auroc_mean": float(np.mean(self.auroc)),
+            "null_auroc_sd": float(np.std(self.auroc)),
+            "null_ap_mean": float(np.mean(self.average_precision)),
+            "p_value": self.p_value,
+        }
 
 
-def shuffled_null(estimator: Callable[[np.ndarray], np.ndarray], activity: Any, true_weights: Any, n_shuffles: int = 20,
-                  seed: int = 0, mode: str = "circular", observed: bool = True, **score_kwargs) -> NullDistribution:
+def shuffled_null(
+    estimator: Callable[[np.ndarray], np.ndarray],
+    activity: Any,
+    true_weights: Any,
+    n_shuffles: int = 20,
+    seed: int = 0,
+    mode: str = "circular",
+    observed: bool = True,
+    **score_kwargs,
+) -> NullDistribution:
     """Null distribution of AUROC/AP: the same estimator on time-shuffled activity.
 
     Parameters
@@ -388,7 +431,9 @@ def shuffled_null(estimator: Callable[[np.ndarray], np.ndarray], activity: Any, 
     -------
     NullDistribution
     """
-    arr = np.asarray(activity.activity if hasattr(activity, "activity") and not isinstance(activity, np.ndarray) else activity)
+    arr = np.asarray(
+        activity.activity if hasattr(activity, "activity") and not isinstance(activity, np.ndarray) else activity
+    )
     rng = np.random.default_rng(seed)
     au, ap = [], []
     for _ in range(int(n_shuffles)):

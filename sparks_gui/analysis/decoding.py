@@ -20,8 +20,9 @@ frames of one trial on both sides.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.special import gammaln
@@ -49,8 +50,10 @@ def _pair(true: Any, pred: Any) -> tuple[np.ndarray, np.ndarray]:
     t, _ = as_frames(np.asarray(true, dtype=np.float64), "true", "target")
     p, _ = as_frames(np.asarray(pred, dtype=np.float64), "pred", "target")
     if t.shape != p.shape:
-        raise SparksError(f"true {np.shape(true)} and pred {np.shape(pred)} have different shapes.",
-                          "Pass predictions aligned with the true values (same frames, same variables).")
+        raise SparksError(
+            f"true {np.shape(true)} and pred {np.shape(pred)} have different shapes.",
+            "Pass predictions aligned with the true values (same frames, same variables).",
+        )
     if len(t) < 2:
         raise SparksError("Need at least two frames to compute R2.", "Pass more frames.")
     return t, p
@@ -137,8 +140,12 @@ class DecodeResult:
     validation: dict[int, float] = field(default_factory=dict)
 
 
-def train_test_split_frames(n_frames: int, groups: np.ndarray | None = None, test_fraction: float = 0.2,
-                            seed: int | np.random.Generator | None = 0) -> tuple[np.ndarray, np.ndarray]:
+def train_test_split_frames(
+    n_frames: int,
+    groups: np.ndarray | None = None,
+    test_fraction: float = 0.2,
+    seed: int | np.random.Generator | None = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Boolean train/test masks over frames that respect time structure.
 
     Parameters
@@ -171,7 +178,9 @@ def train_test_split_frames(n_frames: int, groups: np.ndarray | None = None, tes
         g = np.asarray(groups)
         ids = np.unique(g)
         if len(ids) < 2:
-            raise SparksError("Only one trial: cannot hold out whole trials.", "Pass several trials or continuous data.")
+            raise SparksError(
+                "Only one trial: cannot hold out whole trials.", "Pass several trials or continuous data."
+            )
         n_test = int(np.clip(round(test_fraction * len(ids)), 1, len(ids) - 1))
         test_ids = rng_from(seed).choice(ids, size=n_test, replace=False)
         test = np.isin(g, test_ids)
@@ -234,8 +243,10 @@ def knn_decode(
         y_arr = np.repeat(y_arr, len(X) // len(y_arr))  # one label per trial
     y, _ = as_frames(y_arr, "target", "target")
     if len(y) != len(X):
-        raise SparksError(f"The target has {len(y)} frames but the latents have {len(X)}.",
-                          "Align the target with the latents (same trials and time bins).")
+        raise SparksError(
+            f"The target has {len(y)} frames but the latents have {len(X)}.",
+            "Align the target with the latents (same trials and time bins).",
+        )
     if task == "auto":
         task = "classification" if y.dtype.kind in "iub" else "regression"
     if task not in ("regression", "classification"):
@@ -247,8 +258,10 @@ def knn_decode(
     if test_mask is not None:
         test = np.asarray(test_mask, dtype=bool).reshape(-1)
         if len(test) != len(X) or test.all() or not test.any():
-            raise SparksError("test_mask must be a boolean mask over frames with both train and test frames.",
-                              "Pass a mask of length n_frames.")
+            raise SparksError(
+                "test_mask must be a boolean mask over frames with both train and test frames.",
+                "Pass a mask of length n_frames.",
+            )
         train = ~test
     else:
         train, test = train_test_split_frames(len(X), groups, test_fraction, seed)
@@ -300,8 +313,10 @@ def frame_accuracy(true_frames: Any, pred_frames: Any, tolerance: int = 0, n_fra
     t = np.asarray(true_frames).reshape(-1)
     p = np.asarray(pred_frames).reshape(-1)
     if t.shape != p.shape or len(t) == 0:
-        raise SparksError(f"true ({np.shape(true_frames)}) and predicted ({np.shape(pred_frames)}) frame ids differ in shape.",
-                          "Pass one predicted frame id per true frame id.")
+        raise SparksError(
+            f"true ({np.shape(true_frames)}) and predicted ({np.shape(pred_frames)}) frame ids differ in shape.",
+            "Pass one predicted frame id per true frame id.",
+        )
     if tolerance < 0:
         raise SparksError(f"tolerance={tolerance} is negative.", "Use a number of frames >= 0.")
     d = np.abs(np.rint(t).astype(np.int64) - np.rint(p).astype(np.int64))
@@ -365,8 +380,15 @@ def _log_likelihood(y: np.ndarray, r: np.ndarray, likelihood: str, eps: float) -
     raise SparksError(f"Unknown likelihood '{likelihood}'.", "Use 'poisson' or 'bernoulli'.")
 
 
-def bits_per_spike(spikes: Any, rates: Any, likelihood: str = "poisson", neuron_axis: int = 0,
-                   null_rates: Any = None, dt: float | None = None, eps: float = 1e-9) -> float:
+def bits_per_spike(
+    spikes: Any,
+    rates: Any,
+    likelihood: str = "poisson",
+    neuron_axis: int = 0,
+    null_rates: Any = None,
+    dt: float | None = None,
+    eps: float = 1e-9,
+) -> float:
     """Log-likelihood gain over the mean-rate null, in bits per spike.
 
     ``(LL(rates) - LL(null)) / (n_spikes * ln 2)``, where the null predicts each
@@ -414,8 +436,9 @@ def bits_per_spike(spikes: Any, rates: Any, likelihood: str = "poisson", neuron_
 
 
 # ----------------------------------------------------------------------------- consistency
-def consistency_r2(latents_a: Any, latents_b: Any, fit_fraction: float = 0.5, ridge: float = 1e-6,
-                   weighting: str = "variance") -> float:
+def consistency_r2(
+    latents_a: Any, latents_b: Any, fit_fraction: float = 0.5, ridge: float = 1e-6, weighting: str = "variance"
+) -> float:
     """R2 of predicting latents ``b`` from latents ``a`` with a linear map fitted on held-out frames.
 
     An affine map ``b ~ a W + c`` is fitted (least squares, tiny ridge) on the first
@@ -444,8 +467,10 @@ def consistency_r2(latents_a: Any, latents_b: Any, fit_fraction: float = 0.5, ri
     A, ga = as_frames(np.asarray(latents_a, dtype=np.float64), "latents_a", "latents")
     B, _ = as_frames(np.asarray(latents_b, dtype=np.float64), "latents_b", "latents")
     if len(A) != len(B):
-        raise SparksError(f"The latent sets have {len(A)} and {len(B)} frames.",
-                          "Compare latents of the same trials/time bins (aligned frames).")
+        raise SparksError(
+            f"The latent sets have {len(A)} and {len(B)} frames.",
+            "Compare latents of the same trials/time bins (aligned frames).",
+        )
     if not 0 < fit_fraction < 1:
         raise SparksError(f"fit_fraction={fit_fraction} must be in (0, 1).", "Use 0.5.")
     if ga is not None:

@@ -20,8 +20,9 @@ one area leads another.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,9 @@ def error_curves(true: Any, pred: Any, conditions: Any = None, metric: str = "sq
             err = (np.rint(p).astype(np.int64) != labels).astype(np.float64)
         else:
             if p.ndim != 3 or p.shape[:2] != labels.shape:
-                raise SparksError(f"Probabilities must be [n_trials, T, n_classes]; got {p.shape}.", "Pass class probabilities.")
+                raise SparksError(
+                    f"Probabilities must be [n_trials, T, n_classes]; got {p.shape}.", "Pass class probabilities."
+                )
             if labels.min() < 0 or labels.max() >= p.shape[2]:
                 raise SparksError("A class label is outside 0..n_classes-1.", "Check the labels and class count.")
             p_true = np.take_along_axis(p, labels[..., None], axis=2)[..., 0]
@@ -98,8 +101,10 @@ def _error_stack(errors: Any) -> tuple[np.ndarray, list[str]]:
         arrs = [np.asarray(v, dtype=np.float64) for v in errors.values()]
         shapes = {a.shape for a in arrs}
         if len(shapes) != 1:
-            raise SparksError(f"Error curves of the areas have different shapes {sorted(shapes)}.",
-                              "Compute every area's errors on the same conditions and time bins.")
+            raise SparksError(
+                f"Error curves of the areas have different shapes {sorted(shapes)}.",
+                "Compute every area's errors on the same conditions and time bins.",
+            )
         E = np.stack(arrs)
     else:
         E = np.asarray(errors, dtype=np.float64)
@@ -107,8 +112,10 @@ def _error_stack(errors: Any) -> tuple[np.ndarray, list[str]]:
     if E.ndim == 2:
         E = E[:, None, :]
     if E.ndim != 3 or E.shape[0] < 2:
-        raise SparksError(f"Errors must be [areas, (conditions,) time] with at least 2 areas; got shape {E.shape}.",
-                          "Pass one error curve per area (e.g. a dict area -> error_curves(...)).")
+        raise SparksError(
+            f"Errors must be [areas, (conditions,) time] with at least 2 areas; got shape {E.shape}.",
+            "Pass one error curve per area (e.g. a dict area -> error_curves(...)).",
+        )
     check_finite(E, "errors")
     return E, names
 
@@ -178,8 +185,12 @@ class HierarchyResult:
         return np.argsort(self.hierarchy, kind="stable")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"areas": list(self.areas), "hierarchy": {a: float(h) for a, h in zip(self.areas, self.hierarchy)},
-                "projection": self.projection.tolist(), "order": [self.areas[i] for i in self.order]}
+        return {
+            "areas": list(self.areas),
+            "hierarchy": {a: float(h) for a, h in zip(self.areas, self.hierarchy, strict=False)},
+            "projection": self.projection.tolist(),
+            "order": [self.areas[i] for i in self.order],
+        }
 
 
 def hierarchy_from_errors(errors: Any, areas: Sequence[str] | None = None, normalise: bool = False) -> HierarchyResult:

@@ -102,25 +102,35 @@ def _as_counts(spikes: Any, name: str = "spikes") -> np.ndarray:
     if y.size == 0:
         raise SparksError(f"{name} is empty (shape {y.shape}).", "Evaluate on at least one neuron and time bin.")
     if not np.all(np.isfinite(y)):
-        raise SparksError(f"{name} contains {int(np.count_nonzero(~np.isfinite(y)))} NaN or infinite values.",
-                          "Drop or zero the missing bins before evaluating.")
+        raise SparksError(
+            f"{name} contains {int(np.count_nonzero(~np.isfinite(y)))} NaN or infinite values.",
+            "Drop or zero the missing bins before evaluating.",
+        )
     if np.any(y < 0):
-        raise SparksError(f"{name} has negative values; spike counts must be >= 0.",
-                          "Pass spike counts per bin (bits per spike is defined for spikes, not calcium traces).")
+        raise SparksError(
+            f"{name} has negative values; spike counts must be >= 0.",
+            "Pass spike counts per bin (bits per spike is defined for spikes, not calcium traces).",
+        )
     return y
 
 
 def _as_rates(rates: Any, shape: tuple[int, ...], dt: float | None, name: str = "rates") -> np.ndarray:
     r = np.asarray(rates, dtype=np.float64)
     if r.shape != shape:
-        raise SparksError(f"{name} have shape {r.shape} but the spikes have shape {shape}.",
-                          "Predict one rate per neuron and time bin of the evaluated spikes.")
+        raise SparksError(
+            f"{name} have shape {r.shape} but the spikes have shape {shape}.",
+            "Predict one rate per neuron and time bin of the evaluated spikes.",
+        )
     if not np.all(np.isfinite(r)):
-        raise SparksError(f"{name} contain {int(np.count_nonzero(~np.isfinite(r)))} NaN or infinite values.",
-                          "Check the model output (a diverged fit gives NaN rates); refit with a smaller learning rate.")
+        raise SparksError(
+            f"{name} contain {int(np.count_nonzero(~np.isfinite(r)))} NaN or infinite values.",
+            "Check the model output (a diverged fit gives NaN rates); refit with a smaller learning rate.",
+        )
     if np.any(r < 0):
-        raise SparksError(f"{name} have negative values; Poisson rates must be >= 0.",
-                          "Pass expected counts (e.g. exp or softplus of the model output), not log-rates.")
+        raise SparksError(
+            f"{name} have negative values; Poisson rates must be >= 0.",
+            "Pass expected counts (e.g. exp or softplus of the model output), not log-rates.",
+        )
     if dt is not None:
         if not (np.isfinite(dt) and dt > 0):
             raise SparksError(f"dt={dt} is not a positive bin width in seconds.", "Pass dt in seconds, e.g. 0.01.")
@@ -198,13 +208,17 @@ def _indices(sel: Any, n: int, what: str, fix: str) -> np.ndarray:
     if idx.size == 0:
         raise SparksError(f"No {what}s were selected for evaluation.", fix)
     if idx.min() < 0 or idx.max() >= n:
-        raise SparksError(f"{what.capitalize()} index {int(idx.max() if idx.max() >= n else idx.min())} is outside 0..{n - 1}.", fix)
+        raise SparksError(
+            f"{what.capitalize()} index {int(idx.max() if idx.max() >= n else idx.min())} is outside 0..{n - 1}.", fix
+        )
     if np.unique(idx).size != idx.size:
         raise SparksError(f"Some {what} indices are repeated.", "Give each index once.")
     return idx
 
 
-def co_smoothing(spikes: Any, rates: Any, heldout_neurons: Any, dt: float | None = None, eps: float = 1e-9) -> BitsPerSpike:
+def co_smoothing(
+    spikes: Any, rates: Any, heldout_neurons: Any, dt: float | None = None, eps: float = 1e-9
+) -> BitsPerSpike:
     """Co-smoothing: bits per spike of the held-out neurons' predicted rates.
 
     The model saw the other (held-in) neurons only and predicted the held-out ones
@@ -225,7 +239,9 @@ def co_smoothing(spikes: Any, rates: Any, heldout_neurons: Any, dt: float | None
     """
     y = _as_counts(spikes)
     N = y.shape[-2]
-    idx = _indices(heldout_neurons, N, "neuron", "Pass held-out neuron indices in 0..N-1 (or a boolean mask of length N).")
+    idx = _indices(
+        heldout_neurons, N, "neuron", "Pass held-out neuron indices in 0..N-1 (or a boolean mask of length N)."
+    )
     r = np.asarray(rates, dtype=np.float64)
     y_h = y[..., idx, :]
     if r.shape == y.shape:
@@ -241,8 +257,9 @@ def co_smoothing(spikes: Any, rates: Any, heldout_neurons: Any, dt: float | None
     return BitsPerSpike(pooled, per, idx, float(n.sum()))
 
 
-def forward_prediction(spikes: Any, rates: Any, heldout_steps: Any, dt: float | None = None,
-                       neurons: Any = None, eps: float = 1e-9) -> BitsPerSpike:
+def forward_prediction(
+    spikes: Any, rates: Any, heldout_steps: Any, dt: float | None = None, neurons: Any = None, eps: float = 1e-9
+) -> BitsPerSpike:
     """Forward prediction: bits per spike on held-out (future) time steps.
 
     Parameters
@@ -294,8 +311,9 @@ def forward_prediction(spikes: Any, rates: Any, heldout_steps: Any, dt: float | 
     return BitsPerSpike(pooled, per, nidx, float(n.sum()), steps=steps)
 
 
-def region_bits_per_spike(spikes: Any, rates: Any, regions: Sequence[Any], region: Any = None,
-                          dt: float | None = None, eps: float = 1e-9) -> dict[str, BitsPerSpike] | BitsPerSpike:
+def region_bits_per_spike(
+    spikes: Any, rates: Any, regions: Sequence[Any], region: Any = None, dt: float | None = None, eps: float = 1e-9
+) -> dict[str, BitsPerSpike] | BitsPerSpike:
     """Region-level prediction: bits per spike pooled over the neurons of one region.
 
     Parameters
@@ -319,7 +337,9 @@ def region_bits_per_spike(spikes: Any, rates: Any, regions: Sequence[Any], regio
     r = _as_rates(rates, y.shape, dt)
     labels = np.asarray(regions).astype(str).ravel()
     if labels.size != y.shape[-2]:
-        raise SparksError(f"{labels.size} region labels for {y.shape[-2]} neurons.", "Give one region label per neuron.")
+        raise SparksError(
+            f"{labels.size} region labels for {y.shape[-2]} neurons.", "Give one region label per neuron."
+        )
     gain, n = _per_neuron_parts(y, r, eps)
 
     def one(lab: str) -> BitsPerSpike:
@@ -383,8 +403,9 @@ def _ridge_loo_fit(X: np.ndarray, Y: np.ndarray, alphas: np.ndarray) -> tuple[np
     return coef, ym - xm @ coef, best
 
 
-def linear_probe(latents: Any, behaviour: Any, n_folds: int = 5, alphas: Sequence[float] | None = None,
-                 standardize: bool = True) -> ProbeResult:
+def linear_probe(
+    latents: Any, behaviour: Any, n_folds: int = 5, alphas: Sequence[float] | None = None, standardize: bool = True
+) -> ProbeResult:
     """Decode behaviour from latents with ridge regression; cross-validated R2.
 
     Frames are split into ``n_folds`` contiguous blocks (whole trials when the inputs
@@ -411,8 +432,10 @@ def linear_probe(latents: Any, behaviour: Any, n_folds: int = 5, alphas: Sequenc
     X = X.astype(np.float64)
     Y = Y.astype(np.float64)
     if X.shape[0] != Y.shape[0]:
-        raise SparksError(f"latents have {X.shape[0]} frames but behaviour has {Y.shape[0]}.",
-                          "Put latents and behaviour on the same clock (same trials and time bins).")
+        raise SparksError(
+            f"latents have {X.shape[0]} frames but behaviour has {Y.shape[0]}.",
+            "Put latents and behaviour on the same clock (same trials and time bins).",
+        )
     if not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
         raise SparksError(f"n_folds={n_folds} must be an integer >= 2.", "Use e.g. n_folds=5.")
     groups = gx if gx is not None else gy
@@ -420,11 +443,13 @@ def linear_probe(latents: Any, behaviour: Any, n_folds: int = 5, alphas: Sequenc
     if groups is not None:
         units = np.unique(groups)
         if units.size < n_folds:
-            raise SparksError(f"{units.size} trials cannot be split into {n_folds} folds.", "Use fewer folds or more trials.")
+            raise SparksError(
+                f"{units.size} trials cannot be split into {n_folds} folds.", "Use fewer folds or more trials."
+            )
         fold_of_unit = (np.arange(units.size) * n_folds) // units.size
         fold = fold_of_unit[np.searchsorted(units, groups)]
     else:
-        if M < 2 * n_folds:
+        if 2 * n_folds > M:
             raise SparksError(f"{M} frames are too few for {n_folds} folds.", "Use fewer folds or more frames.")
         fold = (np.arange(M) * n_folds) // M
     a = np.asarray([10.0**p for p in range(-3, 4)] if alphas is None else alphas, dtype=np.float64).ravel()
@@ -448,7 +473,9 @@ def linear_probe(latents: Any, behaviour: Any, n_folds: int = 5, alphas: Sequenc
     ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.nan)
-    return ProbeResult(float(np.nanmean(r2)) if np.any(np.isfinite(r2)) else float("nan"), r2, pred, chosen, int(n_folds))
+    return ProbeResult(
+        float(np.nanmean(r2)) if np.any(np.isfinite(r2)) else float("nan"), r2, pred, chosen, int(n_folds)
+    )
 
 
 # --------------------------------------------------------------------------- GLM baseline
@@ -460,8 +487,9 @@ def _smooth(counts: np.ndarray, sigma_bins: float) -> np.ndarray:
     return gaussian_filter1d(counts.astype(np.float64), sigma_bins, axis=-1, mode="nearest")
 
 
-
-def fit_poisson_glms(X: np.ndarray, Y: np.ndarray, alpha: float = 1e-2, max_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
+def fit_poisson_glms(
+    X: np.ndarray, Y: np.ndarray, alpha: float = 1e-2, max_iter: int = 500
+) -> tuple[np.ndarray, np.ndarray]:
     """One Poisson GLM per column of ``Y`` [M, K] on shared features ``X`` [M, F]: (weights [F, K], biases [K]).
 
     Minimises, for each output separately, ``mean(exp(eta) - y * eta) + alpha / 2 * |w|^2``
@@ -491,7 +519,6 @@ def fit_poisson_glms(X: np.ndarray, Y: np.ndarray, alpha: float = 1e-2, max_iter
     return W[:F], W[F]
 
 
-
 GLM_ALPHAS = (1e-3, 1e-2, 1e-1, 1.0)
 """Ridge penalties the GLM baselines choose from (by a validation split of the training trials)."""
 
@@ -502,7 +529,7 @@ def _fit_glm_cv(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, alpha: float |
     if alpha is not None:
         return fit_poisson_glms(X, Y, float(alpha))
     units = np.unique(groups)
-    val = np.isin(groups, units[:: 5] if units.size >= 5 else units[-1:])
+    val = np.isin(groups, units[::5] if units.size >= 5 else units[-1:])
     if val.all() or not val.any():
         return fit_poisson_glms(X, Y, 1e-2)
     best, best_ll = GLM_ALPHAS[0], -np.inf
@@ -515,8 +542,15 @@ def _fit_glm_cv(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, alpha: float |
     return fit_poisson_glms(X, Y, best)
 
 
-def smoothed_spikes_glm(train_inputs: Any, train_outputs: Any, test_inputs: Any, sigma_bins: float = 2.0,
-                        alpha: float | None = None, max_samples: int = 20000, seed: int = 0) -> np.ndarray:
+def smoothed_spikes_glm(
+    train_inputs: Any,
+    train_outputs: Any,
+    test_inputs: Any,
+    sigma_bins: float = 2.0,
+    alpha: float | None = None,
+    max_samples: int = 20000,
+    seed: int = 0,
+) -> np.ndarray:
     """The NLB "smoothed spikes" baseline: Poisson GLMs from smoothed input neurons to output neurons.
 
     Each input neuron's counts are smoothed with a Gaussian of ``sigma_bins`` bins (within each
@@ -535,6 +569,7 @@ def smoothed_spikes_glm(train_inputs: Any, train_outputs: Any, test_inputs: Any,
     max_samples
         Training bins used per fit at most (drawn at random with ``seed``), to bound the time.
     """
+
     def frames(a: Any, name: str) -> np.ndarray:
         arr = np.asarray(a, dtype=np.float64)
         if arr.ndim == 2:
@@ -543,10 +578,16 @@ def smoothed_spikes_glm(train_inputs: Any, train_outputs: Any, test_inputs: Any,
             raise SparksError(f"{name} must be [n, N, T] or [N, T]; got shape {arr.shape}.", "Pass trials of counts.")
         return arr
 
-    xi, yo, xt = frames(train_inputs, "train_inputs"), frames(train_outputs, "train_outputs"), frames(test_inputs, "test_inputs")
+    xi, yo, xt = (
+        frames(train_inputs, "train_inputs"),
+        frames(train_outputs, "train_outputs"),
+        frames(test_inputs, "test_inputs"),
+    )
     if xi.shape[0] != yo.shape[0] or xi.shape[2] != yo.shape[2] or xi.shape[1] != xt.shape[1]:
-        raise SparksError(f"Shapes do not line up: train inputs {xi.shape}, train outputs {yo.shape}, test inputs {xt.shape}.",
-                          "Give the same trials and bins for inputs and outputs, and the same input neurons for test.")
+        raise SparksError(
+            f"Shapes do not line up: train inputs {xi.shape}, train outputs {yo.shape}, test inputs {xt.shape}.",
+            "Give the same trials and bins for inputs and outputs, and the same input neurons for test.",
+        )
     groups = np.repeat(np.arange(xi.shape[0]), xi.shape[2])
     X = np.moveaxis(_smooth(xi, sigma_bins), 1, 2).reshape(-1, xi.shape[1])
     Y = np.moveaxis(yo, 1, 2).reshape(-1, yo.shape[1])
@@ -562,8 +603,9 @@ def smoothed_spikes_glm(train_inputs: Any, train_outputs: Any, test_inputs: Any,
     return np.moveaxis(out.reshape(xt.shape[0], xt.shape[2], Y.shape[1]), 2, 1)
 
 
-def glm_forward_prediction(train_spikes: Any, test_spikes: Any, n_steps: int, tau_bins: float = 5.0,
-                           alpha: float | None = None) -> np.ndarray:
+def glm_forward_prediction(
+    train_spikes: Any, test_spikes: Any, n_steps: int, tau_bins: float = 5.0, alpha: float | None = None
+) -> np.ndarray:
     """Forward-prediction baseline: each neuron's rate over the last ``n_steps`` of a trial from the
     population's exponentially smoothed activity at the last visible step (one Poisson GLM per neuron;
     ``alpha`` as in :func:`smoothed_spikes_glm`).

@@ -97,12 +97,16 @@ class Ordering:
 def _as_order(order: Any, name: str = "order") -> np.ndarray:
     arr = np.asarray(order.order if isinstance(order, Ordering) else order)
     if arr.ndim != 1 or arr.dtype.kind not in "iu":
-        raise SparksError(f"{name} must be a 1-D array of neuron indices; got shape {arr.shape}, dtype {arr.dtype}.",
-                          "Pass a permutation such as np.argsort(key).")
+        raise SparksError(
+            f"{name} must be a 1-D array of neuron indices; got shape {arr.shape}, dtype {arr.dtype}.",
+            "Pass a permutation such as np.argsort(key).",
+        )
     n = len(arr)
     if n == 0 or not np.array_equal(np.sort(arr), np.arange(n)):
-        raise SparksError(f"{name} is not a permutation of 0..{n - 1}.",
-                          "Pass each neuron index exactly once (e.g. the output of np.argsort).")
+        raise SparksError(
+            f"{name} is not a permutation of 0..{n - 1}.",
+            "Pass each neuron index exactly once (e.g. the output of np.argsort).",
+        )
     return arr.astype(np.int64)
 
 
@@ -139,7 +143,9 @@ def _xcorr_rows(x: np.ndarray, ref: np.ndarray, max_lag: int) -> tuple[np.ndarra
 
 
 # ----------------------------------------------------------------------------- phase
-def ring_phase(latents: np.ndarray, centre: str | np.ndarray = "mean", dims: tuple[int, int] | None = None) -> np.ndarray:
+def ring_phase(
+    latents: np.ndarray, centre: str | np.ndarray = "mean", dims: tuple[int, int] | None = None
+) -> np.ndarray:
     """Phase (radians, in ``(-pi, pi]``) of a ring-shaped latent trajectory around its centre.
 
     Parameters
@@ -163,8 +169,10 @@ def ring_phase(latents: np.ndarray, centre: str | np.ndarray = "mean", dims: tup
     if z.ndim == 3:
         z = np.concatenate(list(np.transpose(z, (0, 2, 1))), axis=0)
     if z.ndim != 2 or z.shape[1] < 2 or z.shape[0] < 3:
-        raise SparksError(f"Latents must be [T, d] with d >= 2 (or [n, d, T]); got shape {np.shape(latents)}.",
-                          "Train with a latent dimension of at least 2.")
+        raise SparksError(
+            f"Latents must be [T, d] with d >= 2 (or [n, d, T]); got shape {np.shape(latents)}.",
+            "Train with a latent dimension of at least 2.",
+        )
     check_finite(z, "latents")
     if dims is not None:
         xy = z[:, list(dims)]
@@ -234,8 +242,10 @@ def neuron_order_from_phase(
     x = as_activity(activity)
     ph = np.asarray(phase, dtype=np.float64).reshape(-1)
     if len(ph) != x.shape[1]:
-        raise SparksError(f"The phase has {len(ph)} samples but the activity has {x.shape[1]} time bins.",
-                          "Compute the phase from latents of the same recording (same bins).")
+        raise SparksError(
+            f"The phase has {len(ph)} samples but the activity has {x.shape[1]} time bins.",
+            "Compute the phase from latents of the same recording (same bins).",
+        )
     check_finite(ph, "phase")
     x = _smooth(x, smooth_bins)
     if method == "preferred_phase":
@@ -253,8 +263,9 @@ def neuron_order_from_phase(
     raise SparksError(f"Unknown method '{method}'.", "Use 'preferred_phase' or 'xcorr_lag'.")
 
 
-def neuron_order_from_latents(activity: Any, latents: np.ndarray, centre: str | np.ndarray = "mean",
-                              method: str = "preferred_phase", **kwargs) -> Ordering:
+def neuron_order_from_latents(
+    activity: Any, latents: np.ndarray, centre: str | np.ndarray = "mean", method: str = "preferred_phase", **kwargs
+) -> Ordering:
     """SPARKS ordering: phase of a ring-shaped latent (:func:`ring_phase`) then :func:`neuron_order_from_phase`.
 
     Parameters
@@ -326,7 +337,9 @@ def order_by_correlation(
         corr = (xz @ xz.T) / x.shape[1]
         reference = int(np.argmax(corr.sum(axis=1)))
     if not 0 <= int(reference) < x.shape[0]:
-        raise SparksError(f"Reference neuron {reference} is out of range 0..{x.shape[0] - 1}.", "Pick an existing neuron.")
+        raise SparksError(
+            f"Reference neuron {reference} is out of range 0..{x.shape[0] - 1}.", "Pick an existing neuron."
+        )
     reference = int(reference)
     if by == "correlation":
         key = (xz @ xz[reference]) / x.shape[1]
@@ -370,8 +383,12 @@ def order_by_pca_angle(activity: Any, smooth_bins: float = 0.0, zscore: bool = T
     u1, u2 = evecs[:, idx[0]], evecs[:, idx[1]]
     key = np.mod(np.arctan2(u2, u1), 2 * np.pi)
     total = max(float(evals.sum()), 1e-300)
-    return Ordering(np.argsort(key, kind="stable"), key, "pca_angle",
-                    {"explained_variance_ratio": (float(evals[idx[0]] / total), float(evals[idx[1]] / total))})
+    return Ordering(
+        np.argsort(key, kind="stable"),
+        key,
+        "pca_angle",
+        {"explained_variance_ratio": (float(evals[idx[0]] / total), float(evals[idx[1]] / total))},
+    )
 
 
 def pca_phase(activity: Any, smooth_bins: float = 0.0, zscore: bool = True) -> np.ndarray:
@@ -398,8 +415,10 @@ def phase_agreement(phase_a: Any, phase_b: Any, allow_reflection: bool = True) -
     a = np.asarray(phase_a, dtype=np.float64).reshape(-1)
     b = np.asarray(phase_b, dtype=np.float64).reshape(-1)
     if a.shape != b.shape or a.size == 0:
-        raise SparksError(f"Phase arrays must have the same non-zero length; got {a.size} and {b.size}.",
-                          "Pass one phase per neuron for both methods.")
+        raise SparksError(
+            f"Phase arrays must have the same non-zero length; got {a.size} and {b.size}.",
+            "Pass one phase per neuron for both methods.",
+        )
     check_finite(a, "phase_a")
     check_finite(b, "phase_b")
     same = float(np.abs(np.mean(np.exp(1j * (a - b)))))
@@ -409,8 +428,10 @@ def phase_agreement(phase_a: Any, phase_b: Any, allow_reflection: bool = True) -
 def _mean_attention(attention: np.ndarray) -> np.ndarray:
     A = np.asarray(attention, dtype=np.float64)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise SparksError(f"Attention must end in [N, N]; got shape {A.shape}.",
-                          "Pass Sparks.attention() output [T, H, N, N] or an [N, N] matrix.")
+        raise SparksError(
+            f"Attention must end in [N, N]; got shape {A.shape}.",
+            "Pass Sparks.attention() output [T, H, N, N] or an [N, N] matrix.",
+        )
     check_finite(A, "attention")
     return A.reshape(-1, A.shape[-2], A.shape[-1]).mean(axis=0)
 
@@ -483,8 +504,10 @@ def order_by_rastermap(activity: Any, **options) -> Ordering:
         When ``rastermap`` is not installed.
     """
     if not rastermap_available():
-        raise SparksError("The rastermap ordering needs the optional 'rastermap' package, which is not installed.",
-                          "pip install rastermap, or pick another ordering.")
+        raise SparksError(
+            "The rastermap ordering needs the optional 'rastermap' package, which is not installed.",
+            "pip install rastermap, or pick another ordering.",
+        )
     from rastermap import Rastermap
 
     x = as_activity(activity).astype(np.float32)
@@ -511,8 +534,14 @@ def available_orderings() -> dict[str, str]:
     return out
 
 
-def compute_ordering(method: str, activity: Any = None, latents: np.ndarray | None = None,
-                     attention: np.ndarray | None = None, phase: np.ndarray | None = None, **options) -> Ordering:
+def compute_ordering(
+    method: str,
+    activity: Any = None,
+    latents: np.ndarray | None = None,
+    attention: np.ndarray | None = None,
+    phase: np.ndarray | None = None,
+    **options,
+) -> Ordering:
     """Run the ordering called ``method`` (a key of :func:`available_orderings`, or ``"phase"``).
 
     Parameters
@@ -530,6 +559,7 @@ def compute_ordering(method: str, activity: Any = None, latents: np.ndarray | No
     -------
     Ordering
     """
+
     def need(value, what):
         if value is None:
             raise SparksError(f"The '{method}' ordering needs {what}.", f"Pass {what}, or choose another ordering.")
@@ -600,7 +630,9 @@ def circular_spearman(order: Any, true_order: Any, directed: bool = False, cycli
     o = _as_order(order, "order")
     t = _as_order(true_order, "true_order")
     if len(o) != len(t):
-        raise SparksError(f"The orders have different lengths ({len(o)} vs {len(t)}).", "Compare orders of the same neurons.")
+        raise SparksError(
+            f"The orders have different lengths ({len(o)} vs {len(t)}).", "Compare orders of the same neurons."
+        )
     N = len(o)
     if N < 2:
         return 1.0
@@ -672,13 +704,16 @@ def triplet_accuracy(
     o = _as_order(order, "order")
     t = _as_order(true_order, "true_order")
     if len(o) != len(t):
-        raise SparksError(f"The orders have different lengths ({len(o)} vs {len(t)}).", "Compare orders of the same neurons.")
+        raise SparksError(
+            f"The orders have different lengths ({len(o)} vs {len(t)}).", "Compare orders of the same neurons."
+        )
     N = len(o)
     if N < 3:
         return 1.0
     tri = _triplet_indices(N, n_triplets, seed)
     p, r = _ranks(o)[tri], _ranks(t)[tri]
     if cyclic:
+
         def orient(x):
             return np.sign((x[:, 0] - x[:, 1]) * (x[:, 1] - x[:, 2]) * (x[:, 2] - x[:, 0]))
 
@@ -687,4 +722,3 @@ def triplet_accuracy(
     if directed:
         return float(np.mean(np.all(np.argsort(p, axis=1) == np.argsort(r, axis=1), axis=1)))
     return float(np.mean(np.argsort(p, axis=1)[:, 1] == np.argsort(r, axis=1)[:, 1]))
-

@@ -115,8 +115,10 @@ def population_signal(activity: Any, order: Any, zscore: bool = True) -> np.ndar
     x = as_activity(activity)
     o = _as_order(order)
     if len(o) != x.shape[0]:
-        raise SparksError(f"The ordering has {len(o)} neurons but the activity has {x.shape[0]}.",
-                          "Compute the ordering on the same neurons.")
+        raise SparksError(
+            f"The ordering has {len(o)} neurons but the activity has {x.shape[0]}.",
+            "Compute the ordering on the same neurons.",
+        )
     x = x - x.mean(axis=1, keepdims=True)
     if zscore:
         sd = x.std(axis=1, keepdims=True)
@@ -177,8 +179,14 @@ class SpectralPeak:
         return float(1.0 / self.frequency) if self.frequency > 0 else float("inf")
 
 
-def spectral_peak(freqs: np.ndarray, psd: np.ndarray, fmin: float | None = None, fmax: float | None = None,
-                  tail_factor: float = 4.0, interpolate: bool = True) -> SpectralPeak:
+def spectral_peak(
+    freqs: np.ndarray,
+    psd: np.ndarray,
+    fmin: float | None = None,
+    fmax: float | None = None,
+    tail_factor: float = 4.0,
+    interpolate: bool = True,
+) -> SpectralPeak:
     """Largest PSD peak in ``[fmin, fmax]`` (DC excluded) and its height over the tail.
 
     Parameters
@@ -234,7 +242,9 @@ def _sequence_stat(z: np.ndarray, tau: int) -> tuple[float, float]:
     return abs(s), float(np.sign(s))
 
 
-def sequence_score(activity: Any, order: Any, period_bins: float | None = None, zscore: bool = True) -> dict[str, float]:
+def sequence_score(
+    activity: Any, order: Any, period_bins: float | None = None, zscore: bool = True
+) -> dict[str, float]:
     """Sequence score (sparks-gui definition): directed quarter-cycle advance of the sorted activity.
 
     ``S = |Im sum_t z(t+tau) conj(z(t))| / sum_t |z(t+tau)| |z(t)|`` with ``z`` the
@@ -274,9 +284,16 @@ def sequence_score(activity: Any, order: Any, period_bins: float | None = None, 
     return {"score": s, "direction": direction, "period_bins": float(period_bins), "lag_bins": float(tau)}
 
 
-def ordering_quality(activity: Any, order: Any, dt: float = 1.0, period_bins: float | None = None,
-                     fmin: float | None = None, fmax: float | None = None, tail_factor: float = 4.0,
-                     nperseg: int | None = None) -> dict[str, Any]:
+def ordering_quality(
+    activity: Any,
+    order: Any,
+    dt: float = 1.0,
+    period_bins: float | None = None,
+    fmin: float | None = None,
+    fmax: float | None = None,
+    tail_factor: float = 4.0,
+    nperseg: int | None = None,
+) -> dict[str, Any]:
     """Spectral peak and sequence score of one ordering (what the report and figure use).
 
     Parameters

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-
 _UMASK_LOCK = threading.Lock()
 
 

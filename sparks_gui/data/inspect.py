@@ -33,8 +33,17 @@ from .io import (
     read_arrays,
 )
 
-FORMAT_NAMES = {"mat": "MATLAB .mat", "npz": "NumPy .npz", "npy": "NumPy .npy", "hdf5": "HDF5", "csv": "CSV table",
-                "nwb": "NWB", "suite2p": "suite2p folder", "phy": "Kilosort/phy folder", "tiff": "TIFF movie"}
+FORMAT_NAMES = {
+    "mat": "MATLAB .mat",
+    "npz": "NumPy .npz",
+    "npy": "NumPy .npy",
+    "hdf5": "HDF5",
+    "csv": "CSV table",
+    "nwb": "NWB",
+    "suite2p": "suite2p folder",
+    "phy": "Kilosort/phy folder",
+    "tiff": "TIFF movie",
+}
 ARRAY_FORMATS = ("mat", "npz", "npy", "hdf5")
 
 
@@ -60,10 +69,18 @@ class FileReport:
         return self.problem is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "format": self.format,
-                "variables": [vars(v) | {"shape": list(v.shape)} for v in self.variables],
-                "contents": self.contents, "loaded": self.loaded, "candidates": self.candidates,
-                "warnings": self.warnings, "would_load": self.would_load, "problem": self.problem, "fix": self.fix}
+        return {
+            "path": self.path,
+            "format": self.format,
+            "variables": [vars(v) | {"shape": list(v.shape)} for v in self.variables],
+            "contents": self.contents,
+            "loaded": self.loaded,
+            "candidates": self.candidates,
+            "warnings": self.warnings,
+            "would_load": self.would_load,
+            "problem": self.problem,
+            "fix": self.fix,
+        }
 
 
 def _npy_info(path: Path) -> VariableInfo:
@@ -101,22 +118,33 @@ def _folder_listing(path: Path, fmt: str) -> list[VariableInfo]:
 def _csv_listing(path: Path) -> list[VariableInfo]:
     names, data = csv_columns(path)
     if not names:
-        return [VariableInfo("(table without header)", tuple(data.shape), str(data.dtype),
-                             minimum=float(np.nanmin(data)) if data.size else None,
-                             maximum=float(np.nanmax(data)) if data.size else None)]
+        return [
+            VariableInfo(
+                "(table without header)",
+                tuple(data.shape),
+                str(data.dtype),
+                minimum=float(np.nanmin(data)) if data.size else None,
+                maximum=float(np.nanmax(data)) if data.size else None,
+            )
+        ]
     out = []
     neuron_like = [i for i, n in enumerate(names) if NEURON_COLUMN_RE.match(n) or NEURON_PREFIX_RE.match(n)]
     if len(neuron_like) > 8:  # one row for the neuron columns
         block = data[:, neuron_like]
         ok = np.isfinite(block)
-        out.append(VariableInfo(f"{names[neuron_like[0]]} ... {names[neuron_like[-1]]}", (len(block), len(neuron_like)),
-                                "integer-valued" if np.all(np.mod(block[ok], 1) == 0) else "float64",
-                                minimum=float(block[ok].min()) if ok.any() else None,
-                                maximum=float(block[ok].max()) if ok.any() else None,
-                                note=f"{len(neuron_like)} columns named like neurons"
-                                     + (f"; {int((~ok).sum())} empty/NaN" if not ok.all() else "")))
+        out.append(
+            VariableInfo(
+                f"{names[neuron_like[0]]} ... {names[neuron_like[-1]]}",
+                (len(block), len(neuron_like)),
+                "integer-valued" if np.all(np.mod(block[ok], 1) == 0) else "float64",
+                minimum=float(block[ok].min()) if ok.any() else None,
+                maximum=float(block[ok].max()) if ok.any() else None,
+                note=f"{len(neuron_like)} columns named like neurons"
+                + (f"; {int((~ok).sum())} empty/NaN" if not ok.all() else ""),
+            )
+        )
     skip = set(neuron_like) if len(neuron_like) > 8 else set()
-    for i, (name, col) in enumerate(zip(names, data.T)):
+    for i, (name, col) in enumerate(zip(names, data.T, strict=False)):
         if i in skip:
             continue
         ok = np.isfinite(col)
@@ -139,14 +167,29 @@ def _summarise_recording(rec) -> dict[str, Any]:
     prov = rec.provenance
     out: dict[str, Any] = {
         "activity": prov.get("activity_key", prov.get("signal", prov.get("reader"))),
-        "n_neurons": rec.n_neurons, "n_time": rec.n_time, "kind": rec.kind, "dt": rec.dt,
+        "n_neurons": rec.n_neurons,
+        "n_time": rec.n_time,
+        "kind": rec.kind,
+        "dt": rec.dt,
         "dt_source": prov.get("dt_source", "the file's own clock"),
-        "duration_s": rec.duration, "start_time": rec.start_time,
+        "duration_s": rec.duration,
+        "start_time": rec.start_time,
         "behaviour": {k: f"{v.shape[1]} column(s)" for k, v in rec.behaviour.items()},
-        "trials": rec.n_trials, "neuron_meta": list(rec.neuron_meta),
+        "trials": rec.n_trials,
+        "neuron_meta": list(rec.neuron_meta),
     }
-    for k in ("layout", "layout_reason", "skipped", "skipped_behaviour", "resampled", "stimulus", "movie", "notes",
-              "activity_columns", "time_column"):
+    for k in (
+        "layout",
+        "layout_reason",
+        "skipped",
+        "skipped_behaviour",
+        "resampled",
+        "stimulus",
+        "movie",
+        "notes",
+        "activity_columns",
+        "time_column",
+    ):
         if k in prov:
             out[k] = prov[k]
     if "activity_columns" in out:
@@ -155,8 +198,9 @@ def _summarise_recording(rec) -> dict[str, Any]:
     return out
 
 
-def inspect_file(path: str | Path, activity_key: str | None = None, dt: float | None = None, kind: str | None = None,
-                 **options) -> FileReport:
+def inspect_file(
+    path: str | Path, activity_key: str | None = None, dt: float | None = None, kind: str | None = None, **options
+) -> FileReport:
     """List ``path``'s variables and what :func:`load_recording` would load with these options.
 
     Raises :class:`SparksError` only when the file itself cannot be read; when it can but would
@@ -173,23 +217,37 @@ def inspect_file(path: str | Path, activity_key: str | None = None, dt: float | 
             report.variables = describe_variables(arrays)
             report.candidates = [c.label() for c in activity_candidates(arrays)]
             keys = [k for k in arrays if not k.startswith("__")]
-            spike_list = activity_key is None and _spike_list_keys(keys) and not any(
-                c.fits for c in activity_candidates(arrays))
+            spike_list = (
+                activity_key is None and _spike_list_keys(keys) and not any(c.fits for c in activity_candidates(arrays))
+            )
             if not spike_list:
                 dt_v, dt_source = _dt_from_options(dt, options.get("fs"))
                 try:
-                    plan = plan_arrays(arrays, p, activity_key=activity_key, dt=dt_v, kind=kind, dt_source=dt_source,
-                                       **{k: v for k, v in options.items() if k in ("layout", "behaviour", "resample")})
+                    plan = plan_arrays(
+                        arrays,
+                        p,
+                        activity_key=activity_key,
+                        dt=dt_v,
+                        kind=kind,
+                        dt_source=dt_source,
+                        **{k: v for k, v in options.items() if k in ("layout", "behaviour", "resample")},
+                    )
                 except SparksError as exc:
                     report.problem, report.fix = exc.problem, exc.fix
                     return report
                 n_neurons, n_time = plan.n_neurons, plan.n_time
                 report.loaded = {
                     "activity": f"{plan.key} [{_fmt_shape(plan.shape)}]" + (" sparse" if plan.sparse else ""),
-                    "n_neurons": n_neurons, "n_time": n_time, "kind": plan.kind, "dt": plan.dt,
-                    "dt_source": plan.dt_source, "layout": plan.layout, "layout_reason": plan.layout_reason,
+                    "n_neurons": n_neurons,
+                    "n_time": n_time,
+                    "kind": plan.kind,
+                    "dt": plan.dt,
+                    "dt_source": plan.dt_source,
+                    "layout": plan.layout,
+                    "layout_reason": plan.layout_reason,
                     "duration_s": None if plan.dt is None else n_time * plan.dt,
-                    "behaviour": dict(plan.behaviour), "neuron_meta": list(plan.neuron_meta),
+                    "behaviour": dict(plan.behaviour),
+                    "neuron_meta": list(plan.neuron_meta),
                     "trials": 0 if plan.trials is None else len(plan.trials),
                 }
                 if plan.skipped:
@@ -209,8 +267,10 @@ def inspect_file(path: str | Path, activity_key: str | None = None, dt: float | 
     except SparksError:
         raise
     except Exception as exc:  # listing a user's file never gives a traceback
-        raise SparksError(f"Could not read '{p.name}': {type(exc).__name__}: {exc}.",
-                          "Check that the file is complete and in the format its extension says.") from exc
+        raise SparksError(
+            f"Could not read '{p.name}': {type(exc).__name__}: {exc}.",
+            "Check that the file is complete and in the format its extension says.",
+        ) from exc
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -236,12 +296,21 @@ def format_report(report: FileReport) -> str:
     if report.variables:
         rows = [("name", "shape", "dtype", "min", "max", "sparse", "note")]
         for v in report.variables:
-            rows.append((v.name, _fmt_shape(v.shape), v.dtype, _num(v.minimum), _num(v.maximum),
-                         "sparse" if v.sparse else "", v.note))
+            rows.append(
+                (
+                    v.name,
+                    _fmt_shape(v.shape),
+                    v.dtype,
+                    _num(v.minimum),
+                    _num(v.maximum),
+                    "sparse" if v.sparse else "",
+                    v.note,
+                )
+            )
         widths = [min(max(len(r[i]) for r in rows), 40) for i in range(len(rows[0]))]
         lines.append(f"Variables ({len(report.variables)}):")
         for r in rows:
-            lines.append("  " + "  ".join(c[:40].ljust(w) for c, w in zip(r, widths)).rstrip())
+            lines.append("  " + "  ".join(c[:40].ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
         lines.append("")
     if report.contents:
         lines.append("Contents:")
@@ -257,7 +326,9 @@ def format_report(report: FileReport) -> str:
         shape = f"{ld.get('n_neurons')} neurons x {ld.get('n_time')} time bins"
         lines.append(f"  activity   {ld.get('activity')} -> {shape} ({ld.get('kind')})")
         if ld.get("layout"):
-            lines.append(f"  layout     {ld['layout']}" + (f": {ld['layout_reason']}" if ld.get("layout_reason") else ""))
+            lines.append(
+                f"  layout     {ld['layout']}" + (f": {ld['layout_reason']}" if ld.get("layout_reason") else "")
+            )
         dt = ld.get("dt")
         lines.append(f"  dt         {'not found' if dt is None else f'{dt:.6g} s'}  (from: {ld.get('dt_source')})")
         if ld.get("duration_s"):

@@ -45,36 +45,222 @@ ACTIVITY_KEYS = ("activity", "spikes", "X", "x", "data", "F", "dff", "traces")
 RESERVED = {"trials", "dt", "kind", "neuron_ids"}
 LAYOUTS = ("neurons_time", "time_neurons")
 
-STRONG_NAMES = {"activity", "activities", "spikes", "spike", "spks", "neural", "neuron", "neurons", "dff", "deltaf",
-                "dfof", "df_f", "f", "fluorescence", "calcium", "ca", "traces", "trace", "counts", "spikecounts",
-                "spike_counts", "rates", "firingrates", "firing_rates", "fr", "raster", "binned", "psth", "y", "s",
-                "c", "responses", "resp", "cells", "units", "deconv", "deconvolved", "events"}
+STRONG_NAMES = {
+    "activity",
+    "activities",
+    "spikes",
+    "spike",
+    "spks",
+    "neural",
+    "neuron",
+    "neurons",
+    "dff",
+    "deltaf",
+    "dfof",
+    "df_f",
+    "f",
+    "fluorescence",
+    "calcium",
+    "ca",
+    "traces",
+    "trace",
+    "counts",
+    "spikecounts",
+    "spike_counts",
+    "rates",
+    "firingrates",
+    "firing_rates",
+    "fr",
+    "raster",
+    "binned",
+    "psth",
+    "y",
+    "s",
+    "c",
+    "responses",
+    "resp",
+    "cells",
+    "units",
+    "deconv",
+    "deconvolved",
+    "events",
+}
 WEAK_NAMES = {"x", "data", "mat", "m", "r", "a", "d", "matrix", "signal", "signals", "z", "xs"}
-NEGATIVE_NAMES = {"song", "spec", "spectrogram", "specgram", "audio", "sound", "stim", "stimulus", "image", "images",
-                  "img", "movie", "frame", "frames", "video", "pos", "position", "positions", "vel", "velocity", "acc",
-                  "kin", "kinematics", "behav", "behaviour", "behavior", "target", "targets", "cursor", "eye", "hand",
-                  "time", "times", "t", "ts", "timestamps", "label", "labels", "trial", "trials", "cond", "condition",
-                  "conditions", "xy", "speed", "pupil", "lick", "licks", "reward", "mask", "masks", "roi", "rois",
-                  "stat", "coords", "loc", "location", "locations", "depth", "id", "ids", "idx", "index", "lfp", "wav",
-                  "mic", "force", "emg", "joint", "joints", "angle", "angles", "footprints", "template", "templates",
-                  "waveform", "waveforms", "weights", "w", "h"}
-PER_NEURON_NAMES = {"id", "ids", "neuron_ids", "unit_ids", "cell_ids", "depth", "depths", "area", "areas", "region",
-                    "regions", "iscell", "cell_type", "celltype", "location", "locations", "channel", "channels",
-                    "cluster", "clusters", "quality", "snr", "layer", "electrode", "electrodes", "shank",
-                    "cell", "cells", "neuron", "neurons", "unit", "units", "roi", "rois"}
-_SPLIT_RE = re.compile(r"^(?P<base>.+?)[_\-. ]?(?P<split>train|test|training|testing|valid|val|tr|te|trn|tst)$", re.IGNORECASE)
+NEGATIVE_NAMES = {
+    "song",
+    "spec",
+    "spectrogram",
+    "specgram",
+    "audio",
+    "sound",
+    "stim",
+    "stimulus",
+    "image",
+    "images",
+    "img",
+    "movie",
+    "frame",
+    "frames",
+    "video",
+    "pos",
+    "position",
+    "positions",
+    "vel",
+    "velocity",
+    "acc",
+    "kin",
+    "kinematics",
+    "behav",
+    "behaviour",
+    "behavior",
+    "target",
+    "targets",
+    "cursor",
+    "eye",
+    "hand",
+    "time",
+    "times",
+    "t",
+    "ts",
+    "timestamps",
+    "label",
+    "labels",
+    "trial",
+    "trials",
+    "cond",
+    "condition",
+    "conditions",
+    "xy",
+    "speed",
+    "pupil",
+    "lick",
+    "licks",
+    "reward",
+    "mask",
+    "masks",
+    "roi",
+    "rois",
+    "stat",
+    "coords",
+    "loc",
+    "location",
+    "locations",
+    "depth",
+    "id",
+    "ids",
+    "idx",
+    "index",
+    "lfp",
+    "wav",
+    "mic",
+    "force",
+    "emg",
+    "joint",
+    "joints",
+    "angle",
+    "angles",
+    "footprints",
+    "template",
+    "templates",
+    "waveform",
+    "waveforms",
+    "weights",
+    "w",
+    "h",
+}
+PER_NEURON_NAMES = {
+    "id",
+    "ids",
+    "neuron_ids",
+    "unit_ids",
+    "cell_ids",
+    "depth",
+    "depths",
+    "area",
+    "areas",
+    "region",
+    "regions",
+    "iscell",
+    "cell_type",
+    "celltype",
+    "location",
+    "locations",
+    "channel",
+    "channels",
+    "cluster",
+    "clusters",
+    "quality",
+    "snr",
+    "layer",
+    "electrode",
+    "electrodes",
+    "shank",
+    "cell",
+    "cells",
+    "neuron",
+    "neurons",
+    "unit",
+    "units",
+    "roi",
+    "rois",
+}
+_SPLIT_RE = re.compile(
+    r"^(?P<base>.+?)[_\-. ]?(?P<split>train|test|training|testing|valid|val|tr|te|trn|tst)$", re.IGNORECASE
+)
 _TRAIN_SPLITS = {"train", "training", "tr", "trn"}
-_RATE_RE = re.compile(r"^(?P<prefix>.*?)[_\-. ]?(?P<what>fs|fps|srate|samprate|framerate|frame_rate|samplingrate|"
-                      r"sampling_rate|samplerate|sample_rate|imagingrate|imaging_rate|acqrate|acq_rate|volumerate|"
-                      r"volume_rate|sampling_frequency|samplingfrequency)$", re.IGNORECASE)
+_RATE_RE = re.compile(
+    r"^(?P<prefix>.*?)[_\-. ]?(?P<what>fs|fps|srate|samprate|framerate|frame_rate|samplingrate|"
+    r"sampling_rate|samplerate|sample_rate|imagingrate|imaging_rate|acqrate|acq_rate|volumerate|"
+    r"volume_rate|sampling_frequency|samplingfrequency)$",
+    re.IGNORECASE,
+)
 _RATE_FIRST_RE = re.compile(r"^(?P<what>fs|fps|srate)[_\-. ](?P<prefix>.+)$", re.IGNORECASE)
-_PERIOD_RE = re.compile(r"^(?P<prefix>.*?)[_\-. ]?(?P<what>dt|binwidth|bin_width|binsize|bin_size|tbin|bin|"
-                        r"frameperiod|frame_period|samplinginterval|sampling_interval|timestep|time_step)$", re.IGNORECASE)
+_PERIOD_RE = re.compile(
+    r"^(?P<prefix>.*?)[_\-. ]?(?P<what>dt|binwidth|bin_width|binsize|bin_size|tbin|bin|"
+    r"frameperiod|frame_period|samplinginterval|sampling_interval|timestep|time_step)$",
+    re.IGNORECASE,
+)
 _UNIT_SUFFIX_RE = re.compile(r"^(?P<name>.+?)[_\-. ]?(?P<unit>ms|msec|s|sec|secs|seconds)$", re.IGNORECASE)
-_ACTIVITY_CLOCK_HINTS = ("video", "frame", "imag", "img", "neural", "neuron", "calc", "ca", "spike", "ophys", "2p",
-                         "scope", "bin", "scan", "vol", "plane", "cell", "fluo")
-_OTHER_CLOCK_HINTS = ("song", "audio", "sound", "mic", "wav", "spec", "behav", "lfp", "ephys", "raw", "stim", "eye",
-                      "pupil", "camera", "cam", "lick", "running", "wheel")
+_ACTIVITY_CLOCK_HINTS = (
+    "video",
+    "frame",
+    "imag",
+    "img",
+    "neural",
+    "neuron",
+    "calc",
+    "ca",
+    "spike",
+    "ophys",
+    "2p",
+    "scope",
+    "bin",
+    "scan",
+    "vol",
+    "plane",
+    "cell",
+    "fluo",
+)
+_OTHER_CLOCK_HINTS = (
+    "song",
+    "audio",
+    "sound",
+    "mic",
+    "wav",
+    "spec",
+    "behav",
+    "lfp",
+    "ephys",
+    "raw",
+    "stim",
+    "eye",
+    "pupil",
+    "camera",
+    "cam",
+    "lick",
+    "running",
+    "wheel",
+)
 
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
@@ -153,7 +339,7 @@ def _sample_values(v: Any, limit: int = 200_000) -> np.ndarray:
         data = np.asarray(v.data).ravel()
         if v.nnz < int(np.prod(v.shape)):
             data = np.concatenate([data[:limit], [0]])
-        return data[:limit + 1]
+        return data[: limit + 1]
     arr = np.asarray(v).ravel()
     if arr.size > limit:
         arr = arr[:: arr.size // limit + 1]
@@ -298,6 +484,7 @@ def _read_h5(path: Path, transpose: bool = False, mat: bool = False) -> dict[str
     out: dict[str, Any] = {}
     sparse_groups: list[str] = []
     with h5py.File(path, "r") as f:
+
         def visit(name, obj):
             if any(part.startswith("#") for part in name.split("/")):
                 return  # MATLAB's #refs# / #subsystem#
@@ -334,6 +521,7 @@ def _read_h5(path: Path, transpose: bool = False, mat: bool = False) -> dict[str
                 out[key] = v.astype(bool) if cls == "logical" else v
             else:
                 out[key] = Opaque(f"HDF5 dataset of dtype {obj.dtype}", obj.shape)
+
         f.visititems(visit)
     return out
 
@@ -367,8 +555,10 @@ def read_arrays(path: str | Path, fmt: str | None = None) -> dict[str, Any]:
             try:
                 return {"activity": np.load(p, allow_pickle=False)}
             except ValueError as exc:
-                raise SparksError(f"'{p.name}' holds a pickled object array, which is not loaded (pickles can run code).",
-                                  "Save the activity as a plain numeric array (np.save(path, array.astype(float))).") from exc
+                raise SparksError(
+                    f"'{p.name}' holds a pickled object array, which is not loaded (pickles can run code).",
+                    "Save the activity as a plain numeric array (np.save(path, array.astype(float))).",
+                ) from exc
         if fmt == "npz":
             return _read_npz(p)
         if fmt == "mat":
@@ -378,8 +568,9 @@ def read_arrays(path: str | Path, fmt: str | None = None) -> dict[str, Any]:
     except SparksError:
         raise
     except Exception as exc:  # a corrupt file becomes a clear message
-        raise SparksError(f"Could not read '{p}': {exc}.",
-                          "Check that the file is complete and in the format its extension says.") from exc
+        raise SparksError(
+            f"Could not read '{p}': {exc}.", "Check that the file is complete and in the format its extension says."
+        ) from exc
     raise SparksError(f"'{p.name}' is not an array file ({fmt}).", "Use load_recording for it.")
 
 
@@ -412,8 +603,10 @@ def _split_names(keys: list[str]) -> dict[str, tuple[str, str | None]]:
             out[k] = (base, None)
             continue
         prefix = k[: len(k) - len(_leaf(k))]
-        partner = any(o != k and raw[o][0] == base and raw[o][1] not in (None, split)
-                      and o[: len(o) - len(_leaf(o))] == prefix for o in raw)
+        partner = any(
+            o != k and raw[o][0] == base and raw[o][1] not in (None, split) and o[: len(o) - len(_leaf(o))] == prefix
+            for o in raw
+        )
         out[k] = (base, split) if (partner or base in STRONG_NAMES or base in WEAK_NAMES) else (_leaf(k).lower(), None)
     return out
 
@@ -476,8 +669,17 @@ def activity_candidates(arrays: dict[str, Any]) -> list[ActivityCandidate]:
             reasons.append("sparse")
         if split in _TRAIN_SPLITS:
             score += 0.3
-        out.append(ActivityCandidate(k, shape, round(score, 3), fits=score >= 1.5 and min(shape[-2:]) >= 2,
-                                     why=", ".join(reasons), sparse=is_sparse(v), split=split))
+        out.append(
+            ActivityCandidate(
+                k,
+                shape,
+                round(score, 3),
+                fits=score >= 1.5 and min(shape[-2:]) >= 2,
+                why=", ".join(reasons),
+                sparse=is_sparse(v),
+                split=split,
+            )
+        )
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -495,7 +697,8 @@ def _resolve_key(keys: list[str], requested: str, path: Path) -> str:
 
     close = difflib.get_close_matches(requested, keys, n=3)
     raise SparksError(
-        f"'{path.name}' has no array named '{requested}' (activity_key)." + (f" Did you mean {', '.join(close)}?" if close else ""),
+        f"'{path.name}' has no array named '{requested}' (activity_key)."
+        + (f" Did you mean {', '.join(close)}?" if close else ""),
         f"Use --activity-key with one of: {', '.join(keys)}.",
     )
 
@@ -554,9 +757,29 @@ def rate_variables(arrays: dict[str, Any]) -> list[RateVariable]:
     return out
 
 
-_TIME_VECTOR_NAMES = {"time", "times", "t", "ts", "tt", "timestamps", "timestamp", "tvec", "timevec", "taxis", "frametimes",
-                      "frame_times", "frame_time", "time_s", "time_ms", "t_ms", "t_s", "bin_times", "bintimes",
-                      "bin_centers", "bin_centres"}
+_TIME_VECTOR_NAMES = {
+    "time",
+    "times",
+    "t",
+    "ts",
+    "tt",
+    "timestamps",
+    "timestamp",
+    "tvec",
+    "timevec",
+    "taxis",
+    "frametimes",
+    "frame_times",
+    "frame_time",
+    "time_s",
+    "time_ms",
+    "t_ms",
+    "t_s",
+    "bin_times",
+    "bintimes",
+    "bin_centers",
+    "bin_centres",
+}
 
 
 def _looks_like_time_vector(k: str, v: Any) -> bool:
@@ -596,8 +819,9 @@ def _time_length(v: Any) -> int:
     return max(shape) if shape else 1
 
 
-def _choose_dt(rates: list[RateVariable], arrays: dict[str, Any], key: str,
-               n_time: int) -> tuple[RateVariable | None, str]:
+def _choose_dt(
+    rates: list[RateVariable], arrays: dict[str, Any], key: str, n_time: int
+) -> tuple[RateVariable | None, str]:
     """The stored rate that is the activity's, and why."""
     if not rates:
         return None, ""
@@ -610,18 +834,36 @@ def _choose_dt(rates: list[RateVariable], arrays: dict[str, Any], key: str,
     if len(free) == 1:
         f = free[0]
         agree = [o for o, d in durations if abs(n_time * f.dt - d) <= max(2 * f.dt, 2 * o.dt, 1e-3 * d)]
-        return f, ("the only stored rate not named after another variable" + (
-            f"; the {n_time} bins last {n_time * f.dt:.4g} s, like '{agree[0].target}' at {agree[0].name}" if agree else ""))
+        return f, (
+            "the only stored rate not named after another variable"
+            + (
+                f"; the {n_time} bins last {n_time * f.dt:.4g} s, like '{agree[0].target}' at {agree[0].name}"
+                if agree
+                else ""
+            )
+        )
     if len(free) > 1:
-        match = [f for f in free if any(abs(n_time * f.dt - d) <= max(2 * f.dt, 2 * o.dt, 1e-3 * d) for o, d in durations)]
+        match = [
+            f for f in free if any(abs(n_time * f.dt - d) <= max(2 * f.dt, 2 * o.dt, 1e-3 * d) for o, d in durations)
+        ]
         if len(match) == 1:
-            o = next(o for o, d in durations if abs(n_time * match[0].dt - d) <= max(2 * match[0].dt, 2 * o.dt, 1e-3 * d))
-            return match[0], (f"{n_time} bins at it last {n_time * match[0].dt:.4g} s, like '{o.target}' "
-                              f"({_time_length(arrays[o.target])} samples at {o.name})")
+            o = next(
+                o for o, d in durations if abs(n_time * match[0].dt - d) <= max(2 * match[0].dt, 2 * o.dt, 1e-3 * d)
+            )
+            return match[0], (
+                f"{n_time} bins at it last {n_time * match[0].dt:.4g} s, like '{o.target}' "
+                f"({_time_length(arrays[o.target])} samples at {o.name})"
+            )
         pool = match or free
-        generic = [r for r in pool if not _RATE_RE.match(_leaf(r.name)) or not (_RATE_RE.match(_leaf(r.name)).group("prefix"))]
-        hinted = [r for r in pool if any(h in _leaf(r.name).lower() for h in _ACTIVITY_CLOCK_HINTS)
-                  and not any(h in _leaf(r.name).lower() for h in _OTHER_CLOCK_HINTS)]
+        generic = [
+            r for r in pool if not _RATE_RE.match(_leaf(r.name)) or not (_RATE_RE.match(_leaf(r.name)).group("prefix"))
+        ]
+        hinted = [
+            r
+            for r in pool
+            if any(h in _leaf(r.name).lower() for h in _ACTIVITY_CLOCK_HINTS)
+            and not any(h in _leaf(r.name).lower() for h in _OTHER_CLOCK_HINTS)
+        ]
         if hinted:
             return hinted[0], "its name suggests the imaging/neural clock"
         if generic and len(generic) == 1:
@@ -651,8 +893,10 @@ def _rate_quantum_hint(v: Any, key: str) -> str:
     if not np.allclose(ratio, np.round(ratio), atol=1e-6, rtol=0):
         return ""
     width = 1.0 / q
-    return (f" Its values are whole multiples of {q:.6g}: spike rates in Hz from counts in {width:.6g} s bins? "
-            f"If so, the bin width is {width:.6g} s.")
+    return (
+        f" Its values are whole multiples of {q:.6g}: spike rates in Hz from counts in {width:.6g} s bins? "
+        f"If so, the bin width is {width:.6g} s."
+    )
 
 
 # ---------------------------------------------------------------- plan
@@ -691,8 +935,12 @@ class ArrayPlan:
     neuron_ids: np.ndarray | None = field(default=None, repr=False)
 
     def provenance(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"activity_key": self.key, "layout": self.layout, "layout_reason": self.layout_reason,
-                               "dt_source": self.dt_source}
+        out: dict[str, Any] = {
+            "activity_key": self.key,
+            "layout": self.layout,
+            "layout_reason": self.layout_reason,
+            "dt_source": self.dt_source,
+        }
         if self.sparse:
             out["sparse"] = True
         if self.skipped:
@@ -703,8 +951,9 @@ class ArrayPlan:
         return out
 
 
-def _decide_layout(arrays: dict[str, Any], key: str, shape: tuple[int, ...], layout: str | None,
-                   exclude: set[str]) -> tuple[str, str, bool]:
+def _decide_layout(
+    arrays: dict[str, Any], key: str, shape: tuple[int, ...], layout: str | None, exclude: set[str]
+) -> tuple[str, str, bool]:
     """(layout, reason, certain): which of the last two axes of the activity is time."""
     a, b = shape[-2], shape[-1]
     if layout is not None:
@@ -733,13 +982,18 @@ def _decide_layout(arrays: dict[str, Any], key: str, shape: tuple[int, ...], lay
         votes[t] = list(dict.fromkeys(votes[t]))
         names = votes[t]
         listed = ", ".join(names[:4]) + (" ..." if len(names) > 4 else "")
-        return (("time_neurons", "neurons_time")[t],
-                f"{len(names)} other variable(s) ({listed}) have {shape[-2 + t]} samples, like its {axis_name[t]}", True)
+        return (
+            ("time_neurons", "neurons_time")[t],
+            f"{len(names)} other variable(s) ({listed}) have {shape[-2 + t]} samples, like its {axis_name[t]}",
+            True,
+        )
     t = 0 if a > b else 1
-    why = ("no other variable has the length of either axis" if not votes[0] else
-           "other variables match both axes")
-    return (("time_neurons", "neurons_time")[t],
-            f"{why}; the longer axis ({shape[-2 + t]}, its {axis_name[t]}) taken as time", False)
+    why = "no other variable has the length of either axis" if not votes[0] else "other variables match both axes"
+    return (
+        ("time_neurons", "neurons_time")[t],
+        f"{why}; the longer axis ({shape[-2 + t]}, its {axis_name[t]}) taken as time",
+        False,
+    )
 
 
 def _resample_onto(values: np.ndarray, rate_dt: float, dt: float, n_time: int) -> np.ndarray:
@@ -761,9 +1015,18 @@ def _resample_onto(values: np.ndarray, rate_dt: float, dt: float, n_time: int) -
     return np.stack([np.interp(centres, src, values[:, j]) for j in range(values.shape[1])], axis=1)
 
 
-def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | None = None, dt: float | None = None,
-                kind: str | None = None, layout: str | None = None, behaviour: list[str] | None = None,
-                resample: bool = True, dt_source: str | None = None, **_ignored) -> ArrayPlan:
+def plan_arrays(
+    arrays: dict[str, Any],
+    path: str | Path,
+    activity_key: str | None = None,
+    dt: float | None = None,
+    kind: str | None = None,
+    layout: str | None = None,
+    behaviour: list[str] | None = None,
+    resample: bool = True,
+    dt_source: str | None = None,
+    **_ignored,
+) -> ArrayPlan:
     """Decide what to load from the variables of an array file (see the module docstring).
 
     Never raises for a missing bin width: ``plan.problem`` says what is missing, so that
@@ -775,7 +1038,9 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
     if layout in (None, "auto"):
         layout = None
     elif layout not in LAYOUTS:
-        raise SparksError(f"Unknown layout '{layout}'.", f"Use one of {LAYOUTS} (or leave it out to decide by the data).")
+        raise SparksError(
+            f"Unknown layout '{layout}'.", f"Use one of {LAYOUTS} (or leave it out to decide by the data)."
+        )
     cands = activity_candidates(arrays)
     warn_list: list[str] = []
     splits = _split_names(keys)
@@ -784,50 +1049,67 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
         v = arrays[key]
         if isinstance(v, Opaque) or not _is_numeric(v):
             what = v.what if isinstance(v, Opaque) else f"dtype {getattr(v, 'dtype', type(v).__name__)}"
-            raise SparksError(f"Array '{key}' in '{path.name}' is not numeric ({what}).",
-                              "Store activity as a numeric matrix, or choose another array with --activity-key"
-                              + (f" ({', '.join(c.key for c in cands)})." if cands else "."))
+            raise SparksError(
+                f"Array '{key}' in '{path.name}' is not numeric ({what}).",
+                "Store activity as a numeric matrix, or choose another array with --activity-key"
+                + (f" ({', '.join(c.key for c in cands)})." if cands else "."),
+            )
         alternatives: list[ActivityCandidate] = []
     else:
         fitting = [c for c in cands if c.fits]
         if not cands:
-            numeric = [k for k in keys if _is_numeric(arrays[k]) and len(_shape(arrays[k])) == 1 and _size(arrays[k]) > 1]
+            numeric = [
+                k for k in keys if _is_numeric(arrays[k]) and len(_shape(arrays[k])) == 1 and _size(arrays[k]) > 1
+            ]
             raise SparksError(
                 f"'{path.name}' has no numeric 2-D array that could hold the activity (variables: {', '.join(keys) or 'none'}).",
                 "Store the activity as a [neurons, time] (or [time, neurons]) matrix"
-                + (f"; 1-D variables ({', '.join(numeric[:5])}) cannot be activity." if numeric else "."))
+                + (f"; 1-D variables ({', '.join(numeric[:5])}) cannot be activity." if numeric else "."),
+            )
         best = fitting[0] if fitting else cands[0]
         key = best.key
         alternatives = [c for c in fitting if c.key != key]
         if alternatives:
             base = splits[key][0]
             pair = [c.key for c in alternatives if splits[c.key][0] == base and c.split is not None]
-            msg = (f"'{path.name}': several arrays could hold the activity; using '{key}' [{_fmt_shape(best.shape)}] "
-                   f"({best.why}). Also fit: " + ", ".join(f"'{c.key}' [{_fmt_shape(c.shape)}]" for c in alternatives) + ". ")
+            msg = (
+                f"'{path.name}': several arrays could hold the activity; using '{key}' [{_fmt_shape(best.shape)}] "
+                f"({best.why}). Also fit: "
+                + ", ".join(f"'{c.key}' [{_fmt_shape(c.shape)}]" for c in alternatives)
+                + ". "
+            )
             if pair:
-                msg += (f"'{key}' and {', '.join(repr(p) for p in pair)} look like train/test parts of one recording; "
-                        f"only '{key}' is loaded. ")
-            msg += (f"To use another, pass activity_key='{alternatives[0].key}' (--activity-key {alternatives[0].key} "
-                    "on the command line, or the 'array' box in the Data dock).")
+                msg += (
+                    f"'{key}' and {', '.join(repr(p) for p in pair)} look like train/test parts of one recording; "
+                    f"only '{key}' is loaded. "
+                )
+            msg += (
+                f"To use another, pass activity_key='{alternatives[0].key}' (--activity-key {alternatives[0].key} "
+                "on the command line, or the 'array' box in the Data dock)."
+            )
             warn_list.append(msg)
         elif not fitting:
-            warn_list.append(f"'{path.name}': no array looks clearly like neural activity; using '{key}' "
-                             f"[{_fmt_shape(best.shape)}] ({best.why}). Pass activity_key=... to choose another.")
+            warn_list.append(
+                f"'{path.name}': no array looks clearly like neural activity; using '{key}' "
+                f"[{_fmt_shape(best.shape)}] ({best.why}). Pass activity_key=... to choose another."
+            )
     raw = arrays[key]
     sparse = is_sparse(raw)
     shape = _shape(raw)
     if len(shape) == 1 or (len(shape) == 2 and min(shape) == 1 and layout is None):
         raise SparksError(
             f"Array '{key}' in '{path.name}' has shape {shape}: one neuron or one time bin.",
-            "Choose a [neurons, time] matrix with --activity-key (or reshape this one).")
+            "Choose a [neurons, time] matrix with --activity-key (or reshape this one).",
+        )
     if len(shape) not in (2, 3):
         raise SparksError(
             f"Array '{key}' in '{path.name}' has shape {shape}; expected [neurons, time] or [trials, neurons, time].",
             "Reshape it, or choose another array with --activity-key.",
         )
     base = splits[key][0]
-    siblings = {k for k in keys if k != key and splits[k][1] is not None and splits[k][0] == base
-                and splits[key][1] is not None}
+    siblings = {
+        k for k in keys if k != key and splits[k][1] is not None and splits[k][0] == base and splits[key][1] is not None
+    }
     lay, lay_reason, certain = _decide_layout(arrays, key, shape, layout, siblings)
     if layout is None and (lay == "time_neurons" or not certain):
         n_t = shape[-2] if lay == "time_neurons" else shape[-1]
@@ -837,7 +1119,8 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
                 f"'{path.name}': '{key}' [{_fmt_shape(shape)}] read as "
                 f"{'time x neurons' if lay == 'time_neurons' else 'neurons x time'} ({n_n} neurons, {n_t} time bins): "
                 f"{lay_reason}. If that is wrong, pass layout='{'neurons_time' if lay == 'time_neurons' else 'time_neurons'}' "
-                f"(--layout on the command line).")
+                f"(--layout on the command line)."
+            )
     n_trials = shape[0] if len(shape) == 3 else None
     n_neurons = shape[-1] if lay == "time_neurons" else shape[-2]
     length = shape[-2] if lay == "time_neurons" else shape[-1]
@@ -853,8 +1136,10 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
     if dt is not None:
         source = dt_source or "given (dt)"
         if stamps is not None and abs(stamps[1] - dt) > 0.01 * dt:
-            warn_list.append(f"'{path.name}': dt = {dt:g} s was given, but the time stamps '{stamps[0]}' step by "
-                             f"{stamps[1]:g} s; the given dt is used.")
+            warn_list.append(
+                f"'{path.name}': dt = {dt:g} s was given, but the time stamps '{stamps[0]}' step by "
+                f"{stamps[1]:g} s; the given dt is used."
+            )
     elif "dt" in arrays and _scalar(arrays["dt"]) is not None and 0 < _scalar(arrays["dt"]) < 1:
         dt, source = _scalar(arrays["dt"]), "the file's 'dt' (seconds)"
     else:
@@ -863,21 +1148,30 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
             tkey, step, unit = stamps
             dt = step
             source = f"median step of '{tkey}' ({unit}) -> dt = {dt:.6g} s"
-            warn_list.append(f"'{path.name}': bin width {dt:.6g} s from the median step of the time stamps "
-                             f"'{tkey}' ({unit}). Pass dt=... (--dt) if that is not the activity's bin width.")
+            warn_list.append(
+                f"'{path.name}': bin width {dt:.6g} s from the median step of the time stamps "
+                f"'{tkey}' ({unit}). Pass dt=... (--dt) if that is not the activity's bin width."
+            )
         elif chosen is not None:
             dt = chosen.dt
             source = f"{chosen.how} -> dt = {dt:.6g} s ({why})"
-            warn_list.append(f"'{path.name}': bin width {dt:.6g} s from {chosen.how} ({why})."
-                             + (f" Other stored rates: {', '.join(r.how for r in rates if r is not chosen)}."
-                                if len(rates) > 1 else "") + " Pass dt=... (--dt) if that is not the activity's bin width.")
+            warn_list.append(
+                f"'{path.name}': bin width {dt:.6g} s from {chosen.how} ({why})."
+                + (
+                    f" Other stored rates: {', '.join(r.how for r in rates if r is not chosen)}."
+                    if len(rates) > 1
+                    else ""
+                )
+                + " Pass dt=... (--dt) if that is not the activity's bin width."
+            )
         else:
             source = "not found"
             listed = f" (stored rates: {', '.join(r.how for r in rates)}, none of them the activity's)" if rates else ""
             hint = _rate_quantum_hint(raw, key)
             problem = SparksError(
                 f"'{path.name}' does not say the bin width of '{key}'{listed}.{hint}",
-                "Pass dt in seconds (--dt 0.01) or the sampling rate (--fs 100), or store a 'dt' or 'fs' value in the file.")
+                "Pass dt in seconds (--dt 0.01) or the sampling rate (--fs 100), or store a 'dt' or 'fs' value in the file.",
+            )
 
     # ---- kind
     if kind is None:
@@ -885,16 +1179,33 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
             kind = str(np.asarray(arrays["kind"]).ravel()[0])
         else:
             vals = _sample_values(raw)
-            counts = vals.dtype.kind in "biu" or (vals.size and np.all(np.isfinite(vals)) and np.all(np.mod(vals, 1) == 0))
+            counts = vals.dtype.kind in "biu" or (
+                vals.size and np.all(np.isfinite(vals)) and np.all(np.mod(vals, 1) == 0)
+            )
             kind = "spikes" if counts and (vals.size == 0 or vals.min() >= 0) else "calcium"
 
     start_time = 0.0
     if time_key is not None:
         first = float(_dense(arrays[time_key]).ravel()[0])
         start_time = first * (1e-3 if stamps[2] != "seconds" else 1.0)
-    plan = ArrayPlan(source=str(path), key=key, start_time=start_time, shape=shape, sparse=sparse, layout=lay, layout_reason=lay_reason,
-                     n_neurons=n_neurons, n_time=n_time, n_trials=n_trials, dt=dt, dt_source=source, kind=kind,
-                     candidates=cands, alternatives=alternatives, problem=problem)
+    plan = ArrayPlan(
+        source=str(path),
+        key=key,
+        start_time=start_time,
+        shape=shape,
+        sparse=sparse,
+        layout=lay,
+        layout_reason=lay_reason,
+        n_neurons=n_neurons,
+        n_time=n_time,
+        n_trials=n_trials,
+        dt=dt,
+        dt_source=source,
+        kind=kind,
+        candidates=cands,
+        alternatives=alternatives,
+        problem=problem,
+    )
 
     # ---- trials
     if n_trials is not None:
@@ -908,8 +1219,10 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
     if behaviour is not None:
         missing = [b for b in behaviour if b not in arrays]
         if missing:
-            raise SparksError(f"'{path.name}' has no variable named {missing} (behaviour).",
-                              f"Choose from: {', '.join(k for k in keys if k != key)}.")
+            raise SparksError(
+                f"'{path.name}' has no variable named {missing} (behaviour).",
+                f"Choose from: {', '.join(k for k in keys if k != key)}.",
+            )
     rate_for = {r.target: r for r in rates if r.target is not None}
     for k in keys:
         if k == key or k in RESERVED:
@@ -928,7 +1241,9 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
         if isinstance(v, (Opaque, str, bytes)) or not _is_numeric(v):
             what = v.what if isinstance(v, Opaque) else "text"
             if behaviour is not None:
-                raise SparksError(f"Behaviour '{k}' in '{path.name}' is not numeric ({what}).", "Choose numeric variables.")
+                raise SparksError(
+                    f"Behaviour '{k}' in '{path.name}' is not numeric ({what}).", "Choose numeric variables."
+                )
             if isinstance(v, (str, bytes)) or (isinstance(v, Opaque) and v.what.endswith("text")):
                 plan.ignored[k] = "text"  # notes, names: not data
             else:
@@ -971,13 +1286,16 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
             if axes and np.all(np.isfinite(dense)):
                 vals = np.moveaxis(dense, axes[0], 0).reshape(dense.shape[axes[0]], -1).astype(np.float64)
                 plan.behaviour_values[k] = _resample_onto(vals, r.dt, dt, n_time).astype(np.float32)
-                plan.behaviour[k] = (f"resampled from {1 / r.dt:g} Hz ({r.name}; {dense.shape[axes[0]]} samples, "
-                                     f"{dense.shape[axes[0]] * r.dt:.4g} s) onto the {n_time} bins")
+                plan.behaviour[k] = (
+                    f"resampled from {1 / r.dt:g} Hz ({r.name}; {dense.shape[axes[0]]} samples, "
+                    f"{dense.shape[axes[0]] * r.dt:.4g} s) onto the {n_time} bins"
+                )
                 continue
         if behaviour is not None:
             raise SparksError(
                 f"Behaviour '{k}' in '{path.name}' has shape {shp} but the activity has {n_time} time bins.",
-                "Resample it onto the activity bins (one sample per bin), or leave it out of behaviour=[...].")
+                "Resample it onto the activity bins (one sample per bin), or leave it out of behaviour=[...].",
+            )
         plan.skipped[k] = f"[{_fmt_shape(shp)}]"
 
     # continuous signals first, integer labels (target ids, trial numbers) last: 'auto' targets take the first
@@ -990,27 +1308,48 @@ def plan_arrays(arrays: dict[str, Any], path: str | Path, activity_key: str | No
     plan.behaviour_values = {k: plan.behaviour_values[k] for k in order}
     resampled = {k: how for k, how in plan.behaviour.items() if "resampled" in how}
     for k, how in resampled.items():
-        warn_list.append(f"'{path.name}': '{k}' {how} of '{key}' (bin means); kept as behaviour '{k}'. "
-                         "Pass resample=False to leave it out.")
+        warn_list.append(
+            f"'{path.name}': '{k}' {how} of '{key}' (bin means); kept as behaviour '{k}'. "
+            "Pass resample=False to leave it out."
+        )
     if plan.skipped:
         listed = "; ".join(f"{k} {why}" for k, why in plan.skipped.items())
         warn_list.append(
             f"'{path.name}': skipped {len(plan.skipped)} variable(s) that do not have one sample per time bin of "
             f"'{key}' ({n_time} bins) or are not numeric: {listed}. Resample them onto the activity bins to use them "
-            "as behaviour, or choose another array with activity_key=....")
+            "as behaviour, or choose another array with activity_key=...."
+        )
     plan.warnings = warn_list
     return plan
 
 
-def recording_from_arrays(arrays: dict[str, Any], path: Path, activity_key: str | None = None, dt: float | None = None,
-                          kind: str | None = None, reader: str = "arrays", layout: str | None = None,
-                          behaviour: list[str] | None = None, resample: bool = True, dt_source: str | None = None,
-                          **_ignored) -> Recording:
+def recording_from_arrays(
+    arrays: dict[str, Any],
+    path: Path,
+    activity_key: str | None = None,
+    dt: float | None = None,
+    kind: str | None = None,
+    reader: str = "arrays",
+    layout: str | None = None,
+    behaviour: list[str] | None = None,
+    resample: bool = True,
+    dt_source: str | None = None,
+    **_ignored,
+) -> Recording:
     """Build a :class:`Recording` from named arrays (see :func:`plan_arrays` for the choices);
     the choices are reported as :class:`~sparks_gui.errors.SparksWarning` and in ``provenance``."""
     path = Path(path)
-    plan = plan_arrays(arrays, path, activity_key=activity_key, dt=dt, kind=kind, layout=layout, behaviour=behaviour,
-                       resample=resample, dt_source=dt_source)
+    plan = plan_arrays(
+        arrays,
+        path,
+        activity_key=activity_key,
+        dt=dt,
+        kind=kind,
+        layout=layout,
+        behaviour=behaviour,
+        resample=resample,
+        dt_source=dt_source,
+    )
     for msg in plan.warnings:
         _warn(msg, stacklevel=3)
     if plan.problem is not None:
@@ -1031,14 +1370,23 @@ def build_recording(arrays: dict[str, Any], plan: ArrayPlan, reader: str = "arra
     path = Path(plan.source)
     if not np.all(np.isfinite(act)):
         bad = int(np.count_nonzero(~np.isfinite(act)))
-        raise SparksError(f"Array '{plan.key}' in '{path.name}' holds {bad} NaN or infinite values.",
-                          "Replace them (interpolate calcium gaps, 0 for missing spike bins), or choose another array "
-                          "with --activity-key.")
-    return Recording(activity=act, dt=float(plan.dt), kind=plan.kind, behaviour=dict(plan.behaviour_values),
-                     start_time=plan.start_time,
-                     trials=plan.trials, neuron_ids=plan.neuron_ids, neuron_meta=dict(plan.neuron_meta_values),
-                     name=_stem(path),
-                     provenance={"source": str(path), "reader": reader, **plan.provenance()})
+        raise SparksError(
+            f"Array '{plan.key}' in '{path.name}' holds {bad} NaN or infinite values.",
+            "Replace them (interpolate calcium gaps, 0 for missing spike bins), or choose another array "
+            "with --activity-key.",
+        )
+    return Recording(
+        activity=act,
+        dt=float(plan.dt),
+        kind=plan.kind,
+        behaviour=dict(plan.behaviour_values),
+        start_time=plan.start_time,
+        trials=plan.trials,
+        neuron_ids=plan.neuron_ids,
+        neuron_meta=dict(plan.neuron_meta_values),
+        name=_stem(path),
+        provenance={"source": str(path), "reader": reader, **plan.provenance()},
+    )
 
 
 # ---------------------------------------------------------------- spike lists
@@ -1061,20 +1409,51 @@ def recording_from_spike_list(times, units, path: Path, dt: float | None, **opti
         raise SparksError(f"'{path.name}' holds spike times; they need a bin width.", "Pass dt in seconds (--dt 0.01).")
     ids, per_unit = split_by_unit(np.asarray(times).ravel(), np.asarray(units).ravel(), f"'{path.name}'")
     tr = options.get("time_range")
-    act, kept = bin_spike_times(per_unit, dt, 0.0 if tr is None else tr[0], None if tr is None else tr[1],
-                                source=f"'{path.name}' spike times", unit_ids=ids,
-                                allow_unsorted=options.get("allow_unsorted", True),
-                                empty_units=options.get("empty_units", "drop"))
-    return Recording(activity=act, dt=dt, kind="spikes", neuron_ids=ids[kept], name=path.stem,
-                     provenance={"source": str(path), "reader": "spike_list"})
+    act, kept = bin_spike_times(
+        per_unit,
+        dt,
+        0.0 if tr is None else tr[0],
+        None if tr is None else tr[1],
+        source=f"'{path.name}' spike times",
+        unit_ids=ids,
+        allow_unsorted=options.get("allow_unsorted", True),
+        empty_units=options.get("empty_units", "drop"),
+    )
+    return Recording(
+        activity=act,
+        dt=dt,
+        kind="spikes",
+        neuron_ids=ids[kept],
+        name=path.stem,
+        provenance={"source": str(path), "reader": "spike_list"},
+    )
 
 
 # ---------------------------------------------------------------- CSV
-NEURON_COLUMN_RE = re.compile(r"^(unit|units|neuron|neurons|nrn|cell|cells|roi|rois|clu|cluster|spk|spikes?|n|u|ch|chan|"
-                              r"channel)[ _\-.#]?\d+$", re.IGNORECASE)
+NEURON_COLUMN_RE = re.compile(
+    r"^(unit|units|neuron|neurons|nrn|cell|cells|roi|rois|clu|cluster|spk|spikes?|n|u|ch|chan|"
+    r"channel)[ _\-.#]?\d+$",
+    re.IGNORECASE,
+)
 NEURON_PREFIX_RE = re.compile(r"^(unit|neuron|cell|roi|cluster|spikes?)[ _\-.#]", re.IGNORECASE)
-TIME_COLUMNS = ("timestamp", "timestamps", "time", "times", "t", "time_s", "t_s", "time_sec", "time_ms", "t_ms",
-                "timestamp_ms", "timestamp_s", "seconds", "sec", "secs", "ms")
+TIME_COLUMNS = (
+    "timestamp",
+    "timestamps",
+    "time",
+    "times",
+    "t",
+    "time_s",
+    "t_s",
+    "time_sec",
+    "time_ms",
+    "t_ms",
+    "timestamp_ms",
+    "timestamp_s",
+    "seconds",
+    "sec",
+    "secs",
+    "ms",
+)
 _AXIS_COLUMN_RE = re.compile(r"^(?P<base>.+?)[ _\-.]?(?P<axis>[xyzXYZ])$")
 
 
@@ -1101,8 +1480,9 @@ def _read_table(p: Path, delim: str | None, skip_header: bool) -> np.ndarray:
         pd = None
     if pd is not None:
         engine = "c" if delim else "python"
-        frame = pd.read_csv(p, sep=delim if delim else r"\s+", header=0 if skip_header else None, engine=engine,
-                            compression="infer")
+        frame = pd.read_csv(
+            p, sep=delim if delim else r"\s+", header=0 if skip_header else None, engine=engine, compression="infer"
+        )
         return frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     with _open_text(p) as fh:
         return np.genfromtxt(fh, delimiter=delim, skip_header=1 if skip_header else 0, dtype=np.float64, ndmin=2)
@@ -1141,7 +1521,11 @@ def _group_axes(names: list[str]) -> dict[str, list[str]]:
     for n in names:
         m = _AXIS_COLUMN_RE.match(n)
         base = m.group("base") if m else None
-        if base is not None and len(by_base.get(base, [])) >= 2 and len({a for a, _ in by_base[base]}) == len(by_base[base]):
+        if (
+            base is not None
+            and len(by_base.get(base, [])) >= 2
+            and len({a for a, _ in by_base[base]}) == len(by_base[base])
+        ):
             if base not in groups:
                 groups[base] = [c for _, c in sorted(by_base[base])]
         else:
@@ -1159,11 +1543,14 @@ def _read_csv(p: Path, dt, kind, activity_key, options) -> Recording:
     layout = options.get("layout")
     if not tokens:
         arrays = {"activity": data.astype(np.float32)}
-        return recording_from_arrays(arrays, p, dt=dt, kind=kind, reader="csv", layout=layout,
-                                     dt_source=options.get("dt_source"))
+        return recording_from_arrays(
+            arrays, p, dt=dt, kind=kind, reader="csv", layout=layout, dt_source=options.get("dt_source")
+        )
     if data.shape[1] != len(tokens):
-        raise SparksError(f"'{p.name}' has {len(tokens)} header names but {data.shape[1]} columns.", "Fix the header row.")
-    cols = dict(zip(tokens, data.T))
+        raise SparksError(
+            f"'{p.name}' has {len(tokens)} header names but {data.shape[1]} columns.", "Fix the header row."
+        )
+    cols = dict(zip(tokens, data.T, strict=False))
     pair = _spike_list_keys(tokens)
     if pair and len(tokens) == 2:
         return recording_from_spike_list(cols[pair[0]], cols[pair[1]], p, dt, **options)
@@ -1174,8 +1561,10 @@ def _read_csv(p: Path, dt, kind, activity_key, options) -> Recording:
     if act_cols is None and activity_key is not None:
         act_cols = [c for c in tokens if c == activity_key or c.startswith(activity_key)]
         if not act_cols:
-            raise SparksError(f"'{p.name}' has no column named or starting with '{activity_key}' (activity_key).",
-                              f"Columns: {', '.join(tokens[:30])}{' ...' if len(tokens) > 30 else ''}.")
+            raise SparksError(
+                f"'{p.name}' has no column named or starting with '{activity_key}' (activity_key).",
+                f"Columns: {', '.join(tokens[:30])}{' ...' if len(tokens) > 30 else ''}.",
+            )
     if act_cols is None:
         act_cols = [c for c in tokens if NEURON_COLUMN_RE.match(c) or NEURON_PREFIX_RE.match(c)]
         if not act_cols:
@@ -1183,7 +1572,8 @@ def _read_csv(p: Path, dt, kind, activity_key, options) -> Recording:
                 f"'{p.name}' has named columns ({', '.join(tokens[:20])}{' ...' if len(tokens) > 20 else ''}); "
                 "none is named like a neuron (unit_*, neuron_*, cell_*, roi_*, n1, u1 ...), so it is not clear which are neurons.",
                 "Pass columns=[...] (--columns a,b,c) with the activity columns, or activity_key='prefix' "
-                "(the other columns become behaviour).")
+                "(the other columns become behaviour).",
+            )
         notes.append(f"{len(act_cols)} columns named like neurons ({act_cols[0]} ... {act_cols[-1]}) are the activity")
     missing = [c for c in act_cols if c not in cols]
     if missing:
@@ -1191,8 +1581,10 @@ def _read_csv(p: Path, dt, kind, activity_key, options) -> Recording:
     act = np.stack([cols[c] for c in act_cols]).astype(np.float32)
     if not np.all(np.isfinite(act)):
         bad = [c for c in act_cols if not np.all(np.isfinite(cols[c]))]
-        raise SparksError(f"'{p.name}': activity column(s) {', '.join(bad[:5])} hold empty, text or NaN values.",
-                          "Fill them (0 for missing spike bins) or leave them out with columns=[...].")
+        raise SparksError(
+            f"'{p.name}': activity column(s) {', '.join(bad[:5])} hold empty, text or NaN values.",
+            "Fill them (0 for missing spike bins) or leave them out with columns=[...].",
+        )
     rest = [c for c in tokens if c not in act_cols]
     time_col = options.get("time_column")
     if time_col is None:
@@ -1208,14 +1600,19 @@ def _read_csv(p: Path, dt, kind, activity_key, options) -> Recording:
         if pos.size:
             med = float(np.median(pos))
             lname = time_col.lower()
-            in_ms = "ms" in _tokens(lname) or lname.endswith("ms") or (
-                med >= 0.5 and not any(s in lname for s in ("sec", "_s")))
+            in_ms = (
+                "ms" in _tokens(lname)
+                or lname.endswith("ms")
+                or (med >= 0.5 and not any(s in lname for s in ("sec", "_s")))
+            )
             scale = 1e-3 if in_ms else 1.0
             col_dt = float(f"{med * scale:.6g}")  # timestamps carry float noise (0.0010000000002)
             unit = "milliseconds" if in_ms else "seconds"
             start_time = float(t[ok][0]) * scale
             if np.any(steps <= 0) or (pos.max() - pos.min()) > 0.01 * med:
-                notes.append(f"column '{time_col}' is not evenly spaced (steps {pos.min():g}..{pos.max():g}); the median is used")
+                notes.append(
+                    f"column '{time_col}' is not evenly spaced (steps {pos.min():g}..{pos.max():g}); the median is used"
+                )
             if dt is None:
                 dt = col_dt
                 source = f"median step of column '{time_col}' ({med:g}, read as {unit}) -> dt = {dt:.6g} s"
@@ -1224,8 +1621,10 @@ def _read_csv(p: Path, dt, kind, activity_key, options) -> Recording:
                 notes.append(f"dt={dt:g} s given, but column '{time_col}' steps by {col_dt:g} s; the given dt is used")
         rest.remove(time_col)
     if dt is None:
-        raise SparksError(f"'{p.name}' has no time column ({', '.join(TIME_COLUMNS[:6])} ...) to read the bin width from.",
-                          "Pass dt in seconds (--dt 0.001) or fs (--fs 1000).")
+        raise SparksError(
+            f"'{p.name}' has no time column ({', '.join(TIME_COLUMNS[:6])} ...) to read the bin width from.",
+            "Pass dt in seconds (--dt 0.001) or fs (--fs 1000).",
+        )
     behaviour: dict[str, np.ndarray] = {}
     skipped: dict[str, str] = {}
     wanted = options.get("behaviour")
@@ -1253,16 +1652,32 @@ def _read_csv(p: Path, dt, kind, activity_key, options) -> Recording:
         kind = "spikes" if np.all(np.mod(act, 1) == 0) and act.min() >= 0 else "calcium"
     if notes:
         _warn(f"'{p.name}': " + "; ".join(notes) + ".", stacklevel=3)
-    prov = {"source": str(p), "reader": "csv", "activity_key": f"{len(act_cols)} columns", "activity_columns": list(act_cols),
-            "layout": "time_neurons", "layout_reason": "CSV columns are signals over time", "dt_source": source,
-            "time_column": time_col}
+    prov = {
+        "source": str(p),
+        "reader": "csv",
+        "activity_key": f"{len(act_cols)} columns",
+        "activity_columns": list(act_cols),
+        "layout": "time_neurons",
+        "layout_reason": "CSV columns are signals over time",
+        "dt_source": source,
+        "time_column": time_col,
+    }
     if skipped:
         prov["skipped"] = skipped
     suffix = [re.search(r"(\d+)$", c) for c in act_cols]
     ids = [int(m.group(1)) for m in suffix if m] if all(suffix) else []
     neuron_ids = np.asarray(ids) if len(set(ids)) == len(act_cols) else None
-    return Recording(activity=act, dt=float(dt), kind=kind, behaviour=behaviour, name=_stem(p), neuron_ids=neuron_ids,
-                     neuron_meta={"column": np.asarray(act_cols)}, start_time=start_time, provenance=prov)
+    return Recording(
+        activity=act,
+        dt=float(dt),
+        kind=kind,
+        behaviour=behaviour,
+        name=_stem(p),
+        neuron_ids=neuron_ids,
+        neuron_meta={"column": np.asarray(act_cols)},
+        start_time=start_time,
+        provenance=prov,
+    )
 
 
 # ---------------------------------------------------------------- entry points
@@ -1286,8 +1701,10 @@ def detect_format(path: str | Path) -> str:
         except SparksError as exc:
             if "several suite2p planes" in exc.problem:
                 return "suite2p"
-        raise SparksError(f"'{p}' is a folder but neither a suite2p output nor a Kilosort/phy folder.",
-                          "Point at a suite2p folder (F.npy, stat.npy ...) or a Kilosort folder (spike_times.npy, params.py).")
+        raise SparksError(
+            f"'{p}' is a folder but neither a suite2p output nor a Kilosort/phy folder.",
+            "Point at a suite2p folder (F.npy, stat.npy ...) or a Kilosort folder (spike_times.npy, params.py).",
+        )
     with open(p, "rb") as fh:
         head = fh.read(1024 + 8)
     if head[:8] == b"\x89HDF\r\n\x1a\n" or head[512:520] == b"\x89HDF\r\n\x1a\n":
@@ -1312,18 +1729,36 @@ def detect_format(path: str | Path) -> str:
     if head[:2] == b"\x1f\x8b":
         if len(suffixes) >= 2 and suffixes[-2] in _TEXT_SUFFIXES:
             return "csv"
-        raise SparksError(f"'{p.name}' is gzip-compressed and not a CSV/TSV table.",
-                          "Decompress it first (gunzip), or name a compressed table *.csv.gz.")
+        raise SparksError(
+            f"'{p.name}' is gzip-compressed and not a CSV/TSV table.",
+            "Decompress it first (gunzip), or name a compressed table *.csv.gz.",
+        )
     suffix = p.suffix.lower()
-    by_suffix = {".nwb": "nwb", ".h5": "hdf5", ".hdf5": "hdf5", ".mat": "mat", ".npy": "npy", ".npz": "npz",
-                 ".tif": "tiff", ".tiff": "tiff", ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".dat": "csv"}
+    by_suffix = {
+        ".nwb": "nwb",
+        ".h5": "hdf5",
+        ".hdf5": "hdf5",
+        ".mat": "mat",
+        ".npy": "npy",
+        ".npz": "npz",
+        ".tif": "tiff",
+        ".tiff": "tiff",
+        ".csv": "csv",
+        ".txt": "csv",
+        ".tsv": "csv",
+        ".dat": "csv",
+    }
     if suffix in (".nwb", ".h5", ".hdf5"):
-        raise SparksError(f"'{p.name}' is not an NWB/HDF5 file (it does not start with the HDF5 signature).",
-                          "Check that this is the real file (not a placeholder, download page or text file) and copy it again.")
+        raise SparksError(
+            f"'{p.name}' is not an NWB/HDF5 file (it does not start with the HDF5 signature).",
+            "Check that this is the real file (not a placeholder, download page or text file) and copy it again.",
+        )
     if suffix in by_suffix:
         return by_suffix[suffix]
-    raise SparksError(f"Cannot tell the format of '{p.name}'.",
-                      "Use NWB (.nwb), a suite2p or Kilosort/phy folder, .npy/.npz/.mat/.h5/.csv(.gz) arrays or a .tif movie.")
+    raise SparksError(
+        f"Cannot tell the format of '{p.name}'.",
+        "Use NWB (.nwb), a suite2p or Kilosort/phy folder, .npy/.npz/.mat/.h5/.csv(.gz) arrays or a .tif movie.",
+    )
 
 
 def activity_choices(path: str | Path) -> list[str]:
@@ -1342,9 +1777,12 @@ def activity_choices(path: str | Path) -> list[str]:
 
 def _dt_from_options(dt: float | None, fs: float | None) -> tuple[float | None, str | None]:
     for name, value in (("dt", dt), ("fs", fs)):
-        if value is not None and not (isinstance(value, (int, float, np.number)) and math.isfinite(value) and value > 0):
-            raise SparksError(f"{name}={value!r} is not a positive number.",
-                              "Pass dt in seconds (e.g. 0.01) or fs in Hz (e.g. 100).")
+        if value is not None and not (
+            isinstance(value, (int, float, np.number)) and math.isfinite(value) and value > 0
+        ):
+            raise SparksError(
+                f"{name}={value!r} is not a positive number.", "Pass dt in seconds (e.g. 0.01) or fs in Hz (e.g. 100)."
+            )
     if fs is None:
         return (None, None) if dt is None else (float(dt), f"given (dt = {float(dt):g} s)")
     if dt is not None and abs(float(dt) * float(fs) - 1.0) > 1e-6:
@@ -1352,8 +1790,9 @@ def _dt_from_options(dt: float | None, fs: float | None) -> tuple[float | None, 
     return 1.0 / float(fs), f"given (fs = {float(fs):g} Hz -> dt = {1 / float(fs):.6g} s)"
 
 
-def load_recording(path: str | Path, activity_key: str | None = None, dt: float | None = None,
-                   kind: str | None = None, **options) -> Recording:
+def load_recording(
+    path: str | Path, activity_key: str | None = None, dt: float | None = None, kind: str | None = None, **options
+) -> Recording:
     """Open ``path`` as a :class:`Recording`, choosing the reader by the file's content.
 
     Parameters
@@ -1398,12 +1837,16 @@ def load_recording(path: str | Path, activity_key: str | None = None, dt: float 
     except SparksError:
         raise
     except MemoryError as exc:
-        raise SparksError(f"Not enough memory to load '{p.name}'.",
-                          "Load a part of it (time_range=..., another activity_key) or use a machine with more memory.") from exc
+        raise SparksError(
+            f"Not enough memory to load '{p.name}'.",
+            "Load a part of it (time_range=..., another activity_key) or use a machine with more memory.",
+        ) from exc
     except Exception as exc:  # never a raw traceback for a user's file
-        raise SparksError(f"Could not read '{p.name}': {type(exc).__name__}: {exc}.",
-                          f"Run `sparks-gui inspect {p}` to see what the file holds and pass the options it suggests; "
-                          "if the file is fine, please report this with that output.") from exc
+        raise SparksError(
+            f"Could not read '{p.name}': {type(exc).__name__}: {exc}.",
+            f"Run `sparks-gui inspect {p}` to see what the file holds and pass the options it suggests; "
+            "if the file is fine, please report this with that output.",
+        ) from exc
 
 
 def _load(p: Path, activity_key, dt, dt_source, kind, options) -> Recording:
@@ -1434,5 +1877,13 @@ def _load(p: Path, activity_key, dt, dt_source, kind, options) -> Recording:
             dt = _scalar(arrays.get("dt")) if "dt" in arrays else None
         return recording_from_spike_list(arrays[pair[0]], arrays[pair[1]], p, dt, **options)
     allowed = {"layout", "behaviour", "resample"}
-    return recording_from_arrays(arrays, p, activity_key=activity_key, dt=dt, kind=kind, reader=fmt,
-                                 dt_source=dt_source, **{k: v for k, v in options.items() if k in allowed})
+    return recording_from_arrays(
+        arrays,
+        p,
+        activity_key=activity_key,
+        dt=dt,
+        kind=kind,
+        reader=fmt,
+        dt_source=dt_source,
+        **{k: v for k, v in options.items() if k in allowed},
+    )

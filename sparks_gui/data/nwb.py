@@ -43,8 +43,18 @@ from .spikes import bin_spike_times, spike_times_from_counts
 NO_MASKS = "sparks-gui: traces without ROI masks"
 BEHAVIOUR_CONTAINERS = ("Position", "BehavioralTimeSeries", "CompassDirection", "PupilTracking", "EyeTracking")
 MOVIE_TYPES = ("TwoPhotonSeries", "OnePhotonSeries", "ImageSeries")
-SKIP_SERIES = ("ImageSeries", "TwoPhotonSeries", "OnePhotonSeries", "OpticalSeries", "IndexSeries", "RoiResponseSeries",
-               "ElectricalSeries", "SpikeEventSeries", "LFP", "ImageMaskSeries")
+SKIP_SERIES = (
+    "ImageSeries",
+    "TwoPhotonSeries",
+    "OnePhotonSeries",
+    "OpticalSeries",
+    "IndexSeries",
+    "RoiResponseSeries",
+    "ElectricalSeries",
+    "SpikeEventSeries",
+    "LFP",
+    "ImageMaskSeries",
+)
 MAX_FRAMES_IN_MEMORY = 256 * 1024**2
 
 
@@ -63,21 +73,29 @@ def _open(path: Path):
         with open(path, "rb") as fh:
             head = fh.read(8)
         if head != b"\x89HDF\r\n\x1a\n":
-            raise SparksError(f"'{path.name}' is not an NWB/HDF5 file (it does not start with the HDF5 signature).",
-                              "Pass an .nwb file written by pynwb/MatNWB, or use the reader for this file's real format.") from exc
-        raise SparksError(f"'{path.name}' is a truncated or corrupt HDF5 file ({exc}).",
-                          "Copy or download the file again (compare its size/checksum with the original).") from exc
+            raise SparksError(
+                f"'{path.name}' is not an NWB/HDF5 file (it does not start with the HDF5 signature).",
+                "Pass an .nwb file written by pynwb/MatNWB, or use the reader for this file's real format.",
+            ) from exc
+        raise SparksError(
+            f"'{path.name}' is a truncated or corrupt HDF5 file ({exc}).",
+            "Copy or download the file again (compare its size/checksum with the original).",
+        ) from exc
     if not is_nwb:
-        raise SparksError(f"'{path.name}' is an HDF5 file but not NWB (no 'nwb_version' attribute).",
-                          "For plain HDF5 arrays use a .h5 extension and name the activity dataset with activity_key=.")
+        raise SparksError(
+            f"'{path.name}' is an HDF5 file but not NWB (no 'nwb_version' attribute).",
+            "For plain HDF5 arrays use a .h5 extension and name the activity dataset with activity_key=.",
+        )
     from pynwb import NWBHDF5IO
 
     try:
         io = NWBHDF5IO(str(path), "r", load_namespaces=True)
         nwbfile = io.read()
     except Exception as exc:
-        raise SparksError(f"pynwb could not read '{path.name}': {exc}.",
-                          "Validate the file with `python -m pynwb.validate` (or nwbinspector) and re-export it.") from exc
+        raise SparksError(
+            f"pynwb could not read '{path.name}': {exc}.",
+            "Validate the file with `python -m pynwb.validate` (or nwbinspector) and re-export it.",
+        ) from exc
     return io, nwbfile
 
 
@@ -132,8 +150,13 @@ def _movie_candidates(nwbfile) -> dict[str, Any]:
 
 def _is_movie(obj) -> bool:
     try:
-        return bool(_tname(obj) in MOVIE_TYPES and obj.data is not None and len(getattr(obj.data, "shape", ())) >= 3
-                    and not _external_file(obj) and obj.data.shape[0] >= 2)
+        return bool(
+            _tname(obj) in MOVIE_TYPES
+            and obj.data is not None
+            and len(getattr(obj.data, "shape", ())) >= 3
+            and not _external_file(obj)
+            and obj.data.shape[0] >= 2
+        )
     except Exception:  # noqa: BLE001 - an odd series is not a movie
         return False
 
@@ -160,13 +183,17 @@ def _pick(cands: dict[str, Any], key: str | None, path: Path, what: str, option:
         matches = [k for k in cands if k.split("/")[-1] == key or k.endswith("/" + key) or key in k.split("/")]
         if len(matches) == 1:
             return matches[0], cands[matches[0]]
-        raise SparksError(f"'{path.name}' has no {what} named '{key}'" + (" (it is ambiguous)." if matches else "."),
-                          f"Use {option} with one of: {', '.join(cands) or '(none)'}.")
+        raise SparksError(
+            f"'{path.name}' has no {what} named '{key}'" + (" (it is ambiguous)." if matches else "."),
+            f"Use {option} with one of: {', '.join(cands) or '(none)'}.",
+        )
     if not cands:
         return None, None
     if len(cands) > 1:
-        raise SparksError(f"'{path.name}' holds several {what}s: {', '.join(cands)}.",
-                          f"Choose one by name with {option}='...' (--activity-key on the command line).")
+        raise SparksError(
+            f"'{path.name}' holds several {what}s: {', '.join(cands)}.",
+            f"Choose one by name with {option}='...' (--activity-key on the command line).",
+        )
     k = next(iter(cands))
     return k, cands[k]
 
@@ -198,11 +225,15 @@ def _fill_nans(values: np.ndarray, times: np.ndarray, name: str, path: Path, pol
     n_bad = int(bad.any(axis=1).sum())
     if policy == "error" or bad.all(axis=0).any():
         raise SparksError(
-            f"Behaviour '{name}' in '{path.name}' has {n_bad} samples with NaN/inf" + (" (a whole column is empty)." if bad.all(axis=0).any() else "."),
+            f"Behaviour '{name}' in '{path.name}' has {n_bad} samples with NaN/inf"
+            + (" (a whole column is empty)." if bad.all(axis=0).any() else "."),
             "Fill the gaps before export, exclude it with behaviour=[...], or pass behaviour_nan='interpolate'.",
         )
-    warnings.warn(f"'{path.name}': behaviour '{name}' had {n_bad} NaN samples; filled by linear interpolation in time.",
-                  SparksWarning, stacklevel=4)
+    warnings.warn(
+        f"'{path.name}': behaviour '{name}' had {n_bad} NaN samples; filled by linear interpolation in time.",
+        SparksWarning,
+        stacklevel=4,
+    )
     out = values.copy()
     for j in range(out.shape[1]):
         ok = ~bad[:, j]
@@ -214,15 +245,17 @@ def _resample(series, name: str, t_start: float, dt: float, n_time: int, path: P
     values = _series_values(series)
     times = _series_times(series, len(values))
     if len(times) != len(values):
-        raise SparksError(f"Behaviour '{name}' in '{path.name}' has {len(values)} samples but {len(times)} timestamps.",
-                          "Fix the series so data and timestamps have the same length.")
+        raise SparksError(
+            f"Behaviour '{name}' in '{path.name}' has {len(values)} samples but {len(times)} timestamps.",
+            "Fix the series so data and timestamps have the same length.",
+        )
     values = _fill_nans(values, times, name, path, nan_policy)
     bin_times = t_start + np.arange(n_time) * dt
     if series.timestamps is None and abs(float(series.rate) * dt - 1.0) < 1e-9:
         offset = (float(series.starting_time or 0.0) - t_start) / dt
         k = round(offset)
         if abs(offset - k) < 1e-6 and k <= 0 and len(values) + k >= n_time:  # same clock: copy exactly
-            return values[-k: -k + n_time]
+            return values[-k : -k + n_time]
     period = float(np.median(np.diff(times))) if len(times) > 1 else dt
     if len(times) < 2 or times[0] > bin_times[0] + period + 1e-9 or times[-1] < bin_times[-1] - period - 1e-9:
         raise SparksError(
@@ -274,8 +307,10 @@ def _masks(series, path: Path, n_traces: int, shape_hint) -> RoiMasks | None:
             "Re-export so the series has one column per referenced ROI (rois region length = data.shape[1]).",
         )
     if len(table) and (idx.max() >= len(table) or idx.min() < 0):
-        raise SparksError(f"'{path.name}': '{series.name}' references ROI {int(idx.max())} but '{table.name}' has {len(table)} ROIs.",
-                          "Fix the rois region of the series.")
+        raise SparksError(
+            f"'{path.name}': '{series.name}' references ROI {int(idx.max())} but '{table.name}' has {len(table)} ROIs.",
+            "Fix the rois region of the series.",
+        )
     cols = table.colnames
     if "image_mask" in cols:
         data = np.asarray(table["image_mask"].data[:])
@@ -293,8 +328,12 @@ def _masks(series, path: Path, n_traces: int, shape_hint) -> RoiMasks | None:
             shape = tuple(int(s) for s in shape_hint)
         else:
             shape = (int(xs.max()) + 1 if xs.size else 1, int(ys.max()) + 1 if ys.size else 1)
-        return RoiMasks(shape, [xs[starts[i]:ends[i]] for i in idx], [ys[starts[i]:ends[i]] for i in idx],
-                        [ws[starts[i]:ends[i]] for i in idx])
+        return RoiMasks(
+            shape,
+            [xs[starts[i] : ends[i]] for i in idx],
+            [ys[starts[i] : ends[i]] for i in idx],
+            [ws[starts[i] : ends[i]] for i in idx],
+        )
     return None
 
 
@@ -347,7 +386,9 @@ def _one_stimulus(name: str, obj, t_start: float, dt: float, n_time: int) -> dic
     elif t in ("ImageSeries", "OpticalSeries"):
         ext = _external_file(obj)
         if ext:
-            raise ValueError(f"its frames are in external file(s) {', '.join(ext)} (the NWB file holds only a placeholder)")
+            raise ValueError(
+                f"its frames are in external file(s) {', '.join(ext)} (the NWB file holds only a placeholder)"
+            )
         if obj.data is None or len(obj.data.shape) < 3:
             raise ValueError(f"its data has shape {getattr(obj.data, 'shape', None)}, not [frames, height, width]")
         frames = _frames(obj.data)
@@ -382,8 +423,12 @@ def _stimulus(nwbfile, t_start: float, dt: float, n_time: int, path: Path) -> di
             found = stim
             break
     if skipped:
-        warnings.warn(f"'{path.name}': stimulus not loaded: {'; '.join(skipped)}. The recording loads without it "
-                      "(no frame_id/frames targets from it).", SparksWarning, stacklevel=3)
+        warnings.warn(
+            f"'{path.name}': stimulus not loaded: {'; '.join(skipped)}. The recording loads without it "
+            "(no frame_id/frames targets from it).",
+            SparksWarning,
+            stacklevel=3,
+        )
     return found
 
 
@@ -393,10 +438,19 @@ def _frames(data):
 
 
 # -------------------------------------------------------------------- read
-def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None = None, kind: str | None = None,
-             behaviour: list[str] | None = None, movie: str | None = None, time_range: tuple[float, float] | None = None,
-             behaviour_nan: str = "interpolate", empty_units: str = "drop", allow_unsorted: bool = False,
-             **_ignored) -> Recording:
+def read_nwb(
+    path: str | Path,
+    activity_key: str | None = None,
+    dt: float | None = None,
+    kind: str | None = None,
+    behaviour: list[str] | None = None,
+    movie: str | None = None,
+    time_range: tuple[float, float] | None = None,
+    behaviour_nan: str = "interpolate",
+    empty_units: str = "drop",
+    allow_unsorted: bool = False,
+    **_ignored,
+) -> Recording:
     """Read an NWB file as a :class:`Recording` (see the module docstring for what is read).
 
     Parameters
@@ -430,26 +484,40 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
         if activity_key is None and len(cands) > 1:
             order = sorted(cands, key=lambda k: (k != "units", "DfOverF" not in k))  # units, then dF/F, then the rest
             key, source = order[0], cands[order[0]]
-            warnings.warn(f"'{path.name}' holds several activity sources: {', '.join(cands)}; using '{key}'. "
-                          f"To use another, pass activity_key='{order[1]}' (--activity-key on the command line, or the "
-                          "'array' box in the Data dock).", SparksWarning, stacklevel=2)
+            warnings.warn(
+                f"'{path.name}' holds several activity sources: {', '.join(cands)}; using '{key}'. "
+                f"To use another, pass activity_key='{order[1]}' (--activity-key on the command line, or the "
+                "'array' box in the Data dock).",
+                SparksWarning,
+                stacklevel=2,
+            )
         else:
             key, source = _pick(cands, activity_key, path, "activity source", "activity_key")
-        provenance: dict[str, Any] = {"source": str(path), "reader": "nwb", "activity_key": key,
-                                      "identifier": str(nwbfile.identifier)}
+        provenance: dict[str, Any] = {
+            "source": str(path),
+            "reader": "nwb",
+            "activity_key": key,
+            "identifier": str(nwbfile.identifier),
+        }
         beh_cands = _behaviour_candidates(nwbfile)
         if behaviour is not None:
             missing = [b for b in behaviour if b not in beh_cands]
             if missing:
-                raise SparksError(f"'{path.name}' has no behaviour signal named {missing}.",
-                                  f"Choose from: {', '.join(beh_cands) or '(none)'}.")
+                raise SparksError(
+                    f"'{path.name}' has no behaviour signal named {missing}.",
+                    f"Choose from: {', '.join(beh_cands) or '(none)'}.",
+                )
         scratch = dict(nwbfile.scratch) if nwbfile.scratch is not None else {}
         neuron_meta: dict[str, np.ndarray] = {}
         rois = None
         movies = _movie_candidates(nwbfile)
         mkey, mseries = (None, None)
         if movies:
-            mkey, mseries = _pick(movies, movie, path, "movie", "movie") if (movie or len(movies) == 1) else next(iter(movies.items()))
+            mkey, mseries = (
+                _pick(movies, movie, path, "movie", "movie")
+                if (movie or len(movies) == 1)
+                else next(iter(movies.items()))
+            )
 
         if key == "units":
             units = source
@@ -462,13 +530,16 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
                     dt = max(1.0 / max(rates), 0.001) if rates else None
                     if dt is None:
                         dt = 0.01
-                        warnings.warn(f"'{path.name}': no bin width given; binning spikes at {dt} s (pass dt= to change).",
-                                      SparksWarning, stacklevel=2)
+                        warnings.warn(
+                            f"'{path.name}': no bin width given; binning spikes at {dt} s (pass dt= to change).",
+                            SparksWarning,
+                            stacklevel=2,
+                        )
             st = units["spike_times"]
             flat = np.asarray(st.target.data[:], dtype=np.float64)
             ends = np.asarray(st.data[:], dtype=np.int64)
             starts = np.concatenate([[0], ends[:-1]])
-            times = [flat[a:b] for a, b in zip(starts, ends)]
+            times = [flat[a:b] for a, b in zip(starts, ends, strict=False)]
             ids = np.asarray(units.id[:])
             t0 = 0.0 if time_range is None else float(time_range[0])
             if time_range is not None:
@@ -482,8 +553,16 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
                     if _regular_rate(s) and abs(_regular_rate(s) * dt - 1) < 1e-9:
                         ends_t.append(_series_end(s))
                 t1 = max(ends_t)
-            activity, kept = bin_spike_times(times, dt, t0, t1, source=f"'{path.name}' units", unit_ids=ids,
-                                             allow_unsorted=allow_unsorted, empty_units=empty_units)
+            activity, kept = bin_spike_times(
+                times,
+                dt,
+                t0,
+                t1,
+                source=f"'{path.name}' units",
+                unit_ids=ids,
+                allow_unsorted=allow_unsorted,
+                empty_units=empty_units,
+            )
             neuron_ids = ids[kept]
             for c in units.colnames:
                 if c in ("spike_times", "obs_intervals", "electrodes", "waveforms", "waveform_mean", "waveform_sd"):
@@ -498,13 +577,20 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
                     eidx = np.asarray(elec.target.data[:], dtype=np.int64)
                     eend = np.asarray(elec.data[:], dtype=np.int64)
                     first = np.concatenate([[0], eend[:-1]])
-                    locs = np.asarray([v.decode() if isinstance(v, bytes) else str(v) for v in table["location"].data[:]])
-                    neuron_meta.setdefault("location", np.asarray([locs[eidx[a]] if b > a else "" for a, b in zip(first, eend)])[kept])
+                    locs = np.asarray(
+                        [v.decode() if isinstance(v, bytes) else str(v) for v in table["location"].data[:]]
+                    )
+                    neuron_meta.setdefault(
+                        "location",
+                        np.asarray([locs[eidx[a]] if b > a else "" for a, b in zip(first, eend, strict=False)])[kept],
+                    )
                 except Exception:  # noqa: BLE001, S110 - metadata is optional
                     pass
             if len(kept) < len(ids):
-                provenance["dropped_units"] = [int(i) if np.issubdtype(np.asarray(i).dtype, np.integer) else str(i)
-                                               for i in np.setdiff1d(ids, neuron_ids)]
+                provenance["dropped_units"] = [
+                    int(i) if np.issubdtype(np.asarray(i).dtype, np.integer) else str(i)
+                    for i in np.setdiff1d(ids, neuron_ids)
+                ]
             kind = kind or "spikes"
             t_start = t0
         else:
@@ -515,8 +601,10 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
             elif data.ndim > 2 and all(s == 1 for s in data.shape[2:]):
                 data = data.reshape(data.shape[0], data.shape[1])
             if data.ndim != 2:
-                raise SparksError(f"'{path.name}': '{key}' has data of shape {data.shape}; expected [time, ROIs].",
-                                  "Choose another activity source with activity_key=..., or re-export the traces as [time, ROIs].")
+                raise SparksError(
+                    f"'{path.name}': '{key}' has data of shape {data.shape}; expected [time, ROIs].",
+                    "Choose another activity source with activity_key=..., or re-export the traces as [time, ROIs].",
+                )
             times = _series_times(series, data.shape[0])
             native = 1.0 / float(series.rate) if series.timestamps is None else float(np.median(np.diff(times)))
             t_start = float(times[0]) if len(times) else 0.0
@@ -527,8 +615,12 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
                 raise
             except Exception as exc:  # noqa: BLE001 - masks are optional; odd ones are skipped
                 rois = None
-                warnings.warn(f"'{path.name}': ROI masks of '{key}' could not be read ({type(exc).__name__}: {exc}); "
-                              "loaded the traces without masks.", SparksWarning, stacklevel=2)
+                warnings.warn(
+                    f"'{path.name}': ROI masks of '{key}' could not be read ({type(exc).__name__}: {exc}); "
+                    "loaded the traces without masks.",
+                    SparksWarning,
+                    stacklevel=2,
+                )
             activity = data.T
             if time_range is not None:
                 keep = (times >= time_range[0]) & (times < time_range[1])
@@ -566,13 +658,20 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
                 skipped.append((name, exc.problem))
             except Exception as exc:  # an odd behaviour series never stops the load
                 if behaviour is not None:
-                    raise SparksError(f"Behaviour '{name}' in '{path.name}' could not be read ({type(exc).__name__}: {exc}).",
-                                      "Leave it out of behaviour=[...].") from exc
+                    raise SparksError(
+                        f"Behaviour '{name}' in '{path.name}' could not be read ({type(exc).__name__}: {exc}).",
+                        "Leave it out of behaviour=[...].",
+                    ) from exc
                 skipped.append((name, f"'{name}' ({_tname(s)}) could not be read: {type(exc).__name__}: {exc}"))
         if skipped:
             provenance["skipped_behaviour"] = [n for n, _ in skipped]
-            warnings.warn(f"Skipped behaviour ({len(skipped)}): " + " | ".join(why for _, why in skipped)
-                          + " Pass behaviour=[...] with the signals you need.", SparksWarning, stacklevel=2)
+            warnings.warn(
+                f"Skipped behaviour ({len(skipped)}): "
+                + " | ".join(why for _, why in skipped)
+                + " Pass behaviour=[...] with the signals you need.",
+                SparksWarning,
+                stacklevel=2,
+            )
 
         trials, conditions = None, {}
         try:
@@ -582,8 +681,12 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
                 np.asarray(nwbfile.trials["stop_time"].data[:], dtype=np.float64)
         except Exception as exc:  # noqa: BLE001
             has_trials = False
-            warnings.warn(f"'{path.name}': the trials table could not be read ({type(exc).__name__}: {exc}); "
-                          "loaded without trials.", SparksWarning, stacklevel=2)
+            warnings.warn(
+                f"'{path.name}': the trials table could not be read ({type(exc).__name__}: {exc}); "
+                "loaded without trials.",
+                SparksWarning,
+                stacklevel=2,
+            )
         if has_trials:
             tt = nwbfile.trials
             st_b = np.rint((np.asarray(tt["start_time"].data[:]) - t_start) / dt).astype(np.int64)
@@ -591,8 +694,11 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
             sp_b = np.minimum(sp_b, n_time)
             keep = (st_b >= 0) & (sp_b > st_b)
             if (~keep).any():
-                warnings.warn(f"'{path.name}': {int((~keep).sum())} trials fall outside the activity and were dropped.",
-                              SparksWarning, stacklevel=2)
+                warnings.warn(
+                    f"'{path.name}': {int((~keep).sum())} trials fall outside the activity and were dropped.",
+                    SparksWarning,
+                    stacklevel=2,
+                )
             if keep.any():
                 trials = np.stack([st_b[keep], sp_b[keep]], axis=1)
                 for c in tt.colnames:
@@ -606,7 +712,7 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
         for sname, sobj in scratch.items():
             if sname.startswith("ground_truth_") and hasattr(sobj, "data"):
                 with contextlib.suppress(Exception):  # optional
-                    gt[sname[len("ground_truth_"):]] = np.asarray(sobj.data[:] if np.ndim(sobj.data) else sobj.data)
+                    gt[sname[len("ground_truth_") :]] = np.asarray(sobj.data[:] if np.ndim(sobj.data) else sobj.data)
 
         lazy_movie, movie_dt = None, None
         if mseries is not None:
@@ -617,16 +723,35 @@ def read_nwb(path: str | Path, activity_key: str | None = None, dt: float | None
                 provenance["movie"] = mkey
             except Exception as exc:  # noqa: BLE001 - the movie is optional
                 lazy_movie, movie_dt = None, None
-                warnings.warn(f"'{path.name}': imaging movie '{mkey}' could not be opened ({type(exc).__name__}: {exc}); "
-                              "loaded without it.", SparksWarning, stacklevel=2)
+                warnings.warn(
+                    f"'{path.name}': imaging movie '{mkey}' could not be opened ({type(exc).__name__}: {exc}); "
+                    "loaded without it.",
+                    SparksWarning,
+                    stacklevel=2,
+                )
 
         stim = _stimulus(nwbfile, t_start, dt, n_time, path)
         if stim:
             provenance["stimulus"] = stim.pop("name")
 
-        rec = Recording(activity=activity, dt=dt, kind=kind, behaviour=beh, trials=trials, conditions=conditions,
-                        neuron_ids=neuron_ids, neuron_meta=neuron_meta, ground_truth=gt, provenance=provenance,
-                        name=path.stem, stimulus=stim, movie=lazy_movie, movie_dt=movie_dt, rois=rois, start_time=t_start)
+        rec = Recording(
+            activity=activity,
+            dt=dt,
+            kind=kind,
+            behaviour=beh,
+            trials=trials,
+            conditions=conditions,
+            neuron_ids=neuron_ids,
+            neuron_meta=neuron_meta,
+            ground_truth=gt,
+            provenance=provenance,
+            name=path.stem,
+            stimulus=stim,
+            movie=lazy_movie,
+            movie_dt=movie_dt,
+            rois=rois,
+            start_time=t_start,
+        )
         if key != "units" and target_dt is not None and abs(target_dt - dt) > 1e-9 * dt:
             rec = rec.bin(target_dt)
         return rec
@@ -656,8 +781,11 @@ def build_nwbfile(rec: Recording, session_description: str | None = None, identi
 
     nwb = _new_nwbfile(rec, session_description, identifier)
     rate = 1.0 / rec.dt
-    nwb.add_scratch(np.asarray(rec.dt, dtype=np.float64), name="sparks_dt",
-                    description="bin width (s) of the sparks-gui Recording this file was written from")
+    nwb.add_scratch(
+        np.asarray(rec.dt, dtype=np.float64),
+        name="sparks_dt",
+        description="bin width (s) of the sparks-gui Recording this file was written from",
+    )
 
     def _meta_columns(table, skip=()):
         cols = {}
@@ -680,15 +808,22 @@ def build_nwbfile(rec: Recording, session_description: str | None = None, identi
     else:
         device = nwb.create_device(name="Microscope")
         plane = nwb.create_imaging_plane(
-            name="ImagingPlane", optical_channel=OpticalChannel(name="OpticalChannel", description="channel", emission_lambda=500.0),
-            imaging_rate=rate, description="imaging plane", device=device, excitation_lambda=920.0,
-            indicator="GCaMP", location="unknown")
+            name="ImagingPlane",
+            optical_channel=OpticalChannel(name="OpticalChannel", description="channel", emission_lambda=500.0),
+            imaging_rate=rate,
+            description="imaging plane",
+            device=device,
+            excitation_lambda=920.0,
+            indicator="GCaMP",
+            location="unknown",
+        )
         ophys = nwb.create_processing_module("ophys", "optical physiology (sparks-gui)")
         seg = ImageSegmentation()
         ophys.add(seg)
         has_masks = rec.rois is not None
         ps = seg.create_plane_segmentation(
-            description="ROI footprints" if has_masks else NO_MASKS, imaging_plane=plane, name="PlaneSegmentation")
+            description="ROI footprints" if has_masks else NO_MASKS, imaging_plane=plane, name="PlaneSegmentation"
+        )
         cols = _meta_columns(None, skip=("centroid_row", "centroid_col"))
         for k in cols:
             ps.add_column(name=k, description=f"{k} (from sparks-gui neuron_meta)")
@@ -698,26 +833,40 @@ def build_nwbfile(rec: Recording, session_description: str | None = None, identi
             kw = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in cols.items()}
             if has_masks:
                 r = rec.rois
-                pm = [(int(x), int(y), float(w)) for x, y, w in zip(r.ypix[i], r.xpix[i], r.weights[i])]
+                pm = [(int(x), int(y), float(w)) for x, y, w in zip(r.ypix[i], r.xpix[i], r.weights[i], strict=False)]
                 ps.add_roi(pixel_mask=pm or [(0, 0, 0.0)], id=int(ids[i]) if use_ids else i, **kw)
             else:
                 ps.add_roi(pixel_mask=[(0, 0, 0.0)], id=int(ids[i]) if use_ids else i, **kw)
         region = ps.create_roi_table_region(region=list(range(rec.n_neurons)), description="all ROIs")
         container = Fluorescence() if rec.provenance.get("signal", "F") != "dff" else DfOverF()
         ophys.add(container)
-        container.create_roi_response_series(name="RoiResponseSeries", data=rec.activity.T.copy(), rois=region,
-                                             unit="a.u.", rate=rate, starting_time=rec.start_time)
+        container.create_roi_response_series(
+            name="RoiResponseSeries",
+            data=rec.activity.T.copy(),
+            rois=region,
+            unit="a.u.",
+            rate=rate,
+            starting_time=rec.start_time,
+        )
         if rec.movie is not None:
-            nwb.add_acquisition(TwoPhotonSeries(
-                name="TwoPhotonSeries", data=np.asarray(rec.movie), imaging_plane=plane, unit="a.u.",
-                rate=1.0 / (rec.movie_dt or rec.dt), starting_time=rec.start_time))
+            nwb.add_acquisition(
+                TwoPhotonSeries(
+                    name="TwoPhotonSeries",
+                    data=np.asarray(rec.movie),
+                    imaging_plane=plane,
+                    unit="a.u.",
+                    rate=1.0 / (rec.movie_dt or rec.dt),
+                    starting_time=rec.start_time,
+                )
+            )
 
     if rec.behaviour:
         mod = nwb.create_processing_module("behavior", "behaviour on the activity clock (sparks-gui)")
         bts = BehavioralTimeSeries(name="BehavioralTimeSeries")
         for name, values in rec.behaviour.items():
-            bts.add_timeseries(TimeSeries(name=name, data=np.asarray(values), unit="a.u.", rate=rate,
-                                          starting_time=rec.start_time))
+            bts.add_timeseries(
+                TimeSeries(name=name, data=np.asarray(values), unit="a.u.", rate=rate, starting_time=rec.start_time)
+            )
         mod.add(bts)
 
     if rec.trials is not None:
@@ -753,16 +902,31 @@ def _write_stimulus(nwb, rec: Recording) -> None:
     frames = np.asarray(frames)
     cls = RGBImage if frames.ndim == 4 else GrayscaleImage
     imgs = [cls(name=f"frame_{i:05d}", data=frames[i]) for i in range(len(frames))]
-    images = Images(name="stimulus_frames", images=imgs, description="stimulus frames",
-                    order_of_images=ImageReferences(name="order_of_images", data=imgs))
+    images = Images(
+        name="stimulus_frames",
+        images=imgs,
+        description="stimulus frames",
+        order_of_images=ImageReferences(name="order_of_images", data=imgs),
+    )
     nwb.add_stimulus_template(images)
-    nwb.add_stimulus(IndexSeries(name="stimulus_presentation", data=ids[change].astype(np.uint32),
-                                 indexed_images=images, unit="N/A",
-                                 timestamps=rec.start_time + change * rec.dt))
+    nwb.add_stimulus(
+        IndexSeries(
+            name="stimulus_presentation",
+            data=ids[change].astype(np.uint32),
+            indexed_images=images,
+            unit="N/A",
+            timestamps=rec.start_time + change * rec.dt,
+        )
+    )
 
 
-def write_nwb(rec: Recording, path: str | Path, overwrite: bool = False, session_description: str | None = None,
-              identifier: str | None = None) -> Path:
+def write_nwb(
+    rec: Recording,
+    path: str | Path,
+    overwrite: bool = False,
+    session_description: str | None = None,
+    identifier: str | None = None,
+) -> Path:
     """Write ``rec`` to a new NWB file at ``path`` (atomically: temp file, then rename).
 
     Spikes become a ``Units`` table (``c`` spikes at the centre of a bin holding ``c``),

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,13 +24,13 @@ def read_params(path: Path) -> dict[str, Any]:
     try:
         tree = ast.parse(path.read_text())
     except SyntaxError as exc:
-        raise SparksError(f"'{path}' is not valid Python ({exc}).", "Fix or regenerate params.py (Kilosort writes it).") from exc
+        raise SparksError(
+            f"'{path}' is not valid Python ({exc}).", "Fix or regenerate params.py (Kilosort writes it)."
+        ) from exc
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            try:
+            with contextlib.suppress(ValueError):
                 out[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                pass
     return out
 
 
@@ -51,9 +53,15 @@ def read_cluster_table(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def read_phy(folder: str | Path, dt: float | None = None, groups: Sequence[str] | None = ("good",),
-             sample_rate: float | None = None, time_range: tuple[float, float] | None = None,
-             empty_units: str = "drop", **_ignored) -> Recording:
+def read_phy(
+    folder: str | Path,
+    dt: float | None = None,
+    groups: Sequence[str] | None = ("good",),
+    sample_rate: float | None = None,
+    time_range: tuple[float, float] | None = None,
+    empty_units: str = "drop",
+    **_ignored,
+) -> Recording:
     """Read a Kilosort/phy folder as a spikes :class:`Recording`.
 
     Parameters
@@ -69,30 +77,42 @@ def read_phy(folder: str | Path, dt: float | None = None, groups: Sequence[str] 
     folder = Path(folder)
     st_path = folder / "spike_times.npy"
     if not st_path.exists():
-        raise SparksError(f"'{folder}' has no spike_times.npy, so it is not a Kilosort/phy folder.",
-                          "Point at the Kilosort output folder (the one with spike_times.npy and params.py).")
+        raise SparksError(
+            f"'{folder}' has no spike_times.npy, so it is not a Kilosort/phy folder.",
+            "Point at the Kilosort output folder (the one with spike_times.npy and params.py).",
+        )
     params = read_params(folder / "params.py") if (folder / "params.py").exists() else {}
     fs = sample_rate if sample_rate is not None else params.get("sample_rate")
     if fs is None:
-        raise SparksError(f"'{folder}' has no params.py with 'sample_rate' (needed to turn samples into seconds).",
-                          "Pass sample_rate= (Hz), or restore params.py from the Kilosort run.")
+        raise SparksError(
+            f"'{folder}' has no params.py with 'sample_rate' (needed to turn samples into seconds).",
+            "Pass sample_rate= (Hz), or restore params.py from the Kilosort run.",
+        )
     samples = np.load(st_path).ravel()
     clu_path = folder / "spike_clusters.npy"
     if not clu_path.exists():
         clu_path = folder / "spike_templates.npy"
     if not clu_path.exists():
-        raise SparksError(f"'{folder}' has spike_times.npy but no spike_clusters.npy or spike_templates.npy.",
-                          "Copy the whole Kilosort output folder.")
+        raise SparksError(
+            f"'{folder}' has spike_times.npy but no spike_clusters.npy or spike_templates.npy.",
+            "Copy the whole Kilosort output folder.",
+        )
     clusters = np.load(clu_path).ravel()
     if len(clusters) != len(samples):
-        raise SparksError(f"'{clu_path.name}' has {len(clusters)} entries but 'spike_times.npy' has {len(samples)}.",
-                          "Both files must come from the same sort; re-export from phy/Kilosort.")
+        raise SparksError(
+            f"'{clu_path.name}' has {len(clusters)} entries but 'spike_times.npy' has {len(samples)}.",
+            "Both files must come from the same sort; re-export from phy/Kilosort.",
+        )
     times = samples.astype(np.float64) / float(fs)
     ids, per_unit = split_by_unit(times, clusters, f"'{folder.name}'")
     labels: dict[int, str] = {}
     meta_cols: dict[str, dict[int, Any]] = {}
     # lowest priority first: Kilosort's automatic label, then phy's cluster_info, then phy's curated group
-    for name, col in (("cluster_KSLabel.tsv", "KSLabel"), ("cluster_info.tsv", "group"), ("cluster_group.tsv", "group")):
+    for name, col in (
+        ("cluster_KSLabel.tsv", "KSLabel"),
+        ("cluster_info.tsv", "group"),
+        ("cluster_group.tsv", "group"),
+    ):
         p = folder / name
         if not p.exists():
             continue
@@ -102,24 +122,29 @@ def read_phy(folder: str | Path, dt: float | None = None, groups: Sequence[str] 
         cid = table["cluster_id"]
         for k, v in table.items():
             if k != "cluster_id":
-                meta_cols.setdefault(k, {}).update({int(c): x for c, x in zip(cid, v)})
+                meta_cols.setdefault(k, {}).update({int(c): x for c, x in zip(cid, v, strict=False)})
         if col in table:
-            labels.update({int(c): str(g) for c, g in zip(cid, table[col]) if str(g)})
+            labels.update({int(c): str(g) for c, g in zip(cid, table[col], strict=False) if str(g)})
     keep = np.ones(len(ids), bool)
     if groups is not None and labels:
         keep = np.array([labels.get(int(c), "unsorted") in set(groups) for c in ids])
         if not keep.any():
             found = sorted(set(labels.values()))
-            raise SparksError(f"No cluster in '{folder.name}' is labelled {list(groups)} (labels found: {found}).",
-                              "Label clusters in phy, or pass groups=None to keep all (or e.g. groups=('good', 'mua')).")
+            raise SparksError(
+                f"No cluster in '{folder.name}' is labelled {list(groups)} (labels found: {found}).",
+                "Label clusters in phy, or pass groups=None to keep all (or e.g. groups=('good', 'mua')).",
+            )
     ids = ids[keep]
-    per_unit = [t for t, k in zip(per_unit, keep) if k]
+    per_unit = [t for t, k in zip(per_unit, keep, strict=False) if k]
     if dt is None:
         dt = 0.01
-        warnings.warn(f"'{folder.name}': no bin width given; binning spikes at {dt} s (pass dt= to change).", stacklevel=2)
+        warnings.warn(
+            f"'{folder.name}': no bin width given; binning spikes at {dt} s (pass dt= to change).", stacklevel=2
+        )
     t0, t1 = (0.0, None) if time_range is None else (float(time_range[0]), float(time_range[1]))
-    act, kept = bin_spike_times(per_unit, dt, t0, t1, source=f"'{folder.name}/spike_times.npy'", unit_ids=ids,
-                                empty_units=empty_units)
+    act, kept = bin_spike_times(
+        per_unit, dt, t0, t1, source=f"'{folder.name}/spike_times.npy'", unit_ids=ids, empty_units=empty_units
+    )
     ids = ids[kept]
     meta = {}
     if labels:
@@ -130,6 +155,17 @@ def read_phy(folder: str | Path, dt: float | None = None, groups: Sequence[str] 
         vals = [d.get(int(c)) for c in ids]
         if all(v is not None for v in vals):
             meta[k] = np.asarray(vals)
-    return Recording(activity=act, dt=dt, kind="spikes", neuron_ids=ids, neuron_meta=meta, name=folder.name,
-                     provenance={"source": str(folder), "reader": "phy", "sample_rate": float(fs),
-                                 "groups": None if groups is None else list(groups)})
+    return Recording(
+        activity=act,
+        dt=dt,
+        kind="spikes",
+        neuron_ids=ids,
+        neuron_meta=meta,
+        name=folder.name,
+        provenance={
+            "source": str(folder),
+            "reader": "phy",
+            "sample_rate": float(fs),
+            "groups": None if groups is None else list(groups),
+        },
+    )

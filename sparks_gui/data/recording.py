@@ -128,14 +128,19 @@ class Recording:
                 "Spike data must be counts per bin (>= 0); for continuous signals use kind='calcium'.",
             )
         if not (np.isfinite(self.dt) and self.dt > 0):
-            raise SparksError(f"Bin width dt={self.dt} is not a positive number of seconds.", "Pass dt in seconds, e.g. 0.001.")
+            raise SparksError(
+                f"Bin width dt={self.dt} is not a positive number of seconds.", "Pass dt in seconds, e.g. 0.001."
+            )
         self.activity = np.ascontiguousarray(act)
         n_time = act.shape[1]
         self.behaviour = {k: _as_2d_time_major(k, v, n_time) for k, v in dict(self.behaviour).items()}
         if self.trials is not None:
             tr = np.asarray(self.trials)
             if tr.ndim != 2 or tr.shape[1] != 2:
-                raise SparksError(f"Trials must be [n_trials, 2] start/stop bins; got shape {tr.shape}.", "Pass one (start, stop) pair per trial.")
+                raise SparksError(
+                    f"Trials must be [n_trials, 2] start/stop bins; got shape {tr.shape}.",
+                    "Pass one (start, stop) pair per trial.",
+                )
             tr = tr.astype(np.int64)
             if np.any(tr[:, 0] < 0) or np.any(tr[:, 1] > n_time) or np.any(tr[:, 1] <= tr[:, 0]):
                 raise SparksError(
@@ -145,15 +150,21 @@ class Recording:
             self.trials = tr
             for k, v in self.conditions.items():
                 if len(v) != len(tr):
-                    raise SparksError(f"Condition '{k}' has {len(v)} values for {len(tr)} trials.", "Give one value per trial.")
+                    raise SparksError(
+                        f"Condition '{k}' has {len(v)} values for {len(tr)} trials.", "Give one value per trial."
+                    )
         if self.neuron_ids is None:
             self.neuron_ids = np.arange(act.shape[0])
         elif len(self.neuron_ids) != act.shape[0]:
-            raise SparksError(f"{len(self.neuron_ids)} neuron ids for {act.shape[0]} neurons.", "Give one id per neuron.")
+            raise SparksError(
+                f"{len(self.neuron_ids)} neuron ids for {act.shape[0]} neurons.", "Give one id per neuron."
+            )
         for k, v in self.neuron_meta.items():
             if len(v) != act.shape[0]:
-                raise SparksError(f"Neuron metadata '{k}' has {len(v)} values for {act.shape[0]} neurons.",
-                                  "Give one value per neuron.")
+                raise SparksError(
+                    f"Neuron metadata '{k}' has {len(v)} values for {act.shape[0]} neurons.",
+                    "Give one value per neuron.",
+                )
         if self.rois is not None and len(self.rois) != act.shape[0]:
             raise SparksError(
                 f"There are {len(self.rois)} ROI masks but {act.shape[0]} activity traces.",
@@ -164,17 +175,23 @@ class Recording:
             if "frame_ids" in self.stimulus:
                 ids = np.asarray(self.stimulus["frame_ids"]).astype(np.int64).ravel()
                 if len(ids) != n_time:
-                    raise SparksError(f"Stimulus frame_ids has {len(ids)} entries for {n_time} time bins.",
-                                      "Give the id of the frame shown in each bin (-1 for none).")
+                    raise SparksError(
+                        f"Stimulus frame_ids has {len(ids)} entries for {n_time} time bins.",
+                        "Give the id of the frame shown in each bin (-1 for none).",
+                    )
                 frames = self.stimulus.get("frames")
                 if frames is not None and ids.size and ids.max() >= len(frames):
-                    raise SparksError(f"Stimulus frame id {int(ids.max())} but only {len(frames)} frames are stored.",
-                                      "Frame ids must index the stored frames (0..n_frames-1).")
+                    raise SparksError(
+                        f"Stimulus frame id {int(ids.max())} but only {len(frames)} frames are stored.",
+                        "Frame ids must index the stored frames (0..n_frames-1).",
+                    )
                 self.stimulus["frame_ids"] = ids
         if self.movie is not None:
             if len(getattr(self.movie, "shape", ())) < 3:
-                raise SparksError(f"The imaging movie has shape {getattr(self.movie, 'shape', None)}; expected [frames, H, W].",
-                                  "Pass a 3-D array-like movie (frames first).")
+                raise SparksError(
+                    f"The imaging movie has shape {getattr(self.movie, 'shape', None)}; expected [frames, H, W].",
+                    "Pass a 3-D array-like movie (frames first).",
+                )
             if self.movie_dt is None:
                 self.movie_dt = self.dt
         self.start_time = float(self.start_time)
@@ -246,7 +263,7 @@ class Recording:
         starts = np.arange(n) * length
         return np.stack([starts, starts + length], axis=1)
 
-    def select(self, neurons=None, time: tuple[int, int] | None = None, trials=None) -> "Recording":
+    def select(self, neurons=None, time: tuple[int, int] | None = None, trials=None) -> Recording:
         """A new Recording restricted to ``neurons``, a ``time`` bin range and/or ``trials``.
 
         Parameters
@@ -262,14 +279,19 @@ class Recording:
         idx = np.arange(self.n_neurons) if neurons is None else np.asarray(neurons)
         if idx.dtype == bool:
             if idx.size != self.n_neurons:
-                raise SparksError(f"The neuron mask has {idx.size} entries for {self.n_neurons} neurons.", "Give one entry per neuron.")
+                raise SparksError(
+                    f"The neuron mask has {idx.size} entries for {self.n_neurons} neurons.",
+                    "Give one entry per neuron.",
+                )
             idx = np.flatnonzero(idx)
         idx = idx.astype(np.int64).ravel()
         if idx.size == 0:
             raise SparksError("The neuron selection is empty.", "Select at least one neuron.")
         if idx.min() < -self.n_neurons or idx.max() >= self.n_neurons:
-            raise SparksError(f"Neuron index {int(idx.max())} is out of range (recording has {self.n_neurons}).",
-                              f"Use indices 0..{self.n_neurons - 1}.")
+            raise SparksError(
+                f"Neuron index {int(idx.max())} is out of range (recording has {self.n_neurons}).",
+                f"Use indices 0..{self.n_neurons - 1}.",
+            )
         sel_info: dict[str, Any] = {"neurons": idx.tolist() if idx.size < 50 else f"{idx.size} neurons"}
         if trials is not None:
             if self.trials is None:
@@ -279,8 +301,10 @@ class Recording:
             if tix.size == 0:
                 raise SparksError("The trial selection is empty.", "Select at least one trial.")
             if tix.max() >= self.n_trials or tix.min() < -self.n_trials:
-                raise SparksError(f"Trial index {int(tix.max())} is out of range ({self.n_trials} trials).",
-                                  f"Use indices 0..{self.n_trials - 1}.")
+                raise SparksError(
+                    f"Trial index {int(tix.max())} is out of range ({self.n_trials} trials).",
+                    f"Use indices 0..{self.n_trials - 1}.",
+                )
             bounds = self.trials[tix]
             bins = np.concatenate([np.arange(a, b) for a, b in bounds])
             lengths = bounds[:, 1] - bounds[:, 0]
@@ -292,8 +316,10 @@ class Recording:
         else:
             t0, t1 = (0, self.n_time) if time is None else (int(time[0]), int(time[1]))
             if not (0 <= t0 < t1 <= self.n_time):
-                raise SparksError(f"Time range {t0}..{t1} is outside the recording (0..{self.n_time} bins) or empty.",
-                                  "Give (start, stop) bins with 0 <= start < stop <= n_time.")
+                raise SparksError(
+                    f"Time range {t0}..{t1} is outside the recording (0..{self.n_time} bins) or empty.",
+                    "Give (start, stop) bins with 0 <= start < stop <= n_time.",
+                )
             bins = slice(t0, t1)
             new_trials, conditions = None, {}
             if self.trials is not None:
@@ -331,7 +357,7 @@ class Recording:
             start_time=start,
         )
 
-    def bin(self, dt: float) -> "Recording":
+    def bin(self, dt: float) -> Recording:
         """Re-bin onto a coarser clock ``dt`` (an integer multiple of the current ``dt``).
 
         Spike counts are summed, calcium traces and behaviour averaged, stimulus frame
@@ -349,7 +375,9 @@ class Recording:
             return self
         T = self.n_time // k
         if T == 0:
-            raise SparksError(f"The recording ({self.n_time} bins) is shorter than one new bin ({k} bins).", "Use a smaller dt.")
+            raise SparksError(
+                f"The recording ({self.n_time} bins) is shorter than one new bin ({k} bins).", "Use a smaller dt."
+            )
         n = self.n_neurons
         blocks = self.activity[:, : T * k].reshape(n, T, k)
         act = blocks.sum(axis=2) if self.kind == "spikes" else blocks.mean(axis=2)
@@ -371,10 +399,22 @@ class Recording:
                 v = v[: T * k : k]
             gt[key] = v
         return Recording(
-            activity=act, dt=self.dt * k, kind=self.kind, behaviour=behaviour, trials=trials, conditions=conditions,
-            neuron_ids=self.neuron_ids, neuron_meta=dict(self.neuron_meta), ground_truth=gt,
-            provenance={**self.provenance, "binned": {"from_dt": self.dt, "factor": k}}, name=self.name,
-            stimulus=stimulus, movie=self.movie, movie_dt=self.movie_dt, rois=self.rois, start_time=self.start_time,
+            activity=act,
+            dt=self.dt * k,
+            kind=self.kind,
+            behaviour=behaviour,
+            trials=trials,
+            conditions=conditions,
+            neuron_ids=self.neuron_ids,
+            neuron_meta=dict(self.neuron_meta),
+            ground_truth=gt,
+            provenance={**self.provenance, "binned": {"from_dt": self.dt, "factor": k}},
+            name=self.name,
+            stimulus=stimulus,
+            movie=self.movie,
+            movie_dt=self.movie_dt,
+            rois=self.rois,
+            start_time=self.start_time,
         )
 
     def examples(self, segment_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -33,8 +33,10 @@ def neuron_regions(recording: Any, key: str | None = None) -> np.ndarray | None:
     meta = getattr(recording, "neuron_meta", None) or {}
     if key is not None:
         if key not in meta:
-            raise SparksError(f"The recording has no neuron metadata '{key}'.",
-                              f"Choose one of {sorted(meta)} or leave the region key empty.")
+            raise SparksError(
+                f"The recording has no neuron metadata '{key}'.",
+                f"Choose one of {sorted(meta)} or leave the region key empty.",
+            )
         return np.asarray(meta[key]).astype(str)
     for k in REGION_KEYS:
         if k in meta:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import weakref
 
-_RECORDINGS: "weakref.WeakValueDictionary[str, object]" = weakref.WeakValueDictionary()
+_RECORDINGS: weakref.WeakValueDictionary[str, object] = weakref.WeakValueDictionary()
 
 
 def register(rec) -> str:
@@ -28,7 +28,7 @@ def recordings() -> dict[str, object]:
 
 
 # results of a recording, for writers that only see the recording (napari's Save with the SPARKS NWB writer)
-_RESULTS: dict[int, tuple["weakref.ref", object]] = {}
+_RESULTS: dict[int, tuple[weakref.ref, object]] = {}
 
 
 def set_results_provider(rec, provider) -> None:

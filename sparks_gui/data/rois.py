@@ -7,7 +7,8 @@ ROIs as pixel lists; dense ``[n_rois, H, W]`` stacks are built only when asked f
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,32 +26,46 @@ class RoiMasks:
         One integer/float array per ROI (row, column, weight of each pixel).
     """
 
-    def __init__(self, shape: tuple[int, int], ypix: Sequence[np.ndarray], xpix: Sequence[np.ndarray],
-                 weights: Sequence[np.ndarray] | None = None):
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        ypix: Sequence[np.ndarray],
+        xpix: Sequence[np.ndarray],
+        weights: Sequence[np.ndarray] | None = None,
+    ):
         self.shape = (int(shape[0]), int(shape[1]))
         if len(ypix) != len(xpix) or (weights is not None and len(weights) != len(ypix)):
-            raise SparksError("ROI masks have different numbers of row, column and weight lists.",
-                              "Give one ypix, xpix (and weight) array per ROI.")
+            raise SparksError(
+                "ROI masks have different numbers of row, column and weight lists.",
+                "Give one ypix, xpix (and weight) array per ROI.",
+            )
         self.ypix = [np.asarray(y, dtype=np.int64).ravel() for y in ypix]
         self.xpix = [np.asarray(x, dtype=np.int64).ravel() for x in xpix]
-        self.weights = [np.ones(len(y), np.float32) if weights is None else np.asarray(weights[i], np.float32).ravel()
-                        for i, y in enumerate(self.ypix)]
-        for i, (y, x, w) in enumerate(zip(self.ypix, self.xpix, self.weights)):
+        self.weights = [
+            np.ones(len(y), np.float32) if weights is None else np.asarray(weights[i], np.float32).ravel()
+            for i, y in enumerate(self.ypix)
+        ]
+        for i, (y, x, w) in enumerate(zip(self.ypix, self.xpix, self.weights, strict=False)):
             if not (len(y) == len(x) == len(w)):
-                raise SparksError(f"ROI {i} has {len(y)} rows, {len(x)} columns and {len(w)} weights.",
-                                  "Give the same number of rows, columns and weights for each ROI.")
+                raise SparksError(
+                    f"ROI {i} has {len(y)} rows, {len(x)} columns and {len(w)} weights.",
+                    "Give the same number of rows, columns and weights for each ROI.",
+                )
             if len(y) and (y.min() < 0 or x.min() < 0 or y.max() >= self.shape[0] or x.max() >= self.shape[1]):
-                raise SparksError(f"ROI {i} has pixels outside the {self.shape} image.",
-                                  "Check the image size (Ly, Lx) that goes with these masks.")
+                raise SparksError(
+                    f"ROI {i} has pixels outside the {self.shape} image.",
+                    "Check the image size (Ly, Lx) that goes with these masks.",
+                )
 
     # ----------------------------------------------------------- constructors
     @classmethod
-    def from_dense(cls, masks: Any) -> "RoiMasks":
+    def from_dense(cls, masks: Any) -> RoiMasks:
         """From an ``[n, H, W]`` stack (nonzero pixels are the footprint, values its weights)."""
         m = np.asarray(masks)
         if m.ndim != 3:
-            raise SparksError(f"Image masks have shape {m.shape}; expected [n_rois, height, width].",
-                              "Stack one 2-D mask per ROI.")
+            raise SparksError(
+                f"Image masks have shape {m.shape}; expected [n_rois, height, width].", "Stack one 2-D mask per ROI."
+            )
         ys, xs, ws = [], [], []
         for k in range(m.shape[0]):
             y, x = np.nonzero(m[k])
@@ -60,7 +75,7 @@ class RoiMasks:
         return cls(m.shape[1:], ys, xs, ws)
 
     @classmethod
-    def from_labels(cls, labels: Any) -> "RoiMasks":
+    def from_labels(cls, labels: Any) -> RoiMasks:
         """From a label image ``[H, W]`` (0 = background, ROI k has value k + 1)."""
         lab = np.asarray(labels)
         n = int(lab.max())
@@ -110,10 +125,11 @@ class RoiMasks:
                 out[i] = [np.average(self.ypix[i], weights=w), np.average(self.xpix[i], weights=w)]
         return out
 
-    def subset(self, idx) -> "RoiMasks":
+    def subset(self, idx) -> RoiMasks:
         idx = np.arange(len(self))[np.asarray(idx)] if np.asarray(idx).dtype == bool else np.asarray(idx).ravel()
-        return RoiMasks(self.shape, [self.ypix[i] for i in idx], [self.xpix[i] for i in idx],
-                        [self.weights[i] for i in idx])
+        return RoiMasks(
+            self.shape, [self.ypix[i] for i in idx], [self.xpix[i] for i in idx], [self.weights[i] for i in idx]
+        )
 
     def traces(self, movie: Any, chunk: int = 256, normalise: bool = True) -> np.ndarray:
         """Weighted mean of each ROI's pixels in every frame of ``movie`` ``[T, H, W]`` -> ``[n, T]``.
@@ -123,18 +139,20 @@ class RoiMasks:
         """
         T = int(movie.shape[0])
         if tuple(movie.shape[1:3]) != self.shape:
-            raise SparksError(f"The movie frames are {tuple(movie.shape[1:3])} but the ROI masks are for {self.shape}.",
-                              "Use the masks made for this movie (same field of view and size).")
-        flat = [y * self.shape[1] + x for y, x in zip(self.ypix, self.xpix)]
+            raise SparksError(
+                f"The movie frames are {tuple(movie.shape[1:3])} but the ROI masks are for {self.shape}.",
+                "Use the masks made for this movie (same field of view and size).",
+            )
+        flat = [y * self.shape[1] + x for y, x in zip(self.ypix, self.xpix, strict=False)]
         norms = [max(float(w.sum()), 1e-12) if normalise else 1.0 for w in self.weights]
         out = np.zeros((len(self), T), np.float32)
         for s in range(0, T, chunk):
-            block = np.asarray(movie[s:s + chunk], dtype=np.float32).reshape(-1, self.shape[0] * self.shape[1])
+            block = np.asarray(movie[s : s + chunk], dtype=np.float32).reshape(-1, self.shape[0] * self.shape[1])
             for i in range(len(self)):
-                out[i, s:s + len(block)] = block[:, flat[i]] @ self.weights[i] / norms[i]
+                out[i, s : s + len(block)] = block[:, flat[i]] @ self.weights[i] / norms[i]
         return out
 
-    def equals(self, other: "RoiMasks") -> bool:
+    def equals(self, other: RoiMasks) -> bool:
         """Same image size and the same weighted footprints (pixel order ignored)."""
         if not isinstance(other, RoiMasks) or other.shape != self.shape or len(other) != len(self):
             return False

@@ -6,7 +6,7 @@ Used by the NWB ``Units`` reader, the Kilosort/phy reader and spike-time lists.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -38,9 +38,16 @@ def check_spike_times(times: np.ndarray, unit: object, source: str, allow_unsort
     return t
 
 
-def bin_spike_times(spike_times: Sequence[np.ndarray], dt: float, t_start: float = 0.0, t_stop: float | None = None,
-                    source: str = "spike times", unit_ids: Sequence | None = None, allow_unsorted: bool = False,
-                    empty_units: str = "drop") -> tuple[np.ndarray, np.ndarray]:
+def bin_spike_times(
+    spike_times: Sequence[np.ndarray],
+    dt: float,
+    t_start: float = 0.0,
+    t_stop: float | None = None,
+    source: str = "spike times",
+    unit_ids: Sequence | None = None,
+    allow_unsorted: bool = False,
+    empty_units: str = "drop",
+) -> tuple[np.ndarray, np.ndarray]:
     """Count spikes per ``dt`` bin on ``[t_start, t_stop)``.
 
     Parameters
@@ -57,7 +64,9 @@ def bin_spike_times(spike_times: Sequence[np.ndarray], dt: float, t_start: float
         ``counts [n_kept, T]`` float32 and the indices of the units kept.
     """
     if not (np.isfinite(dt) and dt > 0):
-        raise SparksError(f"{source}: bin width dt={dt} is not a positive number of seconds.", "Pass dt in seconds, e.g. 0.01.")
+        raise SparksError(
+            f"{source}: bin width dt={dt} is not a positive number of seconds.", "Pass dt in seconds, e.g. 0.01."
+        )
     ids = list(range(len(spike_times))) if unit_ids is None else list(unit_ids)
     checked = [check_spike_times(t, ids[i], source, allow_unsorted) for i, t in enumerate(spike_times)]
     if not checked:
@@ -67,7 +76,9 @@ def bin_spike_times(spike_times: Sequence[np.ndarray], dt: float, t_start: float
         t_stop = t_start + (np.floor((last - t_start) / dt + 1e-9) + 1) * dt
     T = int(np.ceil((t_stop - t_start) / dt - 1e-6))
     if T < 1:
-        raise SparksError(f"{source}: the time window {t_start}..{t_stop} s holds no bins of {dt} s.", "Check dt and the time range.")
+        raise SparksError(
+            f"{source}: the time window {t_start}..{t_stop} s holds no bins of {dt} s.", "Check dt and the time range."
+        )
     counts_per_unit = []
     for t in checked:
         b = np.floor((t - t_start) / dt + 1e-9).astype(np.int64)
@@ -80,7 +91,11 @@ def bin_spike_times(spike_times: Sequence[np.ndarray], dt: float, t_start: float
             raise SparksError(
                 f"{source}: {len(empty)} of {len(checked)} units have no spikes in {t_start:g}..{t_stop:g} s (units {names}).",
                 "Remove empty units in the sorter, or pass empty_units='drop' to skip them"
-                + (" (here every unit is empty: check the time range and units)." if len(empty) == len(checked) else "."),
+                + (
+                    " (here every unit is empty: check the time range and units)."
+                    if len(empty) == len(checked)
+                    else "."
+                ),
             )
         if empty_units == "drop":
             warnings.warn(f"{source}: dropped {len(empty)} units with no spikes (units {names}).", stacklevel=3)
@@ -112,8 +127,10 @@ def split_by_unit(times: np.ndarray, unit_ids: np.ndarray, source: str) -> tuple
     times = np.asarray(times, dtype=np.float64).ravel()
     unit_ids = np.asarray(unit_ids).ravel()
     if times.shape != unit_ids.shape:
-        raise SparksError(f"{source}: {times.size} spike times but {unit_ids.size} unit ids.",
-                          "Give one unit id per spike time (same length).")
+        raise SparksError(
+            f"{source}: {times.size} spike times but {unit_ids.size} unit ids.",
+            "Give one unit id per spike time (same length).",
+        )
     ids, inv = np.unique(unit_ids, return_inverse=True)
     order = np.argsort(inv, kind="stable")
     splits = np.cumsum(np.bincount(inv, minlength=len(ids)))[:-1]

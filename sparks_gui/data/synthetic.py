@@ -15,7 +15,7 @@ an analysis should recover.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -206,15 +206,23 @@ def make_sample(name: str, **options) -> Recording:
 def _register_more() -> None:
     from .synthetic_network import make_calcium_movie, make_network, make_stimulus_movie
 
-    SAMPLES.update({
-        "network": ("E/I network (Hawkes GLM): 40 neurons with known sparse directed connectivity", make_network),
-        "stimulus_movie": ("Stimulus movie: 50 neurons with receptive fields, 30-frame movie x 20 repeats",
-                           make_stimulus_movie),
-        "calcium_movie": ("Calcium imaging movie: 20 ROI footprints whose traces equal a known activity matrix",
-                          make_calcium_movie),
-        "multiarea": ("Multi-area: 3 coupled areas x 40 neurons with brain_area labels (try objective 'mtm')",
-                      make_multiarea_sample),
-    })
+    SAMPLES.update(
+        {
+            "network": ("E/I network (Hawkes GLM): 40 neurons with known sparse directed connectivity", make_network),
+            "stimulus_movie": (
+                "Stimulus movie: 50 neurons with receptive fields, 30-frame movie x 20 repeats",
+                make_stimulus_movie,
+            ),
+            "calcium_movie": (
+                "Calcium imaging movie: 20 ROI footprints whose traces equal a known activity matrix",
+                make_calcium_movie,
+            ),
+            "multiarea": (
+                "Multi-area: 3 coupled areas x 40 neurons with brain_area labels (try objective 'mtm')",
+                make_multiarea_sample,
+            ),
+        }
+    )
 
 
 def make_multiarea_sample(**options) -> Recording:

@@ -72,13 +72,19 @@ def _dynamics(n_areas: int, latent_dim: int, dt: float, frequencies_hz: Sequence
     else:
         freqs = np.asarray(frequencies_hz, dtype=np.float64).ravel()
         if freqs.size != n_areas or np.any(~np.isfinite(freqs)) or np.any(freqs <= 0):
-            raise SparksError(f"frequencies_hz needs {n_areas} positive values; got {list(freqs)}.",
-                              "Give one oscillation frequency (Hz) per area.")
+            raise SparksError(
+                f"frequencies_hz needs {n_areas} positive values; got {list(freqs)}.",
+                "Give one oscillation frequency (Hz) per area.",
+            )
         if np.any(freqs >= 0.5 / dt):
-            raise SparksError(f"An area frequency is at or above the Nyquist frequency {0.5 / dt:g} Hz.",
-                              "Use lower frequencies or a smaller dt.")
+            raise SparksError(
+                f"An area frequency is at or above the Nyquist frequency {0.5 / dt:g} Hz.",
+                "Use lower frequencies or a smaller dt.",
+            )
     n_planes = latent_dim // 2
-    plane_freqs = freqs[:, None] * (1.0 + 0.35 * np.arange(n_planes))[None, :] * rng.uniform(0.95, 1.05, (n_areas, n_planes))
+    plane_freqs = (
+        freqs[:, None] * (1.0 + 0.35 * np.arange(n_planes))[None, :] * rng.uniform(0.95, 1.05, (n_areas, n_planes))
+    )
     mixing = np.stack([np.stack([_random_orthogonal(rng, latent_dim) for _ in range(n_areas)]) for _ in range(n_areas)])
     return freqs, plane_freqs, mixing
 
@@ -167,15 +173,22 @@ def make_multiarea(
     """
     if not isinstance(n_areas, (int, np.integer)) or n_areas < 1:
         raise SparksError(f"n_areas={n_areas} must be a positive integer.", "Use e.g. n_areas=3.")
-    counts = np.full(n_areas, neurons_per_area, dtype=np.int64) if np.isscalar(neurons_per_area) \
+    counts = (
+        np.full(n_areas, neurons_per_area, dtype=np.int64)
+        if np.isscalar(neurons_per_area)
         else np.asarray(neurons_per_area, dtype=np.int64).ravel()
+    )
     if counts.size != n_areas or np.any(counts < 1):
-        raise SparksError(f"neurons_per_area must give at least one neuron to each of {n_areas} areas; got {list(counts)}.",
-                          "Pass one positive count per area, or a single int.")
+        raise SparksError(
+            f"neurons_per_area must give at least one neuron to each of {n_areas} areas; got {list(counts)}.",
+            "Pass one positive count per area, or a single int.",
+        )
     if latent_dim < 2 or latent_dim % 2:
         raise SparksError(f"latent_dim={latent_dim} must be an even number >= 2 (rotating planes).", "Use 2 or 4.")
     if n_trials < 1 or trial_length < 2:
-        raise SparksError("make_multiarea needs n_trials >= 1 and trial_length >= 2.", "Use e.g. 100 trials of 100 bins.")
+        raise SparksError(
+            "make_multiarea needs n_trials >= 1 and trial_length >= 2.", "Use e.g. 100 trials of 100 bins."
+        )
     if not (np.isfinite(dt) and dt > 0 and np.isfinite(tau_s) and tau_s > 0):
         raise SparksError(f"dt={dt} and tau_s={tau_s} must be positive seconds.", "Use e.g. dt=0.01, tau_s=0.5.")
     if link not in ("exp", "softplus"):
@@ -188,8 +201,11 @@ def make_multiarea(
         raise SparksError(f"area_names needs {n_areas} distinct names; got {names}.", "Give one unique name per area.")
     C = chain_coupling(n_areas) if coupling is None else np.array(coupling, dtype=np.float64)
     if C.shape != (n_areas, n_areas) or not np.all(np.isfinite(C)):
-        raise SparksError(f"coupling must be a finite [{n_areas}, {n_areas}] matrix (row = target, column = source); "
-                          f"got shape {C.shape}.", "Give one gain per pair of areas, or None for a chain.")
+        raise SparksError(
+            f"coupling must be a finite [{n_areas}, {n_areas}] matrix (row = target, column = source); "
+            f"got shape {C.shape}.",
+            "Give one gain per pair of areas, or None for a chain.",
+        )
     np.fill_diagonal(C, 0.0)
     lag = max(1, int(round(lag_s / dt)))
 
@@ -274,8 +290,14 @@ def make_multiarea(
         conditions=cond,
         neuron_meta={"brain_area": np.asarray(names, dtype=object)[area_of].astype(str)},
         ground_truth=gt,
-        provenance={"source": "synthetic", "generator": "make_multiarea", "seed": int(seed),
-                    "dynamics_seed": int(dynamics_seed), "n_areas": int(n_areas), "continuous": bool(continuous)},
+        provenance={
+            "source": "synthetic",
+            "generator": "make_multiarea",
+            "seed": int(seed),
+            "dynamics_seed": int(dynamics_seed),
+            "n_areas": int(n_areas),
+            "continuous": bool(continuous),
+        },
         name=name or f"synthetic multi-area ({n_areas} areas)",
     )
 
@@ -301,18 +323,27 @@ def make_multiarea_sessions(
     """
     if not isinstance(n_sessions, (int, np.integer)) or n_sessions < 1:
         raise SparksError(f"n_sessions={n_sessions} must be a positive integer.", "Use e.g. 4.")
-    lo, hi = (int(neurons_per_area), int(neurons_per_area)) if np.isscalar(neurons_per_area) \
+    lo, hi = (
+        (int(neurons_per_area), int(neurons_per_area))
+        if np.isscalar(neurons_per_area)
         else (int(neurons_per_area[0]), int(neurons_per_area[1]))
+    )
     if not 1 <= lo <= hi:
-        raise SparksError(f"neurons_per_area={neurons_per_area} must be (low, high) with 1 <= low <= high.",
-                          "Use e.g. (20, 50).")
+        raise SparksError(
+            f"neurons_per_area={neurons_per_area} must be (low, high) with 1 <= low <= high.", "Use e.g. (20, 50)."
+        )
     n_areas = int(options.get("n_areas", 3))
     rng = np.random.default_rng([seed, dynamics_seed, 15485863])
     out = []
     for k in range(n_sessions):
         counts = rng.integers(lo, hi + 1, n_areas)
-        rec = make_multiarea(neurons_per_area=counts, dynamics_seed=dynamics_seed,
-                             seed=int(rng.integers(2**31)), name=f"multi-area session {k}", **options)
+        rec = make_multiarea(
+            neurons_per_area=counts,
+            dynamics_seed=dynamics_seed,
+            seed=int(rng.integers(2**31)),
+            name=f"multi-area session {k}",
+            **options,
+        )
         rec.ground_truth["session"] = k
         rec.provenance["session"] = k
         out.append(rec)

@@ -21,9 +21,19 @@ from .recording import Recording
 from .rois import RoiMasks
 
 
-def make_network(n_neurons: int = 40, duration: float = 60.0, dt: float = 0.005, p_connect: float = 0.1,
-                 frac_inhibitory: float = 0.2, w_exc: float = 0.6, w_inh: float = -1.5, tau: float = 0.02,
-                 baseline_hz: float = 8.0, max_hz: float = 200.0, seed: int = 0) -> Recording:
+def make_network(
+    n_neurons: int = 40,
+    duration: float = 60.0,
+    dt: float = 0.005,
+    p_connect: float = 0.1,
+    frac_inhibitory: float = 0.2,
+    w_exc: float = 0.6,
+    w_inh: float = -1.5,
+    tau: float = 0.02,
+    baseline_hz: float = 8.0,
+    max_hz: float = 200.0,
+    seed: int = 0,
+) -> Recording:
     """Poisson-GLM (Hawkes) network with sparse directed E/I coupling.
 
     ``rate_i(t) = baseline_i * exp(sum_j W[i, j] * h_j(t))``, where ``h_j`` is neuron
@@ -62,11 +72,18 @@ def make_network(n_neurons: int = 40, duration: float = 60.0, dt: float = 0.005,
         counts[t] = c
         h = h * decay + c
     return Recording(
-        activity=np.ascontiguousarray(counts.T), dt=dt, kind="spikes",
+        activity=np.ascontiguousarray(counts.T),
+        dt=dt,
+        kind="spikes",
         behaviour={"population_rate": expected[:, None]},
         neuron_meta={"cell_type": np.where(exc, "E", "I")},
-        ground_truth={"connectivity": W.astype(np.float32), "adjacency": adj, "excitatory": exc, "tau": tau,
-                      "generator": "make_network"},
+        ground_truth={
+            "connectivity": W.astype(np.float32),
+            "adjacency": adj,
+            "excitatory": exc,
+            "tau": tau,
+            "generator": "make_network",
+        },
         provenance={"source": "synthetic", "generator": "make_network", "seed": seed},
         name="synthetic E/I network",
     )
@@ -78,9 +95,17 @@ def _smooth_frames(n_frames: int, size: int, rng, sigma: float = 1.5) -> np.ndar
     return frames.astype(np.float32)
 
 
-def make_stimulus_movie(n_neurons: int = 50, n_frames: int = 30, frame_size: int = 16, bins_per_frame: int = 5,
-                        n_repeats: int = 20, dt: float = 0.02, baseline_hz: float = 2.0, gain_hz: float = 25.0,
-                        seed: int = 0) -> Recording:
+def make_stimulus_movie(
+    n_neurons: int = 50,
+    n_frames: int = 30,
+    frame_size: int = 16,
+    bins_per_frame: int = 5,
+    n_repeats: int = 20,
+    dt: float = 0.02,
+    baseline_hz: float = 2.0,
+    gain_hz: float = 25.0,
+    seed: int = 0,
+) -> Recording:
     """Neurons with Gaussian-windowed random receptive fields watching a repeated movie.
 
     The movie (``n_frames`` smooth random ``frame_size``^2 images) plays in the same order
@@ -96,7 +121,9 @@ def make_stimulus_movie(n_neurons: int = 50, n_frames: int = 30, frame_size: int
     frames = _smooth_frames(n_frames, frame_size, rng)
     yy, xx = np.mgrid[:frame_size, :frame_size]
     cy, cx = rng.uniform(2, frame_size - 2, (2, n_neurons))
-    env = np.exp(-((yy[None] - cy[:, None, None]) ** 2 + (xx[None] - cx[:, None, None]) ** 2) / (2 * (frame_size / 6) ** 2))
+    env = np.exp(
+        -((yy[None] - cy[:, None, None]) ** 2 + (xx[None] - cx[:, None, None]) ** 2) / (2 * (frame_size / 6) ** 2)
+    )
     rf = (_smooth_frames(n_neurons, frame_size, rng, sigma=1.0) * env).astype(np.float32)
     rf /= np.linalg.norm(rf.reshape(n_neurons, -1), axis=1)[:, None, None] + 1e-9
     drive = np.maximum(rf.reshape(n_neurons, -1) @ frames.reshape(n_frames, -1).T, 0.0)  # [N, frames]
@@ -111,9 +138,12 @@ def make_stimulus_movie(n_neurons: int = 50, n_frames: int = 30, frame_size: int
     starts = np.arange(n_repeats) * L
     phase = 2 * np.pi * (np.arange(T) % L) / L
     return Recording(
-        activity=spikes, dt=dt, kind="spikes",
+        activity=spikes,
+        dt=dt,
+        kind="spikes",
         behaviour={"stimulus_pixels": small[frame_ids], "frame_phase": np.stack([np.cos(phase), np.sin(phase)], 1)},
-        trials=np.stack([starts, starts + L], axis=1), conditions={"repeat": np.arange(n_repeats)},
+        trials=np.stack([starts, starts + L], axis=1),
+        conditions={"repeat": np.arange(n_repeats)},
         stimulus={"frame_ids": frame_ids, "frames": frames},
         ground_truth={"receptive_fields": rf, "frame_ids": frame_ids, "generator": "make_stimulus_movie"},
         provenance={"source": "synthetic", "generator": "make_stimulus_movie", "seed": seed},
@@ -121,8 +151,16 @@ def make_stimulus_movie(n_neurons: int = 50, n_frames: int = 30, frame_size: int
     )
 
 
-def make_calcium_movie(n_neurons: int = 20, size: int = 64, n_frames: int = 600, dt: float = 1 / 30,
-                       rate_hz: float = 1.0, tau: float = 0.5, radius: int = 3, seed: int = 0) -> Recording:
+def make_calcium_movie(
+    n_neurons: int = 20,
+    size: int = 64,
+    n_frames: int = 600,
+    dt: float = 1 / 30,
+    rate_hz: float = 1.0,
+    tau: float = 0.5,
+    radius: int = 3,
+    seed: int = 0,
+) -> Recording:
     """An imaging movie whose ROI traces equal a known activity matrix.
 
     ROIs are disjoint binary discs of ``radius`` pixels on a ``size`` x ``size`` field;
@@ -140,8 +178,10 @@ def make_calcium_movie(n_neurons: int = 20, size: int = 64, n_frames: int = 600,
     while len(centres) < n_neurons:
         tries += 1
         if tries > 10000:
-            raise SparksError(f"Could not place {n_neurons} disjoint ROIs of radius {radius} on {size}x{size}.",
-                              "Use a bigger field, fewer neurons or a smaller radius.")
+            raise SparksError(
+                f"Could not place {n_neurons} disjoint ROIs of radius {radius} on {size}x{size}.",
+                "Use a bigger field, fewer neurons or a smaller radius.",
+            )
         c = rng.uniform(radius + 1, size - radius - 1, 2)
         if all(np.hypot(*(c - d)) > 2 * radius + 2 for d in centres):
             centres.append(c)
@@ -154,7 +194,12 @@ def make_calcium_movie(n_neurons: int = 20, size: int = 64, n_frames: int = 600,
     movie = np.ascontiguousarray(np.moveaxis(lut[labels], -1, 0))  # [T, H, W]
     cen = rois.centroids()
     return Recording(
-        activity=act, dt=dt, kind="calcium", rois=rois, movie=movie, movie_dt=dt,
+        activity=act,
+        dt=dt,
+        kind="calcium",
+        rois=rois,
+        movie=movie,
+        movie_dt=dt,
         neuron_meta={"centroid_row": cen[:, 0], "centroid_col": cen[:, 1]},
         ground_truth={"spikes": spikes, "footprints": labels, "generator": "make_calcium_movie"},
         provenance={"source": "synthetic", "generator": "make_calcium_movie", "seed": seed},

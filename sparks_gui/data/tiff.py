@@ -64,11 +64,15 @@ def open_movie(path: str | Path, series: int = 0):
     try:
         stack = _PageStack(path, series)
     except Exception as exc:  # noqa: BLE001
-        raise SparksError(f"Could not read '{path.name}' as a TIFF movie ({exc}).",
-                          "Check that the file is complete (a truncated copy cannot be read).") from exc
+        raise SparksError(
+            f"Could not read '{path.name}' as a TIFF movie ({exc}).",
+            "Check that the file is complete (a truncated copy cannot be read).",
+        ) from exc
     import dask.array as da
 
-    return da.from_array(stack, chunks=(1,) + stack.shape[1:], asarray=True, name=False, meta=np.empty((0,) * stack.ndim, stack.dtype))
+    return da.from_array(
+        stack, chunks=(1,) + stack.shape[1:], asarray=True, name=False, meta=np.empty((0,) * stack.ndim, stack.dtype)
+    )
 
 
 def frame_interval(path: str | Path) -> float | None:
@@ -97,8 +101,10 @@ def read_tiff(path: str | Path, rois: Any = None, dt: float | None = None, **_ig
     path = Path(path)
     movie = open_movie(path)
     if rois is None:
-        raise SparksError(f"'{path.name}' is an imaging movie: it has no neural traces until ROIs are given.",
-                          "Pass rois= (RoiMasks, a label image or its .tif/.npy path), or run suite2p and open its folder.")
+        raise SparksError(
+            f"'{path.name}' is an imaging movie: it has no neural traces until ROIs are given.",
+            "Pass rois= (RoiMasks, a label image or its .tif/.npy path), or run suite2p and open its folder.",
+        )
     if isinstance(rois, (str, Path)):
         rp = Path(rois)
         lab = np.load(rp) if rp.suffix == ".npy" else np.asarray(open_movie(rp))
@@ -107,13 +113,25 @@ def read_tiff(path: str | Path, rois: Any = None, dt: float | None = None, **_ig
         arr = np.asarray(rois)
         rois = RoiMasks.from_labels(arr) if arr.ndim == 2 else RoiMasks.from_dense(arr)
     if movie.ndim != 3:
-        raise SparksError(f"'{path.name}' has shape {movie.shape}; traces need a [frames, height, width] movie.",
-                          "Save one channel / one z-plane per file.")
+        raise SparksError(
+            f"'{path.name}' has shape {movie.shape}; traces need a [frames, height, width] movie.",
+            "Save one channel / one z-plane per file.",
+        )
     dt = dt or frame_interval(path)
     if dt is None:
-        raise SparksError(f"'{path.name}' does not store its frame interval.", "Pass dt (seconds per frame), e.g. dt=1/30.")
+        raise SparksError(
+            f"'{path.name}' does not store its frame interval.", "Pass dt (seconds per frame), e.g. dt=1/30."
+        )
     traces = rois.traces(movie)
     cen = rois.centroids()
-    return Recording(activity=traces, dt=dt, kind="calcium", rois=rois, movie=movie, movie_dt=dt, name=path.stem,
-                     neuron_meta={"centroid_row": cen[:, 0], "centroid_col": cen[:, 1]},
-                     provenance={"source": str(path), "reader": "tiff"})
+    return Recording(
+        activity=traces,
+        dt=dt,
+        kind="calcium",
+        rois=rois,
+        movie=movie,
+        movie_dt=dt,
+        name=path.stem,
+        neuron_meta={"centroid_row": cen[:, 0], "centroid_col": cen[:, 1]},
+        provenance={"source": str(path), "reader": "tiff"},
+    )

@@ -36,9 +36,14 @@ def load_checkpoint(path, map_location="cpu") -> dict[str, Any]:
     try:
         payload = torch.load(p, map_location=map_location, weights_only=False)
     except Exception as exc:  # noqa: BLE001
-        raise SparksError(f"'{p}' is not a readable sparks-gui checkpoint ({exc}).", "Pick a model.pt/checkpoint.pt written by sparks-gui.") from exc
+        raise SparksError(
+            f"'{p}' is not a readable sparks-gui checkpoint ({exc}).",
+            "Pick a model.pt/checkpoint.pt written by sparks-gui.",
+        ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise SparksError(f"'{p}' is not a sparks-gui checkpoint.", "Pick a model.pt/checkpoint.pt written by sparks-gui.")
+        raise SparksError(
+            f"'{p}' is not a sparks-gui checkpoint.", "Pick a model.pt/checkpoint.pt written by sparks-gui."
+        )
     if payload.get("generator") is not None:
         payload["generator"] = payload["generator"].cpu()
     return payload

@@ -183,6 +183,7 @@ class SparksConfig:
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
         check_field_types(self)  # wrong types (epochs: ten) -> SparksError naming the field, value and type
+
         def need(ok: bool, problem: str, fix: str) -> None:
             if not ok:
                 raise SparksError(problem, fix)
@@ -190,39 +191,86 @@ class SparksConfig:
         need(self.grad_mode in GRAD_MODES, f"grad_mode '{self.grad_mode}' is unknown.", f"Use one of {GRAD_MODES}.")
         need(self.stdp_rule in STDP_RULES, f"stdp_rule '{self.stdp_rule}' is unknown.", f"Use one of {STDP_RULES}.")
         need(self.encoder in ENCODER_CHOICES, f"encoder '{self.encoder}' is unknown.", f"Use one of {ENCODER_CHOICES}.")
-        need(self.n_conv_blocks == 0 or self.encoder not in ("mlp", "gru"),
-             f"n_conv_blocks={self.n_conv_blocks} needs neuron tokens, which the '{self.encoder}' encoder does not make.",
-             "Set n_conv_blocks=0, or use a Hebbian or dot_attention encoder.")
+        need(
+            self.n_conv_blocks == 0 or self.encoder not in ("mlp", "gru"),
+            f"n_conv_blocks={self.n_conv_blocks} needs neuron tokens, which the '{self.encoder}' encoder does not make.",
+            "Set n_conv_blocks=0, or use a Hebbian or dot_attention encoder.",
+        )
         need(self.loss in LOSS_CHOICES, f"loss '{self.loss}' is unknown.", f"Use one of {LOSS_CHOICES}.")
-        for name in ("embed_dim", "n_heads", "tau_p", "tau_f", "chunk_steps", "bin_factor", "eval_every", "checkpoint_every"):
-            need(int(getattr(self, name)) >= 1, f"{name}={getattr(self, name)} must be at least 1.", f"Set {name} to a positive integer.")
+        for name in (
+            "embed_dim",
+            "n_heads",
+            "tau_p",
+            "tau_f",
+            "chunk_steps",
+            "bin_factor",
+            "eval_every",
+            "checkpoint_every",
+        ):
+            need(
+                int(getattr(self, name)) >= 1,
+                f"{name}={getattr(self, name)} must be at least 1.",
+                f"Set {name} to a positive integer.",
+            )
         need(self.w_start > 0, f"w_start={self.w_start} must be positive.", "Use e.g. w_start=1.0.")
         for name in AUTO_FIELDS:
-            need(getattr(self, name) >= 0, f"{name}={getattr(self, name)} must be positive (or 0 = auto).",
-                 f"Set {name} to a positive value, or 0 to choose it from the recording.")
-        need(int(self.train_stride) >= 0, f"train_stride={self.train_stride} must be >= 0.", "Use 0 (auto) or a stride in bins.")
-        need(self.embed_dim % self.n_heads == 0, f"embed_dim={self.embed_dim} is not divisible by n_heads={self.n_heads}.", "Choose embed_dim as a multiple of n_heads.")
+            need(
+                getattr(self, name) >= 0,
+                f"{name}={getattr(self, name)} must be positive (or 0 = auto).",
+                f"Set {name} to a positive value, or 0 to choose it from the recording.",
+            )
+        need(
+            int(self.train_stride) >= 0,
+            f"train_stride={self.train_stride} must be >= 0.",
+            "Use 0 (auto) or a stride in bins.",
+        )
+        need(
+            self.embed_dim % self.n_heads == 0,
+            f"embed_dim={self.embed_dim} is not divisible by n_heads={self.n_heads}.",
+            "Choose embed_dim as a multiple of n_heads.",
+        )
         need(0.0 <= self.test_fraction < 1.0, f"test_fraction={self.test_fraction} must be in [0, 1).", "Use e.g. 0.2.")
-        need(self.hebbian_partners >= 0, f"hebbian_partners={self.hebbian_partners} must be >= 0.", "Use 0 (dense) or K >= 2.")
-        need(self.partner_selection in ("correlation", "local"), f"partner_selection '{self.partner_selection}' is unknown.",
-             "Use 'correlation' or 'local'.")
+        need(
+            self.hebbian_partners >= 0,
+            f"hebbian_partners={self.hebbian_partners} must be >= 0.",
+            "Use 0 (dense) or K >= 2.",
+        )
+        need(
+            self.partner_selection in ("correlation", "local"),
+            f"partner_selection '{self.partner_selection}' is unknown.",
+            "Use 'correlation' or 'local'.",
+        )
         need(self.lr > 0, f"lr={self.lr} must be positive.", "Use e.g. 3e-3.")
-        need(self.trace_lr_scale >= 0, f"trace_lr_scale={self.trace_lr_scale} must be >= 0.",
-             "Use 1 (same learning rate as the rest) or 0 to keep the traces where they start.")
-        need(self.hebbian_backend in HEBBIAN_BACKENDS, f"hebbian_backend '{self.hebbian_backend}' is unknown.",
-             f"Use one of {HEBBIAN_BACKENDS}.")
+        need(
+            self.trace_lr_scale >= 0,
+            f"trace_lr_scale={self.trace_lr_scale} must be >= 0.",
+            "Use 1 (same learning rate as the rest) or 0 to keep the traces where they start.",
+        )
+        need(
+            self.hebbian_backend in HEBBIAN_BACKENDS,
+            f"hebbian_backend '{self.hebbian_backend}' is unknown.",
+            f"Use one of {HEBBIAN_BACKENDS}.",
+        )
         need(self.objective in OBJECTIVES, f"objective '{self.objective}' is unknown.", f"Use one of {OBJECTIVES}.")
         bad = [s for s in self.mtm_schemes if s not in MTM_SCHEMES]
-        need(not bad and len(self.mtm_schemes) > 0, f"mtm_schemes {list(self.mtm_schemes)} holds unknown or no schemes.",
-             f"Use some of {list(MTM_SCHEMES)}.")
-        need(0.0 < self.mask_ratio < 1.0, f"mask_ratio={self.mask_ratio} must lie strictly between 0 and 1.",
-             "Use e.g. mask_ratio=0.3.")
-        need(self.objective != "mtm" or self.target in ("auto", "unsupervised"),
-             f"objective 'mtm' reconstructs the activity itself, but target is '{self.target}'.",
-             "Set target='unsupervised' (or 'auto'), or use objective='pcc' to decode a behaviour signal.")
+        need(
+            not bad and len(self.mtm_schemes) > 0,
+            f"mtm_schemes {list(self.mtm_schemes)} holds unknown or no schemes.",
+            f"Use some of {list(MTM_SCHEMES)}.",
+        )
+        need(
+            0.0 < self.mask_ratio < 1.0,
+            f"mask_ratio={self.mask_ratio} must lie strictly between 0 and 1.",
+            "Use e.g. mask_ratio=0.3.",
+        )
+        need(
+            self.objective != "mtm" or self.target in ("auto", "unsupervised"),
+            f"objective 'mtm' reconstructs the activity itself, but target is '{self.target}'.",
+            "Set target='unsupervised' (or 'auto'), or use objective='pcc' to decode a behaviour signal.",
+        )
         need(self.precision in PRECISIONS, f"precision '{self.precision}' is unknown.", f"Use one of {PRECISIONS}.")
 
-    def for_recording(self, recording, warn: bool = True) -> "SparksConfig":
+    def for_recording(self, recording, warn: bool = True) -> SparksConfig:
         """This config with every "auto" (0) field chosen from ``recording``; explicit values are kept.
 
         ``sparks_gui.engine.defaults.resolve`` gives the reasons for each choice too.
@@ -241,7 +289,7 @@ class SparksConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "SparksConfig":
+    def from_dict(cls, values: dict[str, Any]) -> SparksConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -251,7 +299,7 @@ class SparksConfig:
             )
         return cls(**values)
 
-    def replace(self, **changes) -> "SparksConfig":
+    def replace(self, **changes) -> SparksConfig:
         return self.from_dict({**self.to_dict(), **changes})
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -273,7 +321,7 @@ class SparksConfig:
         return text
 
     @classmethod
-    def load(cls, path: str | Path) -> "SparksConfig":
+    def load(cls, path: str | Path) -> SparksConfig:
         """Read a config from ``.json``, ``.yaml`` or ``.yml``."""
         p = Path(path)
         if not p.exists():

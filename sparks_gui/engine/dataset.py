@@ -63,8 +63,9 @@ and the frame's pixels (regression, downsampled to at most ``MAX_FRAME_PIXELS``)
 MAX_FRAME_PIXELS = 1024
 
 
-_EVENT_NAMES = re.compile(r"(^|[_\-. ])(events?|ttls?|triggers?|sync|strobes?|digital|codes?|markers?|pulses?)($|[_\-. ])",
-                          re.IGNORECASE)
+_EVENT_NAMES = re.compile(
+    r"(^|[_\-. ])(events?|ttls?|triggers?|sync|strobes?|digital|codes?|markers?|pulses?)($|[_\-. ])", re.IGNORECASE
+)
 
 
 def is_event_signal(name: str, values) -> bool:
@@ -100,8 +101,10 @@ def resolve_target(recording: Recording, target: str) -> str:
                 f"one of {sorted(recording.behaviour) + ['unsupervised']}.",
             )
         if target == "frames" and stim.get("frames") is None:
-            raise SparksError("Target 'frames' needs the stimulus frames themselves; this recording has only frame ids.",
-                              "Use target='frame_id', or load the stimulus movie with the recording.")
+            raise SparksError(
+                "Target 'frames' needs the stimulus frames themselves; this recording has only frame ids.",
+                "Use target='frame_id', or load the stimulus movie with the recording.",
+            )
         return target
     if target != UNSUPERVISED:
         recording.target(target)  # raises a SparksError naming the choices
@@ -150,14 +153,13 @@ def choose_loss(config_loss: str, target_name: str, kind: str, values: np.ndarra
 def split_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     n_test = int(round(test_fraction * n))
-    if test_fraction > 0 and n >= 2:
-        n_test = min(max(n_test, 1), n - 1)
-    else:
-        n_test = 0
+    n_test = min(max(n_test, 1), n - 1) if test_fraction > 0 and n >= 2 else 0
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def overlapping_windows(n_time: int, length: int, held_out: np.ndarray, stride: int, existing: np.ndarray) -> np.ndarray:
+def overlapping_windows(
+    n_time: int, length: int, held_out: np.ndarray, stride: int, existing: np.ndarray
+) -> np.ndarray:
     """Extra training windows ``[start, stop)`` of ``length`` bins every ``stride`` bins of a continuous
     recording that overlap no held-out segment and are not already in ``existing``.
 
@@ -186,20 +188,29 @@ def prepare(recording: Recording, config: SparksConfig) -> PreparedData:
     split = None
     if recording.trials is not None and recording.n_trials >= 2:
         x = recording.trial_tensor()
-        behaviour = recording.trial_tensor(target_values(recording, target_name)) if target_name != UNSUPERVISED else None
+        behaviour = (
+            recording.trial_tensor(target_values(recording, target_name)) if target_name != UNSUPERVISED else None
+        )
         starts = recording.trials[:, 0].copy()
         conditions = {k: np.asarray(v) for k, v in recording.conditions.items()}
     else:
         length = min(config.segment_length * f, recording.n_time)
         bounds = recording.segment_bounds(length)
         split = split_indices(len(bounds), config.test_fraction, config.seed)
-        bounds = np.concatenate([bounds, overlapping_windows(recording.n_time, length, bounds[split[1]],
-                                                             config.train_stride * f or max(f, length // 4), bounds)])
+        bounds = np.concatenate(
+            [
+                bounds,
+                overlapping_windows(
+                    recording.n_time, length, bounds[split[1]], config.train_stride * f or max(f, length // 4), bounds
+                ),
+            ]
+        )
         split = (np.concatenate([split[0], np.arange(split[0].size + split[1].size, len(bounds))]), split[1])
         x = np.stack([recording.activity[:, s:e] for s, e in bounds])
         behaviour = (
-            np.stack([values[s:e] for s, e in bounds]) if (values := (None if target_name == UNSUPERVISED
-                                                                        else target_values(recording, target_name))) is not None else None
+            np.stack([values[s:e] for s, e in bounds])
+            if (values := (None if target_name == UNSUPERVISED else target_values(recording, target_name))) is not None
+            else None
         )
         starts = bounds[:, 0].copy()
         conditions = {}

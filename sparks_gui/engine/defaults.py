@@ -72,22 +72,32 @@ def resolve(config: SparksConfig, recording: Recording, warn: bool = True) -> Re
             length = min(length, MAX_SEGMENT, max(n_time // MIN_SEGMENTS, shortest))
             length = max(min(length, n_time), min(shortest, n_time))
             changes["segment_length"] = length
-            notes["segment_length"] = (f"{length} bins = {length * dt:.3g} s: {STATE_WINDOWS:g} STDP time constants "
-                                       f"(tau_s {tau:g} s, so the state settles within a window), at least "
-                                       f"{shortest} bins (4 decoder windows), at most {MAX_SEGMENT}, and at least "
-                                       f"{MIN_SEGMENTS} segments of the {n_time}-bin recording where possible")
+            notes["segment_length"] = (
+                f"{length} bins = {length * dt:.3g} s: {STATE_WINDOWS:g} STDP time constants "
+                f"(tau_s {tau:g} s, so the state settles within a window), at least "
+                f"{shortest} bins (4 decoder windows), at most {MAX_SEGMENT}, and at least "
+                f"{MIN_SEGMENTS} segments of the {n_time}-bin recording where possible"
+            )
         n_examples = max(n_time // max(length, 1), 0)
-    n_test = 0 if config.test_fraction <= 0 or n_examples < 2 else min(max(round(config.test_fraction * n_examples), 1), n_examples - 1)
+    n_test = (
+        0
+        if config.test_fraction <= 0 or n_examples < 2
+        else min(max(round(config.test_fraction * n_examples), 1), n_examples - 1)
+    )
     n_train = n_examples - n_test
     if not trials and n_examples:
         stride = config.train_stride or max(1, length // 4)
         n_train = max(n_train, (n_time - length) // stride + 1 - n_test * math.ceil(2 * length / stride))
     if n_test == 0:
-        problems.append(f"nothing is held out ({n_examples} example(s), test_fraction={config.test_fraction}): "
-                        "no test metric can be computed; use more/shorter segments or a test_fraction > 0")
+        problems.append(
+            f"nothing is held out ({n_examples} example(s), test_fraction={config.test_fraction}): "
+            "no test metric can be computed; use more/shorter segments or a test_fraction > 0"
+        )
     if n_train < MIN_TRAIN_EXAMPLES:
-        problems.append(f"only {n_train} training example(s) of {length} bins: the model will overfit; "
-                        "use a shorter segment_length, more trials or a longer recording")
+        problems.append(
+            f"only {n_train} training example(s) of {length} bins: the model will overfit; "
+            "use a shorter segment_length, more trials or a longer recording"
+        )
 
     changes.update(_latent_values(config, rec, notes))
     changes.update(_training_values(config, n_train, notes))
@@ -114,8 +124,11 @@ def _latent_values(config: SparksConfig, rec: Recording, notes: dict[str, str]) 
         name = UNSUPERVISED
     k = None if name in (UNSUPERVISED, "frame_id") else int(target_values(rec, name).shape[1])
     d = _latent_dim_for(k)
-    notes["latent_dim"] = ("a trajectory you can look at (unsupervised or class target)" if k is None else
-                           f"4 per variable of '{name}' ({k}), between 3 and 16")
+    notes["latent_dim"] = (
+        "a trajectory you can look at (unsupervised or class target)"
+        if k is None
+        else f"4 per variable of '{name}' ({k}), between 3 and 16"
+    )
     return {"latent_dim": d}
 
 
@@ -144,8 +157,9 @@ def _hebbian_values(config: SparksConfig, dt: float, length: int, notes: dict[st
     return out
 
 
-def resolve_for_data(config: SparksConfig, x: np.ndarray, n_train: int, dt: float,
-                     n_outputs: int | None = None) -> SparksConfig:
+def resolve_for_data(
+    config: SparksConfig, x: np.ndarray, n_train: int, dt: float, n_outputs: int | None = None
+) -> SparksConfig:
     """Fill the "auto" fields from already prepared examples ``x`` [n, N, L] (no segment choice left);
     ``n_outputs`` is the number of regression outputs (None: unsupervised or classes)."""
     if all(getattr(config, k) != 0 for k in AUTO_FIELDS):

@@ -92,7 +92,9 @@ class Sparks:
     # ---------------------------------------------------------------- readouts
     def _check_fitted(self) -> SparksModel:
         if self.model is None:
-            raise SparksError("This Sparks model has not been trained yet.", "Call fit(...) or Sparks.load(path) first.")
+            raise SparksError(
+                "This Sparks model has not been trained yet.", "Call fit(...) or Sparks.load(path) first."
+            )
         return self.model
 
     def _inputs(self, recording) -> tuple[np.ndarray, bool]:
@@ -126,8 +128,10 @@ class Sparks:
         model = self._check_fitted()
         n_expected = model.sessions[session].n_neurons
         if x.shape[1] != n_expected:
-            raise SparksError(f"The data has {x.shape[1]} neurons; session {session} of the model expects {n_expected}.",
-                              "Pass the same neurons as in training, or add_session() for a new recording.")
+            raise SparksError(
+                f"The data has {x.shape[1]} neurons; session {session} of the model expects {n_expected}.",
+                "Pass the same neurons as in training, or add_session() for a new recording.",
+            )
         return model
 
     @torch.no_grad()
@@ -156,8 +160,14 @@ class Sparks:
         res = run_continuous(model, x[0], session, self._meta["loss"], self.example_length, warmup, mode, crossfade)
         return res["mu"], res["pred"]
 
-    def transform(self, recording=None, session: int = 0, mode: str = "windowed", warmup: int | None = None,
-                  crossfade: int | None = None) -> np.ndarray:
+    def transform(
+        self,
+        recording=None,
+        session: int = 0,
+        mode: str = "windowed",
+        warmup: int | None = None,
+        crossfade: int | None = None,
+    ) -> np.ndarray:
         """Latent means: [trials, d, T] for trial data, [T, d] for a continuous recording.
 
         Without ``recording``: the training examples.  Trials (and the training examples) are
@@ -178,8 +188,15 @@ class Sparks:
         mu, _ = self._run(x, session)
         return np.transpose(mu, (0, 2, 1))
 
-    def predict(self, recording=None, session: int = 0, mode: str = "windowed", warmup: int | None = None,
-                crossfade: int | None = None, heldout_neurons=None) -> np.ndarray:
+    def predict(
+        self,
+        recording=None,
+        session: int = 0,
+        mode: str = "windowed",
+        warmup: int | None = None,
+        crossfade: int | None = None,
+        heldout_neurons=None,
+    ) -> np.ndarray:
         """Decoded reference for the first future step, in data units: [trials, T, k] or [T, k].
 
         Entry t predicts the reference at t + target_offset.  ``mode``, ``warmup``, ``crossfade``: as in
@@ -210,15 +227,26 @@ class Sparks:
         idx = np.asarray(heldout_neurons)
         idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64).ravel()
         if idx.size == 0 or idx.min() < 0 or idx.max() >= n or idx.size >= n:
-            raise SparksError(f"heldout_neurons must be some (not all) of the neuron indices 0..{n - 1}.",
-                              "Pass the indices of the neurons to hide, e.g. a fifth of them.")
+            raise SparksError(
+                f"heldout_neurons must be some (not all) of the neuron indices 0..{n - 1}.",
+                "Pass the indices of the neurons to hide, e.g. a fifth of them.",
+            )
         return idx
 
     def _likelihood(self) -> str:
         return "gaussian" if self._meta.get("kind", "spikes") == "calcium" else "poisson"
 
-    def _mtm_rates(self, x: np.ndarray, continuous: bool, mask: np.ndarray, scheme: str, session: int,
-                   mode: str = "windowed", warmup: int | None = None, crossfade: int | None = None) -> np.ndarray:
+    def _mtm_rates(
+        self,
+        x: np.ndarray,
+        continuous: bool,
+        mask: np.ndarray,
+        scheme: str,
+        session: int,
+        mode: str = "windowed",
+        warmup: int | None = None,
+        crossfade: int | None = None,
+    ) -> np.ndarray:
         """Predicted rates [n, N, T] with ``mask`` [N, T] hidden from the encoder (MtM models).
 
         The read-out is per bin (latent of bin t -> rates of bin t), so a continuous recording
@@ -226,23 +254,36 @@ class Sparks:
         """
         model = self._check_neurons(x, session)
         if getattr(model, "mtm_head", None) is None:
-            raise SparksError("Predicting held-out neurons needs a masked-modelling read-out; this model was trained "
-                              "with objective='pcc'.", "Train with objective='mtm' (SparksConfig(objective='mtm')).")
+            raise SparksError(
+                "Predicting held-out neurons needs a masked-modelling read-out; this model was trained "
+                "with objective='pcc'.",
+                "Train with objective='mtm' (SparksConfig(objective='mtm')).",
+            )
         token = trained_token(scheme, self._meta.get("mtm_schemes"))
         likelihood = self._likelihood()
         if not continuous:
             return mtm_rates(model, x, mask, token, session, likelihood)
         masked = np.where(mask, 0.0, x[0]).astype(np.float32)
-        mu = run_continuous(model, masked, session, self._meta["loss"], self.example_length, warmup, mode,
-                            crossfade)["mu"]
+        mu = run_continuous(model, masked, session, self._meta["loss"], self.example_length, warmup, mode, crossfade)[
+            "mu"
+        ]
         device = next(model.parameters()).device
         with torch.no_grad():
             log_rate = model.mtm_log_rates(torch.from_numpy(np.ascontiguousarray(mu[None])).to(device), token, session)
             out = torch.exp(log_rate) if likelihood == "poisson" else log_rate
         return out.float().cpu().numpy()
 
-    def attention(self, recording=None, example: int = 0, session: int = 0, every: int = 1, times=None,
-                  mode: str = "windowed", warmup: int | None = None, crossfade: int | None = None) -> np.ndarray:
+    def attention(
+        self,
+        recording=None,
+        example: int = 0,
+        session: int = 0,
+        every: int = 1,
+        times=None,
+        mode: str = "windowed",
+        warmup: int | None = None,
+        crossfade: int | None = None,
+    ) -> np.ndarray:
         """Attention matrices over time: [n_times, H, N, N] ([.., N, K] for sparse partners).
 
         Trials / training examples: example ``example`` from a reset state, every ``every``-th
@@ -259,12 +300,15 @@ class Sparks:
             t = np.arange(0, x.shape[-1], max(1, int(every))) if times is None else np.asarray(times)
             return attention_at(model, x[0], t, session, self.example_length, warmup, mode, crossfade)
         if not 0 <= example < len(x):
-            raise SparksError(f"Example {example} is out of range (0..{len(x) - 1}).",
-                              "Pick an existing trial/example.")
+            raise SparksError(
+                f"Example {example} is out of range (0..{len(x) - 1}).", "Pick an existing trial/example."
+            )
         enc = model.sessions[session]
         if not getattr(enc, "has_attention", True):
-            raise SparksError("This model's encoder has no attention matrices.",
-                              "Train a Hebbian or dot_attention encoder to inspect attention.")
+            raise SparksError(
+                "This model's encoder has no attention matrices.",
+                "Train a Hebbian or dot_attention encoder to inspect attention.",
+            )
         device = next(model.parameters()).device
         with torch.no_grad():
             Aseq, _ = enc.attention_sequence(torch.from_numpy(x[example : example + 1]).to(device))
@@ -292,13 +336,18 @@ class Sparks:
             return dict(self.metrics_)
         if recording is None:
             if self.recording_ is None:
-                raise SparksError("No recording to score.", "Pass the recording: score(recording, heldout_neurons=...).")
+                raise SparksError(
+                    "No recording to score.", "Pass the recording: score(recording, heldout_neurons=...)."
+                )
             recording = self.recording_
         if getattr(model, "mtm_head", None) is not None:
             return self._score_mtm(recording, heldout_neurons, session)
         if heldout_neurons is not None:
-            raise SparksError("Co-smoothing (heldout_neurons) needs a masked-modelling read-out; this model was "
-                              "trained with objective='pcc'.", "Train with objective='mtm', or call score(recording).")
+            raise SparksError(
+                "Co-smoothing (heldout_neurons) needs a masked-modelling read-out; this model was "
+                "trained with objective='pcc'.",
+                "Train with objective='mtm', or call score(recording).",
+            )
         return self._score_pcc(recording, session)
 
     def _examples(self, recording, session: int) -> np.ndarray:
@@ -309,8 +358,9 @@ class Sparks:
         L = self.example_length
         n = x.shape[-1] // L
         if n < 1:
-            raise SparksError(f"The recording has {x.shape[-1]} bins, fewer than one example ({L}).",
-                              "Score a longer recording.")
+            raise SparksError(
+                f"The recording has {x.shape[-1]} bins, fewer than one example ({L}).", "Score a longer recording."
+            )
         return np.ascontiguousarray(np.moveaxis(x[0, :, : n * L].reshape(x.shape[1], n, L), 1, 0))
 
     def _score_mtm(self, recording, heldout_neurons, session: int) -> dict[str, Any]:
@@ -327,17 +377,20 @@ class Sparks:
                 regions = np.asarray(regions)[np.asarray(self.config.neurons)]
         elif session == 0:  # an array: the fit's labels, if it has as many neurons
             regions = self._meta.get("regions")
-        return mtm_scores(self._check_fitted(), x, session, self._likelihood(), held, regions,
-                          trained=self._meta.get("mtm_schemes"))
+        return mtm_scores(
+            self._check_fitted(), x, session, self._likelihood(), held, regions, trained=self._meta.get("mtm_schemes")
+        )
 
     def _score_pcc(self, recording, session: int) -> dict[str, Any]:
         from ..analysis.decoding import r2_per_variable
 
         target, loss = self._meta.get("target"), self._meta.get("loss")
         if loss != "mse" or not isinstance(recording, Recording):
-            raise SparksError(f"score(recording) reports R2 of a behaviour target; this model predicts '{target}' "
-                              f"({loss}).", "Pass a Recording holding the behaviour it was trained on, or train "
-                              "with objective='mtm' and score held-out neurons.")
+            raise SparksError(
+                f"score(recording) reports R2 of a behaviour target; this model predicts '{target}' ({loss}).",
+                "Pass a Recording holding the behaviour it was trained on, or train "
+                "with objective='mtm' and score held-out neurons.",
+            )
         rec = recording.select(neurons=self.config.neurons) if self.config.neurons is not None else recording
         values = target_values(rec, target)
         trials = rec.trials is not None and rec.n_trials >= 2
@@ -352,8 +405,9 @@ class Sparks:
         return {"r2": float(np.nanmean(per)), "r2_per_variable": [float(v) for v in per]}
 
     # ------------------------------------------------------------ multi-session
-    def fit_sessions(self, recordings, dt: float | None = None, kind: str = "spikes",
-                     callback: Callable[[Event], None] | None = None) -> Sparks:
+    def fit_sessions(
+        self, recordings, dt: float | None = None, kind: str = "spikes", callback: Callable[[Event], None] | None = None
+    ) -> Sparks:
         """Pre-train one model over several recordings (session k = ``recordings[k]``).
 
         Each session has its own input layer (encoder) and, with ``objective="mtm"``, its own rate
@@ -386,8 +440,17 @@ class Sparks:
         self._fresh_sessions.add(session)
         return session
 
-    def fit_session(self, recording, session: int, target=None, freeze_shared: bool = False, dt=None, kind="spikes",
-                    callback=None, config: SparksConfig | None = None) -> Sparks:
+    def fit_session(
+        self,
+        recording,
+        session: int,
+        target=None,
+        freeze_shared: bool = False,
+        dt=None,
+        kind="spikes",
+        callback=None,
+        config: SparksConfig | None = None,
+    ) -> Sparks:
         """Fine-tune session ``session`` (see :meth:`add_session`) on ``recording``.
 
         ``freeze_shared`` trains only the session's own layers; ``config`` replaces the training
@@ -398,8 +461,9 @@ class Sparks:
         cfg = self.config if config is None else config
         cfg = cfg if target is None else cfg.replace(target=target if isinstance(target, str) else "target")
         params = model.session_parameters(session) if freeze_shared else None
-        trainer = Trainer(cfg, rec, model=model, session=session, parameters=params,
-                          init_rates=session in self._fresh_sessions)
+        trainer = Trainer(
+            cfg, rec, model=model, session=session, parameters=params, init_rates=session in self._fresh_sessions
+        )
         self._fresh_sessions.discard(session)
         for event in trainer.run():
             if callback is not None:
@@ -414,7 +478,9 @@ class Sparks:
     def save(self, path: str | Path) -> Path:
         """Write model, config and normalisation to ``path`` (atomic)."""
         model = self._check_fitted()
-        return save_checkpoint(path, model, None, self.config, len(self.history_), history=self.history_, data_meta=self._meta)
+        return save_checkpoint(
+            path, model, None, self.config, len(self.history_), history=self.history_, data_meta=self._meta
+        )
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> Sparks:

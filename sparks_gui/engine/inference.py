@@ -103,8 +103,10 @@ class WindowPlan:
         t = np.asarray(t, dtype=np.int64)
         if t.size and (t.min() < 0 or t.max() >= self.n_time):
             bad = t[(t < 0) | (t >= self.n_time)][:5].tolist()
-            raise SparksError(f"Time bin(s) {bad} are outside the recording (0..{self.n_time - 1}).",
-                              "Pass time bins of the recording (after bin_factor).")
+            raise SparksError(
+                f"Time bin(s) {bad} are outside the recording (0..{self.n_time - 1}).",
+                "Pass time bins of the recording (after bin_factor).",
+            )
         k = np.searchsorted(self.own_stop, t, side="right")
         return k, t - self.starts[k]
 
@@ -119,12 +121,17 @@ def resolve_overlap(length: int, warmup: int | None = None, crossfade: int | Non
     length = int(length)
     W = length // 2 if warmup is None else int(warmup)
     if not 0 <= W < max(length, 1):
-        raise SparksError(f"Inference warm-up {W} must be in [0, {max(length - 1, 0)}] (windows have {length} bins, "
-                          "the training example length).", f"Use a shorter warm-up, e.g. {length // 2}.")
+        raise SparksError(
+            f"Inference warm-up {W} must be in [0, {max(length - 1, 0)}] (windows have {length} bins, "
+            "the training example length).",
+            f"Use a shorter warm-up, e.g. {length // 2}.",
+        )
     cf = min(length // 10, length - 1 - W) if crossfade is None else int(crossfade)
     if cf < 0 or W + cf >= max(length, 1):
-        raise SparksError(f"Crossfade {cf} with warm-up {W} leaves no hop between windows of {length} bins.",
-                          f"Use warm-up + crossfade <= {length - 1}.")
+        raise SparksError(
+            f"Crossfade {cf} with warm-up {W} leaves no hop between windows of {length} bins.",
+            f"Use warm-up + crossfade <= {length - 1}.",
+        )
     return W, cf
 
 
@@ -173,18 +180,28 @@ def example_length(config, meta: dict | None = None) -> int:
     if meta.get("example_length"):
         return int(meta["example_length"])
     if int(config.segment_length) < 1:  # "auto", resolved at fit time but not stored with this model
-        raise SparksError("The training example length of this model is unknown (segment_length is 'auto' and the "
-                          "saved run does not record it).", "Set model.config.segment_length to the length used "
-                          "in training (bins after bin_factor), or save the model again with this version.")
+        raise SparksError(
+            "The training example length of this model is unknown (segment_length is 'auto' and the "
+            "saved run does not record it).",
+            "Set model.config.segment_length to the length used "
+            "in training (bins after bin_factor), or save the model again with this version.",
+        )
     return int(config.segment_length)
 
 
 def data_meta(data) -> dict[str, Any]:
     """What a fit stores about its data (saved with the model): loss, target normalisation, offset,
     bin width, kind and the training example length."""
-    return {"r_mean": data.r_mean, "r_std": data.r_std, "loss": data.loss, "target": data.target_name,
-            "target_offset": data.target_offset, "dt": data.dt, "kind": data.kind,
-            "example_length": int(data.x.shape[-1])}
+    return {
+        "r_mean": data.r_mean,
+        "r_std": data.r_std,
+        "loss": data.loss,
+        "target": data.target_name,
+        "target_offset": data.target_offset,
+        "dt": data.dt,
+        "kind": data.kind,
+        "example_length": int(data.x.shape[-1]),
+    }
 
 
 def check_mode(mode: str) -> str:
@@ -212,8 +229,9 @@ def _device(model: torch.nn.Module) -> torch.device:
 def _as_activity(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
-        raise SparksError(f"A continuous recording must be [neurons, time]; got shape {x.shape}.",
-                          "Pass one [N, T] array.")
+        raise SparksError(
+            f"A continuous recording must be [neurons, time]; got shape {x.shape}.", "Pass one [N, T] array."
+        )
     return x
 
 
@@ -231,8 +249,16 @@ def _outputs(model, xb: torch.Tensor, session: int, loss: str):
     return out.mu.float(), prediction_from_output(out.pred, loss)
 
 
-def run_windows(model, x: np.ndarray, session: int, loss: str, length: int, warmup: int | None = None,
-                crossfade: int | None = None, batch_windows: int = DEFAULT_BATCH_WINDOWS) -> dict[str, Any]:
+def run_windows(
+    model,
+    x: np.ndarray,
+    session: int,
+    loss: str,
+    length: int,
+    warmup: int | None = None,
+    crossfade: int | None = None,
+    batch_windows: int = DEFAULT_BATCH_WINDOWS,
+) -> dict[str, Any]:
     """Latents and predictions of a whole continuous recording, stitched from overlapping windows.
 
     Parameters
@@ -295,13 +321,23 @@ def run_single_pass(model, x: np.ndarray, session: int, loss: str) -> dict[str, 
     with _eval_mode(model):
         mu, pred = _outputs(model, torch.from_numpy(np.ascontiguousarray(x[None])).to(_device(model)), session, loss)
     pred = pred[0].cpu().numpy()
-    return {"mu": mu[0].cpu().numpy().astype(np.float32),
-            "pred": pred if pred.dtype.kind in "iu" else pred.astype(np.float32)}
+    return {
+        "mu": mu[0].cpu().numpy().astype(np.float32),
+        "pred": pred if pred.dtype.kind in "iu" else pred.astype(np.float32),
+    }
 
 
-def run_continuous(model, x: np.ndarray, session: int, loss: str, length: int, warmup: int | None = None,
-                   mode: str = "windowed", crossfade: int | None = None,
-                   batch_windows: int = DEFAULT_BATCH_WINDOWS) -> dict[str, Any]:
+def run_continuous(
+    model,
+    x: np.ndarray,
+    session: int,
+    loss: str,
+    length: int,
+    warmup: int | None = None,
+    mode: str = "windowed",
+    crossfade: int | None = None,
+    batch_windows: int = DEFAULT_BATCH_WINDOWS,
+) -> dict[str, Any]:
     """:func:`run_windows` or :func:`run_single_pass` by ``mode``."""
     if check_mode(mode) == "single_pass":
         return run_single_pass(model, x, session, loss)
@@ -311,14 +347,24 @@ def run_continuous(model, x: np.ndarray, session: int, loss: str, length: int, w
 def _attention_encoder(model, session: int):
     enc = model.sessions[session]
     if not getattr(enc, "has_attention", True):
-        raise SparksError(f"The '{getattr(enc, 'name', type(enc).__name__)}' encoder has no attention matrices.",
-                          "Train a Hebbian or dot_attention encoder to inspect attention.")
+        raise SparksError(
+            f"The '{getattr(enc, 'name', type(enc).__name__)}' encoder has no attention matrices.",
+            "Train a Hebbian or dot_attention encoder to inspect attention.",
+        )
     return enc
 
 
-def attention_at(model, x: np.ndarray, times: Any, session: int, length: int, warmup: int | None = None,
-                 mode: str = "windowed", crossfade: int | None = None,
-                 max_bytes: float = ATTENTION_BATCH_BYTES) -> np.ndarray:
+def attention_at(
+    model,
+    x: np.ndarray,
+    times: Any,
+    session: int,
+    length: int,
+    warmup: int | None = None,
+    mode: str = "windowed",
+    crossfade: int | None = None,
+    max_bytes: float = ATTENTION_BATCH_BYTES,
+) -> np.ndarray:
     """Attention matrices at time bins ``times`` of a continuous recording: ``[len(times), H, N, K]``.
 
     ``A`` at bin ``t`` comes from the window that owns ``t`` in the plan of the latents
@@ -330,8 +376,10 @@ def attention_at(model, x: np.ndarray, times: Any, session: int, length: int, wa
     times = np.asarray(times, dtype=np.int64).reshape(-1)
     T = x.shape[1]
     if times.size and (times.min() < 0 or times.max() >= T):
-        raise SparksError(f"Attention times must be bins 0..{T - 1}; got {times.min()}..{times.max()}.",
-                          "Pass time bins of the recording (after bin_factor).")
+        raise SparksError(
+            f"Attention times must be bins 0..{T - 1}; got {times.min()}..{times.max()}.",
+            "Pass time bins of the recording (after bin_factor).",
+        )
     enc = _attention_encoder(model, session)
     device = _device(model)
     if times.size == 0:
@@ -374,8 +422,16 @@ def continuous_activity(recording, config) -> np.ndarray | None:
     return np.ascontiguousarray(rebin(recording.activity, config.bin_factor, recording.kind), dtype=np.float32)
 
 
-def whole_recording(model, recording, config, meta: dict, session: int = 0, mode: str = "windowed",
-                    warmup: int | None = None, crossfade: int | None = None) -> dict[str, Any] | None:
+def whole_recording(
+    model,
+    recording,
+    config,
+    meta: dict,
+    session: int = 0,
+    mode: str = "windowed",
+    warmup: int | None = None,
+    crossfade: int | None = None,
+) -> dict[str, Any] | None:
     """Latents and predictions of a whole continuous recording, as the exports and the GUI use them.
 
     Returns None for a recording with trials.  Otherwise a dict: ``latents`` ``[T', d]``,
@@ -388,11 +444,18 @@ def whole_recording(model, recording, config, meta: dict, session: int = 0, mode
         return None
     n_expected = model.sessions[session].n_neurons
     if x.shape[0] != n_expected:
-        raise SparksError(f"The recording has {x.shape[0]} neurons; the model expects {n_expected}.",
-                          "Select the same neurons as in training.")
+        raise SparksError(
+            f"The recording has {x.shape[0]} neurons; the model expects {n_expected}.",
+            "Select the same neurons as in training.",
+        )
     res = run_continuous(model, x, session, meta["loss"], example_length(config, meta), warmup, mode, crossfade)
     pred = res["pred"][:, 0]
     if meta["loss"] == "mse":
         pred = (pred * meta["r_std"] + meta["r_mean"]).astype(np.float32)
-    return {"latents": res["mu"], "predictions": pred, "activity": x, "dt": float(recording.dt * config.bin_factor),
-            "start_time": float(getattr(recording, "start_time", 0.0) or 0.0)}
+    return {
+        "latents": res["mu"],
+        "predictions": pred,
+        "activity": x,
+        "dt": float(recording.dt * config.bin_factor),
+        "start_time": float(getattr(recording, "start_time", 0.0) or 0.0),
+    }

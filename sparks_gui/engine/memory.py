@@ -173,8 +173,17 @@ def _hebbian_backend(config, device_type: str) -> str:
     return "torch_compile" if device_type == "cuda" else "torch"
 
 
-def estimate_memory(config, n_neurons: int, n_out: int, length: int, device="cpu", n_examples: int | None = None,
-                    n_train: int | None = None, model=None, parameters=None) -> MemoryEstimate:
+def estimate_memory(
+    config,
+    n_neurons: int,
+    n_out: int,
+    length: int,
+    device="cpu",
+    n_examples: int | None = None,
+    n_train: int | None = None,
+    model=None,
+    parameters=None,
+) -> MemoryEstimate:
     """Memory (bytes, by part) that training ``config`` on examples of ``n_neurons`` x ``length``
     bins with ``n_out`` outputs per step needs on ``device``.
 
@@ -193,13 +202,20 @@ def estimate_memory(config, n_neurons: int, n_out: int, length: int, device="cpu
     if n_train is not None:
         B = max(1, min(B, int(n_train)))
     Be = max(B, EVAL_BATCH) if n_ex is None else max(1, min(max(B, EVAL_BATCH), n_ex))
-    Tc = {"full": L, "truncated": min(int(config.chunk_steps), L), "online": 1,
-          "online_chunked": min(int(config.chunk_steps), L)}.get(config.grad_mode, L)
+    Tc = {
+        "full": L,
+        "truncated": min(int(config.chunk_steps), L),
+        "online": 1,
+        "online_chunked": min(int(config.chunk_steps), L),
+    }.get(config.grad_mode, L)
     K = _partners(config, N)
-    fix_model = (f"Lower latent_dim (now {d}) or embed_dim (now {E}), or train on fewer neurons "
-                 f"(now {N}; the neurons setting, or hebbian_partners for large populations).")
-    fix_batch = (f"Lower batch_size (now {B}) or segment_length (now {L} bins per example), or train on fewer "
-                 f"neurons (now {N}).")
+    fix_model = (
+        f"Lower latent_dim (now {d}) or embed_dim (now {E}), or train on fewer neurons "
+        f"(now {N}; the neurons setting, or hebbian_partners for large populations)."
+    )
+    fix_batch = (
+        f"Lower batch_size (now {B}) or segment_length (now {L} bins per example), or train on fewer neurons (now {N})."
+    )
     parts: list[Part] = []
 
     # --- parameters, gradients and Adam state ---------------------------------------------
@@ -214,17 +230,28 @@ def estimate_memory(config, n_neurons: int, n_out: int, length: int, device="cpu
         parts.append(Part("gradients and Adam state", 3 * FLOAT * n_trainable, fix_model))
     else:
         fixes = {
-            "decoder": (f"Lower latent_dim (now {d}; 3 to 16 is usual) or tau_p (now {config.tau_p}): the decoder "
-                        f"reads latent_dim x tau_p = {d * int(config.tau_p)} inputs."),
-            "encoder head": (f"Lower latent_dim (now {d}; 3 to 16 is usual) or embed_dim (now {E}): the encoder head "
-                             f"maps N x embed_dim = {N * E} token values to 2 x latent_dim."),
-            "Hebbian trace parameters": (f"Use hebbian_partners (e.g. 64) or fewer heads (n_heads now {H}) or "
-                                         f"fewer neurons (now {N}): the traces hold 4 x n_heads x N x N values."),
+            "decoder": (
+                f"Lower latent_dim (now {d}; 3 to 16 is usual) or tau_p (now {config.tau_p}): the decoder "
+                f"reads latent_dim x tau_p = {d * int(config.tau_p)} inputs."
+            ),
+            "encoder head": (
+                f"Lower latent_dim (now {d}; 3 to 16 is usual) or embed_dim (now {E}): the encoder head "
+                f"maps N x embed_dim = {N * E} token values to 2 x latent_dim."
+            ),
+            "Hebbian trace parameters": (
+                f"Use hebbian_partners (e.g. 64) or fewer heads (n_heads now {H}) or "
+                f"fewer neurons (now {N}): the traces hold 4 x n_heads x N x N values."
+            ),
         }
         for name, (count, trainable) in counts.items():
             per = FLOAT * (4 if trainable else 1)  # weight + gradient + two Adam moments
-            parts.append(Part(f"{name} weights" + (" + gradients + Adam" if trainable else ""), per * count,
-                              fixes.get(name, fix_model)))
+            parts.append(
+                Part(
+                    f"{name} weights" + (" + gradients + Adam" if trainable else ""),
+                    per * count,
+                    fixes.get(name, fix_model),
+                )
+            )
         if K < N:
             parts.append(Part("Hebbian partner table", 8 * N * K, fix_model))
 
@@ -237,8 +264,9 @@ def estimate_memory(config, n_neurons: int, n_out: int, length: int, device="cpu
     tok_units = 0.0  # [B, T, N, E] tensors kept for backward
     if enc in HEBBIAN_ENCODERS:
         S, Se = B * H * N * K, Be * H * N * K  # one state tensor [B, H, N, K]
-        fixes_act["Hebbian state"] = (fix_batch + " On a GPU, grad_mode truncated (chunk_steps now "
-                                      f"{config.chunk_steps}) keeps fewer steps.")
+        fixes_act["Hebbian state"] = (
+            fix_batch + f" On a GPU, grad_mode truncated (chunk_steps now {config.chunk_steps}) keeps fewer steps."
+        )
         unfused = int(config.n_conv_blocks) > 0 or backend == "reference"
         if unfused and (backend == "cpu_kernel"):
             # the whole attention sequence [B, H, T, N, K] (and its gradient), then tokens from it
@@ -264,8 +292,10 @@ def estimate_memory(config, n_neurons: int, n_out: int, length: int, device="cpu
             train["fused read-out table"] = 3 * table + per_example
             evals["fused read-out table"] = 2 * table
             batch_note = f" or batch_size (now {B})" if per_example else ""
-            fixes_act["fused read-out table"] = (f"Lower latent_dim (now {d}){batch_note}, or train on fewer neurons "
-                                                 f"(now {N}): the table holds n_heads x N x N x 2 latent_dim values.")
+            fixes_act["fused read-out table"] = (
+                f"Lower latent_dim (now {d}){batch_note}, or train on fewer neurons "
+                f"(now {N}): the table holds n_heads x N x N x 2 latent_dim values."
+            )
         if tokens_path:
             tok_units += 4 + (2 if config.input_residual else 0) + (11 if config.token_ff else 0)
     elif enc == "dot_attention":
@@ -293,16 +323,20 @@ def estimate_memory(config, n_neurons: int, n_out: int, length: int, device="cpu
     if tok_units:
         train["neuron tokens"] = tok_units * B * Tc * N * E
         evals["neuron tokens"] = 4 * Be * L * N * E
-        fixes_act["neuron tokens"] = fix_batch + (" Or token_ff false (the feed-forward block keeps ~11 copies of "
-                                                  "the [batch, time, N, embed_dim] tokens)." if config.token_ff else "")
+        fixes_act["neuron tokens"] = fix_batch + (
+            " Or token_ff false (the feed-forward block keeps ~11 copies of the [batch, time, N, embed_dim] tokens)."
+            if config.token_ff
+            else ""
+        )
     # latents, the decoder's windows and hidden layers, targets and the loss
     d_in, d_out = d * int(config.tau_p), k * int(config.tau_f)
     width = max(8, (d_in + d_out) // 2)
     per_step = 10 * d + d_in + 2 * width * int(config.decoder_layers) + 6 * d_out
     train["latents and decoder activations"] = B * (Tc + int(config.tau_p)) * per_step
     evals["latents and decoder activations"] = Be * L * (2 * d + d_in + width + 2 * d_out)
-    fixes_act["latents and decoder activations"] = (f"Lower latent_dim (now {d}) or tau_p (now {config.tau_p}), or "
-                                                    f"batch_size (now {B}).")
+    fixes_act["latents and decoder activations"] = (
+        f"Lower latent_dim (now {d}) or tau_p (now {config.tau_p}), or batch_size (now {B})."
+    )
     train["batch inputs"] = B * L * (N + k)
     evals["batch inputs"] = Be * L * (N + k)
     fixes_act["batch inputs"] = fix_batch
@@ -316,16 +350,37 @@ def estimate_memory(config, n_neurons: int, n_out: int, length: int, device="cpu
         snap = min(ATTENTION_SNAPSHOT_BYTES, FLOAT * H * N * K * L) * (3 if enc == "dot_attention" else 1.5)
         parts.append(Part("attention snapshot", snap, "Train on fewer neurons."))
     if n_ex is not None:
-        parts.append(Part("latents and predictions of every example", FLOAT * 2 * n_ex * L * (d + k),
-                          f"Lower latent_dim (now {d}), or use a shorter recording."))
-    return MemoryEstimate(parts, int(n_params), int(n_trainable), dtype, B, Tc,
-                          details={"backend": backend, "n_neurons": N, "length": L, "n_out": k, "partners": K})
+        parts.append(
+            Part(
+                "latents and predictions of every example",
+                FLOAT * 2 * n_ex * L * (d + k),
+                f"Lower latent_dim (now {d}), or use a shorter recording.",
+            )
+        )
+    return MemoryEstimate(
+        parts,
+        int(n_params),
+        int(n_trainable),
+        dtype,
+        B,
+        Tc,
+        details={"backend": backend, "n_neurons": N, "length": L, "n_out": k, "partners": K},
+    )
 
 
 def estimate_for_data(config, data, device="cpu", model=None, parameters=None) -> MemoryEstimate:
     """:func:`estimate_memory` for a :class:`~sparks_gui.engine.dataset.PreparedData`."""
-    return estimate_memory(config, data.n_neurons, data.n_out, data.x.shape[-1], device, n_examples=len(data.x),
-                           n_train=len(data.train_idx), model=model, parameters=parameters)
+    return estimate_memory(
+        config,
+        data.n_neurons,
+        data.n_out,
+        data.x.shape[-1],
+        device,
+        n_examples=len(data.x),
+        n_train=len(data.train_idx),
+        model=model,
+        parameters=parameters,
+    )
 
 
 # ----------------------------------------------------------------------------- what is free
@@ -373,9 +428,10 @@ def _system_available() -> int | None:
 
 def _cgroup_available() -> int | None:
     """cgroup v2 (``memory.max`` - ``memory.current``) or v1 limit of this process's container."""
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
         try:
             with open(limit_file) as fh:
                 raw = fh.read().strip()
@@ -408,8 +464,9 @@ def _rlimit_available() -> int | None:
 
 
 # ----------------------------------------------------------------------------- the check
-def check_memory(config, data, device="cpu", model=None, parameters=None,
-                 available: int | None = None) -> MemoryEstimate:
+def check_memory(
+    config, data, device="cpu", model=None, parameters=None, available: int | None = None
+) -> MemoryEstimate:
     """Raise :class:`SparksError` (with the estimate and the fix) when training ``config`` on
     ``data`` needs more memory than ``device`` has available; return the estimate otherwise.
 

@@ -40,15 +40,24 @@ def trained_token(scheme: str, trained: tuple[str, ...] | list[str] | None) -> s
 
 
 @torch.no_grad()
-def mtm_rates(model, x: np.ndarray, mask: np.ndarray, scheme: str, session: int = 0, likelihood: str = "poisson",
-              batch_size: int = 64) -> np.ndarray:
+def mtm_rates(
+    model,
+    x: np.ndarray,
+    mask: np.ndarray,
+    scheme: str,
+    session: int = 0,
+    likelihood: str = "poisson",
+    batch_size: int = 64,
+) -> np.ndarray:
     """Predicted rates (expected counts per bin) or calcium values of ``x`` [B, N, T], ``mask`` hidden.
 
     ``mask`` is bool [B, N, T] or [N, T] (True = hidden from the encoder).  Runs with z = mu.
     """
     if getattr(model, "mtm_head", None) is None:
-        raise SparksError("This model has no masked-modelling read-out (it was trained with objective='pcc').",
-                          "Train with objective='mtm' to predict held-out neurons, or score behaviour instead.")
+        raise SparksError(
+            "This model has no masked-modelling read-out (it was trained with objective='pcc').",
+            "Train with objective='mtm' to predict held-out neurons, or score behaviour instead.",
+        )
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 3:
         raise SparksError(f"Expected examples [B, N, T], got shape {x.shape}.", "Pass trials or windows.")
@@ -88,9 +97,17 @@ def _r2(true: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(1.0 - ((t - p) ** 2).sum(0)[ok] / ss_tot[ok]))
 
 
-def mtm_scores(model, x: np.ndarray, session: int = 0, likelihood: str = "poisson", heldout_neurons=None,
-               regions=None, forward_steps: int | None = None, trained: tuple[str, ...] | list[str] | None = None,
-               batch_size: int = 64) -> dict[str, Any]:
+def mtm_scores(
+    model,
+    x: np.ndarray,
+    session: int = 0,
+    likelihood: str = "poisson",
+    heldout_neurons=None,
+    regions=None,
+    forward_steps: int | None = None,
+    trained: tuple[str, ...] | list[str] | None = None,
+    batch_size: int = 64,
+) -> dict[str, Any]:
     """Co-smoothing, forward-prediction and (with ``regions``) inter-region scores of examples ``x`` [B, N, T].
 
     Spikes give bits per spike (``cosmooth_bps``, ``forward_bps``, ``region_bps`` per region and its
@@ -106,8 +123,10 @@ def mtm_scores(model, x: np.ndarray, session: int = 0, likelihood: str = "poisso
         held = np.flatnonzero(held)
     held = held.astype(np.int64).ravel()
     if held.size == 0 or held.min() < 0 or held.max() >= N or np.unique(held).size != held.size:
-        raise SparksError(f"heldout_neurons must be distinct indices in 0..{N - 1}; got {held.tolist()[:10]}.",
-                          "Pass the indices of the neurons to hide (e.g. a fifth of them).")
+        raise SparksError(
+            f"heldout_neurons must be distinct indices in 0..{N - 1}; got {held.tolist()[:10]}.",
+            "Pass the indices of the neurons to hide (e.g. a fifth of them).",
+        )
     if held.size >= N:
         raise SparksError("Every neuron is held out: nothing is left to predict them from.", "Hold out fewer neurons.")
     spikes = likelihood == "poisson"
@@ -134,8 +153,9 @@ def mtm_scores(model, x: np.ndarray, session: int = 0, likelihood: str = "poisso
         for lab in sorted(set(labels)):
             members = np.flatnonzero(labels == lab)
             _, rmask = mask_entries(xt, neurons=members)
-            rrate = mtm_rates(model, x, rmask.numpy(), trained_token("inter_region", trained), session, likelihood,
-                              batch_size)
+            rrate = mtm_rates(
+                model, x, rmask.numpy(), trained_token("inter_region", trained), session, likelihood, batch_size
+            )
             if spikes:
                 per[lab] = float(region_bits_per_spike(x, rrate, labels, region=lab).bits_per_spike)
             else:

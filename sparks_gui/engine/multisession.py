@@ -39,8 +39,10 @@ class MultiSessionTrainer:
         first = Trainer(config, recordings[0])
         config = first.config  # "auto" fields resolved on the first recording, then shared
         if config.neurons is not None and len(recordings) > 1:
-            raise SparksError("config.neurons selects neurons of one recording; sessions differ in their neurons.",
-                              "Leave neurons unset (None) when pre-training over several recordings.")
+            raise SparksError(
+                "config.neurons selects neurons of one recording; sessions differ in their neurons.",
+                "Leave neurons unset (None) when pre-training over several recordings.",
+            )
         model = first.model
         self.trainers = [first]
         for rec in recordings[1:]:
@@ -51,7 +53,8 @@ class MultiSessionTrainer:
                     raise SparksError(
                         f"The sessions' targets differ in width ({first.data.n_out} vs {probe.data.n_out}): "
                         "the shared decoder cannot predict both.",
-                        "Use objective='mtm' (per-session read-outs) or a behaviour target every session has.")
+                        "Use objective='mtm' (per-session read-outs) or a behaviour target every session has.",
+                    )
             session = model.add_session(n)
             self.trainers.append(Trainer(config, rec, model=model, session=session, init_rates=True))
         self.config = config
@@ -69,8 +72,9 @@ class MultiSessionTrainer:
         except SparksError as exc:
             yield Failed(len(self.history), str(exc))
         except Exception as exc:  # noqa: BLE001 - reported to the caller with its traceback
-            yield Failed(len(self.history), f"{type(exc).__name__}: {exc}",
-                         traceback="".join(traceback.format_exception(exc)))
+            yield Failed(
+                len(self.history), f"{type(exc).__name__}: {exc}", traceback="".join(traceback.format_exception(exc))
+            )
 
     def _run(self) -> Iterator[Event]:
         cfg = self.config
@@ -86,8 +90,9 @@ class MultiSessionTrainer:
         total = steps_per_epoch * cfg.epochs
         n_train = sum(len(t.data.train_idx) for t in self.trainers)
         n_test = sum(len(t.data.test_idx) for t in self.trainers)
-        yield Started(0, total, steps_per_epoch, n_train, n_test, str(lead.device), lead.data.target_name,
-                      lead.data.loss)
+        yield Started(
+            0, total, steps_per_epoch, n_train, n_test, str(lead.device), lead.data.target_name, lead.data.loss
+        )
         t_start = time.perf_counter()
         step = 0
         for epoch in range(cfg.epochs):
@@ -103,8 +108,11 @@ class MultiSessionTrainer:
                 sel = np.sort(orders[s][b * cfg.batch_size : (b + 1) * cfg.batch_size])
                 loss = tr._train_batch(tr._tensor(tr.data.x[sel]), tr._tensor(tr.data.r[sel]), optimiser, generator)
                 if not math.isfinite(loss):
-                    yield Failed(epoch, f"Training stopped: the loss became NaN/inf in epoch {epoch + 1} "
-                                        f"(session {s}). Lower the learning rate (lr={cfg.lr}).")
+                    yield Failed(
+                        epoch,
+                        f"Training stopped: the loss became NaN/inf in epoch {epoch + 1} "
+                        f"(session {s}). Lower the learning rate (lr={cfg.lr}).",
+                    )
                     return
                 running += loss * len(sel)
                 count += len(sel)
@@ -120,9 +128,14 @@ class MultiSessionTrainer:
                 record.update(self.evaluate())
             self.history.append(record)
             elapsed = time.perf_counter() - t_start
-            yield EpochEnd(epoch, record["train_loss"], record.get("test_loss"),
-                           {k: v for k, v in record.items() if isinstance(v, float) and k not in ("train_loss",)},
-                           elapsed, elapsed / max(step, 1) * (total - step))
+            yield EpochEnd(
+                epoch,
+                record["train_loss"],
+                record.get("test_loss"),
+                {k: v for k, v in record.items() if isinstance(v, float) and k not in ("train_loss",)},
+                elapsed,
+                elapsed / max(step, 1) * (total - step),
+            )
         self.metrics = dict(self.history[-1]) if self.history else {}
         self.metrics["epochs_completed"] = cfg.epochs
         yield Finished(cfg.epochs - 1, self.metrics, self.history)

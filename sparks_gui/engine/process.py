@@ -24,7 +24,6 @@ from typing import Any
 
 from .._threads import passive_openmp_for_children
 from ..errors import SparksError
-
 from .config import SparksConfig
 from .events import EpochEnd, Event, Failed, Finished
 from .trainer import Trainer
@@ -34,8 +33,17 @@ def _state_arrays(model) -> dict[str, Any]:
     return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
-def _child(config: SparksConfig, data, events, stop, resume, nice: int, threads: int | None,
-           checkpoint: str | None = None, regions=None) -> None:
+def _child(
+    config: SparksConfig,
+    data,
+    events,
+    stop,
+    resume,
+    nice: int,
+    threads: int | None,
+    checkpoint: str | None = None,
+    regions=None,
+) -> None:
     """Child process: train and put ``(kind, payload)`` items on ``events``."""
     try:
         if nice:
@@ -91,8 +99,9 @@ class ProcessTrainer:
     dies (killed, out of memory) leaves the last finished epoch's model and history here.
     """
 
-    def __init__(self, config: SparksConfig, recording, nice: int = 5, threads: int | None = None,
-                 resume: str | None = None):
+    def __init__(
+        self, config: SparksConfig, recording, nice: int = 5, threads: int | None = None, resume: str | None = None
+    ):
         self.config = config
         self.trainer = Trainer(config, recording)  # shadow: data, model structure, synced weights
         self._checkpoint = None if resume is None else str(resume)
@@ -142,8 +151,19 @@ class ProcessTrainer:
         self._process = self._ctx.Process(
             # the child gets the prepared tensors (plain numpy), not the recording: no second preparation,
             # and lazy movies or file handles never cross the process boundary
-            target=_child, args=(self.config, self.trainer.data, events, self._stop, self._resume, self._nice,
-                                 self._threads, self._checkpoint, self.trainer.regions), daemon=True,
+            target=_child,
+            args=(
+                self.config,
+                self.trainer.data,
+                events,
+                self._stop,
+                self._resume,
+                self._nice,
+                self._threads,
+                self._checkpoint,
+                self.trainer.regions,
+            ),
+            daemon=True,
         )
         with passive_openmp_for_children():  # the child imports torch: its OpenMP pool must not spin
             self._process.start()
@@ -153,7 +173,9 @@ class ProcessTrainer:
                     kind, payload = events.get(timeout=0.2)
                 except queue_module.Empty:
                     if not self._process.is_alive():
-                        yield Failed(0, f"The training process ended unexpectedly (exit code {self._process.exitcode}).")
+                        yield Failed(
+                            0, f"The training process ended unexpectedly (exit code {self._process.exitcode})."
+                        )
                         return
                     continue
                 if kind == "weights":

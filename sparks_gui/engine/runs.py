@@ -17,6 +17,7 @@ kept run.  Folders from older versions (``/tmp/sparks-run-*``) are not migrated.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -32,11 +33,24 @@ from ..errors import SparksError
 ENV_VAR = "SPARKS_RUNS_DIR"
 MARKER = "run.json"
 NAME_RE = re.compile(r"^run-(\d{8})-(\d{6})(?:-(\d+))?$")
-METRIC_KEYS = ("r2", "test_r2", "cosmooth_bps", "test_cosmooth_bps", "accuracy", "test_accuracy",
-               "test_loss", "train_loss", "final_train_loss")
+METRIC_KEYS = (
+    "r2",
+    "test_r2",
+    "cosmooth_bps",
+    "test_cosmooth_bps",
+    "accuracy",
+    "test_accuracy",
+    "test_loss",
+    "train_loss",
+    "final_train_loss",
+)
 """The "main metric" of a run: the first of these its metrics.json holds (NaN skipped)."""
-_METRIC_NAMES = {"test_r2": "r2", "test_cosmooth_bps": "cosmooth_bps", "test_accuracy": "accuracy",
-                 "final_train_loss": "train_loss"}
+_METRIC_NAMES = {
+    "test_r2": "r2",
+    "test_cosmooth_bps": "cosmooth_bps",
+    "test_accuracy": "accuracy",
+    "final_train_loss": "train_loss",
+}
 
 _chosen: Path | None = None  # this process's choice when $SPARKS_RUNS_DIR is set (never persisted then)
 
@@ -77,8 +91,9 @@ def choose_runs_dir(path: str | Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SparksError(f"Cannot use '{folder}' as the runs folder ({exc.strerror or exc}).",
-                          "Choose a folder you can write to.") from exc
+        raise SparksError(
+            f"Cannot use '{folder}' as the runs folder ({exc.strerror or exc}).", "Choose a folder you can write to."
+        ) from exc
     if not os.access(folder, os.W_OK):
         raise SparksError(f"The runs folder '{folder}' is not writable.", "Choose a folder you can write to.")
     _chosen = folder.resolve()
@@ -91,10 +106,8 @@ def choose_runs_dir(path: str | Path) -> Path:
         except (OSError, ValueError):
             data = {}
         data["runs_dir"] = str(_chosen)
-        try:
+        with contextlib.suppress(OSError):  # remembering is a convenience; the folder is used either way
             atomic_write_text(settings, json.dumps(data, indent=2) + "\n")
-        except OSError:  # remembering is a convenience; the folder is used either way
-            pass
     return _chosen
 
 
@@ -118,8 +131,10 @@ def new_run_dir(root: str | Path | None = None, when: float | None = None) -> Pa
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SparksError(f"Cannot create the runs folder '{root}' ({exc.strerror or exc}).",
-                          "Choose another runs folder in the Training dock (Browse…) or set SPARKS_RUNS_DIR.") from exc
+        raise SparksError(
+            f"Cannot create the runs folder '{root}' ({exc.strerror or exc}).",
+            "Choose another runs folder in the Training dock (Browse…) or set SPARKS_RUNS_DIR.",
+        ) from exc
     base = run_name(when)
     for n in range(1, 10_000):
         folder = root / (base if n == 1 else f"{base}-{n}")
@@ -128,8 +143,10 @@ def new_run_dir(root: str | Path | None = None, when: float | None = None) -> Pa
         except FileExistsError:
             continue
         except OSError as exc:
-            raise SparksError(f"Cannot create a run folder in '{root}' ({exc.strerror or exc}).",
-                              "Choose a writable runs folder in the Training dock (Browse…).") from exc
+            raise SparksError(
+                f"Cannot create a run folder in '{root}' ({exc.strerror or exc}).",
+                "Choose a writable runs folder in the Training dock (Browse…).",
+            ) from exc
         created = time.time() if when is None else float(when)
         write_marker(folder, {"created": created, "saved": False, "status": "created"})
         return folder
@@ -239,9 +256,14 @@ def run_info(folder: str | Path) -> RunInfo | None:
     has_model = (folder / "model.pt").exists() or (folder / "checkpoint.pt").exists()
     if marker is None and not has_model:
         return None
-    info = RunInfo(name=folder.name, path=folder, created=_created(folder, marker),
-                   saved=True if marker is None else bool(marker.get("saved")),
-                   status=str((marker or {}).get("status", "")), has_model=has_model)
+    info = RunInfo(
+        name=folder.name,
+        path=folder,
+        created=_created(folder, marker),
+        saved=True if marker is None else bool(marker.get("saved")),
+        status=str((marker or {}).get("status", "")),
+        has_model=has_model,
+    )
     try:
         metrics = json.loads((folder / "metrics.json").read_text())
     except (OSError, ValueError):
@@ -267,8 +289,9 @@ def list_runs(root: str | Path | None = None) -> list[RunInfo]:
     return sorted(out, key=lambda r: (r.created, r.name), reverse=True)
 
 
-def cleanup_candidates(root: str | Path | None = None, older_than_days: float | None = None,
-                       exclude=(), now: float | None = None) -> list[RunInfo]:
+def cleanup_candidates(
+    root: str | Path | None = None, older_than_days: float | None = None, exclude=(), now: float | None = None
+) -> list[RunInfo]:
     """The runs :func:`cleanup_runs` would delete: temporary (``"saved": false`` in run.json), older
     than ``older_than_days`` when given (else all of them), not in ``exclude``."""
     now = time.time() if now is None else now
@@ -284,8 +307,9 @@ def cleanup_candidates(root: str | Path | None = None, older_than_days: float | 
     return out
 
 
-def cleanup_runs(root: str | Path | None = None, older_than_days: float | None = None,
-                 exclude=(), now: float | None = None) -> list[Path]:
+def cleanup_runs(
+    root: str | Path | None = None, older_than_days: float | None = None, exclude=(), now: float | None = None
+) -> list[Path]:
     """Delete temporary runs (see :func:`cleanup_candidates`); returns the folders deleted.
 
     ``exclude``: folders never to delete (the run in progress, the one on screen).

@@ -166,8 +166,13 @@ class Trainer:
             config, self.config_notes = resolved.config, resolved.notes
             data = prepare(recording, config)
         elif config.auto_fields:
-            config = resolve_for_data(config, data.x, len(data.train_idx), data.dt,
-                                      None if data.loss != "mse" or data.target_name == "unsupervised" else data.n_out)
+            config = resolve_for_data(
+                config,
+                data.x,
+                len(data.train_idx),
+                data.dt,
+                None if data.loss != "mse" or data.target_name == "unsupervised" else data.n_out,
+            )
         self.config = config
         self.data = data
         self.session = session
@@ -197,17 +202,21 @@ class Trainer:
         """MtM: the fixed neurons hidden from the encoder at evaluation (co-smoothing)."""
         if self.mtm:
             if getattr(self.model, "mtm_head", None) is None:
-                raise SparksError("objective='mtm' needs a model with an MtM head; this model was built for PCC.",
-                                  "Train a new model (model=None) or use objective='pcc'.")
+                raise SparksError(
+                    "objective='mtm' needs a model with an MtM head; this model was built for PCC.",
+                    "Train a new model (model=None) or use objective='pcc'.",
+                )
             N = data.n_neurons
             self.heldout_neurons = default_heldout(N, config.seed)
             if (fresh or init_rates) and resume is None:  # rate read-out starts at the neurons' mean rates
                 self.model.init_mtm_rates(session, data.x[data.train_idx], self.likelihood)
             self._schemes = available_schemes(self.regions, config.mtm_schemes, N)
             if not self._schemes:
-                raise SparksError(f"None of the MtM schemes {list(config.mtm_schemes)} can run: the neurons have no "
-                                  "region labels (or a single region).",
-                                  "Add 'neuron' or 'causal' to mtm_schemes, or load a recording with brain_area labels.")
+                raise SparksError(
+                    f"None of the MtM schemes {list(config.mtm_schemes)} can run: the neurons have no "
+                    "region labels (or a single region).",
+                    "Add 'neuron' or 'causal' to mtm_schemes, or load a recording with brain_area labels.",
+                )
 
     # ----------------------------------------------------------------- control
     def cancel(self) -> None:
@@ -243,8 +252,9 @@ class Trainer:
             loss, recon, out, _ = self._mtm_loss(xb, *mtm, t0, n_steps, state, generator, sample, noise)
             return loss, recon, out
         with autocast(self._amp_dtype, self.device):
-            out = self.model(xb[..., t0 : t0 + n_steps], self.session, state, sample=sample, generator=generator,
-                             noise=noise)
+            out = self.model(
+                xb[..., t0 : t0 + n_steps], self.session, state, sample=sample, generator=generator, noise=noise
+            )
         tgt, valid = target_windows(rb, t0, n_steps, d.target_offset, cfg.tau_f)
         if d.loss == "cross_entropy":
             tgt = tgt[..., 0]
@@ -260,8 +270,9 @@ class Trainer:
         dist = self.dist
         mtm = None
         if self.mtm:  # one scheme per batch, masks drawn for the global batch (identical on every process)
-            scheme = self._schemes[int(torch.randint(len(self._schemes), (1,), generator=generator,
-                                                     device=generator.device).item())]
+            scheme = self._schemes[
+                int(torch.randint(len(self._schemes), (1,), generator=generator, device=generator.device).item())
+            ]
             masked, mask = mask_batch(xb, scheme, self.regions, cfg.mask_ratio, generator)
             mtm = (masked, mask, scheme)
             self.last_scheme = scheme
@@ -310,8 +321,7 @@ class Trainer:
 
     def _param_groups(self) -> list[dict[str, Any]]:
         """Adam groups: the Hebbian trace parameters (log tau, log w) apart, with their own lr and eps."""
-        trace_ids = {id(p) for name, p in self.model.named_parameters()
-                     if name.rsplit(".", 1)[-1] in TRACE_PARAMETERS}
+        trace_ids = {id(p) for name, p in self.model.named_parameters() if name.rsplit(".", 1)[-1] in TRACE_PARAMETERS}
         params = self._trainable()
         rest = [p for p in params if id(p) not in trace_ids]
         traces = [p for p in params if id(p) in trace_ids]
@@ -340,12 +350,18 @@ class Trainer:
         self.model.train()
         latents = np.concatenate(mus)
         pred = np.concatenate(preds)
-        result = {"loss": sum(losses) / sum(weights), "latents": latents, "pred": d.denormalise(pred) if d.loss == "mse" else pred}
+        result = {
+            "loss": sum(losses) / sum(weights),
+            "latents": latents,
+            "pred": d.denormalise(pred) if d.loss == "mse" else pred,
+        }
         result["metrics"] = self._metrics(idx, pred)
         return result
 
     @torch.no_grad()
-    def mtm_predict(self, x: np.ndarray | torch.Tensor, mask: np.ndarray | torch.Tensor, scheme: str = "neuron") -> np.ndarray:
+    def mtm_predict(
+        self, x: np.ndarray | torch.Tensor, mask: np.ndarray | torch.Tensor, scheme: str = "neuron"
+    ) -> np.ndarray:
         """MtM prediction (z = mu) of ``x`` [B, N, T] with ``mask`` (bool, [B, N, T] or [N, T]) hidden from the encoder.
 
         Returns the predicted rates (spikes) or values (calcium) of every entry, [B, N, T].
@@ -366,7 +382,9 @@ class Trainer:
             sel = idx[s : s + bs]
             xb = self._tensor(d.x[sel])
             masked, mask = mask_entries(xb, neurons=self.heldout_neurons)
-            loss, _, out, log_rate = self._mtm_loss(xb, masked, mask, "neuron", 0, xb.shape[-1], None, None, sample=False)
+            loss, _, out, log_rate = self._mtm_loss(
+                xb, masked, mask, "neuron", 0, xb.shape[-1], None, None, sample=False
+            )
             losses.append(float(loss) * len(sel))
             weights.append(len(sel))
             mus.append(out.mu.float().cpu().numpy())
@@ -374,12 +392,24 @@ class Trainer:
             preds.append(rate.float().cpu().numpy())
         self.model.train()
         pred = np.concatenate(preds)  # [n, N, T]
-        scores = mtm_scores(self.model, d.x[idx], self.session, self.likelihood, self.heldout_neurons,
-                            self.regions, trained=self._schemes, batch_size=bs)
+        scores = mtm_scores(
+            self.model,
+            d.x[idx],
+            self.session,
+            self.likelihood,
+            self.heldout_neurons,
+            self.regions,
+            trained=self._schemes,
+            batch_size=bs,
+        )
         metrics: dict[str, Any] = {k: v for k, v in scores.items() if k not in ("heldout_neurons", "forward_steps")}
         metrics["masked_loss"] = sum(losses) / sum(weights)
-        return {"loss": sum(losses) / sum(weights), "latents": np.concatenate(mus),
-                "pred": np.moveaxis(pred, 1, 2), "metrics": metrics}
+        return {
+            "loss": sum(losses) / sum(weights),
+            "latents": np.concatenate(mus),
+            "pred": np.moveaxis(pred, 1, 2),
+            "metrics": metrics,
+        }
 
     def _metrics(self, idx: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
         d = self.data
@@ -397,9 +427,12 @@ class Trainer:
             flat_var = flat.var(0) if len(flat) > 1 else np.zeros(k)
             per = np.where(flat_var > 1e-3, per, np.nan)
             if not np.isfinite(per).any():
-                return {"r2": float("nan"), "r2_per_variable": [float("nan")] * k,
-                        "r2_note": f"R2 cannot be computed: the held-out target is constant over the {len(idx)} "
-                                   "held-out example(s); hold out more or longer examples"}
+                return {
+                    "r2": float("nan"),
+                    "r2_per_variable": [float("nan")] * k,
+                    "r2_note": f"R2 cannot be computed: the held-out target is constant over the {len(idx)} "
+                    "held-out example(s); hold out more or longer examples",
+                }
             return {"r2": float(np.nanmean(per)), "r2_per_variable": [float(v) for v in per]}
         if d.loss == "cross_entropy":
             return {"accuracy": float(np.mean(p == true[..., 0]))}
@@ -432,7 +465,13 @@ class Trainer:
             return None
         path = Path(self.config.out_dir) / "checkpoint.pt"
         save_checkpoint(
-            path, self.model, optimiser, self.config, epoch, generator, self.history,
+            path,
+            self.model,
+            optimiser,
+            self.config,
+            epoch,
+            generator,
+            self.history,
             data_meta={**data_meta(self.data), "session": self.session},
         )
         self.last_checkpoint = str(path)
@@ -455,8 +494,12 @@ class Trainer:
         except SparksError as exc:
             yield Failed(self.epoch, str(exc), self.last_checkpoint)
         except Exception as exc:  # noqa: BLE001 - reported to the user, not swallowed silently
-            yield Failed(self.epoch, f"{type(exc).__name__}: {exc}", self.last_checkpoint,
-                         traceback="".join(traceback.format_exception(exc)))
+            yield Failed(
+                self.epoch,
+                f"{type(exc).__name__}: {exc}",
+                self.last_checkpoint,
+                traceback="".join(traceback.format_exception(exc)),
+            )
 
     def _run(self) -> Iterator[Event]:
         cfg, d = self.config, self.data
@@ -474,10 +517,23 @@ class Trainer:
             self.history = list(ck.get("history", []))
         n_train = len(d.train_idx)
         if n_train == 0:
-            raise SparksError("No training examples left after the train/test split.", "Use more trials/segments or a smaller test_fraction.")
+            raise SparksError(
+                "No training examples left after the train/test split.",
+                "Use more trials/segments or a smaller test_fraction.",
+            )
         steps_per_epoch = math.ceil(n_train / cfg.batch_size)
         total = steps_per_epoch * cfg.epochs
-        yield Started(start_epoch, total, steps_per_epoch, n_train, len(d.test_idx), str(self.device), d.target_name, d.loss, self._resume is not None)
+        yield Started(
+            start_epoch,
+            total,
+            steps_per_epoch,
+            n_train,
+            len(d.test_idx),
+            str(self.device),
+            d.target_name,
+            d.loss,
+            self._resume is not None,
+        )
         t_start = time.perf_counter()
         done = 0
         step = start_epoch * steps_per_epoch
@@ -518,12 +574,24 @@ class Trainer:
             if len(d.test_idx) and ((epoch + 1) % cfg.eval_every == 0 or last):
                 ev = self.evaluate(d.test_idx)
                 record.update(test_loss=ev["loss"], **{k: v for k, v in ev["metrics"].items()})
-                yield EpochEnd(epoch, record["train_loss"], ev["loss"], ev["metrics"], time.perf_counter() - t_start,
-                               (time.perf_counter() - t_start) / done * (total - step))
+                yield EpochEnd(
+                    epoch,
+                    record["train_loss"],
+                    ev["loss"],
+                    ev["metrics"],
+                    time.perf_counter() - t_start,
+                    (time.perf_counter() - t_start) / done * (total - step),
+                )
                 yield from self._snapshots(epoch, ev)
             else:
-                yield EpochEnd(epoch, record["train_loss"], None, {}, time.perf_counter() - t_start,
-                               (time.perf_counter() - t_start) / done * (total - step))
+                yield EpochEnd(
+                    epoch,
+                    record["train_loss"],
+                    None,
+                    {},
+                    time.perf_counter() - t_start,
+                    (time.perf_counter() - t_start) / done * (total - step),
+                )
             self.history.append(record)
             if (epoch + 1) % cfg.checkpoint_every == 0 or last:
                 path = self._checkpoint(optimiser, generator, epoch + 1)
@@ -531,8 +599,11 @@ class Trainer:
                     yield CheckpointWritten(epoch, path)
         self.epoch = cfg.epochs
         final = dict(self.history[-1]) if self.history else {}
-        final.update(epochs_completed=cfg.epochs, train_seconds=time.perf_counter() - t_start,
-                     trial_steps_per_s=trial_steps / max(time.perf_counter() - t_start, 1e-9))
+        final.update(
+            epochs_completed=cfg.epochs,
+            train_seconds=time.perf_counter() - t_start,
+            trial_steps_per_s=trial_steps / max(time.perf_counter() - t_start, 1e-9),
+        )
         self.metrics = final
         yield Finished(cfg.epochs - 1, final, self.history)
 
@@ -545,10 +616,20 @@ class Trainer:
         d = self.data
         true = d.denormalise(d.r[idx]) if d.loss == "mse" else d.r[idx]
         events: list[Event] = [
-            LatentSnapshot(epoch, ev["latents"], idx, {k: v[idx] for k, v in d.conditions.items()},
-                           starts=d.starts[idx], dt=d.dt),
-            Predictions(epoch, ev["pred"], true, idx, d.target_name, starts=d.starts[idx], dt=d.dt,
-                        offset=d.target_offset, masked_neurons=self.heldout_neurons.copy() if self.mtm else None),
+            LatentSnapshot(
+                epoch, ev["latents"], idx, {k: v[idx] for k, v in d.conditions.items()}, starts=d.starts[idx], dt=d.dt
+            ),
+            Predictions(
+                epoch,
+                ev["pred"],
+                true,
+                idx,
+                d.target_name,
+                starts=d.starts[idx],
+                dt=d.dt,
+                offset=d.target_offset,
+                masked_neurons=self.heldout_neurons.copy() if self.mtm else None,
+            ),
         ]
         A, every = self.attention_subsampled(int(idx[0]))
         if A is not None:

@@ -16,8 +16,9 @@ One function per analysis; each takes plain results (arrays, dicts, the dataclas
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,10 @@ FORMATS = (".png", ".svg", ".pdf")
 def _target(path: str | Path) -> Path:
     p = Path(path)
     if p.suffix.lower() not in FORMATS:
-        raise SparksError(f"Cannot write a figure as '{p.suffix or '(no extension)'}'.",
-                          f"Use a file name ending in one of {', '.join(FORMATS)}.")
+        raise SparksError(
+            f"Cannot write a figure as '{p.suffix or '(no extension)'}'.",
+            f"Use a file name ending in one of {', '.join(FORMATS)}.",
+        )
     return p
 
 
@@ -53,9 +56,16 @@ def _as_order(order: Any) -> np.ndarray:
     return np.asarray(getattr(order, "order", order), dtype=np.int64)
 
 
-def ordering_figure(activity: np.ndarray, orderings: Mapping[str, Any], path: str | Path, dt: float = 1.0,
-                    true_order: Any = None, max_bins: int | None = 2000, zscore: bool = True,
-                    title: str | None = None) -> Path:
+def ordering_figure(
+    activity: np.ndarray,
+    orderings: Mapping[str, Any],
+    path: str | Path,
+    dt: float = 1.0,
+    true_order: Any = None,
+    max_bins: int | None = 2000,
+    zscore: bool = True,
+    title: str | None = None,
+) -> Path:
     """Rasters of the same activity sorted by each ordering.
 
     Parameters
@@ -96,13 +106,22 @@ def ordering_figure(activity: np.ndarray, orderings: Mapping[str, Any], path: st
     n = len(orderings)
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), sharey=True, squeeze=False)
     vmax = float(np.percentile(x, 99)) if x.size else 1.0
-    for ax, (name, order) in zip(axes[0], orderings.items()):
+    for ax, (name, order) in zip(axes[0], orderings.items(), strict=False):
         o = _as_order(order)
-        ax.imshow(x[o], aspect="auto", cmap="gray_r", vmin=0, vmax=max(vmax, 1e-9), interpolation="nearest",
-                  extent=(0, x.shape[1] * dt, len(o) - 0.5, -0.5))
+        ax.imshow(
+            x[o],
+            aspect="auto",
+            cmap="gray_r",
+            vmin=0,
+            vmax=max(vmax, 1e-9),
+            interpolation="nearest",
+            extent=(0, x.shape[1] * dt, len(o) - 0.5, -0.5),
+        )
         label = name
         if true_order is not None:
-            label += f"\ncirc |ρ| = {circular_spearman(o, true_order):.3f}, triplets = {triplet_accuracy(o, true_order):.3f}"
+            label += (
+                f"\ncirc |ρ| = {circular_spearman(o, true_order):.3f}, triplets = {triplet_accuracy(o, true_order):.3f}"
+            )
         ax.set_title(label, fontsize=8)
         ax.set_xlabel("time (s)" if dt != 1.0 else "time (bins)")
     axes[0][0].set_ylabel("neuron (sorted)")
@@ -112,8 +131,12 @@ def ordering_figure(activity: np.ndarray, orderings: Mapping[str, Any], path: st
     return _save(fig, path)
 
 
-def oscillation_figure(qualities: Mapping[str, Mapping[str, Any]], path: str | Path,
-                       phase_psd: tuple[np.ndarray, np.ndarray] | None = None, title: str | None = None) -> Path:
+def oscillation_figure(
+    qualities: Mapping[str, Mapping[str, Any]],
+    path: str | Path,
+    phase_psd: tuple[np.ndarray, np.ndarray] | None = None,
+    title: str | None = None,
+) -> Path:
     """Power spectra of the orderings' population signals and their scores.
 
     Parameters
@@ -133,14 +156,15 @@ def oscillation_figure(qualities: Mapping[str, Mapping[str, Any]], path: str | P
     """
     path = _target(path)
     if not qualities:
-        raise SparksError("oscillation_figure needs at least one ordering's quality.", "Pass ordering_quality(...) results.")
+        raise SparksError(
+            "oscillation_figure needs at least one ordering's quality.", "Pass ordering_quality(...) results."
+        )
     plt = _plt()
     fig, (ax, axb) = plt.subplots(1, 2, figsize=(8.5, 3.4), gridspec_kw={"width_ratios": [2, 1]})
     for k, (name, q) in enumerate(qualities.items()):
         f, p = np.asarray(q["freqs"]), np.asarray(q["psd"])
         keep = f > 0
-        ax.loglog(f[keep], p[keep], color=f"C{k}", lw=1.2,
-                  label=f"{name} (peak/tail {q['peak_over_tail']:.0f})")
+        ax.loglog(f[keep], p[keep], color=f"C{k}", lw=1.2, label=f"{name} (peak/tail {q['peak_over_tail']:.0f})")
         ax.axvline(q["peak_frequency_hz"], color=f"C{k}", lw=0.6, ls=":")
     if phase_psd is not None:
         f, p = np.asarray(phase_psd[0]), np.asarray(phase_psd[1])
@@ -151,7 +175,9 @@ def oscillation_figure(qualities: Mapping[str, Mapping[str, Any]], path: str | P
     ax.legend(frameon=False, fontsize=7)
     _clean(ax)
     names = list(qualities)
-    axb.bar(range(len(names)), [qualities[n]["sequence_score"] for n in names], color=[f"C{k}" for k in range(len(names))])
+    axb.bar(
+        range(len(names)), [qualities[n]["sequence_score"] for n in names], color=[f"C{k}" for k in range(len(names))]
+    )
     axb.set_xticks(range(len(names)))
     axb.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
     axb.set_ylim(0, 1)
@@ -163,9 +189,13 @@ def oscillation_figure(qualities: Mapping[str, Mapping[str, Any]], path: str | P
     return _save(fig, path)
 
 
-def decoding_summary_figure(table: Mapping[str, Mapping[str, float]], path: str | Path,
-                            metrics: Sequence[str] | None = None, errors: Mapping[str, Mapping[str, float]] | None = None,
-                            title: str | None = None) -> Path:
+def decoding_summary_figure(
+    table: Mapping[str, Mapping[str, float]],
+    path: str | Path,
+    metrics: Sequence[str] | None = None,
+    errors: Mapping[str, Mapping[str, float]] | None = None,
+    title: str | None = None,
+) -> Path:
     """Grouped bars of decoding metrics: one group per metric, one bar per method.
 
     Parameters
@@ -209,9 +239,15 @@ def decoding_summary_figure(table: Mapping[str, Mapping[str, float]], path: str 
     return _save(fig, path)
 
 
-def frame_accuracy_figure(true_frames: np.ndarray, pred_frames: Mapping[str, np.ndarray] | np.ndarray, path: str | Path,
-                          max_tolerance: int = 30, n_frames: int | None = None, mark: int | None = None,
-                          title: str | None = None) -> Path:
+def frame_accuracy_figure(
+    true_frames: np.ndarray,
+    pred_frames: Mapping[str, np.ndarray] | np.ndarray,
+    path: str | Path,
+    max_tolerance: int = 30,
+    n_frames: int | None = None,
+    mark: int | None = None,
+    title: str | None = None,
+) -> Path:
     """Frame-id accuracy as a function of the tolerance window, and predicted vs true frame.
 
     Parameters
@@ -292,8 +328,9 @@ def consistency_figure(matrix: np.ndarray, labels: Sequence[str], path: str | Pa
     for i in range(n):
         for j in range(n):
             if np.isfinite(M[i, j]):
-                ax.text(j, i, f"{M[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="w" if M[i, j] < 0.6 else "k")
+                ax.text(
+                    j, i, f"{M[i, j]:.2f}", ha="center", va="center", fontsize=7, color="w" if M[i, j] < 0.6 else "k"
+                )
     ax.set_xticks(range(n))
     ax.set_yticks(range(n))
     ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
@@ -307,9 +344,14 @@ def consistency_figure(matrix: np.ndarray, labels: Sequence[str], path: str | Pa
     return _save(fig, path)
 
 
-def connectivity_figure(true_weights: np.ndarray, estimates: Mapping[str, np.ndarray], path: str | Path,
-                        nulls: Mapping[str, Any] | None = None, absolute_score: bool = False,
-                        title: str | None = None) -> Path:
+def connectivity_figure(
+    true_weights: np.ndarray,
+    estimates: Mapping[str, np.ndarray],
+    path: str | Path,
+    nulls: Mapping[str, Any] | None = None,
+    absolute_score: bool = False,
+    title: str | None = None,
+) -> Path:
     """Known weights, each estimate, ROC curves and AUROC against the shuffled null.
 
     Parameters

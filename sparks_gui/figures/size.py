@@ -31,8 +31,10 @@ class ImageSize:
         if not (self.width > 0):
             raise SparksError(f"The image width must be positive (got {self.width}).", "Enter a width above 0.")
         if not (self.height >= 0):
-            raise SparksError(f"The image height must be 0 (auto) or positive (got {self.height}).",
-                              "Enter a height above 0, or 0 to keep the aspect ratio.")
+            raise SparksError(
+                f"The image height must be 0 (auto) or positive (got {self.height}).",
+                "Enter a height above 0, or 0 to keep the aspect ratio.",
+            )
         if not (10 <= self.dpi <= 2400):
             raise SparksError(f"A resolution of {self.dpi} DPI is outside 10-2400.", "Use e.g. 150, 300 or 600 DPI.")
 
@@ -44,8 +46,7 @@ class ImageSize:
         w = self._px(self.width)
         h = self._px(self.height) if self.height > 0 else max(1, int(round(w * float(aspect))))
         if w * h > MAX_PIXELS:
-            raise SparksError(f"An image of {w} x {h} pixels is too large to export.",
-                              "Lower the size or the DPI.")
+            raise SparksError(f"An image of {w} x {h} pixels is too large to export.", "Lower the size or the DPI.")
         return w, h
 
     def figsize(self, aspect: float) -> tuple[float, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,8 @@ def _plt():
     import matplotlib
 
     if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo"):
-        try:
+        with contextlib.suppress(Exception):
             matplotlib.use("Agg", force=False)
-        except Exception:  # noqa: BLE001
-            pass
     import matplotlib.pyplot as plt
 
     return plt
@@ -50,7 +49,7 @@ def loss_curve(history: list[dict[str, Any]], path: str | Path, size: ImageSize 
     ax.plot(ep, [h["train_loss"] for h in history], label="train", color="tab:blue")
     test = [(h["epoch"], h["test_loss"]) for h in history if h.get("test_loss") is not None]
     if test:
-        ax.plot(*zip(*test), label="test", color="tab:orange")
+        ax.plot(*zip(*test, strict=False), label="test", color="tab:orange")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (recon + beta KL)")
     ax.spines[["top", "right"]].set_visible(False)
@@ -58,8 +57,13 @@ def loss_curve(history: list[dict[str, Any]], path: str | Path, size: ImageSize 
     return _save(fig, Path(path), dpi, exact)
 
 
-def latent_trajectories(latents: np.ndarray, path: str | Path, condition: np.ndarray | None = None,
-                        title: str = "SPARKS latents", size: ImageSize | None = None) -> Path:
+def latent_trajectories(
+    latents: np.ndarray,
+    path: str | Path,
+    condition: np.ndarray | None = None,
+    title: str = "SPARKS latents",
+    size: ImageSize | None = None,
+) -> Path:
     """``latents`` [n, d, T]; one line per example, coloured by ``condition`` (e.g. reach direction)."""
     plt = _plt()
     d = latents.shape[1]
@@ -88,9 +92,16 @@ def latent_trajectories(latents: np.ndarray, path: str | Path, condition: np.nda
     return _save(fig, Path(path), dpi, exact)
 
 
-def decoding(true: np.ndarray, pred: np.ndarray, path: str | Path, names: list[str] | None = None,
-             r2: float | None = None, dt: float | None = None, max_examples: int = 16,
-             size: ImageSize | None = None) -> Path:
+def decoding(
+    true: np.ndarray,
+    pred: np.ndarray,
+    path: str | Path,
+    names: list[str] | None = None,
+    r2: float | None = None,
+    dt: float | None = None,
+    max_examples: int = 16,
+    size: ImageSize | None = None,
+) -> Path:
     """True vs decoded reference for held-out examples: ``true``/``pred`` [n, T, k]."""
     plt = _plt()
     n, T, k = true.shape

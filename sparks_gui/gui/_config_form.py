@@ -20,11 +20,45 @@ from ..engine import config as config_module
 from ..engine.config import SparksConfig
 
 SECTIONS = {
-    "Model": ("encoder", "latent_dim", "embed_dim", "n_heads", "tau_p", "tau_f", "target_offset", "n_conv_blocks",
-              "conv_heads", "decoder_layers", "tau_s", "w_start", "hebbian_partners", "partner_selection", "stdp_rule",
-              "learn_traces", "token_ff", "input_residual", "beta", "loss"),
-    "Training": ("epochs", "batch_size", "lr", "trace_lr_scale", "weight_decay", "grad_clip", "grad_mode", "chunk_steps", "train_stride", "seed",
-                 "hebbian_backend", "precision", "objective", "mtm_schemes", "mask_ratio"),
+    "Model": (
+        "encoder",
+        "latent_dim",
+        "embed_dim",
+        "n_heads",
+        "tau_p",
+        "tau_f",
+        "target_offset",
+        "n_conv_blocks",
+        "conv_heads",
+        "decoder_layers",
+        "tau_s",
+        "w_start",
+        "hebbian_partners",
+        "partner_selection",
+        "stdp_rule",
+        "learn_traces",
+        "token_ff",
+        "input_residual",
+        "beta",
+        "loss",
+    ),
+    "Training": (
+        "epochs",
+        "batch_size",
+        "lr",
+        "trace_lr_scale",
+        "weight_decay",
+        "grad_clip",
+        "grad_mode",
+        "chunk_steps",
+        "train_stride",
+        "seed",
+        "hebbian_backend",
+        "precision",
+        "objective",
+        "mtm_schemes",
+        "mask_ratio",
+    ),
     "Reporting": ("eval_every", "snapshot_trials", "checkpoint_every"),
 }
 OPEN_SECTIONS = ("Training",)
@@ -40,11 +74,22 @@ CHOICES = {
 }
 LIST_FIELDS = {"mtm_schemes": config_module.MTM_SCHEMES}
 """List-valued fields edited as comma-separated names (empty = all of these)."""
-LABELS = {"lr": "learning rate", "tau_p": "τ past (latents)", "tau_f": "τ future (steps)", "tau_s": "τ STDP (s)",
-          "beta": "β (KL weight)", "w_start": "trace increment", "grad_clip": "gradient clip",
-          "hebbian_partners": "partners (0 = dense)", "token_ff": "token feed-forward",
-          "input_residual": "input residual", "trace_lr_scale": "trace lr × (log τ, log w)", "train_stride": "window stride (0 = auto)",
-          "mtm_schemes": "MtM schemes", "mask_ratio": "MtM mask ratio"}
+LABELS = {
+    "lr": "learning rate",
+    "tau_p": "τ past (latents)",
+    "tau_f": "τ future (steps)",
+    "tau_s": "τ STDP (s)",
+    "beta": "β (KL weight)",
+    "w_start": "trace increment",
+    "grad_clip": "gradient clip",
+    "hebbian_partners": "partners (0 = dense)",
+    "token_ff": "token feed-forward",
+    "input_residual": "input residual",
+    "trace_lr_scale": "trace lr × (log τ, log w)",
+    "train_stride": "window stride (0 = auto)",
+    "mtm_schemes": "MtM schemes",
+    "mask_ratio": "MtM mask ratio",
+}
 AUTO = "auto"
 
 
@@ -54,9 +99,14 @@ def field_docs() -> dict[str, str]:
     tree = ast.parse(inspect.getsource(SparksConfig))
     body = tree.body[0].body
     docs: dict[str, str] = {}
-    for a, b in zip(body, body[1:]):
-        if isinstance(a, ast.AnnAssign) and isinstance(a.target, ast.Name) and isinstance(b, ast.Expr) \
-                and isinstance(b.value, ast.Constant) and isinstance(b.value.value, str):
+    for a, b in zip(body, body[1:], strict=False):
+        if (
+            isinstance(a, ast.AnnAssign)
+            and isinstance(a.target, ast.Name)
+            and isinstance(b, ast.Expr)
+            and isinstance(b.value, ast.Constant)
+            and isinstance(b.value.value, str)
+        ):
             docs[a.target.id] = " ".join(b.value.value.split())
     return docs
 
@@ -173,7 +223,9 @@ class ConfigForm(QWidget):
                 except ValueError:
                     from ..errors import SparksError
 
-                    raise SparksError(f"'{text}' is not a number (field {name}).", "Type a number such as 0.003 or 3e-3.")
+                    raise SparksError(
+                        f"'{text}' is not a number (field {name}).", "Type a number such as 0.003 or 3e-3."
+                    ) from None
         return out
 
     def config(self, base: SparksConfig) -> SparksConfig:

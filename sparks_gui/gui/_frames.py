@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def bin_lookup(starts, n_steps: int, offset: int, factor: int, n_bins: int, t0: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def bin_lookup(
+    starts, n_steps: int, offset: int, factor: int, n_bins: int, t0: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """For every recording bin, which (example, prediction step) decodes it; -1 where none does.
 
     Prediction step ``t`` of an example starting at bin ``s`` decodes the reference at model
@@ -31,8 +33,15 @@ class DecodedFrames:
     ``target="frame_id"``: the stimulus frame of the predicted class ``frames[predicted[i, t]]``.
     """
 
-    def __init__(self, predicted: np.ndarray, ex: np.ndarray, step: np.ndarray, shape_hw: tuple[int, int],
-                 frames: np.ndarray | None = None, blank: float = 0.0):
+    def __init__(
+        self,
+        predicted: np.ndarray,
+        ex: np.ndarray,
+        step: np.ndarray,
+        shape_hw: tuple[int, int],
+        frames: np.ndarray | None = None,
+        blank: float = 0.0,
+    ):
         self.predicted = np.asarray(predicted)
         self.ex, self.step = ex, step
         self.frames = None if frames is None else np.asarray(frames, dtype=np.float32)

@@ -58,15 +58,27 @@ class NapariLinks:
             return None
         if MARKER_LAYER in self.viewer.layers:
             return self.viewer.layers[MARKER_LAYER]
-        layer = self.viewer.add_shapes(name=MARKER_LAYER, edge_color="#50c8ff", face_color="transparent",
-                                       edge_width=1.5, scale=act.scale, translate=act.translate)
+        layer = self.viewer.add_shapes(
+            name=MARKER_LAYER,
+            edge_color="#50c8ff",
+            face_color="transparent",
+            edge_width=1.5,
+            scale=act.scale,
+            translate=act.translate,
+        )
         layer.editable = False if hasattr(layer, "editable") else None
         self.viewer.layers.selection.active = act
         return layer
 
     def _movie_layers(self):
-        return [ly for ly in self.viewer.layers if ly.ndim >= 3 and (
-            ly.metadata.get("sparks_movie") or ly.metadata.get("sparks_frames") or ly.metadata.get("sparks_decoded"))]
+        return [
+            ly
+            for ly in self.viewer.layers
+            if ly.ndim >= 3
+            and (
+                ly.metadata.get("sparks_movie") or ly.metadata.get("sparks_frames") or ly.metadata.get("sparks_decoded")
+            )
+        ]
 
     def time_offset_s(self) -> float:
         """Seconds from the recording's start to the training selection's start (raster time 0)."""
@@ -111,8 +123,14 @@ class NapariLinks:
         neuron = self.session.selected_neuron
         if neuron is not None and neuron >= 0:
             row = self.session.original_neuron_index(neuron)
-            out.append((np.array([[row - 0.5, -0.5], [row - 0.5, n_cols - 0.5], [row + 0.5, n_cols - 0.5],
-                                  [row + 0.5, -0.5]]), "rectangle"))
+            out.append(
+                (
+                    np.array(
+                        [[row - 0.5, -0.5], [row - 0.5, n_cols - 0.5], [row + 0.5, n_cols - 0.5], [row + 0.5, -0.5]]
+                    ),
+                    "rectangle",
+                )
+            )
         rec = self.session.recording
         if rec is not None:
             col = self.session.time_s / rec.dt
@@ -122,13 +140,16 @@ class NapariLinks:
 
     def _redraw_markers(self) -> None:
         shapes = self._shapes()
-        layer = self._marker_layer() if shapes else (self.viewer.layers[MARKER_LAYER] if MARKER_LAYER in self.viewer.layers else None)
+        layer = self._marker_layer() if shapes else (self.viewer.layers.get(MARKER_LAYER, None))
         if layer is None:
             return
         layer.data = []
         if shapes:
-            layer.add([s for s, _ in shapes], shape_type=[t for _, t in shapes],
-                      edge_color=["#50c8ff" if t == "rectangle" else "#ff5050" for _, t in shapes])
+            layer.add(
+                [s for s, _ in shapes],
+                shape_type=[t for _, t in shapes],
+                edge_color=["#50c8ff" if t == "rectangle" else "#ff5050" for _, t in shapes],
+            )
 
     # --------------------------------------------------------- callbacks
     def _on_neuron(self, neuron: int) -> None:
@@ -200,9 +221,14 @@ class NapariLinks:
         else:
             keep = self.viewer.layers.selection.active
             layer = self.viewer.add_image(
-                data, name=DECODED_LAYER, colormap="gray", contrast_limits=tuple(stim.contrast_limits),
-                scale=(float(rec.dt), sy, sx), translate=(0.0, 0.0, W + gap),
-                metadata={"sparks_decoded": True, "dt": float(rec.dt), "target": snap.target})
+                data,
+                name=DECODED_LAYER,
+                colormap="gray",
+                contrast_limits=tuple(stim.contrast_limits),
+                scale=(float(rec.dt), sy, sx),
+                translate=(0.0, 0.0, W + gap),
+                metadata={"sparks_decoded": True, "dt": float(rec.dt), "target": snap.target},
+            )
             if keep is not None:
                 self.viewer.layers.selection.active = keep
             fit_view_to(self.viewer, [stim, layer])

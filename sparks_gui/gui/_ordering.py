@@ -10,8 +10,9 @@ from ..errors import SparksError
 ORDERINGS = ("original", "SPARKS latent phase", "correlation", "PCA angle")
 
 
-def compute_order(name: str, activity: np.ndarray, latents: np.ndarray | None = None,
-                  latent_activity: np.ndarray | None = None) -> np.ndarray:
+def compute_order(
+    name: str, activity: np.ndarray, latents: np.ndarray | None = None, latent_activity: np.ndarray | None = None
+) -> np.ndarray:
     """Row order for ``activity`` ``[N, T]`` by the ordering ``name`` (one of :data:`ORDERINGS`).
 
     ``latents`` ``[n, L, d]`` and ``latent_activity`` ``[n, N, L]`` (the activity of the same

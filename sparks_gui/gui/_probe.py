@@ -33,5 +33,9 @@ class EventLoopProbe:
 
     def summary(self) -> dict:
         g = np.asarray(self.gaps_ms) if self.gaps_ms else np.zeros(1)
-        return {"ticks": len(self.gaps_ms), "worst_ms": round(float(g.max()), 1),
-                "p99_ms": round(float(np.percentile(g, 99)), 1), "median_ms": round(float(np.median(g)), 1)}
+        return {
+            "ticks": len(self.gaps_ms),
+            "worst_ms": round(float(g.max()), 1),
+            "p99_ms": round(float(np.percentile(g, 99)), 1),
+            "median_ms": round(float(np.median(g)), 1),
+        }

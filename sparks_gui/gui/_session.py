@@ -21,10 +21,10 @@ from ..errors import SparksError
 from ._ordering import ORDERINGS, compute_order
 from ._worker import TrainingRun
 
-_SESSIONS: "weakref.WeakKeyDictionary[Any, SparksSession]" = weakref.WeakKeyDictionary()
+_SESSIONS: weakref.WeakKeyDictionary[Any, SparksSession] = weakref.WeakKeyDictionary()
 
 
-def session_for(viewer) -> "SparksSession":
+def session_for(viewer) -> SparksSession:
     """The session of ``viewer`` (created on first use, shared by all SPARKS docks)."""
     s = _SESSIONS.get(viewer)
     if s is None:
@@ -51,7 +51,7 @@ class RunResults:
 
 
 class _CloseFilter(QObject):
-    def __init__(self, session: "SparksSession"):
+    def __init__(self, session: SparksSession):
         super().__init__()
         self._session = weakref.ref(session)
 
@@ -103,7 +103,7 @@ class SparksSession(QObject):
         self.time_s = 0.0
         self._close_filter = None
         self._order_worker = None
-        self._views: "weakref.WeakValueDictionary[str, QObject]" = weakref.WeakValueDictionary()
+        self._views: weakref.WeakValueDictionary[str, QObject] = weakref.WeakValueDictionary()
         if viewer is not None:
             try:
                 win = viewer.window._qt_window
@@ -216,27 +216,34 @@ class SparksSession(QObject):
             raise SparksError("A training run is already in progress.", "Stop it first (Stop button).")
         info = self.resumable()
         if info is None:
-            raise SparksError("There is no stopped run with a checkpoint to continue.",
-                              "Stop a run after its first epoch (checkpoints are written after each epoch), or load "
-                              "the folder of an interrupted run, then press Resume.")
+            raise SparksError(
+                "There is no stopped run with a checkpoint to continue.",
+                "Stop a run after its first epoch (checkpoints are written after each epoch), or load "
+                "the folder of an interrupted run, then press Resume.",
+            )
         rec = self.training_recording()
         if rec is None:
             raise SparksError("No recording is loaded.", "Open the run's recording in the Data dock first.")
         checkpoint, epoch, cfg = info
         trained_on = self.trainer.data.n_neurons
         if cfg.neurons is None and rec.n_neurons != trained_on:
-            raise SparksError(f"The stopped run was trained on {trained_on} neurons; the selection now has "
-                              f"{rec.n_neurons}.",
-                              "Select the run's recording and neurons in the Data dock, then Resume.")
+            raise SparksError(
+                f"The stopped run was trained on {trained_on} neurons; the selection now has {rec.n_neurons}.",
+                "Select the run's recording and neurons in the Data dock, then Resume.",
+            )
         changes = {"out_dir": str(Path(checkpoint).parent)}
         if device:
             changes["device"] = device
         cfg = cfg.replace(**changes)
         old = self.results
         per_epoch = old.started.steps_per_epoch if old.started is not None else 0
-        results = RunResults(history=[h for h in old.history if h.get("epoch", 0) <= epoch],
-                             step_losses=[s for s in old.step_losses if s[0] <= epoch * per_epoch],
-                             config=cfg, checkpoint=checkpoint, checkpoint_epoch=epoch)
+        results = RunResults(
+            history=[h for h in old.history if h.get("epoch", 0) <= epoch],
+            step_losses=[s for s in old.step_losses if s[0] <= epoch * per_epoch],
+            config=cfg,
+            checkpoint=checkpoint,
+            checkpoint_epoch=epoch,
+        )
         return self._launch(cfg, rec, results, resume=checkpoint)
 
     def _launch(self, cfg, rec, results: RunResults, resume: str | None = None) -> TrainingRun:
@@ -287,8 +294,13 @@ class SparksSession(QObject):
 
         r = self.results
         if isinstance(ev, E.EpochEnd):
-            rec = {"epoch": ev.epoch + 1, "train_loss": ev.train_loss, "test_loss": ev.test_loss,
-                   "elapsed_s": ev.elapsed_s, **{k: v for k, v in ev.metrics.items() if np.isscalar(v)}}
+            rec = {
+                "epoch": ev.epoch + 1,
+                "train_loss": ev.train_loss,
+                "test_loss": ev.test_loss,
+                "elapsed_s": ev.elapsed_s,
+                **{k: v for k, v in ev.metrics.items() if np.isscalar(v)},
+            }
             r.history.append(rec)
             self.epoch_end.emit(ev)
         elif isinstance(ev, E.LatentSnapshot):
@@ -327,8 +339,11 @@ class SparksSession(QObject):
         if trainer is not None:
             self.trainer = trainer
             self.order = np.arange(trainer.data.n_neurons)
-        for sig, value in ((self.latents_changed, results.latents), (self.attention_changed, results.attention),
-                           (self.predictions_changed, results.predictions)):
+        for sig, value in (
+            (self.latents_changed, results.latents),
+            (self.attention_changed, results.attention),
+            (self.predictions_changed, results.predictions),
+        ):
             if value is not None:
                 sig.emit(value)
         if self.ordering_name != "original":
@@ -415,7 +430,7 @@ class SparksSession(QObject):
         self.time_changed.emit(self.time_s)
 
 
-def _results_provider(session: "SparksSession", recording):
+def _results_provider(session: SparksSession, recording):
     """``provider()`` for :func:`sparks_gui.data.registry.set_results_provider`: the session's results
     while ``recording`` is still the one it shows (weak: the session is not kept alive)."""
     ref = weakref.ref(session)

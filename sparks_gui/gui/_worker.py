@@ -8,11 +8,11 @@ halts between batches.  Nothing here knows about views.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
 import numpy as np
-
 from qtpy.QtCore import QObject, Signal
 
 PROGRESS_HZ = 20.0
@@ -153,10 +153,10 @@ class TrainingRun(QObject):
             if self._stop.is_set():
                 trainer.cancel()
             elif not hasattr(trainer, "pause"):
-                try:  # compile the CPU kernels now, not inside the first (timed, reported) batch
+                # compile the CPU kernels now, not inside the first (timed, reported) batch; warm-up is
+                # an optimisation, run() reports real errors
+                with contextlib.suppress(Exception):
                     trainer.warmup()
-                except Exception:  # noqa: BLE001 - warm-up is an optimisation; run() reports real errors
-                    pass
             pending: list[tuple[int, float]] = []
             last_report = 0.0
             last_progress = None

@@ -10,8 +10,11 @@ DOCKS = ("data", "training", "export", "raster", "latents", "attention", "decodi
 
 
 def _check_display() -> None:
-    if os.name == "posix" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
-            and os.environ.get("QT_QPA_PLATFORM") not in ("offscreen", "minimal", "cocoa"):
+    if (
+        os.name == "posix"
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        and os.environ.get("QT_QPA_PLATFORM") not in ("offscreen", "minimal", "cocoa")
+    ):
         import sys
 
         if sys.platform.startswith("linux"):
@@ -163,8 +166,14 @@ def arrange_docks(viewer) -> None:
         W, H = max(win.width(), 1200), max(win.height(), 800)
         left = 0  # width of the left dock column, when it spans the full height (see add_sparks_docks)
         if win.corner(Qt.BottomLeftCorner) == Qt.LeftDockWidgetArea:
-            left = max((d.width() for d in win.findChildren(type(docks["raster"])) if d.isVisible()
-                        and not d.isFloating() and win.dockWidgetArea(d) == Qt.LeftDockWidgetArea), default=0)
+            left = max(
+                (
+                    d.width()
+                    for d in win.findChildren(type(docks["raster"]))
+                    if d.isVisible() and not d.isFloating() and win.dockWidgetArea(d) == Qt.LeftDockWidgetArea
+                ),
+                default=0,
+            )
         right = max(380, int(W * 0.25))
         bottom = W - 40 - left - right
         # the views get 58% of the height (62% below 900 px; the canvas above them shows the same activity as the raster, or
@@ -173,7 +182,9 @@ def arrange_docks(viewer) -> None:
         win.resizeDocks([docks["data"]], [right], Qt.Horizontal)
         win.resizeDocks([docks["raster"], docks["latents"]], [int(bottom * 0.55), int(bottom * 0.45)], Qt.Horizontal)
         share = 0.42 if H >= 900 else 0.46  # a short window: the decoding plot keeps >= ~70 px of traces
-        win.resizeDocks([docks["raster"], docks["decoding"]], [int(views * (1 - share)), int(views * share)], Qt.Vertical)
+        win.resizeDocks(
+            [docks["raster"], docks["decoding"]], [int(views * (1 - share)), int(views * share)], Qt.Vertical
+        )
         win.resizeDocks([docks["latents"]], [views], Qt.Vertical)
         docks["data"].raise_()  # a new window opens on the Data tab (the last tab added would be showing)
     except Exception:  # noqa: BLE001 - layout is cosmetic

@@ -132,8 +132,10 @@ class DataWidget(QWidget):
         # reading options for the file opened here: which array holds the activity, the bin width
         self.array_label = QLabel("array")
         self.array_box = QComboBox()
-        self.array_box.setToolTip("Arrays of the file that could hold the neural activity (best guess first); "
-                                  "choose another to reload the file with it")
+        self.array_box.setToolTip(
+            "Arrays of the file that could hold the neural activity (best guess first); "
+            "choose another to reload the file with it"
+        )
         self.dt_label = QLabel("bin width")
         self.dt_box = QDoubleSpinBox()
         self.dt_box.setRange(0.0, 60_000.0)
@@ -175,7 +177,9 @@ class DataWidget(QWidget):
         tgt = QGroupBox("Target and split")
         h = QFormLayout(tgt)
         self.target = QComboBox()
-        self.target.setToolTip("What the decoder predicts: a behaviour signal, or 'unsupervised' (the next activity bins)")
+        self.target.setToolTip(
+            "What the decoder predicts: a behaviour signal, or 'unsupervised' (the next activity bins)"
+        )
         self.test_fraction = QDoubleSpinBox()
         self.test_fraction.setRange(0.0, 0.9)
         self.test_fraction.setSingleStep(0.05)
@@ -285,8 +289,12 @@ class DataWidget(QWidget):
             self.viewer.open_sample("sparks-gui", key)
 
     def _open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open recording", "",
-                                              "Recordings (*.nwb *.npy *.npz *.mat *.csv *.h5 *.hdf5 *.tif *.tiff);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open recording",
+            "",
+            "Recordings (*.nwb *.npy *.npz *.mat *.csv *.h5 *.hdf5 *.tif *.tiff);;All files (*)",
+        )
         if path:
             self.open_file(path)
 
@@ -413,7 +421,9 @@ class DataWidget(QWidget):
             choices = target_choices(rec)
             self.target.addItems(choices)
             for i, name in enumerate(choices):
-                self.target.setItemData(i, TARGET_TIPS.get(name, f"behaviour signal '{name}' (regression)"), Qt.ToolTipRole)
+                self.target.setItemData(
+                    i, TARGET_TIPS.get(name, f"behaviour signal '{name}' (regression)"), Qt.ToolTipRole
+                )
             want = self.session.config.target
             self.target.setCurrentText(want if want in choices else default_target(rec))
         self.indices.clear()
@@ -456,8 +466,11 @@ class DataWidget(QWidget):
 
     def _update_config(self) -> None:
         rec = self.session.recording
-        changes = {"test_fraction": round(self.test_fraction.value(), 4), "bin_factor": self.bin_factor.value(),
-                   "segment_length": self.segment_length.value()}
+        changes = {
+            "test_fraction": round(self.test_fraction.value(), 4),
+            "bin_factor": self.bin_factor.value(),
+            "segment_length": self.segment_length.value(),
+        }
         if rec is not None:
             changes["target"] = self.target.currentText() or "auto"
             src = rec.provenance.get("source")
@@ -487,23 +500,36 @@ class DataWidget(QWidget):
 
             auto = resolve(self.session.config.replace(segment_length=0), rec, warn=False)
             self.segment_length.setSpecialValueText(f"auto ({auto.config.segment_length})")
-            self.segment_length.setToolTip("Bins per training example for recordings without trials (after binning). "
-                                           f"auto: {auto.notes.get('segment_length', '')}")
+            self.segment_length.setToolTip(
+                "Bins per training example for recordings without trials (after binning). "
+                f"auto: {auto.notes.get('segment_length', '')}"
+            )
         except Exception:  # noqa: BLE001 - a hint only
             pass
         s = rec.summary()
         full = self.session.recording
-        rate = (f"{s['mean_rate_hz']:.2f} Hz mean rate" if "mean_rate_hz" in s else f"{s['mean_activity']:.3g} mean activity")
+        rate = (
+            f"{s['mean_rate_hz']:.2f} Hz mean rate"
+            if "mean_rate_hz" in s
+            else f"{s['mean_activity']:.3g} mean activity"
+        )
         beh = ", ".join(f"{k} ({v})" for k, v in s["behaviour"].items()) or "none"
         rows = [
             ("name", s["name"]),
             ("kind", s["kind"]),
-            ("neurons", f"{s['n_neurons']}" + (f" of {full.n_neurons}" if full is not None and full.n_neurons != s["n_neurons"] else "")),
+            (
+                "neurons",
+                f"{s['n_neurons']}"
+                + (f" of {full.n_neurons}" if full is not None and full.n_neurons != s["n_neurons"] else ""),
+            ),
             ("duration", f"{s['duration_s']:.2f} s ({s['n_time']:,} bins)"),
             ("dt", f"{s['dt_s'] * 1000:g} ms"),
             ("trials", f"{s['n_trials']}" + (f" · conditions: {', '.join(rec.conditions)}" if rec.conditions else "")),
             ("activity", rate),
             ("behaviour", beh),
         ]
-        self.summary.setText("<table>" + "".join(
-            f"<tr><td style='color:#9aa0a8;padding-right:8px'>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>")
+        self.summary.setText(
+            "<table>"
+            + "".join(f"<tr><td style='color:#9aa0a8;padding-right:8px'>{k}</td><td>{v}</td></tr>" for k, v in rows)
+            + "</table>"
+        )

@@ -51,10 +51,16 @@ class ExportWidget(QWidget):
             ("predictions", "Predictions (NPZ)", exports.export_predictions),
             ("attention", "Attention (NPZ)", exports.export_attention),
             ("run", "Run: config + checkpoint", lambda s, f: exports.export_run(s, Path(f) / "run")),
-            ("views", "Views (PNG + SVG)",
-             lambda s, f: exports.export_views(s, Path(f) / "views", size=self.image_size())),
-            ("figures", "Figures (PDF + PNG)",
-             lambda s, f: exports.export_figures(s, Path(f) / "figures", ("pdf", "png"), size=self.image_size())),
+            (
+                "views",
+                "Views (PNG + SVG)",
+                lambda s, f: exports.export_views(s, Path(f) / "views", size=self.image_size()),
+            ),
+            (
+                "figures",
+                "Figures (PDF + PNG)",
+                lambda s, f: exports.export_figures(s, Path(f) / "figures", ("pdf", "png"), size=self.image_size()),
+            ),
         ]
         for i, (key, label, fn) in enumerate(actions):
             b = QPushButton(label)
@@ -62,16 +68,19 @@ class ExportWidget(QWidget):
             grid.addWidget(b, i // 2, i % 2)
             self.buttons[key] = b
         nwb = QPushButton("NWB with results…")
-        nwb.setToolTip("A copy of the recording as NWB (the input file is never changed) with a 'sparks' processing "
-                       "module: latents, predictions, the neuron ordering and the run's config")
+        nwb.setToolTip(
+            "A copy of the recording as NWB (the input file is never changed) with a 'sparks' processing "
+            "module: latents, predictions, the neuron ordering and the run's config"
+        )
         nwb.clicked.connect(lambda: self.export_nwb())
         grid.addWidget(nwb, len(actions) // 2, len(actions) % 2)
         self.buttons["nwb"] = nwb
         layout.addWidget(box)
         self.report_btn = QPushButton("Write report (everything + metrics.json)")
         self.report_btn.setStyleSheet("font-weight: bold; padding: 6px;")
-        self.report_btn.clicked.connect(lambda: self.run_export(
-            lambda s, f: exports.write_report(s, f, size=self.image_size()), "Report"))
+        self.report_btn.clicked.connect(
+            lambda: self.run_export(lambda s, f: exports.write_report(s, f, size=self.image_size()), "Report")
+        )
         layout.addWidget(self.report_btn)
         self.last = QLabel("")
         self.last.setWordWrap(True)
@@ -144,8 +153,9 @@ class ExportWidget(QWidget):
         """The :class:`~sparks_gui.figures.size.ImageSize` of the fields (a SparksError when out of range)."""
         from ..figures.size import ImageSize
 
-        return ImageSize(self.img_width.value(), self.img_height.value(), self.img_unit.currentText(),
-                         float(self.img_dpi.value()))
+        return ImageSize(
+            self.img_width.value(), self.img_height.value(), self.img_unit.currentText(), float(self.img_dpi.value())
+        )
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export folder", self.folder.text())
@@ -157,8 +167,9 @@ class ExportWidget(QWidget):
         if path is None:
             rec = self.session.recording
             name = f"{getattr(rec, 'name', 'recording')}_sparks.nwb".replace("/", "_").replace(" ", "_")
-            path, _ = QFileDialog.getSaveFileName(self, "Save NWB with results", str(Path(self.folder.text()) / name),
-                                                  "NWB (*.nwb)")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save NWB with results", str(Path(self.folder.text()) / name), "NWB (*.nwb)"
+            )
             if not path:
                 return None
         return self.run_export(lambda s, _f: exports.export_nwb(s, path), "NWB with results")

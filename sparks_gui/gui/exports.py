@@ -6,6 +6,7 @@ interrupted export never leaves a half-written file in place of a good one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,16 @@ def export_ordering(session, folder) -> list[Path]:
     ids = np.asarray(rec.neuron_ids)[order]
     orig = np.array([session.original_neuron_index(int(i)) for i in order])
     lines = [",".join(ORDERING_COLUMNS)]
-    lines += [f"{r},{int(i)},{int(o)},{nid}" for r, (i, o, nid) in enumerate(zip(order, orig, ids))]
+    lines += [f"{r},{int(i)},{int(o)},{nid}" for r, (i, o, nid) in enumerate(zip(order, orig, ids, strict=False))]
     csv = atomic_write_text(folder / "ordering.csv", "\n".join(lines) + "\n")
     npy = atomic_save(folder / "ordering.npy", lambda p: np.save(p, order))
-    meta = {"ordering": session.ordering_name, "recording": getattr(rec, "name", None),
-            "n_neurons": int(len(order)), "columns": list(ORDERING_COLUMNS), "files": ["ordering.csv", "ordering.npy"]}
+    meta = {
+        "ordering": session.ordering_name,
+        "recording": getattr(rec, "name", None),
+        "n_neurons": int(len(order)),
+        "columns": list(ORDERING_COLUMNS),
+        "files": ["ordering.csv", "ordering.npy"],
+    }
     sidecar = atomic_write_text(folder / "ordering.json", json.dumps(meta, indent=2, default=_jsonable) + "\n")
     return [Path(csv), Path(npy), Path(sidecar)]
 
@@ -55,8 +61,13 @@ def whole_recording_results(session) -> dict[str, Any] | None:
     if tr is None or rec is None or session.running or getattr(tr, "model", None) is None:
         return None
     neurons = getattr(session, "neuron_idx", None)
-    key = (id(tr), len(getattr(tr, "history", []) or []), id(getattr(session, "recording", rec)),
-           None if neurons is None else np.asarray(neurons).tobytes(), getattr(session, "time_range", None))
+    key = (
+        id(tr),
+        len(getattr(tr, "history", []) or []),
+        id(getattr(session, "recording", rec)),
+        None if neurons is None else np.asarray(neurons).tobytes(),
+        getattr(session, "time_range", None),
+    )
     cached = getattr(session, "_whole_recording_cache", None)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -79,8 +90,11 @@ def export_latents(session, folder) -> Path:
     arrays.update({f"condition_{k}": np.asarray(v) for k, v in snap.conditions.items()})
     whole = whole_recording_results(session)
     if whole is not None:
-        arrays.update(recording_latents=whole["latents"], recording_dt=np.array(whole["dt"]),
-                      recording_start=np.array(whole["start_time"]))
+        arrays.update(
+            recording_latents=whole["latents"],
+            recording_dt=np.array(whole["dt"]),
+            recording_start=np.array(whole["start_time"]),
+        )
     return Path(atomic_save(Path(folder) / "latents.npz", lambda p: np.savez(p, **arrays)))
 
 
@@ -88,21 +102,39 @@ def export_predictions(session, folder) -> Path:
     """``predictions.npz``: held-out examples and, for a continuous recording, ``recording_predicted``
     [T, k] for the whole recording (entry t predicts the reference at t + target_offset)."""
     snap = _need(session.results.predictions, "predictions")
-    arrays = {"predicted": snap.predicted, "true": snap.true, "example_idx": snap.example_idx,
-              "target": np.array(snap.target), "epoch": np.array(snap.epoch)}
+    arrays = {
+        "predicted": snap.predicted,
+        "true": snap.true,
+        "example_idx": snap.example_idx,
+        "target": np.array(snap.target),
+        "epoch": np.array(snap.epoch),
+    }
     whole = whole_recording_results(session)
     if whole is not None:
-        arrays.update(recording_predicted=whole["predictions"], recording_dt=np.array(whole["dt"]),
-                      recording_start=np.array(whole["start_time"]))
+        arrays.update(
+            recording_predicted=whole["predictions"],
+            recording_dt=np.array(whole["dt"]),
+            recording_start=np.array(whole["start_time"]),
+        )
     return Path(atomic_save(Path(folder) / "predictions.npz", lambda p: np.savez(p, **arrays)))
 
 
 def export_attention(session, folder) -> Path:
     snap = _need(session.results.attention, "attention matrices")
     order = session.order if session.order is not None else np.arange(snap.mean.shape[-1])
-    return Path(atomic_save(Path(folder) / "attention.npz", lambda p: np.savez(
-        p, mean=snap.mean, last=snap.last, example=np.array(snap.example), order=np.asarray(order),
-        epoch=np.array(snap.epoch))))
+    return Path(
+        atomic_save(
+            Path(folder) / "attention.npz",
+            lambda p: np.savez(
+                p,
+                mean=snap.mean,
+                last=snap.last,
+                example=np.array(snap.example),
+                order=np.asarray(order),
+                epoch=np.array(snap.epoch),
+            ),
+        )
+    )
 
 
 def export_run(session, folder) -> Path:
@@ -135,10 +167,17 @@ def nwb_results(session) -> dict[str, Any] | None:
         rec = session.training_recording()
         t0 = float(getattr(rec, "start_time", 0.0) or 0.0)
         starts = None if snap.starts is None else t0 + np.asarray(snap.starts, dtype=np.float64) * float(rec.dt)
-        ex: dict[str, Any] = {"latents": snap.latents, "dt": snap.dt or float(rec.dt), "example_idx": snap.example_idx,
-                              "start_time": starts}
-        if pred is not None and np.array_equal(np.asarray(pred.example_idx), np.asarray(snap.example_idx)) \
-                and pred.predicted.shape[1] == snap.latents.shape[1]:
+        ex: dict[str, Any] = {
+            "latents": snap.latents,
+            "dt": snap.dt or float(rec.dt),
+            "example_idx": snap.example_idx,
+            "start_time": starts,
+        }
+        if (
+            pred is not None
+            and np.array_equal(np.asarray(pred.example_idx), np.asarray(snap.example_idx))
+            and pred.predicted.shape[1] == snap.latents.shape[1]
+        ):
             ex.update(predictions=pred.predicted, true=pred.true, target=pred.target)
         out["examples"] = ex
     rec = session.training_recording()
@@ -160,24 +199,30 @@ def export_nwb(session, path) -> Path:
 
     rec = session.recording
     if rec is None:
-        raise SparksError("No recording is loaded.", "Open a recording in the Data dock, train (or load a run), "
-                          "then export.")
+        raise SparksError(
+            "No recording is loaded.", "Open a recording in the Data dock, train (or load a run), then export."
+        )
     if session.running:
         raise SparksError("Training is still running.", "Stop or wait for the run to finish, then export.")
     results = nwb_results(session)
     if results is None:
-        raise SparksError("There are no results to save with the recording yet.",
-                          "Train for at least one epoch (or load a run) first.")
+        raise SparksError(
+            "There are no results to save with the recording yet.",
+            "Train for at least one epoch (or load a run) first.",
+        )
     path = Path(path)
     if path.suffix.lower() != ".nwb":
         path = path.with_name(path.name + ".nwb")
     src = (getattr(rec, "provenance", None) or {}).get("source")
     source = Path(src) if src and str(src).lower().endswith(".nwb") and Path(src).is_file() else None
     if source is not None and source.resolve() == path.resolve():
-        raise SparksError(f"Refusing to write results into the input file '{source.name}'.",
-                          "Choose a new file name: the results go into a copy.")
-    return export_to_nwb(path, source=source, recording=rec, module_name=free_module_name(source),
-                         overwrite=True, **results)
+        raise SparksError(
+            f"Refusing to write results into the input file '{source.name}'.",
+            "Choose a new file name: the results go into a copy.",
+        )
+    return export_to_nwb(
+        path, source=source, recording=rec, module_name=free_module_name(source), overwrite=True, **results
+    )
 
 
 def export_views(session, folder, formats=("png", "svg"), size=None) -> list[Path]:
@@ -203,25 +248,37 @@ def export_figures(session, folder, fmt: str | tuple[str, ...] = "pdf", size=Non
     folder = Path(folder)
     r = session.results
     out = []
-    for f in ((fmt,) if isinstance(fmt, str) else tuple(fmt)):
+    for f in (fmt,) if isinstance(fmt, str) else tuple(fmt):
         if r.history:
             out.append(figs.loss_curve(r.history, folder / f"fig_loss.{f}", size=size))
         if r.latents is not None:
             snap = r.latents
             cond_name = next(iter(snap.conditions), None)
-            out.append(figs.latent_trajectories(
-                np.transpose(snap.latents, (0, 2, 1)), folder / f"fig_latents.{f}",
-                None if cond_name is None else np.asarray(snap.conditions[cond_name]),
-                title="SPARKS latents" + (f" (coloured by {cond_name})" if cond_name else ""), size=size))
+            out.append(
+                figs.latent_trajectories(
+                    np.transpose(snap.latents, (0, 2, 1)),
+                    folder / f"fig_latents.{f}",
+                    None if cond_name is None else np.asarray(snap.conditions[cond_name]),
+                    title="SPARKS latents" + (f" (coloured by {cond_name})" if cond_name else ""),
+                    size=size,
+                )
+            )
         p = r.predictions
         tr = session.trainer
         if p is not None and tr is not None and tr.data.loss == "mse":
             off = tr.data.target_offset
             T = p.predicted.shape[1] - off
-            out.append(figs.decoding(p.true[:, off:], p.predicted[:, :T], folder / f"fig_decoding.{f}",
-                                     names=[f"{p.target}[{j}]" for j in range(p.true.shape[-1])],
-                                     r2=(r.history[-1].get("r2") if r.history else None), dt=tr.data.dt,
-                                     size=size))
+            out.append(
+                figs.decoding(
+                    p.true[:, off:],
+                    p.predicted[:, :T],
+                    folder / f"fig_decoding.{f}",
+                    names=[f"{p.target}[{j}]" for j in range(p.true.shape[-1])],
+                    r2=(r.history[-1].get("r2") if r.history else None),
+                    dt=tr.data.dt,
+                    size=size,
+                )
+            )
     return out
 
 
@@ -308,10 +365,8 @@ def write_report(session, folder, size=None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     export_ordering(session, folder)
     for fn in (export_latents, export_predictions, export_attention):
-        try:
+        with contextlib.suppress(SparksError):
             fn(session, folder)
-        except SparksError:
-            pass
     if session.trainer is not None and not session.running:
         export_run(session, folder / "run")
     export_views(session, folder / "views", size=size)

@@ -81,8 +81,10 @@ def objective_note(chosen_target: str, used) -> str:
     """What the user should know when :func:`for_objective` changed the target ('' when it did not)."""
     if chosen_target == used.target:
         return ""
-    return (f"Objective 'mtm' reconstructs the activity itself: the Data dock's target '{chosen_target}' is not "
-            f"used (this run trains '{used.target}'). Choose objective 'pcc' to decode '{chosen_target}'.")
+    return (
+        f"Objective 'mtm' reconstructs the activity itself: the Data dock's target '{chosen_target}' is not "
+        f"used (this run trains '{used.target}'). Choose objective 'pcc' to decode '{chosen_target}'."
+    )
 
 
 class TrainingWidget(QWidget):
@@ -120,7 +122,7 @@ class TrainingWidget(QWidget):
         self.stop_btn = QPushButton(style.standardIcon(QStyle.SP_MediaStop), "Stop")
         self.shortcuts = []
         window = getattr(getattr(napari_viewer, "window", None), "_qt_window", None)
-        for b, (key, tip) in zip((self.start_btn, self.pause_btn, self.stop_btn), SHORTCUTS.values()):
+        for b, (key, tip) in zip((self.start_btn, self.pause_btn, self.stop_btn), SHORTCUTS.values(), strict=False):
             # on napari's main window: they work whichever dock tab is showing (a shortcut whose parent is
             # hidden never fires); a disabled button ignores click(), so the key does nothing then
             sc = QShortcut(QKeySequence(key), window or self, activated=b.click, context=Qt.ApplicationShortcut)
@@ -152,8 +154,10 @@ class TrainingWidget(QWidget):
         self.load_btn = QPushButton("Load run…")
         self.load_btn.setToolTip("Load a saved run (config + checkpoint) and show its results on the current recording")
         self.resume_btn = QPushButton("Resume run")
-        self.resume_btn.setToolTip("Continue a stopped run from its last checkpoint, with its own settings, to its "
-                                   "last epoch (the same result as a run that was never stopped)")
+        self.resume_btn.setToolTip(
+            "Continue a stopped run from its last checkpoint, with its own settings, to its "
+            "last epoch (the same result as a run that was never stopped)"
+        )
         runs.addWidget(self.save_btn)
         runs.addWidget(self.load_btn)
         runs.addWidget(self.resume_btn)
@@ -253,9 +257,11 @@ class TrainingWidget(QWidget):
         info = None if self.session.running else self.session.resumable()
         self.resume_btn.setEnabled(info is not None)
         if info is not None:
-            self.resume_btn.setToolTip(f"Continue the stopped run from its checkpoint (epoch {info[1]} of "
-                                       f"{info[2].epochs}) with its own settings: the same result as a run that "
-                                       "was never stopped")
+            self.resume_btn.setToolTip(
+                f"Continue the stopped run from its checkpoint (epoch {info[1]} of "
+                f"{info[2].epochs}) with its own settings: the same result as a run that "
+                "was never stopped"
+            )
 
     def stop(self):
         self.pause_btn.setChecked(False)
@@ -294,24 +300,31 @@ class TrainingWidget(QWidget):
         self._total = max(ev.total_steps, 1)
         self.progress.setRange(0, self._total)
         self.progress.setValue(ev.epoch * ev.steps_per_epoch)
-        self.status.setText(f"Training on {ev.n_train} examples ({ev.n_test} held out) · target "
-                            f"<b>{ev.target}</b> · loss {ev.loss} · {ev.device}")
+        self.status.setText(
+            f"Training on {ev.n_train} examples ({ev.n_test} held out) · target "
+            f"<b>{ev.target}</b> · loss {ev.loss} · {ev.device}"
+        )
         self.progress.setFormat(f"epoch {ev.epoch + 1}/{self._epochs()}")
 
     def _on_progress(self, ev, _losses) -> None:
         self.progress.setValue(ev.step)
         paused = " · paused" if self.pause_btn.isChecked() else ""
-        self.progress.setFormat(f"epoch {ev.epoch + 1}/{self._epochs()} · step {ev.step}/{ev.total_steps}"
-                                f" · loss {ev.loss:.4f} · ETA {format_seconds(ev.eta_s)}{paused}")
+        self.progress.setFormat(
+            f"epoch {ev.epoch + 1}/{self._epochs()} · step {ev.step}/{ev.total_steps}"
+            f" · loss {ev.loss:.4f} · ETA {format_seconds(ev.eta_s)}{paused}"
+        )
 
     def _on_epoch(self, ev) -> None:
         from .exports import SCORES, score_text
 
         rest = ", ".join(f"{k} {v:.3f}" for k, v in ev.metrics.items() if isinstance(v, float) and k not in SCORES)
         metric = " · ".join(t for t in (score_text(ev.metrics), rest) if t)
-        self.status.setText(f"Epoch {ev.epoch + 1}: train {ev.train_loss:.4f}"
-                            + (f", test {ev.test_loss:.4f}" if ev.test_loss is not None else "")
-                            + (f" · {metric}" if metric else "") + f" · elapsed {format_seconds(ev.elapsed_s)}")
+        self.status.setText(
+            f"Epoch {ev.epoch + 1}: train {ev.train_loss:.4f}"
+            + (f", test {ev.test_loss:.4f}" if ev.test_loss is not None else "")
+            + (f" · {metric}" if metric else "")
+            + f" · elapsed {format_seconds(ev.elapsed_s)}"
+        )
 
     def _on_finished(self, ev) -> None:
         self.progress.setRange(0, self._total)
@@ -321,22 +334,24 @@ class TrainingWidget(QWidget):
             self.status.setText(self.status.text() + " · <b>stopped</b>")
         else:
             self.progress.setValue(self._total)
-            self.progress.setFormat(f"done · {ev.epoch + 1} epochs in {format_seconds(time.perf_counter() - self._t_start)}")
+            self.progress.setFormat(
+                f"done · {ev.epoch + 1} epochs in {format_seconds(time.perf_counter() - self._t_start)}"
+            )
         self.save_btn.setEnabled(True)
         self._update_resume()
 
     # ---------------------------------------------------------- save / load
     def _save_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Save run into folder")
-        if folder:
-            if self._report(lambda: save_run(self.session, folder), "Run saved to {}") is not None:
-                current = self._current_run_folder()  # the user wants this run: cleanup keeps it
-                if current is not None and run_folders.mark_saved(current) is not None:
-                    self.refresh_runs()
+        if folder and self._report(lambda: save_run(self.session, folder), "Run saved to {}") is not None:
+            current = self._current_run_folder()  # the user wants this run: cleanup keeps it
+            if current is not None and run_folders.mark_saved(current) is not None:
+                self.refresh_runs()
 
     def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load run", str(self.runs_root()),
-                                              "SPARKS run (model.pt checkpoint.pt config.json)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load run", str(self.runs_root()), "SPARKS run (model.pt checkpoint.pt config.json)"
+        )
         if path:
             self.open_run(path)
 
@@ -353,8 +368,10 @@ class TrainingWidget(QWidget):
         row.addWidget(QLabel("Runs folder"))
         self.runs_folder = QLineEdit(str(run_folders.runs_dir()))
         self.runs_folder.setReadOnly(True)
-        self.runs_folder.setToolTip("Every run gets its own folder run-YYYYmmdd-HHMMSS here (checkpoint, config, "
-                                    "metrics). Default: your per-user data folder; SPARKS_RUNS_DIR overrides it.")
+        self.runs_folder.setToolTip(
+            "Every run gets its own folder run-YYYYmmdd-HHMMSS here (checkpoint, config, "
+            "metrics). Default: your per-user data folder; SPARKS_RUNS_DIR overrides it."
+        )
         self.runs_browse = QToolButton()
         self.runs_browse.setText("Browse…")
         self.runs_browse.setToolTip("Choose another runs folder (remembered for the next session)")
@@ -384,8 +401,10 @@ class TrainingWidget(QWidget):
         self.keep_run_btn = QPushButton("Keep")
         self.keep_run_btn.setToolTip("Mark the selected run as kept: Clean up… never deletes it")
         self.cleanup_btn = QPushButton("Clean up…")
-        self.cleanup_btn.setToolTip("Delete the temporary (not kept, not saved) runs in the runs folder, after "
-                                    "asking; the run in progress or on screen is never deleted")
+        self.cleanup_btn.setToolTip(
+            "Delete the temporary (not kept, not saved) runs in the runs folder, after "
+            "asking; the run in progress or on screen is never deleted"
+        )
         self.open_run_btn.clicked.connect(self.open_selected_run)
         self.keep_run_btn.clicked.connect(self.keep_selected_run)
         self.cleanup_btn.clicked.connect(lambda: self.cleanup_runs())
@@ -473,15 +492,22 @@ class TrainingWidget(QWidget):
             return []
         if confirm:
             answer = QMessageBox.question(
-                self, "Clean up runs",
+                self,
+                "Clean up runs",
                 f"Delete {len(doomed)} temporary run folder(s) in {self.runs_root()}?\n\n"
-                + "\n".join(r.name for r in doomed[:8]) + ("\n…" if len(doomed) > 8 else "")
+                + "\n".join(r.name for r in doomed[:8])
+                + ("\n…" if len(doomed) > 8 else "")
                 + "\n\nKept runs and the current run are not touched.",
-                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+                QMessageBox.Yes | QMessageBox.No,
+                QMessageBox.No,
+            )
             if answer != QMessageBox.Yes:
                 return []
-        deleted = self._report(lambda: run_folders.cleanup_runs(self.runs_root(), exclude=[current]),
-                               "Deleted {} temporary run folder(s)", fmt=len)
+        deleted = self._report(
+            lambda: run_folders.cleanup_runs(self.runs_root(), exclude=[current]),
+            "Deleted {} temporary run folder(s)",
+            fmt=len,
+        )
         self.refresh_runs()
         return deleted or []
 
@@ -498,10 +524,12 @@ class TrainingWidget(QWidget):
                 tr = self.session.trainer
                 cfg = getattr(tr, "config", None) or self.session.results.config
                 cfg.to_json(folder / "config.json")
-                atomic_write_text(folder / "metrics.json",
-                                  json.dumps(metrics_summary(self.session), indent=2, default=_jsonable))
-                run_folders.update_marker(folder, status=getattr(self, "_run_status", "finished"),
-                                          epochs=len(self.session.results.history))
+                atomic_write_text(
+                    folder / "metrics.json", json.dumps(metrics_summary(self.session), indent=2, default=_jsonable)
+                )
+                run_folders.update_marker(
+                    folder, status=getattr(self, "_run_status", "finished"), epochs=len(self.session.results.history)
+                )
             except Exception as exc:  # noqa: BLE001 - the run is over either way; say so
                 from napari.utils.notifications import show_warning
 
@@ -519,7 +547,6 @@ class TrainingWidget(QWidget):
         if not quiet:
             show_info(message.format(result if fmt is None else fmt(result)))
         return result
-
 
     def _epochs(self) -> int:
         """Epochs of the run in progress ("auto" resolved by the trainer), else of the form's config."""
@@ -581,8 +608,14 @@ def load_run(session, path) -> Path:
 
     p = Path(path)
     folder = p if p.is_dir() else p.parent
-    ckpt = next((c for c in (p if p.suffix == ".pt" else None, folder / "model.pt", folder / "checkpoint.pt")
-                 if c is not None and c.exists()), None)
+    ckpt = next(
+        (
+            c
+            for c in (p if p.suffix == ".pt" else None, folder / "model.pt", folder / "checkpoint.pt")
+            if c is not None and c.exists()
+        ),
+        None,
+    )
     if ckpt is None:
         if p.suffix.lower() in (".json", ".yaml", ".yml"):
             session.set_config(SparksConfig.load(p))
@@ -596,9 +629,10 @@ def load_run(session, path) -> Path:
     except SparksError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign run: say so, change nothing
-        raise SparksError(f"'{ckpt}' could not be loaded as a run ({type(exc).__name__}: {exc}).",
-                          "Pick a folder written by 'Save run' or by sparks-gui train/demo, from this "
-                          "recording.") from exc
+        raise SparksError(
+            f"'{ckpt}' could not be loaded as a run ({type(exc).__name__}: {exc}).",
+            "Pick a folder written by 'Save run' or by sparks-gui train/demo, from this recording.",
+        ) from exc
     if loaded is not None and ckpt.name == "checkpoint.pt":  # an interrupted run: Resume can continue it
         loaded[0].checkpoint, loaded[0].checkpoint_epoch = str(ckpt), int(ck.get("epoch", 0))
     session.set_config(cfg)
@@ -620,8 +654,10 @@ def evaluate_loaded(session, cfg, ck):
     model.load_state_dict(ck["model"])
     tr = Trainer(cfg.replace(out_dir=None, device="cpu"), session.training_recording(), model=model)
     if tr.data.n_neurons != model.sessions[0].n_neurons:
-        raise SparksError(f"The run was trained on {model.sessions[0].n_neurons} neurons; the selection has "
-                          f"{tr.data.n_neurons}.", "Select the same recording and neurons as the saved run.")
+        raise SparksError(
+            f"The run was trained on {model.sessions[0].n_neurons} neurons; the selection has {tr.data.n_neurons}.",
+            "Select the same recording and neurons as the saved run.",
+        )
     tr.history = list(ck.get("history", []))
     d = tr.data
     idx = d.test_idx if len(d.test_idx) else np.arange(len(d.x))
@@ -629,7 +665,12 @@ def evaluate_loaded(session, cfg, ck):
     ev = tr.evaluate(idx)
     epoch = max(len(tr.history) - 1, 0)
     snaps = {type(e).__name__: e for e in tr.snapshot_events(epoch, idx, ev)}
-    res = RunResults(history=[dict(h) for h in tr.history], config=cfg, metrics=dict(ev["metrics"]),
-                     latents=snaps["LatentSnapshot"], predictions=snaps["Predictions"],
-                     attention=snaps.get("AttentionSnapshot"))
+    res = RunResults(
+        history=[dict(h) for h in tr.history],
+        config=cfg,
+        metrics=dict(ev["metrics"]),
+        latents=snaps["LatentSnapshot"],
+        predictions=snaps["Predictions"],
+        attention=snaps.get("AttentionSnapshot"),
+    )
     return res, tr

@@ -66,7 +66,7 @@ if HAVE_NUMBA:
         """
         one = np.float32(1.0)
         zero = np.float32(0.0)
-        d = one if P <= one else zero
+        d = one if one >= P else zero
         p = min(P, one)
         kk = max(k, zero)
         if kind == 0:
@@ -99,17 +99,15 @@ if HAVE_NUMBA:
             return pj, qj, a + si * min(pj, one) - sj * min(qj, one)
         pe = _rate(kind, pj, si)[0]
         qe = _rate(kind, qj, sj)[0]
-        if rule == 0:
-            v = a * (one - pe - qe) + pe
-        else:
-            v = one - (one - a) * (one - pe) * (one - qe)
+        v = a * (one - pe - qe) + pe if rule == 0 else one - (one - a) * (one - pe) * (one - qe)
         return pj, qj, min(max(v, lo), hi)
 
     @njit(inline="always", fastmath=_FAST)
     def _row_loop(rule, kind, st, si, apr, cpr, aqr, cqr, p, q, a, lo, hi):  # pragma: no cover - jitted
         for j in range(a.shape[0]):
-            p[j], q[j], a[j] = _pair_update(rule, kind, si, st[j], p[j], q[j], a[j], apr[j], cpr[j], aqr[j], cqr[j],
-                                            lo, hi)
+            p[j], q[j], a[j] = _pair_update(
+                rule, kind, si, st[j], p[j], q[j], a[j], apr[j], cpr[j], aqr[j], cqr[j], lo, hi
+            )
 
     @njit(inline="always", fastmath=_FAST)
     def _row_step(rule, st, si, apr, cpr, aqr, cqr, p, q, a, lo, hi, kind):  # pragma: no cover - jitted
@@ -130,10 +128,7 @@ if HAVE_NUMBA:
                 q[j] = qj
                 pe = ki * min(pj, one)
                 qe = max(sj, np.float32(0.0)) * min(qj, one)
-                if rule == 0:
-                    v = a[j] * (one - pe - qe) + pe
-                else:
-                    v = one - (one - a[j]) * (one - pe) * (one - qe)
+                v = a[j] * (one - pe - qe) + pe if rule == 0 else one - (one - a[j]) * (one - pe) * (one - qe)
                 a[j] = min(max(v, lo), hi)
         elif kind == 0:  # one loop per literal kind: each vectorises on its own
             _row_loop(rule, 0, st, si, apr, cpr, aqr, cqr, p, q, a, lo, hi)
@@ -169,13 +164,15 @@ if HAVE_NUMBA:
         return ab * mp * mq, pbar + ab * (one - aprev) * mq * dpe, qbar + ab * (one - aprev) * mp * dqe
 
     @njit(inline="always", fastmath=_FAST)
-    def _adjoint_loop(rule, kind, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq,
-                      lo, hi):  # pragma: no cover - jitted
+    def _adjoint_loop(
+        rule, kind, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq, lo, hi
+    ):  # pragma: no cover - jitted
         """Reverse one step of a whole row: adjoints before the step and parameter gradients (P = a P_prev + c s)."""
         for j in range(abar.shape[0]):
             sj = st[j]
-            ab, pb, qb = _pair_adjoint(rule, kind, si, sj, Ahu[j], Ph1[j], Qh1[j], abar[j] + ga[j], pbar[j], qbar[j],
-                                       lo, hi)
+            ab, pb, qb = _pair_adjoint(
+                rule, kind, si, sj, Ahu[j], Ph1[j], Qh1[j], abar[j] + ga[j], pbar[j], qbar[j], lo, hi
+            )
             abar[j] = ab
             gap[j] += pb * Phu[j]
             gcp[j] += pb * sj
@@ -185,18 +182,22 @@ if HAVE_NUMBA:
             qbar[j] = qb * aqr[j]
 
     @njit(inline="always", fastmath=_FAST)
-    def _adjoint_step(rule, kind, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq,
-                      lo, hi):  # pragma: no cover - jitted
+    def _adjoint_step(
+        rule, kind, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq, lo, hi
+    ):  # pragma: no cover - jitted
         """:func:`_adjoint_loop` with a literal ``kind`` (one loop per kind: each vectorises on its own)."""
         if kind == 0:
-            _adjoint_loop(rule, 0, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq,
-                          lo, hi)
+            _adjoint_loop(
+                rule, 0, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq, lo, hi
+            )
         elif kind == 1:
-            _adjoint_loop(rule, 1, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq,
-                          lo, hi)
+            _adjoint_loop(
+                rule, 1, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq, lo, hi
+            )
         else:
-            _adjoint_loop(rule, 2, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq,
-                          lo, hi)
+            _adjoint_loop(
+                rule, 2, si, st, Ahu, Phu, Qhu, Ph1, Qh1, ga, apr, aqr, abar, pbar, qbar, gap, gcp, gaq, gcq, lo, hi
+            )
 
     ROWS_PER_TASK = 8
     BLOCKS = 64  # worker blocks of the backward kernels
@@ -211,8 +212,9 @@ if HAVE_NUMBA:
         return buf
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
-    def hebbian_forward(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Aseq, out, tok, P1, Q1, A1,
-                        idx, sparse, many):  # pragma: no cover
+    def hebbian_forward(
+        s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Aseq, out, tok, P1, Q1, A1, idx, sparse, many
+    ):  # pragma: no cover
         """Walk T steps for every row.
 
         mode 0 writes ``Aseq[b, h, t, i]``; mode 1 accumulates the readout of a group
@@ -273,8 +275,38 @@ if HAVE_NUMBA:
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_backward(
-        s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, gAseq, gout, gtok, gP1, gQ1, gA1,
-        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, S, one_step, idx, sparse, many,
+        s,
+        P0,
+        Q0,
+        A0,
+        ap,
+        cp,
+        aq,
+        cq,
+        rule,
+        lo,
+        hi,
+        mode,
+        Kt,
+        gAseq,
+        gout,
+        gtok,
+        gP1,
+        gQ1,
+        gA1,
+        gP0,
+        gQ0,
+        gA0,
+        g_ap,
+        g_cp,
+        g_aq,
+        g_cq,
+        gK,
+        S,
+        one_step,
+        idx,
+        sparse,
+        many,
     ):  # pragma: no cover - jitted
         """Reverse-time adjoint of ``hebbian_forward``; gradients of the chunk's inputs.
 
@@ -319,8 +351,21 @@ if HAVE_NUMBA:
                             ckP[t // S] = p
                             ckQ[t // S] = q
                             ckA[t // S] = a
-                        _row_step(rule, _cols(s[b, t], idx[i], buf, sparse), s[b, t, i], apr, cpr, aqr, cqr, p, q, a,
-                                  lo, hi, many[b, t])
+                        _row_step(
+                            rule,
+                            _cols(s[b, t], idx[i], buf, sparse),
+                            s[b, t, i],
+                            apr,
+                            cpr,
+                            aqr,
+                            cqr,
+                            p,
+                            q,
+                            a,
+                            lo,
+                            hi,
+                            many[b, t],
+                        )
                 pbar = gP1[b, h, i].copy()
                 qbar = gQ1[b, h, i].copy()
                 abar = gA1[b, h, i].copy()
@@ -342,8 +387,21 @@ if HAVE_NUMBA:
                         q[:] = Qh[0]
                         a[:] = Ah[0]
                         for tt in range(t0, t + 1):
-                            _row_step(rule, _cols(s[b, tt], idx[i], buf, sparse), s[b, tt, i], apr, cpr, aqr, cqr,
-                                      p, q, a, lo, hi, many[b, tt])
+                            _row_step(
+                                rule,
+                                _cols(s[b, tt], idx[i], buf, sparse),
+                                s[b, tt, i],
+                                apr,
+                                cpr,
+                                aqr,
+                                cqr,
+                                p,
+                                q,
+                                a,
+                                lo,
+                                hi,
+                                many[b, tt],
+                            )
                             Ph[tt - t0 + 1] = p
                             Qh[tt - t0 + 1] = q
                             Ah[tt - t0 + 1] = a
@@ -375,8 +433,29 @@ if HAVE_NUMBA:
                             gap[j] += ab * (aprev - drive)
                             abar[j] = ab * lam
                         continue
-                    _adjoint_step(rule, many[b, t], si, st, Ah[u], Ph[u], Qh[u], Ph[u + 1], Qh[u + 1], ga, apr, aqr,
-                                  abar, pbar, qbar, gap, gcp, gaq, gcq, lo, hi)
+                    _adjoint_step(
+                        rule,
+                        many[b, t],
+                        si,
+                        st,
+                        Ah[u],
+                        Ph[u],
+                        Qh[u],
+                        Ph[u + 1],
+                        Qh[u + 1],
+                        ga,
+                        apr,
+                        aqr,
+                        abar,
+                        pbar,
+                        qbar,
+                        gap,
+                        gcp,
+                        gaq,
+                        gcq,
+                        lo,
+                        hi,
+                    )
                 if one_step:  # ... nor past the chunk's initial state
                     pbar[:] = zero
                     qbar[:] = zero
@@ -423,14 +502,11 @@ if HAVE_NUMBA:
         qj = aqj * q
         if rule == 1:
             return pj, qj, a - sj * min(qj, one)
-        if kind == 0:  # literal kinds: the 0/1 case without branches
+        if kind == 0:  # noqa: SIM108 - literal kinds for numba: the 0/1 case without branches
             qe = _rate(0, qj, sj)[0]
         else:
             qe = _rate(2, qj, sj)[0]
-        if rule == 0:
-            v = a * (one - qe)
-        else:
-            v = one - (one - a) * (one - qe)
+        v = a * (one - qe) if rule == 0 else one - (one - a) * (one - qe)
         return pj, qj, min(max(v, lo), hi)
 
     @njit(inline="always", fastmath=_FAST)
@@ -464,8 +540,9 @@ if HAVE_NUMBA:
         return E + 1
 
     @njit(inline="always", fastmath=_FAST)
-    def _idle_adjoint(j, n, t_from, t_to, p_start, q_start, a_const, Kr, Gr, apr, aqr, lap, laq,
-                      abar, pbar, qbar, gap, gaq, gKr):  # pragma: no cover - jitted
+    def _idle_adjoint(
+        j, n, t_from, t_to, p_start, q_start, a_const, Kr, Gr, apr, aqr, lap, laq, abar, pbar, qbar, gap, gaq, gKr
+    ):  # pragma: no cover - jitted
         """Adjoints over n idle steps of pair j (bins t_from .. t_to - 1) in closed form (``Gr``: the
         row's prefix sums of the readout gradient over time)."""
         for k in range(Kr.shape[1]):
@@ -480,8 +557,9 @@ if HAVE_NUMBA:
         qbar[j] *= fq * aqr[j]
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
-    def hebbian_forward_events(s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Kp, out, tok, P1, Q1, A1,
-                               indptr, cols, many):  # pragma: no cover - jitted
+    def hebbian_forward_events(
+        s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, Kp, out, tok, P1, Q1, A1, indptr, cols, many
+    ):  # pragma: no cover - jitted
         """Readout forward (mode 1: summed, mode 2: tokens; as ``hebbian_forward``) for sparse input;
         ``indptr``/``cols`` list the firing neurons of every (b, t) (CSR over b*T + t).  ``Kp`` is ``Kt``
         pair-major, [H, R, K, k]: an event of one pair reads its k-vector."""
@@ -521,8 +599,9 @@ if HAVE_NUMBA:
                             j = cols[e]
                             _catch_up(j, t, tl, p, q, lap, laq)
                             old = a[j]
-                            p[j], q[j], a[j] = _quiet_row_update(rule, many[b, t], s[b, t, j], p[j], q[j], a[j], apr[j],
-                                                                 cpr[j], aqr[j], lo, hi)
+                            p[j], q[j], a[j] = _quiet_row_update(
+                                rule, many[b, t], s[b, t, j], p[j], q[j], a[j], apr[j], cpr[j], aqr[j], lo, hi
+                            )
                             d = a[j] - old
                             for k in range(nk):
                                 r[k] += d * Kpr[j, k]
@@ -540,8 +619,36 @@ if HAVE_NUMBA:
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
     def hebbian_backward_events(
-        s, P0, Q0, A0, ap, cp, aq, cq, rule, lo, hi, mode, Kt, gout, gtok, gP1, gQ1, gA1,
-        gP0, gQ0, gA0, g_ap, g_cp, g_aq, g_cq, gK, indptr, cols, Gc, many,
+        s,
+        P0,
+        Q0,
+        A0,
+        ap,
+        cp,
+        aq,
+        cq,
+        rule,
+        lo,
+        hi,
+        mode,
+        Kt,
+        gout,
+        gtok,
+        gP1,
+        gQ1,
+        gA1,
+        gP0,
+        gQ0,
+        gA0,
+        g_ap,
+        g_cp,
+        g_aq,
+        g_cq,
+        gK,
+        indptr,
+        cols,
+        Gc,
+        many,
     ):  # pragma: no cover - jitted
         """Adjoint of ``hebbian_forward_events`` (gradients as in ``hebbian_backward``, gK pair-major
         [.., K, k] like ``Kt``).  Mode 1: ``Gc``
@@ -623,8 +730,9 @@ if HAVE_NUMBA:
                         for e in range(indptr[b * T + t], indptr[b * T + t + 1]):
                             j = cols[e]
                             _catch_up(j, t, tl, p, q, lap, laq)
-                            p[j], q[j], a[j] = _quiet_row_update(rule, many[b, t], s[b, t, j], p[j], q[j], a[j], apr[j],
-                                                                 cpr[j], aqr[j], lo, hi)
+                            p[j], q[j], a[j] = _quiet_row_update(
+                                rule, many[b, t], s[b, t, j], p[j], q[j], a[j], apr[j], cpr[j], aqr[j], lo, hi
+                            )
                             E = _record(E, t, j, p, q, a, last, recT, recJ, recP, recQ, recA, recPrev)
                 # ---- reverse over events; idle stretches in closed form
                 pbar[:] = gP1[b, h, i]
@@ -641,8 +749,27 @@ if HAVE_NUMBA:
                     j = recJ[e]
                     n = tn[j] - t - 1  # idle steps t+1 .. tn-1 after this event
                     if n > 0:
-                        _idle_adjoint(j, n, t + 1, tn[j], recP[e], recQ[e], recA[e], Kr, Gr, apr, aqr, lap, laq,
-                                      abar, pbar, qbar, gap, gaq, gKr)
+                        _idle_adjoint(
+                            j,
+                            n,
+                            t + 1,
+                            tn[j],
+                            recP[e],
+                            recQ[e],
+                            recA[e],
+                            Kr,
+                            Gr,
+                            apr,
+                            aqr,
+                            lap,
+                            laq,
+                            abar,
+                            pbar,
+                            qbar,
+                            gap,
+                            gaq,
+                            gKr,
+                        )
                     prev = recPrev[e]
                     if prev >= 0:
                         tp = recT[prev]
@@ -665,11 +792,13 @@ if HAVE_NUMBA:
                     si = s[b, t, i]
                     sj = s[b, t, j]
                     if many[b, t] == 0:  # literal kind: the 0/1 case without branches
-                        ab, pb, qb = _pair_adjoint(rule, 0, si, sj, aprev, recP[e], recQ[e], abar[j] + ga, pbar[j],
-                                                   qbar[j], lo, hi)
+                        ab, pb, qb = _pair_adjoint(
+                            rule, 0, si, sj, aprev, recP[e], recQ[e], abar[j] + ga, pbar[j], qbar[j], lo, hi
+                        )
                     else:
-                        ab, pb, qb = _pair_adjoint(rule, 2, si, sj, aprev, recP[e], recQ[e], abar[j] + ga, pbar[j],
-                                                   qbar[j], lo, hi)
+                        ab, pb, qb = _pair_adjoint(
+                            rule, 2, si, sj, aprev, recP[e], recQ[e], abar[j] + ga, pbar[j], qbar[j], lo, hi
+                        )
                     abar[j] = ab
                     gap[j] += pb * pprev
                     gcp[j] += pb * sj
@@ -681,8 +810,27 @@ if HAVE_NUMBA:
                 for j in range(N):  # idle steps 0 .. tn-1 before the first event
                     n = tn[j]
                     if n > 0:
-                        _idle_adjoint(j, n, 0, tn[j], P0[b, h, i, j], Q0[b, h, i, j], A0[b, h, i, j], Kr, Gr, apr,
-                                      aqr, lap, laq, abar, pbar, qbar, gap, gaq, gKr)
+                        _idle_adjoint(
+                            j,
+                            n,
+                            0,
+                            tn[j],
+                            P0[b, h, i, j],
+                            Q0[b, h, i, j],
+                            A0[b, h, i, j],
+                            Kr,
+                            Gr,
+                            apr,
+                            aqr,
+                            lap,
+                            laq,
+                            abar,
+                            pbar,
+                            qbar,
+                            gap,
+                            gaq,
+                            gKr,
+                        )
                 gP0[b, h, i] = pbar
                 gQ0[b, h, i] = qbar
                 gA0[b, h, i] = abar

@@ -98,7 +98,7 @@ class RateState:
     rate: torch.Tensor
     tail: torch.Tensor
 
-    def detach(self) -> "RateState":
+    def detach(self) -> RateState:
         return RateState(self.rate.detach(), self.tail.detach())
 
 
@@ -108,7 +108,7 @@ class GRUState:
 
     h: torch.Tensor
 
-    def detach(self) -> "GRUState":
+    def detach(self) -> GRUState:
         return GRUState(self.h.detach())
 
 
@@ -126,8 +126,10 @@ class _RateEncoder(nn.Module):
 
     def initial_state(self, batch: int, device=None) -> RateState:
         device = device or next(self.parameters()).device
-        return RateState(torch.zeros(batch, self.n_neurons, device=device),
-                         torch.zeros(batch, self.n_neurons, self.window - 1, device=device))
+        return RateState(
+            torch.zeros(batch, self.n_neurons, device=device),
+            torch.zeros(batch, self.n_neurons, self.window - 1, device=device),
+        )
 
     def _rates(self, x: torch.Tensor, state: RateState | None):
         if state is None:
@@ -138,8 +140,10 @@ class _RateEncoder(nn.Module):
         return rate, full, RateState(last, tail)
 
     def attention_sequence(self, x: torch.Tensor, state=None):
-        raise SparksError(f"The '{self.name}' encoder has no attention matrices.",
-                          "Train a Hebbian or dot_attention encoder to inspect attention.")
+        raise SparksError(
+            f"The '{self.name}' encoder has no attention matrices.",
+            "Train a Hebbian or dot_attention encoder to inspect attention.",
+        )
 
 
 class DotAttentionEncoder(_RateEncoder):
@@ -157,8 +161,17 @@ class DotAttentionEncoder(_RateEncoder):
     name = "dot_attention"
     has_attention = True
 
-    def __init__(self, n_neurons: int, embed_dim: int, latent_dim: int, n_heads: int = 1, dt: float = 0.001,
-                 tau_s: float = 0.5, kind: str = "spikes", **_ignored):
+    def __init__(
+        self,
+        n_neurons: int,
+        embed_dim: int,
+        latent_dim: int,
+        n_heads: int = 1,
+        dt: float = 0.001,
+        tau_s: float = 0.5,
+        kind: str = "spikes",
+        **_ignored,
+    ):
         super().__init__()
         if embed_dim % n_heads:
             raise ValueError(f"embed_dim={embed_dim} must be divisible by n_heads={n_heads}")
@@ -205,15 +218,28 @@ class MLPEncoder(_RateEncoder):
 
     name = "mlp"
 
-    def __init__(self, n_neurons: int, embed_dim: int, latent_dim: int, n_heads: int = 1, dt: float = 0.001,
-                 tau_s: float = 0.5, kind: str = "spikes", window: int = 3, hidden: int | None = None, **_ignored):
+    def __init__(
+        self,
+        n_neurons: int,
+        embed_dim: int,
+        latent_dim: int,
+        n_heads: int = 1,
+        dt: float = 0.001,
+        tau_s: float = 0.5,
+        kind: str = "spikes",
+        window: int = 3,
+        hidden: int | None = None,
+        **_ignored,
+    ):
         super().__init__()
         self._init_rates(n_neurons, latent_dim, n_heads, dt, tau_s, kind)
         self.window = int(window)
         width = hidden or 4 * embed_dim
         self.net = nn.Sequential(
-            nn.Linear(n_neurons * (1 + self.window), width), nn.GELU(),
-            nn.Linear(width, width), nn.GELU(),
+            nn.Linear(n_neurons * (1 + self.window), width),
+            nn.GELU(),
+            nn.Linear(width, width),
+            nn.GELU(),
             nn.Linear(width, 2 * latent_dim),
         )
 
@@ -236,8 +262,18 @@ class GRUEncoder(nn.Module):
     name = "gru"
     has_attention = False
 
-    def __init__(self, n_neurons: int, embed_dim: int, latent_dim: int, n_heads: int = 1, dt: float = 0.001,
-                 tau_s: float = 0.5, kind: str = "spikes", hidden: int | None = None, **_ignored):
+    def __init__(
+        self,
+        n_neurons: int,
+        embed_dim: int,
+        latent_dim: int,
+        n_heads: int = 1,
+        dt: float = 0.001,
+        tau_s: float = 0.5,
+        kind: str = "spikes",
+        hidden: int | None = None,
+        **_ignored,
+    ):
         super().__init__()
         self.n_neurons, self.latent_dim, self.n_heads = int(n_neurons), int(latent_dim), int(n_heads)
         self.hidden = int(hidden or 2 * embed_dim)

@@ -73,11 +73,13 @@ class HebbianState:
     attn: torch.Tensor
 
     @classmethod
-    def zeros(cls, batch: int, heads: int, n: int, device=None, dtype=torch.float32, k: int | None = None) -> "HebbianState":
+    def zeros(
+        cls, batch: int, heads: int, n: int, device=None, dtype=torch.float32, k: int | None = None
+    ) -> HebbianState:
         z = torch.zeros(batch, heads, n, k or n, device=device, dtype=dtype)
         return cls(z, z.clone(), z.clone())
 
-    def detach(self) -> "HebbianState":
+    def detach(self) -> HebbianState:
         return HebbianState(self.pre.detach(), self.post.detach(), self.attn.detach())
 
 
@@ -197,7 +199,7 @@ def one_step_enabled() -> bool:
     return getattr(_GRAD, "one_step", False)
 
 
-def _detached(state: "HebbianState") -> "HebbianState":
+def _detached(state: HebbianState) -> HebbianState:
     return HebbianState(state.pre.detach(), state.post.detach(), state.attn.detach())
 
 
@@ -265,8 +267,24 @@ class _HebbianScanCPU(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x_tn, P0, Q0, A0, a_pre, c_pre, a_post, c_post, Kt, rule_code, lo, hi, one_step=False, idx=None,
-                tokens=False):
+    def forward(
+        ctx,
+        x_tn,
+        P0,
+        Q0,
+        A0,
+        a_pre,
+        c_pre,
+        a_post,
+        c_post,
+        Kt,
+        rule_code,
+        lo,
+        hi,
+        one_step=False,
+        idx=None,
+        tokens=False,
+    ):
         B, T, N = x_tn.shape
         H, K = a_pre.shape[0], a_pre.shape[2]
         idx_np = _DUMMY_IDX if idx is None else idx.numpy()
@@ -290,13 +308,38 @@ class _HebbianScanCPU(torch.autograd.Function):
         lo, hi = float(lo), float(hi)
         if events is not None:  # sparse spikes: event-driven kernel (same numbers, ~O(events) work)
             _hebbian_cpu.hebbian_forward_events(
-                *inputs, rule_code, lo, hi, mode, K_np, _np(Kt.transpose(2, 3)), out_np, tok_np, P1.numpy(), Q1.numpy(),
-                A1.numpy(), *events, many,
+                *inputs,
+                rule_code,
+                lo,
+                hi,
+                mode,
+                K_np,
+                _np(Kt.transpose(2, 3)),
+                out_np,
+                tok_np,
+                P1.numpy(),
+                Q1.numpy(),
+                A1.numpy(),
+                *events,
+                many,
             )
         else:
             _hebbian_cpu.hebbian_forward(
-                *inputs, rule_code, lo, hi, mode, K_np, Aseq_np, out_np, tok_np, P1.numpy(), Q1.numpy(), A1.numpy(),
-                idx_np, idx is not None, many,
+                *inputs,
+                rule_code,
+                lo,
+                hi,
+                mode,
+                K_np,
+                Aseq_np,
+                out_np,
+                tok_np,
+                P1.numpy(),
+                Q1.numpy(),
+                A1.numpy(),
+                idx_np,
+                idx is not None,
+                many,
             )
         if mode == 1:
             result = partial.sum(dim=(1, 2))
@@ -346,14 +389,42 @@ class _HebbianScanCPU(torch.autograd.Function):
             else:
                 Gc = _DUMMY3
             _hebbian_cpu.hebbian_backward_events(
-                *inputs, ctx.rule_code, ctx.lo, ctx.hi, mode, _np(Kt.transpose(2, 3)), gout, gtok, gP1, gQ1, gA1, *grads,
-                *ctx.events, Gc, ctx.many,
+                *inputs,
+                ctx.rule_code,
+                ctx.lo,
+                ctx.hi,
+                mode,
+                _np(Kt.transpose(2, 3)),
+                gout,
+                gtok,
+                gP1,
+                gQ1,
+                gA1,
+                *grads,
+                *ctx.events,
+                Gc,
+                ctx.many,
             )
         else:
             _hebbian_cpu.hebbian_backward(
-                *inputs, ctx.rule_code, ctx.lo, ctx.hi, mode, K_np, gAseq, gout, gtok, gP1, gQ1, gA1, *grads,
-                _hebbian_cpu.segment_length(T, K), ctx.one_step, _DUMMY_IDX if idx is None else idx.numpy(),
-                idx is not None, ctx.many,
+                *inputs,
+                ctx.rule_code,
+                ctx.lo,
+                ctx.hi,
+                mode,
+                K_np,
+                gAseq,
+                gout,
+                gtok,
+                gP1,
+                gQ1,
+                gA1,
+                *grads,
+                _hebbian_cpu.segment_length(T, K),
+                ctx.one_step,
+                _DUMMY_IDX if idx is None else idx.numpy(),
+                idx is not None,
+                ctx.many,
             )
         g_ap, g_cp, g_aq, g_cq = (g.sum(0) for g in g_params)
         gKt = None
@@ -383,8 +454,20 @@ def hebbian_scan(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, backend="
     """A for every step of the chunk ``x`` [B, N, T] ([B, H, T, N, N]) and the final state."""
     if resolve_backend(x, backend) == "cpu_kernel":
         Aseq, P1, Q1, A1 = _HebbianScanCPU.apply(
-            x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
-            a_pre, c_pre, a_post, c_post, None, RULES[rule], lo, hi, one_step_enabled(), idx,
+            x.transpose(1, 2).contiguous(),
+            state.pre,
+            state.post,
+            state.attn,
+            a_pre,
+            c_pre,
+            a_post,
+            c_post,
+            None,
+            RULES[rule],
+            lo,
+            hi,
+            one_step_enabled(),
+            idx,
         )
         return Aseq, HebbianState(P1, Q1, A1)
     return hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
@@ -415,15 +498,13 @@ def _project_tokens(seq: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """Tokens of a segment's attention ``seq`` [B, S, H, N, K]: [B, S, N, H * d_head]
     (``V`` [H, N, d_head] shared by the rows, or [H, N, K, d_head] gathered per row)."""
     B, S, _, N = seq.shape[:4]
-    if V.dim() == 3:
-        out = torch.einsum("bshnk,hkd->bsnhd", seq, V)
-    else:
-        out = torch.einsum("bshnk,hnkd->bsnhd", seq, V)
+    out = torch.einsum("bshnk,hkd->bsnhd", seq, V) if V.dim() == 3 else torch.einsum("bshnk,hnkd->bsnhd", seq, V)
     return out.reshape(B, S, N, -1)
 
 
-def _segment_run(step, one_step, rule, lo, hi, idx, flags, project, x_seg, P, Q, A, a_pre, c_pre, a_post, c_post,
-                 table):
+def _segment_run(
+    step, one_step, rule, lo, hi, idx, flags, project, x_seg, P, Q, A, a_pre, c_pre, a_post, c_post, table
+):
     """Steps of one segment and their projection ``project(attention [B, S, H, N, K], table)`` (recomputed in
     backward)."""
     state = HebbianState(P, Q, A)
@@ -456,8 +537,21 @@ def _checkpointed(state, x, a_pre, c_pre, a_post, c_post, table, project, rule, 
     return torch.cat(outs, dim=1), HebbianState(P, Q, A)
 
 
-def hebbian_readout_checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, idx=None,
-                                 segment: int | None = None, compile: bool = False):
+def hebbian_readout_checkpointed(
+    state,
+    x,
+    a_pre,
+    c_pre,
+    a_post,
+    c_post,
+    Kt,
+    rule,
+    lo,
+    hi,
+    idx=None,
+    segment: int | None = None,
+    compile: bool = False,
+):
     """The fused readout in plain torch, for any device (the CUDA path).
 
     The chunk is cut into segments of ``segment`` steps (default ~sqrt(T)); each runs
@@ -467,17 +561,20 @@ def hebbian_readout_checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kt, rul
     """
     H, N, k, K = Kt.shape
     Kflat = Kt.permute(0, 1, 3, 2).reshape(H * N * K, k)
-    return _checkpointed(state, x, a_pre, c_pre, a_post, c_post, Kflat, _project_readout, rule, lo, hi, idx, segment,
-                         compile)
+    return _checkpointed(
+        state, x, a_pre, c_pre, a_post, c_post, Kflat, _project_readout, rule, lo, hi, idx, segment, compile
+    )
 
 
-def hebbian_tokens_checkpointed(state, x, a_pre, c_pre, a_post, c_post, V, rule, lo, hi, idx=None,
-                                segment: int | None = None, compile: bool = False):
+def hebbian_tokens_checkpointed(
+    state, x, a_pre, c_pre, a_post, c_post, V, rule, lo, hi, idx=None, segment: int | None = None, compile: bool = False
+):
     """:func:`hebbian_tokens` in plain torch, for any device: segments under checkpointing as in
     :func:`hebbian_readout_checkpointed` (memory O(sqrt(T) N^2) besides the tokens themselves)."""
     table = V if idx is None else V[:, idx]  # [H, N, dh] or, sparse, each row's partners [H, N, K, dh]
-    return _checkpointed(state, x, a_pre, c_pre, a_post, c_post, table, _project_tokens, rule, lo, hi, idx, segment,
-                         compile)
+    return _checkpointed(
+        state, x, a_pre, c_pre, a_post, c_post, table, _project_tokens, rule, lo, hi, idx, segment, compile
+    )
 
 
 def _torch_backend(checkpointed, backend, *args):
@@ -490,8 +587,12 @@ def _torch_backend(checkpointed, backend, *args):
             raise
         except Exception as exc:  # noqa: BLE001 - no compiler/triton here: the eager step gives the same numbers
             _COMPILED["failed"] = True
-            warnings.warn(f"torch.compile of the Hebbian step failed ({type(exc).__name__}: {exc}); "
-                          "using the eager torch backend", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"torch.compile of the Hebbian step failed ({type(exc).__name__}: {exc}); "
+                "using the eager torch backend",
+                RuntimeWarning,
+                stacklevel=3,
+            )
     return checkpointed(*args)
 
 
@@ -504,13 +605,26 @@ def hebbian_readout(state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, ba
     backend = resolve_backend(x, backend)
     if backend == "cpu_kernel":
         out, P1, Q1, A1 = _HebbianScanCPU.apply(
-            x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
-            a_pre, c_pre, a_post, c_post, Kt.float().contiguous(), RULES[rule], lo, hi, one_step_enabled(), idx,
+            x.transpose(1, 2).contiguous(),
+            state.pre,
+            state.post,
+            state.attn,
+            a_pre,
+            c_pre,
+            a_post,
+            c_post,
+            Kt.float().contiguous(),
+            RULES[rule],
+            lo,
+            hi,
+            one_step_enabled(),
+            idx,
         )
         return out, HebbianState(P1, Q1, A1)
     if backend in ("torch", "torch_compile"):
-        return _torch_backend(hebbian_readout_checkpointed, backend, state, x, a_pre, c_pre, a_post, c_post, Kt, rule,
-                              lo, hi, idx)
+        return _torch_backend(
+            hebbian_readout_checkpointed, backend, state, x, a_pre, c_pre, a_post, c_post, Kt, rule, lo, hi, idx
+        )
     Aseq, state = hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
     return torch.einsum("bhtij,hikj->btk", Aseq, Kt), state
 
@@ -543,13 +657,27 @@ def hebbian_tokens(state, x, a_pre, c_pre, a_post, c_post, V, rule, lo, hi, back
         # the kernels read V as one [d_head, K] table per row: shared (dense) or gathered per row (sparse)
         Vt = V.transpose(1, 2)[:, None] if idx is None else V[:, idx].transpose(2, 3)
         tok, P1, Q1, A1 = _HebbianScanCPU.apply(
-            x.transpose(1, 2).contiguous(), state.pre, state.post, state.attn,
-            a_pre, c_pre, a_post, c_post, Vt.float().contiguous(), RULES[rule], lo, hi, one_step_enabled(), idx, True,
+            x.transpose(1, 2).contiguous(),
+            state.pre,
+            state.post,
+            state.attn,
+            a_pre,
+            c_pre,
+            a_post,
+            c_post,
+            Vt.float().contiguous(),
+            RULES[rule],
+            lo,
+            hi,
+            one_step_enabled(),
+            idx,
+            True,
         )
         return tok, HebbianState(P1, Q1, A1)
     if backend in ("torch", "torch_compile"):
-        return _torch_backend(hebbian_tokens_checkpointed, backend, state, x, a_pre, c_pre, a_post, c_post, V, rule,
-                              lo, hi, idx)
+        return _torch_backend(
+            hebbian_tokens_checkpointed, backend, state, x, a_pre, c_pre, a_post, c_post, V, rule, lo, hi, idx
+        )
     Aseq, state = hebbian_scan_reference(state, x, a_pre, c_pre, a_post, c_post, rule, lo, hi, idx)
     B, _, T, N, _ = Aseq.shape
     if idx is None:
@@ -646,7 +774,11 @@ class HebbianAttention(nn.Module):
         K = self.n_partners or n_neurons
         self.register_buffer("partners", local_partners(n_neurons, K) if self.n_partners else None)
         shape = (n_heads, n_neurons, K)
-        init = dict(zip(TRACE_PARAMETERS, (math.log(tau_s), math.log(tau_s), math.log(w_start), math.log(w_start))))
+        init = dict(
+            zip(
+                TRACE_PARAMETERS, (math.log(tau_s), math.log(tau_s), math.log(w_start), math.log(w_start)), strict=False
+            )
+        )
         for name, value in init.items():
             p = nn.Parameter(torch.full(shape, value), requires_grad=learn_traces)
             self.register_parameter(name, p)
@@ -662,8 +794,9 @@ class HebbianAttention(nn.Module):
         return a_pre, torch.exp(self.log_w_pre) * self.dt, a_post, torch.exp(self.log_w_post) * self.dt
 
     def initial_state(self, batch: int, device=None) -> HebbianState:
-        return HebbianState.zeros(batch, self.n_heads, self.n_neurons, device=device or self.value.device,
-                                  k=self.n_partners or None)
+        return HebbianState.zeros(
+            batch, self.n_heads, self.n_neurons, device=device or self.value.device, k=self.n_partners or None
+        )
 
     def set_partners(self, partners) -> None:
         """Choose each neuron's K partners ([N, K] indices; see :func:`correlation_partners`)."""
@@ -684,8 +817,9 @@ class HebbianAttention(nn.Module):
         """A for every step: ([B, H, T, N, N], final state).  ``x`` is [B, N, T]."""
         if state is None:
             state = self.initial_state(x.shape[0], x.device)
-        return hebbian_scan(state, x, *self.trace_params(), self.rule, self.lo, self.hi, backend or self.backend,
-                            idx=self.partners)
+        return hebbian_scan(
+            state, x, *self.trace_params(), self.rule, self.lo, self.hi, backend or self.backend, idx=self.partners
+        )
 
     def forward(self, x: torch.Tensor, state: HebbianState | None = None):
         """``x`` [B, N, T] -> (tokens [B, T, N, E], A [B, H, T, N, N], final state)."""

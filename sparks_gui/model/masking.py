@@ -67,13 +67,17 @@ def region_codes(regions: Any, n_neurons: int) -> tuple[torch.Tensor, list[str]]
         regions = regions.detach().cpu().numpy()
     labels = np.asarray(regions).astype(str).ravel()
     if labels.size != n_neurons:
-        raise SparksError(f"{labels.size} region labels for {n_neurons} neurons.",
-                          "Give one region label per neuron (e.g. Recording.neuron_meta['brain_area']).")
+        raise SparksError(
+            f"{labels.size} region labels for {n_neurons} neurons.",
+            "Give one region label per neuron (e.g. Recording.neuron_meta['brain_area']).",
+        )
     names, codes = np.unique(labels, return_inverse=True)
     return torch.as_tensor(codes, dtype=torch.long), [str(n) for n in names]
 
 
-def available_schemes(regions: Any = None, schemes: Sequence[str] = SCHEMES, n_neurons: int | None = None) -> tuple[str, ...]:
+def available_schemes(
+    regions: Any = None, schemes: Sequence[str] = SCHEMES, n_neurons: int | None = None
+) -> tuple[str, ...]:
     """The schemes of ``schemes`` that can run with these region labels.
 
     Region schemes need labels; ``"inter_region"`` needs at least two regions.
@@ -83,7 +87,9 @@ def available_schemes(regions: Any = None, schemes: Sequence[str] = SCHEMES, n_n
     if regions is not None:
         labels = regions.detach().cpu().numpy() if isinstance(regions, torch.Tensor) else np.asarray(regions)
         if n_neurons is not None and labels.size != n_neurons:
-            raise SparksError(f"{labels.size} region labels for {n_neurons} neurons.", "Give one region label per neuron.")
+            raise SparksError(
+                f"{labels.size} region labels for {n_neurons} neurons.", "Give one region label per neuron."
+            )
         n_regions = np.unique(labels.astype(str)).size
     out = []
     for s in schemes:
@@ -103,13 +109,14 @@ def _check_schemes(schemes: Sequence[str]) -> None:
         raise SparksError(f"Unknown masking scheme(s) {bad or list(schemes)}.", f"Use some of {list(SCHEMES)}.")
 
 
-def draw_scheme(regions: Any = None, generator: torch.Generator | None = None,
-                schemes: Sequence[str] = SCHEMES) -> str:
+def draw_scheme(regions: Any = None, generator: torch.Generator | None = None, schemes: Sequence[str] = SCHEMES) -> str:
     """Draw one scheme uniformly among those available (region schemes only with labels)."""
     avail = available_schemes(regions, schemes)
     if not avail:
-        raise SparksError(f"None of the masking schemes {list(schemes)} can run without region labels.",
-                          "Add 'neuron' or 'causal', or give the neurons region labels (brain_area).")
+        raise SparksError(
+            f"None of the masking schemes {list(schemes)} can run without region labels.",
+            "Add 'neuron' or 'causal', or give the neurons region labels (brain_area).",
+        )
     i = int(torch.randint(len(avail), (1,), generator=generator, device=_gen_device(generator)).item())
     return avail[i]
 
@@ -134,10 +141,14 @@ def _check_ratio(ratio: float) -> float:
 
 def _check_x(x: Any) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
-        raise SparksError(f"The batch must be a torch tensor [B, N, T]; got {type(x).__name__}.", "Pass torch.as_tensor(x).")
+        raise SparksError(
+            f"The batch must be a torch tensor [B, N, T]; got {type(x).__name__}.", "Pass torch.as_tensor(x)."
+        )
     if x.ndim != 3 or min(x.shape) == 0:
-        raise SparksError(f"The batch must be [B, N, T] with no empty axis; got shape {tuple(x.shape)}.",
-                          "Pass trials/segments as batch x neurons x time.")
+        raise SparksError(
+            f"The batch must be [B, N, T] with no empty axis; got shape {tuple(x.shape)}.",
+            "Pass trials/segments as batch x neurons x time.",
+        )
     return x
 
 
@@ -194,13 +205,17 @@ def mask_batch(
     else:
         coded = region_codes(regions, N)
         if coded is None:
-            raise SparksError(f"Masking scheme '{scheme}' needs a region label per neuron and none were given.",
-                              "Give regions (e.g. Recording.neuron_meta['brain_area']) or use 'neuron'/'causal'.")
+            raise SparksError(
+                f"Masking scheme '{scheme}' needs a region label per neuron and none were given.",
+                "Give regions (e.g. Recording.neuron_meta['brain_area']) or use 'neuron'/'causal'.",
+            )
         codes, names = coded
         R = len(names)
         if scheme == "inter_region" and R < 2:
-            raise SparksError(f"Masking scheme 'inter_region' needs at least two regions; the neurons have {R} ({names}).",
-                              "Use 'intra_region', 'neuron' or 'causal' for single-region recordings.")
+            raise SparksError(
+                f"Masking scheme 'inter_region' needs at least two regions; the neurons have {R} ({names}).",
+                "Use 'intra_region', 'neuron' or 'causal' for single-region recordings.",
+            )
         codes = codes.to(dev)
         region = torch.randint(R, (B,), generator=generator, device=dev)  # one region per sample
         member = codes[None, :] == region[:, None]  # [B, N]
@@ -235,8 +250,10 @@ def mask_entries(x: torch.Tensor, neurons: Any = None, steps: Any = None) -> tup
         idx = torch.as_tensor(np.asarray(sel), device=x.device)
         if idx.dtype == torch.bool:
             if idx.numel() != n:
-                raise SparksError(f"The {'neuron' if axis == 0 else 'step'} mask has {idx.numel()} entries for {n}.",
-                                  "Give one entry per neuron/step.")
+                raise SparksError(
+                    f"The {'neuron' if axis == 0 else 'step'} mask has {idx.numel()} entries for {n}.",
+                    "Give one entry per neuron/step.",
+                )
             idx = idx.nonzero().ravel()
         idx = idx.long().ravel()
         if idx.numel() and (idx.min() < 0 or idx.max() >= n):
@@ -250,8 +267,9 @@ def mask_entries(x: torch.Tensor, neurons: Any = None, steps: Any = None) -> tup
 
 
 # --------------------------------------------------------------------------- loss
-def masked_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, likelihood: str = "poisson",
-                log_rate: bool = True) -> torch.Tensor:
+def masked_loss(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, likelihood: str = "poisson", log_rate: bool = True
+) -> torch.Tensor:
     """Mean reconstruction loss over the masked entries only.
 
     ``likelihood="poisson"`` (spikes): ``pred`` is the log-rate (``log_rate=True``) or the rate;
@@ -260,13 +278,12 @@ def masked_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, li
     Returns 0 (with a gradient path) when nothing is masked.
     """
     if pred.shape != target.shape or mask.shape != target.shape:
-        raise SparksError(f"pred {tuple(pred.shape)}, target {tuple(target.shape)} and mask {tuple(mask.shape)} differ.",
-                          "Predict every entry of the batch and pass the mask of mask_batch.")
+        raise SparksError(
+            f"pred {tuple(pred.shape)}, target {tuple(target.shape)} and mask {tuple(mask.shape)} differ.",
+            "Predict every entry of the batch and pass the mask of mask_batch.",
+        )
     if likelihood == "poisson":
-        if log_rate:
-            per = torch.exp(pred) - target * pred
-        else:
-            per = pred - target * torch.log(pred.clamp_min(1e-9))
+        per = torch.exp(pred) - target * pred if log_rate else pred - target * torch.log(pred.clamp_min(1e-09))
     elif likelihood == "gaussian":
         per = 0.5 * (pred - target) ** 2
     else:

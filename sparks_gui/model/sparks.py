@@ -36,30 +36,41 @@ def pick_device(requested: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError, ValueError):
-        raise SparksError(f"device '{name}' is not a device name torch knows.",
-                          f"{use_instead} Device names are auto, cpu, cuda, cuda:N and mps.") from None
+        raise SparksError(
+            f"device '{name}' is not a device name torch knows.",
+            f"{use_instead} Device names are auto, cpu, cuda, cuda:N and mps.",
+        ) from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            why = (f"this torch ({torch.__version__}) was built without CUDA" if torch.version.cuda is None
-                   else "no CUDA GPU is visible (driver, CUDA_VISIBLE_DEVICES?)")
-            raise SparksError(f"device '{name}' was requested, but {why}.",
-                              f"{use_instead} For a GPU, install a CUDA build of torch (pytorch.org).")
+            why = (
+                f"this torch ({torch.__version__}) was built without CUDA"
+                if torch.version.cuda is None
+                else "no CUDA GPU is visible (driver, CUDA_VISIBLE_DEVICES?)"
+            )
+            raise SparksError(
+                f"device '{name}' was requested, but {why}.",
+                f"{use_instead} For a GPU, install a CUDA build of torch (pytorch.org).",
+            )
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
-            raise SparksError(f"device '{name}' was requested, but this machine has {count} CUDA GPU(s) "
-                              f"(cuda:0 to cuda:{count - 1}).",
-                              f"Use --device cuda:0 .. cuda:{count - 1}, auto, or --device cpu.")
+            raise SparksError(
+                f"device '{name}' was requested, but this machine has {count} CUDA GPU(s) "
+                f"(cuda:0 to cuda:{count - 1}).",
+                f"Use --device cuda:0 .. cuda:{count - 1}, auto, or --device cpu.",
+            )
     elif device.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise SparksError(f"device '{name}' was requested, but MPS (Apple-silicon GPU) is not available here.",
-                              use_instead)
+            raise SparksError(
+                f"device '{name}' was requested, but MPS (Apple-silicon GPU) is not available here.", use_instead
+            )
     elif device.type != "cpu":
         try:
             torch.zeros(1, device=device)
         except Exception as exc:  # noqa: BLE001 - any failure means the device cannot be used
-            raise SparksError(f"device '{name}' cannot be used here ({type(exc).__name__}: {exc}).",
-                              use_instead) from None
+            raise SparksError(
+                f"device '{name}' cannot be used here ({type(exc).__name__}: {exc}).", use_instead
+            ) from None
     return device
 
 
@@ -147,14 +158,23 @@ class SessionEncoder(nn.Module):
     attention residual), so that the latent sees the present bin as well as the Hebbian history.
     """
 
-    def __init__(self, n_neurons: int, embed_dim: int, latent_dim: int, token_ff: bool = False,
-                 input_residual: bool = False, **hebbian_kw):
+    def __init__(
+        self,
+        n_neurons: int,
+        embed_dim: int,
+        latent_dim: int,
+        token_ff: bool = False,
+        input_residual: bool = False,
+        **hebbian_kw,
+    ):
         super().__init__()
         self.n_neurons = n_neurons
         self.latent_dim = latent_dim
         self.hebbian = HebbianAttention(n_neurons, embed_dim, **hebbian_kw)
         self.token_ff = TokenFeedForward(embed_dim) if token_ff else None
-        self.input_embed = nn.Parameter(torch.randn(n_neurons, embed_dim) / math.sqrt(embed_dim)) if input_residual else None
+        self.input_embed = (
+            nn.Parameter(torch.randn(n_neurons, embed_dim) / math.sqrt(embed_dim)) if input_residual else None
+        )
         self._compress_counts = hebbian_kw.get("kind", "spikes") != "calcium"
         # mu and logvar heads, stacked: one linear map of the flattened [N * E] tokens
         self.head = nn.Linear(n_neurons * embed_dim, 2 * latent_dim)
@@ -206,15 +226,17 @@ class SessionEncoder(nn.Module):
             state = heb.initial_state(x.shape[0], x.device)
         if fused and len(blocks) == 0 and self.token_ff is None:
             Kt, const = self.readout_kernel()
-            out, state = hebbian_readout(state, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, heb.backend,
-                                         idx=heb.partners)
+            out, state = hebbian_readout(
+                state, x, *heb.trace_params(), Kt, heb.rule, heb.lo, heb.hi, heb.backend, idx=heb.partners
+            )
             if self.input_embed is not None:  # linear in the input: fold the head into one [N, 2d] map
                 W_head = self.head.weight.view(2 * self.latent_dim, self.n_neurons, -1)
                 out = out + self._input_values(x) @ torch.einsum("kie,ie->ik", W_head, self.input_embed)
             mu, logvar = latent_stats(out + const, self.latent_dim)
         elif fused and len(blocks) == 0:  # feed-forward block: tokens without storing the attention sequence
-            tok, state = hebbian_tokens(state, x, *heb.trace_params(), heb.value, heb.rule, heb.lo, heb.hi,
-                                        heb.backend, idx=heb.partners)
+            tok, state = hebbian_tokens(
+                state, x, *heb.trace_params(), heb.value, heb.rule, heb.lo, heb.hi, heb.backend, idx=heb.partners
+            )
             tokens = heb.out_proj(tok + heb.value_bias.reshape(-1))
             if self.input_embed is not None:
                 tokens = tokens + self._input_tokens(x)
@@ -230,8 +252,9 @@ class SessionEncoder(nn.Module):
         return mu, logvar, state
 
 
-def make_session_encoder(encoder: str, n_neurons: int, embed_dim: int, latent_dim: int, n_heads: int = 1,
-                         **kw) -> nn.Module:
+def make_session_encoder(
+    encoder: str, n_neurons: int, embed_dim: int, latent_dim: int, n_heads: int = 1, **kw
+) -> nn.Module:
     """The session encoder named ``encoder`` (one of :data:`~sparks_gui.model.encoders.ENCODERS`).
 
     ``hebbian_symmetric`` is the Hebbian encoder with ``stdp_rule="symmetric"`` and
@@ -314,7 +337,7 @@ class ModelState:
         """The session encoder's state (same object as ``hebbian``)."""
         return self.hebbian
 
-    def detach(self) -> "ModelState":
+    def detach(self) -> ModelState:
         return ModelState(self.hebbian.detach(), self.z_tail.detach())
 
 
@@ -378,8 +401,16 @@ class SparksModel(nn.Module):
         self.fused_readout = fused_readout
         self._hebbian_kw = dict(hebbian_kw)
         self._arch = dict(
-            n_out=n_out, latent_dim=latent_dim, embed_dim=embed_dim, n_heads=n_heads, tau_p=tau_p, tau_f=tau_f,
-            n_conv_blocks=n_conv_blocks, conv_heads=conv_heads, decoder_layers=decoder_layers, fused_readout=fused_readout,
+            n_out=n_out,
+            latent_dim=latent_dim,
+            embed_dim=embed_dim,
+            n_heads=n_heads,
+            tau_p=tau_p,
+            tau_f=tau_f,
+            n_conv_blocks=n_conv_blocks,
+            conv_heads=conv_heads,
+            decoder_layers=decoder_layers,
+            fused_readout=fused_readout,
         )
         if encoder != "hebbian":  # old specs (no key) rebuild as Hebbian
             self._arch["encoder"] = encoder
@@ -445,17 +476,23 @@ class SparksModel(nn.Module):
         kw = {**self._hebbian_kw, **overrides}
         encoder = kw.pop("encoder", self.encoder)
         self._session_kw.append({"n_neurons": int(n_neurons), **overrides})
-        self.sessions.append(make_session_encoder(encoder, n_neurons, self.embed_dim, self.latent_dim, n_heads=self.n_heads, **kw))
+        self.sessions.append(
+            make_session_encoder(encoder, n_neurons, self.embed_dim, self.latent_dim, n_heads=self.n_heads, **kw)
+        )
         if getattr(self, "mtm_head", None) is not None:  # MtM: the new session gets its own rate read-out
             self.mtm_out.append(nn.Linear(self.mtm_head.hidden, int(n_neurons)).to(self.mtm_head.conv.weight.device))
         return len(self.sessions) - 1
 
     def spec(self) -> dict:
         """Constructor arguments that rebuild this architecture (used by checkpoints)."""
-        return {"arch": dict(self._arch), "hebbian": dict(self._hebbian_kw), "sessions": [dict(s) for s in self._session_kw]}
+        return {
+            "arch": dict(self._arch),
+            "hebbian": dict(self._hebbian_kw),
+            "sessions": [dict(s) for s in self._session_kw],
+        }
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "SparksModel":
+    def from_spec(cls, spec: dict) -> SparksModel:
         sessions = spec["sessions"]
         arch = dict(spec["arch"])
         if arch.get("mtm_outputs") and "mtm_kernel" not in arch:
@@ -488,7 +525,9 @@ class SparksModel(nn.Module):
     def initial_state(self, batch: int, session: int = 0, device=None) -> ModelState:
         enc = self.sessions[session]
         device = device or next(self.parameters()).device
-        return ModelState(enc.initial_state(batch, device), torch.zeros(batch, self.tau_p - 1, self.latent_dim, device=device))
+        return ModelState(
+            enc.initial_state(batch, device), torch.zeros(batch, self.tau_p - 1, self.latent_dim, device=device)
+        )
 
     def encode(self, x: torch.Tensor, session: int = 0, state: ModelState | None = None):
         """``x`` [B, N, T] -> (mu, logvar [B, T, d], new encoder state)."""
@@ -513,7 +552,11 @@ class SparksModel(nn.Module):
         mu, logvar, heb_state = self.encode(x, session, state)
         mu, logvar = mu.float(), logvar.float()  # float32 outside any autocast region (no-op otherwise)
         if sample:
-            eps = noise if noise is not None else torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            eps = (
+                noise
+                if noise is not None
+                else torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            )
             z = mu + torch.exp(0.5 * logvar) * eps
         else:
             z = mu

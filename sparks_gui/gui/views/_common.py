@@ -115,7 +115,11 @@ class FitCombo(QComboBox):
         opt = QStyleOptionComboBox()
         self.initStyleOption(opt)
         # the style (napari's style sheet: padding, drop-down arrow) sizes the box around the longest text
-        w = self.style().sizeFromContents(QStyle.CT_ComboBox, opt, QSize(self._content_width(), base.height()), self).width()
+        w = (
+            self.style()
+            .sizeFromContents(QStyle.CT_ComboBox, opt, QSize(self._content_width(), base.height()), self)
+            .width()
+        )
         return QSize(min(max(w, self._content_width() + COMBO_CHROME), MAX_COMBO_WIDTH), base.height())
 
     def sizeHint(self) -> QSize:
@@ -240,10 +244,12 @@ class FlowLayout(QLayout):
             for k, it in enumerate(row):
                 w = it.sizeHint().width()
                 if id(it) in self._fill:  # the rest of the row, less what the items after it need
-                    rest = sum(self._min_width(o) + self._spacing for o in row[k + 1:])
+                    rest = sum(self._min_width(o) + self._spacing for o in row[k + 1 :])
                     w = max(r.x() + r.width() - x - rest, self._min_width(it))
                 if apply:
-                    it.setGeometry(QRect(QPoint(x, y + (h - it.sizeHint().height()) // 2), QSize(w, it.sizeHint().height())))
+                    it.setGeometry(
+                        QRect(QPoint(x, y + (h - it.sizeHint().height()) // 2), QSize(w, it.sizeHint().height()))
+                    )
                 x += w + self._spacing
             y += h + self._spacing
         return max(y - self._spacing - r.y(), 0) + m.top() + m.bottom()
@@ -435,8 +441,9 @@ class ViewBase(QWidget):
 
     def _export_dialog(self, kind: str) -> None:
         name = self.title.lower().replace(" ", "_")
-        path, _ = QFileDialog.getSaveFileName(self, f"Save {self.title} as {kind.upper()}", f"{name}.{kind}",
-                                              f"{kind.upper()} (*.{kind})")
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Save {self.title} as {kind.upper()}", f"{name}.{kind}", f"{kind.upper()} (*.{kind})"
+        )
         if path:
             from napari.utils.notifications import show_error, show_info
 

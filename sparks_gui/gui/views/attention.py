@@ -16,9 +16,11 @@ class AttentionView(ViewBase):
         super().__init__(napari_viewer, session, parent)
         session = self.session
         self.head = combo(["mean of heads"], "Attention head")
-        self.mode = combo(["time-averaged", "at cursor time", "last step"],
-                          "Average over the example, the matrix at the time cursor (raster / napari time slider), "
-                          "or the matrix at the example's last step")
+        self.mode = combo(
+            ["time-averaged", "at cursor time", "last step"],
+            "Average over the example, the matrix at the time cursor (raster / napari time slider), "
+            "or the matrix at the example's last step",
+        )
         self.toolbar.addWidget(self.head)
         self.toolbar.addWidget(self.mode)
         for box in (self.head, self.mode):
@@ -32,8 +34,9 @@ class AttentionView(ViewBase):
         self.plot.getAxis("left").setWidth(42)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
-        self.colourbar = pg.ColorBarItem(values=(0, 1), colorMap=colormap("inferno"), interactive=True, width=12,
-                                         label="attention")
+        self.colourbar = pg.ColorBarItem(
+            values=(0, 1), colorMap=colormap("inferno"), interactive=True, width=12, label="attention"
+        )
         self.colourbar.setImageItem(self.image)
         self.widget.addItem(self.colourbar, row=0, col=1)
         pen = pg.mkPen(80, 200, 255, 200, width=1)
@@ -45,7 +48,9 @@ class AttentionView(ViewBase):
         self._body.addWidget(self.widget)
         self.colourbar.setVisible(False)
         self._placeholder = placeholder_text(
-            self.plot, "Hebbian attention (query × key neuron)\nappears here after the first\nevaluation of a training run")
+            self.plot,
+            "Hebbian attention (query × key neuron)\nappears here after the first\nevaluation of a training run",
+        )
         self.snapshot = None
         self.matrix = None  # displayed (sorted) matrix
         self.order = None
@@ -113,8 +118,12 @@ class AttentionView(ViewBase):
         if ex is not None and ex in self._seq_cache:
             self.sequence = (ex, *self._seq_cache[ex])
             return
-        if ex is not None and not self.session.running and self.session.trainer is not None \
-                and self.mode.currentText() == "at cursor time":
+        if (
+            ex is not None
+            and not self.session.running
+            and self.session.trainer is not None
+            and self.mode.currentText() == "at cursor time"
+        ):
             self._compute_sequence(ex)
         snap_ex = int(self.snapshot.example)
         if snap_ex in self._seq_cache:
@@ -173,8 +182,9 @@ class AttentionView(ViewBase):
         self.cursor_step = int(np.clip(step, 0, len(A) - 1))
         t_shown = (starts[ex] + self.cursor_step * every * f) * dt
         outside = not (0 <= t_bin < L)
-        self.cursor_note = (f"t = {t_shown:.3f} s (example #{ex}, step {self.cursor_step * every})"
-                            + (" · cursor outside this example: nearest step" if outside else ""))
+        self.cursor_note = f"t = {t_shown:.3f} s (example #{ex}, step {self.cursor_step * every})" + (
+            " · cursor outside this example: nearest step" if outside else ""
+        )
         return A[self.cursor_step]
 
     def current_matrix(self) -> np.ndarray | None:

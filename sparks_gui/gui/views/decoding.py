@@ -103,7 +103,9 @@ class DecodingView(ViewBase):
         f = max(int(round(dt / rec_dt)), 1)
         starts = getattr(snap, "starts", None)
         if starts is None:
-            starts = tr.data.starts[np.asarray(snap.example_idx)] if tr is not None else np.zeros(len(snap.predicted), int)
+            starts = (
+                tr.data.starts[np.asarray(snap.example_idx)] if tr is not None else np.zeros(len(snap.predicted), int)
+            )
         off = getattr(snap, "offset", None)
         if off is None:
             off = tr.data.target_offset if tr is not None else 0
@@ -119,7 +121,7 @@ class DecodingView(ViewBase):
         snap = self.snapshot
         off = self.timing()[3]
         T = snap.predicted.shape[1] - off
-        true, pred = snap.true[i, off:off + T], predicted_3d(snap)[i, :T]
+        true, pred = snap.true[i, off : off + T], predicted_3d(snap)[i, :T]
         text = self.variable.currentText()
         if snap.target == "frame_id":
             return [("frame id", true[:, 0], pred[:, 0], "step")]
@@ -133,9 +135,25 @@ class DecodingView(ViewBase):
         if text == "all" or not text:
             js = list(range(min(k, MAX_VARIABLES)))
         else:
-            js = [int(np.clip(self.variable.currentIndex() - (1 if self.variable.itemText(0) in ("all", "frame correlation") else 0), 0, k - 1))]
-        return [(self.variable.itemText(j + (1 if self.variable.itemText(0) == "all" else 0)) if text == "all" else text,
-                 true[:, j], pred[:, j], "line") for j in js]
+            js = [
+                int(
+                    np.clip(
+                        self.variable.currentIndex()
+                        - (1 if self.variable.itemText(0) in ("all", "frame correlation") else 0),
+                        0,
+                        k - 1,
+                    )
+                )
+            ]
+        return [
+            (
+                self.variable.itemText(j + (1 if self.variable.itemText(0) == "all" else 0)) if text == "all" else text,
+                true[:, j],
+                pred[:, j],
+                "line",
+            )
+            for j in js
+        ]
 
     def redraw(self) -> None:
         snap = self.snapshot
@@ -162,10 +180,18 @@ class DecodingView(ViewBase):
                 step = kind == "step"
                 c_true = None
                 if kind != "corr":
-                    c_true = p.plot(pen=pg.mkPen("#c8ccd2" if n == 1 else colour, width=1.5), name=f"{name} true",
-                                    stepMode="left" if step else None)
-                c_pred = p.plot(pen=pg.mkPen(colour, width=2, style=pg.QtCore.Qt.DashLine if kind == "line" else pg.QtCore.Qt.SolidLine),
-                                name="decoded", stepMode="left" if step else None)
+                    c_true = p.plot(
+                        pen=pg.mkPen("#c8ccd2" if n == 1 else colour, width=1.5),
+                        name=f"{name} true",
+                        stepMode="left" if step else None,
+                    )
+                c_pred = p.plot(
+                    pen=pg.mkPen(
+                        colour, width=2, style=pg.QtCore.Qt.DashLine if kind == "line" else pg.QtCore.Qt.SolidLine
+                    ),
+                    name="decoded",
+                    stepMode="left" if step else None,
+                )
                 self._curves.append((c_true, c_pred))
                 # several variables: one entry each (colour = variable; solid true, dashed decoded, see the info)
                 if c_true is not None and n == 1:
@@ -173,17 +199,25 @@ class DecodingView(ViewBase):
                 self.legend.addItem(c_pred, "decoded" if n == 1 else name)
             self._legend_key = key
             p.setLabel("left", {"step": "frame id", "corr": "correlation"}.get(series[0][3], ""))
-        for m, ((c_true, c_pred), (name, true, pred, kind)) in enumerate(zip(self._curves, series)):
+        for m, ((c_true, c_pred), (name, true, pred, _kind)) in enumerate(zip(self._curves, series, strict=False)):
             if c_true is not None:
                 c_true.setData(t, true)
             c_pred.setData(t, pred)
-            label = ("decoded" if len(series) == 1 else name) \
-                + (f" ({score[1]} {score[0][m]:.2f})" if score is not None and m < len(score[0]) else "")
+            label = ("decoded" if len(series) == 1 else name) + (
+                f" ({score[1]} {score[0][m]:.2f})" if score is not None and m < len(score[0]) else ""
+            )
             self._set_legend_text(c_pred, label)
         p.enableAutoRange()
-        self.info.setText(f"held-out example {i} (#{int(snap.example_idx[i])}) · epoch {snap.epoch + 1} · "
-                          + ("solid: true, dashed: decoded" if series[0][3] == "line" else
-                             "true vs decoded class" if series[0][3] == "step" else "per-bin correlation of decoded and true frame"))
+        self.info.setText(
+            f"held-out example {i} (#{int(snap.example_idx[i])}) · epoch {snap.epoch + 1} · "
+            + (
+                "solid: true, dashed: decoded"
+                if series[0][3] == "line"
+                else "true vs decoded class"
+                if series[0][3] == "step"
+                else "per-bin correlation of decoded and true frame"
+            )
+        )
 
     def _set_legend_text(self, curve, text: str) -> None:
         for sample, label in getattr(self.legend, "items", []):
@@ -195,7 +229,7 @@ class DecodingView(ViewBase):
         snap = self.snapshot
         off = self.timing()[3]
         T = snap.predicted.shape[1] - off
-        pred, true = predicted_3d(snap)[:, :T], snap.true[:, off:off + T]
+        pred, true = predicted_3d(snap)[:, :T], snap.true[:, off : off + T]
         if snap.target == "frame_id":
             return [float(np.mean(pred[..., 0] == true[..., 0]))], "accuracy"
         tr = self.session.trainer
@@ -205,13 +239,18 @@ class DecodingView(ViewBase):
             a = true - true.mean(-1, keepdims=True)
             b = pred - pred.mean(-1, keepdims=True)
             den = np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
-            return [float(np.nanmean(np.where(den > 1e-12, (a * b).sum(-1) / np.where(den > 1e-12, den, 1), np.nan)))], "mean r"
+            return [
+                float(np.nanmean(np.where(den > 1e-12, (a * b).sum(-1) / np.where(den > 1e-12, den, 1), np.nan)))
+            ], "mean r"
         from ...engine.trainer import r2_scores
 
         k = true.shape[-1]
         r2 = r2_scores(pred.reshape(-1, k), true.reshape(-1, k))
         names = [name for name, *_ in self.series(min(self.example.value(), len(snap.predicted) - 1))]
-        idx = [self.variable.findText(n) - (1 if self.variable.itemText(0) in ("all", "frame correlation") else 0) for n in names]
+        idx = [
+            self.variable.findText(n) - (1 if self.variable.itemText(0) in ("all", "frame correlation") else 0)
+            for n in names
+        ]
         return [float(r2[j]) if 0 <= j < len(r2) else float("nan") for j in idx], "R²"
 
     def _on_time(self, seconds: float) -> None:

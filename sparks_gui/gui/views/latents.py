@@ -35,7 +35,7 @@ def _segments_by_bin(traj: np.ndarray, bins: np.ndarray, n_bins: int) -> list[np
     bounds = np.searchsorted(seg_bin[order], np.arange(n_bins + 1))
     out = []
     for k in range(n_bins):
-        sel = order[bounds[k]:bounds[k + 1]]
+        sel = order[bounds[k] : bounds[k + 1]]
         pts = np.empty((2 * len(sel), D))
         pts[0::2], pts[1::2] = a[sel], b[sel]
         out.append(pts)
@@ -59,7 +59,10 @@ class LatentView(ViewBase):
         self.axes_mode = combo(["latent axes", "PCA"], "Plot the raw latent coordinates or their principal components")
         self.x_axis = combo(["1"], "Horizontal axis")
         self.y_axis = combo(["2"], "Vertical axis")
-        self.colour_by = combo(["time", "trial"], "Colour the trajectories by time in the trial, a trial condition, or a behaviour variable")
+        self.colour_by = combo(
+            ["time", "trial"],
+            "Colour the trajectories by time in the trial, a trial condition, or a behaviour variable",
+        )
         self.average = QCheckBox("mean per condition")
         self.average.setToolTip("One mean trajectory per value of the colouring condition")
         from qtpy.QtWidgets import QHBoxLayout, QLabel, QWidget
@@ -98,7 +101,9 @@ class LatentView(ViewBase):
         session.latents_changed.connect(self.set_snapshot)
         session.predictions_changed.connect(lambda *_: self._refresh_colour_choices())
         session.run_started.connect(lambda *_: self.info.setText("waiting for the first evaluation…"))
-        self._empty_text = placeholder_text(self.plot, "Latents of the held-out\nexamples appear after\nthe first epoch")
+        self._empty_text = placeholder_text(
+            self.plot, "Latents of the held-out\nexamples appear after\nthe first epoch"
+        )
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -139,7 +144,9 @@ class LatentView(ViewBase):
             self.colour_by.clear()
             self.colour_by.addItems(choices)
             cond = [c for c in choices if c.startswith("condition:")]
-            self.colour_by.setCurrentText(current if current in choices and current != "time" else (cond[0] if cond else "time"))
+            self.colour_by.setCurrentText(
+                current if current in choices and current != "time" else (cond[0] if cond else "time")
+            )
             self.colour_by.blockSignals(False)
 
     def _coords(self) -> tuple[np.ndarray, list[str]]:
@@ -164,7 +171,13 @@ class LatentView(ViewBase):
             cats = np.unique(values)
             if len(cats) <= MAX_CATEGORIES:
                 idx = np.searchsorted(cats, values)
-                return np.repeat(idx[:, None], T, 1), len(cats), category_colours(len(cats)), [str(c) for c in cats], None
+                return (
+                    np.repeat(idx[:, None], T, 1),
+                    len(cats),
+                    category_colours(len(cats)),
+                    [str(c) for c in cats],
+                    None,
+                )
             values = np.repeat(values[:, None].astype(float), T, 1)
         elif key == "trial":
             cols = category_colours(min(n, MAX_CATEGORIES))
@@ -211,8 +224,14 @@ class LatentView(ViewBase):
         if three:
             self._draw_3d(lat[..., :3], bins, n_bins, cols)
         else:
-            self._draw_2d(lat[..., [xi, min(yi, d - 1)]] if d >= 2 else np.concatenate(
-                [np.arange(T, dtype=float)[None, :, None].repeat(n, 0) * self._dt(), lat], -1), bins, n_bins, cols)
+            self._draw_2d(
+                lat[..., [xi, min(yi, d - 1)]]
+                if d >= 2
+                else np.concatenate([np.arange(T, dtype=float)[None, :, None].repeat(n, 0) * self._dt(), lat], -1),
+                bins,
+                n_bins,
+                cols,
+            )
             labels_xy = (names[xi] if d >= 2 else "time (s)", names[min(yi, d - 1)] if d >= 2 else names[0])
             if labels_xy != getattr(self, "_axis_labels", None):  # relabelling re-lays out the plot: only on change
                 self.plot.setLabel("bottom", labels_xy[0])
@@ -286,8 +305,11 @@ class LatentView(ViewBase):
         self._redraw()
 
     def _legend(self, labels, cols, bar) -> None:
-        key = (None if labels is None else tuple(labels), self.colour_by.currentText(),
-               None if bar is None else tuple(np.round(bar[:2], 3)))
+        key = (
+            None if labels is None else tuple(labels),
+            self.colour_by.currentText(),
+            None if bar is None else tuple(np.round(bar[:2], 3)),
+        )
         if key == getattr(self, "_legend_key", None):
             return
         self._legend_key = key
@@ -298,14 +320,16 @@ class LatentView(ViewBase):
             self.widget.removeItem(self.colourbar)
             self.colourbar = None
         if labels is not None:
-            self.legend = pg.LegendItem(offset=(-5, 5), labelTextSize="8pt", colCount=2 if len(labels) > 8 else 1,
-                                        brush=LEGEND_BRUSH)
+            self.legend = pg.LegendItem(
+                offset=(-5, 5), labelTextSize="8pt", colCount=2 if len(labels) > 8 else 1, brush=LEGEND_BRUSH
+            )
             self.legend.setParentItem(self.plot.getViewBox())
             key = self.colour_by.currentText().split(": ", 1)[-1]
-            for c, lab in zip(cols, labels):
+            for c, lab in zip(cols, labels, strict=False):
                 self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(c, width=3)), f"{key} {lab}")
         elif bar is not None:
             lo, hi, label = bar
-            self.colourbar = pg.ColorBarItem(values=(lo, hi), colorMap=colormap("viridis"), interactive=False,
-                                             width=12, label=label)
+            self.colourbar = pg.ColorBarItem(
+                values=(lo, hi), colorMap=colormap("viridis"), interactive=False, width=12, label=label
+            )
             self.widget.addItem(self.colourbar, row=0, col=1)

@@ -30,10 +30,22 @@ class LossView(ViewBase):
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=LEGEND_BRUSH)
         self.step_curve = self.plot.plot(pen=pg.mkPen((100, 150, 220, 110), width=1), name="train (batches)")
-        self.train_curve = self.plot.plot(pen=pg.mkPen("#4c8be0", width=2), symbol="o", symbolSize=5,
-                                          symbolBrush="#4c8be0", symbolPen=None, name="train (epoch)")
-        self.test_curve = self.plot.plot(pen=pg.mkPen("#f0a030", width=2), symbol="s", symbolSize=5,
-                                         symbolBrush="#f0a030", symbolPen=None, name="test")
+        self.train_curve = self.plot.plot(
+            pen=pg.mkPen("#4c8be0", width=2),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush="#4c8be0",
+            symbolPen=None,
+            name="train (epoch)",
+        )
+        self.test_curve = self.plot.plot(
+            pen=pg.mkPen("#f0a030", width=2),
+            symbol="s",
+            symbolSize=5,
+            symbolBrush="#f0a030",
+            symbolPen=None,
+            name="test",
+        )
         self._body.addWidget(self.widget)
         self._steps_per_epoch = 1
         self._redraw = Throttle(self.redraw, hz=LOSS_REDRAW_HZ, parent=self)
@@ -65,12 +77,27 @@ class LossView(ViewBase):
                 t = np.asarray(test, float)
                 self.test_curve.setData(t[:, 0], t[:, 1])
             last = h[-1]
-            extra = "  ".join(f"{k} {v:.3f}" for k, v in last.items()
-                              if k in ("r2", "accuracy", "bce_ratio", "nll_ratio", "cosmooth_bps", "forward_bps",
-                                       "inter_region_bps", "cosmooth_r2") and v is not None)
-            self.info.setText(f"train {last['train_loss']:.4f}"
-                              + (f"  test {last['test_loss']:.4f}" if last.get("test_loss") is not None else "")
-                              + (f"  {extra}" if extra else ""))
+            extra = "  ".join(
+                f"{k} {v:.3f}"
+                for k, v in last.items()
+                if k
+                in (
+                    "r2",
+                    "accuracy",
+                    "bce_ratio",
+                    "nll_ratio",
+                    "cosmooth_bps",
+                    "forward_bps",
+                    "inter_region_bps",
+                    "cosmooth_r2",
+                )
+                and v is not None
+            )
+            self.info.setText(
+                f"train {last['train_loss']:.4f}"
+                + (f"  test {last['test_loss']:.4f}" if last.get("test_loss") is not None else "")
+                + (f"  {extra}" if extra else "")
+            )
         else:
             self.train_curve.setData([], [])
             self.test_curve.setData([], [])

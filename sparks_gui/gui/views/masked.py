@@ -19,8 +19,10 @@ from ._common import Throttle, ViewBase, clear_placeholder, combo, placeholder_t
 SMOOTH_SIGMA_BINS = 2.0
 """Gaussian width (bins) of the smoothing applied to the true spike counts for display."""
 WAITING = "Predicted vs true rates of the held-out neurons\nappear after the first epoch of an MtM run."
-NEEDS_MTM = ("This view needs objective 'mtm'\n(Training dock, Training section),\n"
-             "which hides neurons from the encoder and predicts them.")
+NEEDS_MTM = (
+    "This view needs objective 'mtm'\n(Training dock, Training section),\n"
+    "which hides neurons from the encoder and predicts them."
+)
 
 
 def smooth_counts(counts: np.ndarray, sigma_bins: float = SMOOTH_SIGMA_BINS) -> np.ndarray:
@@ -37,8 +39,10 @@ class MaskedNeuronsView(ViewBase):
     def __init__(self, napari_viewer=None, session=None, parent=None):
         super().__init__(napari_viewer, session, parent)
         session = self.session
-        self.neuron = combo([], "Held-out neuron (hidden from the encoder, predicted from the others); "
-                            "default: the one with most spikes")
+        self.neuron = combo(
+            [],
+            "Held-out neuron (hidden from the encoder, predicted from the others); default: the one with most spikes",
+        )
         self.neuron.setMinimumContentsLength(14)
         self.example = QSpinBox()
         self.example.setPrefix("ex. ")
@@ -120,7 +124,7 @@ class MaskedNeuronsView(ViewBase):
             counts = np.asarray(snap.true, dtype=np.float64)[..., masked].sum(axis=(0, 1))
             self.neuron.blockSignals(True)
             self.neuron.clear()
-            for j, text in zip(masked, labels):
+            for j, text in zip(masked, labels, strict=False):
                 self.neuron.addItem(text, int(j))
             self.neuron.setCurrentIndex(int(np.argmax(counts)) if counts.size else 0)
             self.neuron.blockSignals(False)
@@ -183,8 +187,14 @@ class MaskedNeuronsView(ViewBase):
             return {"t": t, "predicted": pred, "true": true, "spike_times": np.zeros(0), "example": i, "neuron": j}
         dt = float(snap.dt or 1.0)
         n = np.round(true).astype(np.int64).clip(0)
-        return {"t": t, "predicted": pred / dt, "true": smooth_counts(true) / dt,
-                "spike_times": np.repeat(t, n), "example": i, "neuron": j}
+        return {
+            "t": t,
+            "predicted": pred / dt,
+            "true": smooth_counts(true) / dt,
+            "spike_times": np.repeat(t, n),
+            "example": i,
+            "neuron": j,
+        }
 
     def score(self) -> tuple[str, float, int] | None:
         """(name, value, epoch) of the latest co-smoothing score in the run's history."""
@@ -221,8 +231,11 @@ class MaskedNeuronsView(ViewBase):
         spikes = self.spikes()
         self.true_curve.setData(s["t"], s["true"])
         self.pred_curve.setData(s["t"], s["predicted"])
-        top = max(float(np.nanmax(s["predicted"])) if s["predicted"].size else 0.0,
-                  float(np.nanmax(s["true"])) if s["true"].size else 0.0, 1e-9)
+        top = max(
+            float(np.nanmax(s["predicted"])) if s["predicted"].size else 0.0,
+            float(np.nanmax(s["true"])) if s["true"].size else 0.0,
+            1e-9,
+        )
         if spikes and s["spike_times"].size:  # ticks in a band just below zero
             self.ticks.setData(s["spike_times"], np.full(s["spike_times"].size, -0.06 * top))
         else:
@@ -232,12 +245,16 @@ class MaskedNeuronsView(ViewBase):
         self.plot.enableAutoRange()
         self._update_title()
         snap = self.snapshot
-        self.info.setText(f"#{int(np.asarray(snap.example_idx)[s['example']])} · epoch {snap.epoch + 1} · "
-                          f"{len(self._masked_key or ())} hidden")
-        self.info.setToolTip(f"Held-out example {s['example']} (example #{int(np.asarray(snap.example_idx)[s['example']])}"
-                             f" of the recording), epoch {snap.epoch + 1}; {len(self._masked_key or ())} neurons are "
-                             f"hidden from the encoder and predicted from the others. True spikes are smoothed with "
-                             f"a Gaussian of σ {SMOOTH_SIGMA_BINS:g} bins.")
+        self.info.setText(
+            f"#{int(np.asarray(snap.example_idx)[s['example']])} · epoch {snap.epoch + 1} · "
+            f"{len(self._masked_key or ())} hidden"
+        )
+        self.info.setToolTip(
+            f"Held-out example {s['example']} (example #{int(np.asarray(snap.example_idx)[s['example']])}"
+            f" of the recording), epoch {snap.epoch + 1}; {len(self._masked_key or ())} neurons are "
+            f"hidden from the encoder and predicted from the others. True spikes are smoothed with "
+            f"a Gaussian of σ {SMOOTH_SIGMA_BINS:g} bins."
+        )
 
     def _update_title(self) -> None:
         if self.message is not None or self.snapshot is None:
@@ -247,8 +264,11 @@ class MaskedNeuronsView(ViewBase):
         text = self.neuron.currentText() if j is not None else ""
         if sc is not None:  # the run's score over every held-out neuron and example (epoch: in the info text)
             name, value, _epoch = sc
-            text += f" · co-smoothing {value:+.3f} bits/spike" if name == "cosmooth_bps" else \
-                f" · co-smoothing R² {value:.3f}"
+            text += (
+                f" · co-smoothing {value:+.3f} bits/spike"
+                if name == "cosmooth_bps"
+                else f" · co-smoothing R² {value:.3f}"
+            )
         self.plot.setTitle(text, size="9pt", color="#d0d3d8")
 
     def _set_legend_text(self, curve, text: str) -> None:

@@ -52,8 +52,11 @@ class RasterView(ViewBase):
     def __init__(self, napari_viewer=None, session=None, parent=None):
         super().__init__(napari_viewer, session, parent)
         session = self.session
-        self.ordering = combo(ORDERINGS, "Row order: SPARKS latent phase (after training), correlation clustering, "
-                              "PCA angle, or the file's order", session.ordering_name)
+        self.ordering = combo(
+            ORDERINGS,
+            "Row order: SPARKS latent phase (after training), correlation clustering, PCA angle, or the file's order",
+            session.ordering_name,
+        )
         self.norm = combo(["z-score", "max", "raw"], "Per-neuron normalisation for display")
         self.cmap = combo(["gray_r", "magma", "viridis", "inferno"], "Colour map")
         for w in (self.ordering, self.norm, self.cmap):
@@ -67,16 +70,19 @@ class RasterView(ViewBase):
         self.plot.setMenuEnabled(True)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
-        self.colourbar = pg.ColorBarItem(values=(0, 1), colorMap=colormap("gray_r" if False else "viridis"),
-                                         interactive=False, width=10)
+        self.colourbar = pg.ColorBarItem(
+            values=(0, 1), colorMap=colormap("gray_r" if False else "viridis"), interactive=False, width=10
+        )
         self.colourbar.setImageItem(self.image)
         self.widget.addItem(self.colourbar, row=0, col=1)
-        self.cursor = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen("#ff5050", width=1.5),
-                                      hoverPen=pg.mkPen("#ff9090", width=3))
+        self.cursor = pg.InfiniteLine(
+            angle=90, movable=True, pen=pg.mkPen("#ff5050", width=1.5), hoverPen=pg.mkPen("#ff9090", width=3)
+        )
         self.cursor.setZValue(10)
         self.plot.addItem(self.cursor, ignoreBounds=True)
-        self.row_marker = pg.LinearRegionItem(orientation="horizontal", movable=False,
-                                              brush=pg.mkBrush(80, 200, 255, 50), pen=pg.mkPen(80, 200, 255, 200))
+        self.row_marker = pg.LinearRegionItem(
+            orientation="horizontal", movable=False, brush=pg.mkBrush(80, 200, 255, 50), pen=pg.mkPen(80, 200, 255, 200)
+        )
         self.row_marker.setZValue(9)
         self.row_marker.setVisible(False)
         self.plot.addItem(self.row_marker, ignoreBounds=True)
@@ -145,8 +151,11 @@ class RasterView(ViewBase):
             self.cmap.setCurrentText("magma")
         self.cmap.blockSignals(False)
         self.pyramid = build_pyramid(normalise_rows(rec.activity, self.norm.currentText()))
-        self.order = np.asarray(self.session.order if self.session.order is not None and len(self.session.order) == rec.n_neurons
-                                else np.arange(rec.n_neurons))
+        self.order = np.asarray(
+            self.session.order
+            if self.session.order is not None and len(self.session.order) == rec.n_neurons
+            else np.arange(rec.n_neurons)
+        )
         lvl = self.pyramid[0]
         lo, hi = np.percentile(lvl[:, : min(lvl.shape[1], 200000)], [1, 99.5])
         if self.norm.currentText() == "raw" and rec.kind == "spikes":
