@@ -252,6 +252,12 @@ def _add_loader_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--time-range", default=None, metavar="START,STOP", help="NWB/phy: seconds of the recording to load")
     g.add_argument("--movie", default=None, help="NWB: imaging series to attach")
     g.add_argument(
+        "--trials",
+        default=None,
+        metavar="TABLE",
+        help="NWB: intervals table that defines the trials (default: 'trials', else the only other one)",
+    )
+    g.add_argument(
         "--no-resample",
         action="store_true",
         help="arrays: leave out variables stored at another rate instead of averaging them onto the bins",
@@ -277,6 +283,7 @@ def _loader_options(args) -> dict[str, Any]:
         "behaviour": split(args.behaviour),
         "columns": split(args.columns),
         "movie": args.movie,
+        "trials": args.trials,
     }
     if args.plane is not None:
         opts["plane"] = int(args.plane) if str(args.plane).isdigit() else args.plane

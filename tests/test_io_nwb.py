@@ -360,3 +360,99 @@ def test_big_nwb_movie_opens_lazily(tmp_path):
     assert back.movie.shape == (20_000, 512, 512) and back.movie.nbytes > 10e9
     assert grown_mb < 200
     assert np.asarray(back.movie[5]).shape == (512, 512)
+
+
+@pytest.mark.parametrize("ragged", [True, False])
+def test_electrode_locations_become_neuron_regions(tmp_path, ragged):
+    """Units name their electrode either through a ragged region (pynwb today) or one electrode per
+    unit without an index (older writers, e.g. the human MTL recordings of DANDI 000207): both give
+    each neuron its electrode's location, which the region-based tools read as brain areas."""
+    h5py = pytest.importorskip("h5py")
+    from sparks_gui.data.regions import neuron_regions
+
+    nwb = _nwbfile()
+    dev = nwb.create_device("probe")
+    group = nwb.create_electrode_group("g", description="microwires", location="MTL", device=dev)
+    for loc in ["amygdala_right"] * 2 + ["hippocampus_right"] * 3:
+        nwb.add_electrode(group=group, location=loc)
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        nwb.add_unit(spike_times=np.sort(rng.uniform(0, 20, 200)), electrodes=[4 - i])
+    path = _save(nwb, tmp_path / "mtl.nwb")
+    if not ragged:
+        with h5py.File(path, "a") as f:
+            del f["units/electrodes_index"]
+    before = _digest(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a silently skipped location would warn now
+        warnings.filterwarnings("ignore", message=".*bin width.*")
+        rec = load_recording(path, dt=0.05)
+    want = ["hippocampus_right"] * 3 + ["amygdala_right"] * 2
+    assert list(rec.neuron_meta["location"]) == want
+    assert list(neuron_regions(rec)) == want
+    assert _digest(path) == before
+
+
+def test_irregular_event_codes_are_held_not_interpolated(tmp_path):
+    """Event markers stamped at irregular instants (TTL codes, block ids) keep their exact codes in
+    every bin (the last marker at or before it) and are never the default target; a regularly
+    sampled variable in the same file is interpolated and trained on by default."""
+    from sparks_gui.engine.dataset import default_target
+
+    nwb = _nwbfile()
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        nwb.add_unit(spike_times=np.sort(rng.uniform(0, 10, 300)))
+    stamps = np.array([0.0, 0.7, 0.75, 3.2, 6.0, 9.1])
+    codes = np.array([70, 71, 71, 72, 70, 72], dtype=float)
+    nwb.add_acquisition(TimeSeries(name="experiment_ids", data=codes, timestamps=stamps, unit="n/a"))
+    speed = np.sin(np.linspace(0, 6, 1000))
+    nwb.add_acquisition(TimeSeries(name="speed", data=speed, rate=100.0, starting_time=0.0, unit="m/s"))
+    path = _save(nwb, tmp_path / "codes.nwb")
+    rec = load_recording(path, dt=0.1)
+    ids = rec.behaviour["experiment_ids"][:, 0]
+    assert set(np.unique(ids)) == {70.0, 71.0, 72.0}
+    t = np.arange(len(ids)) * 0.1
+    expect = codes[np.clip(np.searchsorted(stamps, t, side="right") - 1, 0, None)]
+    np.testing.assert_array_equal(ids, expect)
+    assert rec.provenance["event_behaviour"] == ["experiment_ids"]
+    assert default_target(rec) == "speed"
+    rec2 = load_recording(path, dt=0.1, behaviour=["experiment_ids"])
+    assert default_target(rec2) == "unsupervised"
+
+
+def test_intervals_tables_as_trials(tmp_path):
+    """Files without a 'trials' table (e.g. task blocks in 'encoding_table') use their only other
+    intervals table as trials, with a warning; with several, trials=<name> picks one."""
+    from pynwb.epoch import TimeIntervals
+
+    from sparks_gui.errors import SparksWarning
+
+    def file(names):
+        nwb = _nwbfile()
+        rng = np.random.default_rng(2)
+        for _ in range(3):
+            nwb.add_unit(spike_times=np.sort(rng.uniform(0, 10, 200)))
+        for k, name in enumerate(names):
+            table = TimeIntervals(name=name, description="task")
+            table.add_column("category", "clip category")
+            for i in range(4):
+                table.add_row(start_time=1.0 + 2 * i + 0.1 * k, stop_time=2.0 + 2 * i, category=f"{name}{i % 2}")
+            nwb.add_time_intervals(table)
+        return _save(nwb, tmp_path / f"{len(names)}.nwb")
+
+    one = file(["encoding_table"])
+    with pytest.warns(SparksWarning, match="encoding_table"):
+        rec = load_recording(one, dt=0.1)
+    np.testing.assert_array_equal(rec.trials[:, 0], [10, 30, 50, 70])
+    np.testing.assert_array_equal(rec.trials[:, 1], [20, 40, 60, 80])
+    assert list(rec.conditions["category"]) == ["encoding_table0", "encoding_table1"] * 2
+    assert nwb_contents(one)["trials"] == ["encoding_table (4 rows; category)"]
+
+    two = file(["encoding_table", "recognition_table"])
+    with pytest.warns(SparksWarning, match="several intervals tables"):
+        assert load_recording(two, dt=0.1).trials is None
+    rec = load_recording(two, dt=0.1, trials="recognition_table")
+    np.testing.assert_array_equal(rec.trials[:, 0], [11, 31, 51, 71])
+    with pytest.raises(SparksError, match="no intervals table 'nope'"):
+        load_recording(two, dt=0.1, trials="nope")

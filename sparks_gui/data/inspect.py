@@ -315,7 +315,10 @@ def format_report(report: FileReport) -> str:
     if report.contents:
         lines.append("Contents:")
         for k, v in report.contents.items():
-            lines.append(f"  {k}: {', '.join(map(str, v)) if v else '(none)'}")
+            if k == "trials" and v:  # one intervals table per line, with its columns
+                lines.append(f"  {k}: " + "\n          ".join(map(str, v)))
+            else:
+                lines.append(f"  {k}: {', '.join(map(str, v)) if v else '(none)'}")
         lines.append("")
     if report.candidates:
         lines.append("Arrays that could hold the activity (best first): " + ", ".join(report.candidates))

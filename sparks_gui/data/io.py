@@ -1816,7 +1816,7 @@ def load_recording(
         (``"neurons_time"`` / ``"time_neurons"``), ``behaviour`` (names to keep), ``resample``
         (False: leave out variables at another stored rate); CSV: ``columns``, ``time_column``,
         ``layout`` (plain numeric tables); NWB :func:`~sparks_gui.data.nwb.read_nwb`
-        (``behaviour``, ``movie``, ``time_range``, ``behaviour_nan``, ``empty_units``), suite2p
+        (``behaviour``, ``movie``, ``time_range``, ``behaviour_nan``, ``empty_units``, ``trials``), suite2p
         :func:`~sparks_gui.data.suite2p.read_suite2p` (``signal``, ``cells_only``, ``plane``),
         phy :func:`~sparks_gui.data.phy.read_phy` (``groups``, ``sample_rate``), TIFF
         :func:`~sparks_gui.data.tiff.read_tiff` (``rois``).

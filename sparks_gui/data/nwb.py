@@ -161,6 +161,49 @@ def _is_movie(obj) -> bool:
         return False
 
 
+def _intervals_tables(nwbfile) -> dict[str, Any]:
+    """Intervals tables with rows and start/stop times: ``trials`` first, then the others by name."""
+    out = {}
+    if nwbfile.trials is not None and len(nwbfile.trials):
+        out["trials"] = nwbfile.trials
+    for name, table in sorted((nwbfile.intervals or {}).items()):
+        if name in out or name in ("epochs", "invalid_times"):
+            continue
+        with contextlib.suppress(Exception):  # an odd table is not a trial structure
+            if len(table) and "start_time" in table.colnames and "stop_time" in table.colnames:
+                out[name] = table
+    return out
+
+
+def _trials_table(nwbfile, name: str | None, path: Path):
+    tables = _intervals_tables(nwbfile)
+    if name is not None:
+        if name not in tables:
+            raise SparksError(
+                f"'{path.name}' has no intervals table '{name}' with rows.",
+                f"Choose one of {sorted(tables) or ['(none: load without trials)']} for trials=...",
+            )
+        return tables[name]
+    if "trials" in tables:
+        return tables["trials"]
+    if len(tables) == 1:
+        ((only, table),) = tables.items()
+        warnings.warn(
+            f"'{path.name}': no trials table; using the intervals table '{only}' ({len(table)} rows) as trials.",
+            SparksWarning,
+            stacklevel=3,
+        )
+        return table
+    if tables:
+        warnings.warn(
+            f"'{path.name}': no trials table and several intervals tables ({', '.join(sorted(tables))}); "
+            "loaded without trials. Pass trials='<table>' to use one.",
+            SparksWarning,
+            stacklevel=3,
+        )
+    return None
+
+
 def nwb_contents(path: str | Path) -> dict[str, list[str]]:
     """What ``path`` offers: activity sources, behaviour signals, movies, stimuli, trial columns."""
     io, nwbfile = _open(Path(path))
@@ -170,7 +213,10 @@ def nwb_contents(path: str | Path) -> dict[str, list[str]]:
             "behaviour": list(_behaviour_candidates(nwbfile)),
             "movies": list(_movie_candidates(nwbfile)),
             "stimulus": list(nwbfile.stimulus),
-            "trials": [] if nwbfile.trials is None else list(nwbfile.trials.colnames),
+            "trials": [
+                f"{name} ({len(t)} rows; {', '.join(c for c in t.colnames if c not in ('start_time', 'stop_time'))})"
+                for name, t in _intervals_tables(nwbfile).items()
+            ],
         }
     finally:
         io.close()
@@ -241,7 +287,22 @@ def _fill_nans(values: np.ndarray, times: np.ndarray, name: str, path: Path, pol
     return out
 
 
-def _resample(series, name: str, t_start: float, dt: float, n_time: int, path: Path, nan_policy: str) -> np.ndarray:
+def _is_event_codes(series, times: np.ndarray, values: np.ndarray, bin_times: np.ndarray) -> bool:
+    """Whether a series holds event codes rather than a sampled variable: explicit timestamps that
+    are irregular (or far sparser than the bins), integer values, at most 256 distinct codes."""
+    if series.timestamps is None or len(times) < 2 or values.size == 0 or not np.all(np.isfinite(values)):
+        return False
+    if not np.allclose(values, np.round(values)) or len(np.unique(values)) > 256:
+        return False
+    gaps = np.diff(times)
+    irregular = float(np.std(gaps)) > 0.5 * float(np.mean(gaps)) if np.mean(gaps) > 0 else False
+    sparse = len(bin_times) > 1 and len(times) < 0.1 * len(bin_times)
+    return irregular or sparse
+
+
+def _resample(
+    series, name: str, t_start: float, dt: float, n_time: int, path: Path, nan_policy: str, events: list | None = None
+) -> np.ndarray:
     values = _series_values(series)
     times = _series_times(series, len(values))
     if len(times) != len(values):
@@ -256,6 +317,13 @@ def _resample(series, name: str, t_start: float, dt: float, n_time: int, path: P
         k = round(offset)
         if abs(offset - k) < 1e-6 and k <= 0 and len(values) + k >= n_time:  # same clock: copy exactly
             return values[-k : -k + n_time]
+    if _is_event_codes(series, times, values, bin_times):
+        # event markers (TTL codes, trial/block ids stamped at irregular instants): each bin holds the
+        # last code at or before it; interpolating would invent codes between two markers (70.00004)
+        idx = np.clip(np.searchsorted(times, bin_times, side="right") - 1, 0, len(times) - 1)
+        if events is not None:
+            events.append(name)
+        return values[idx]
     period = float(np.median(np.diff(times))) if len(times) > 1 else dt
     if len(times) < 2 or times[0] > bin_times[0] + period + 1e-9 or times[-1] < bin_times[-1] - period - 1e-9:
         raise SparksError(
@@ -449,6 +517,7 @@ def read_nwb(
     behaviour_nan: str = "interpolate",
     empty_units: str = "drop",
     allow_unsorted: bool = False,
+    trials: str | None = None,
     **_ignored,
 ) -> Recording:
     """Read an NWB file as a :class:`Recording` (see the module docstring for what is read).
@@ -471,6 +540,9 @@ def read_nwb(
         ``(start, stop)`` in seconds of the source clock.
     behaviour_nan
         ``"interpolate"`` (warn and fill gaps linearly) or ``"error"``.
+    trials
+        Name of the intervals table that defines the trials.  Default: the ``trials`` table, else
+        the only other intervals table with rows (e.g. ``encoding_table``), said in a warning.
     """
     path = Path(path)
     io, nwbfile = _open(path)
@@ -573,9 +645,14 @@ def read_nwb(
             if "electrodes" in units.colnames:
                 try:
                     elec = units["electrodes"]
-                    table = elec.target.table
-                    eidx = np.asarray(elec.target.data[:], dtype=np.int64)
-                    eend = np.asarray(elec.data[:], dtype=np.int64)
+                    if hasattr(elec, "target"):  # ragged: a VectorIndex over a DynamicTableRegion
+                        table = elec.target.table
+                        eidx = np.asarray(elec.target.data[:], dtype=np.int64)
+                        eend = np.asarray(elec.data[:], dtype=np.int64)
+                    else:  # one electrode per unit: a plain DynamicTableRegion (e.g. DANDI 000207)
+                        table = elec.table
+                        eidx = np.asarray(elec.data[:], dtype=np.int64)
+                        eend = np.arange(1, len(eidx) + 1)
                     first = np.concatenate([[0], eend[:-1]])
                     locs = np.asarray(
                         [v.decode() if isinstance(v, bytes) else str(v) for v in table["location"].data[:]]
@@ -584,8 +661,13 @@ def read_nwb(
                         "location",
                         np.asarray([locs[eidx[a]] if b > a else "" for a, b in zip(first, eend, strict=False)])[kept],
                     )
-                except Exception:  # noqa: BLE001, S110 - metadata is optional
-                    pass
+                except Exception as exc:  # noqa: BLE001 - metadata is optional, but say it is missing
+                    warnings.warn(
+                        f"'{path.name}': the units' electrode locations could not be read "
+                        f"({type(exc).__name__}: {exc}); neurons are not grouped by brain area. "
+                        "Give areas with a 'brain_area' column in the units table, or neuron_groups=... .",
+                        stacklevel=2,
+                    )
             if len(kept) < len(ids):
                 provenance["dropped_units"] = [
                     int(i) if np.issubdtype(np.asarray(i).dtype, np.integer) else str(i)
@@ -647,11 +729,12 @@ def read_nwb(
         n_time = activity.shape[1]
         beh: dict[str, np.ndarray] = {}
         skipped = []
+        event_names: list[str] = []  # behaviour series that hold event codes (not default targets)
         for name, s in beh_cands.items():
             if behaviour is not None and name not in behaviour:
                 continue
             try:
-                beh[name] = _resample(s, name, t_start, dt, n_time, path, behaviour_nan)
+                beh[name] = _resample(s, name, t_start, dt, n_time, path, behaviour_nan, events=event_names)
             except SparksError as exc:
                 if behaviour is not None or (behaviour_nan == "error" and "NaN" in exc.problem):
                     raise
@@ -663,6 +746,8 @@ def read_nwb(
                         "Leave it out of behaviour=[...].",
                     ) from exc
                 skipped.append((name, f"'{name}' ({_tname(s)}) could not be read: {type(exc).__name__}: {exc}"))
+        if event_names:
+            provenance["event_behaviour"] = [n for n in event_names if n in beh]
         if skipped:
             provenance["skipped_behaviour"] = [n for n, _ in skipped]
             warnings.warn(
@@ -673,12 +758,13 @@ def read_nwb(
                 stacklevel=2,
             )
 
-        trials, conditions = None, {}
+        trials_out, conditions = None, {}
+        tt = _trials_table(nwbfile, trials, path)
         try:
-            has_trials = nwbfile.trials is not None and len(nwbfile.trials) > 0
+            has_trials = tt is not None and len(tt) > 0
             if has_trials:
-                np.asarray(nwbfile.trials["start_time"].data[:], dtype=np.float64)
-                np.asarray(nwbfile.trials["stop_time"].data[:], dtype=np.float64)
+                np.asarray(tt["start_time"].data[:], dtype=np.float64)
+                np.asarray(tt["stop_time"].data[:], dtype=np.float64)
         except Exception as exc:  # noqa: BLE001
             has_trials = False
             warnings.warn(
@@ -688,7 +774,6 @@ def read_nwb(
                 stacklevel=2,
             )
         if has_trials:
-            tt = nwbfile.trials
             st_b = np.rint((np.asarray(tt["start_time"].data[:]) - t_start) / dt).astype(np.int64)
             sp_b = np.rint((np.asarray(tt["stop_time"].data[:]) - t_start) / dt).astype(np.int64)
             sp_b = np.minimum(sp_b, n_time)
@@ -700,7 +785,7 @@ def read_nwb(
                     stacklevel=2,
                 )
             if keep.any():
-                trials = np.stack([st_b[keep], sp_b[keep]], axis=1)
+                trials_out = np.stack([st_b[keep], sp_b[keep]], axis=1)
                 for c in tt.colnames:
                     if c in ("start_time", "stop_time", "tags", "timeseries"):
                         continue
@@ -739,7 +824,7 @@ def read_nwb(
             dt=dt,
             kind=kind,
             behaviour=beh,
-            trials=trials,
+            trials=trials_out,
             conditions=conditions,
             neuron_ids=neuron_ids,
             neuron_meta=neuron_meta,

@@ -82,9 +82,11 @@ def is_event_signal(name: str, values) -> bool:
 
 
 def default_target(recording: Recording) -> str:
-    """What ``target="auto"`` trains on: the first behaviour signal that is not event codes, else unsupervised."""
+    """What ``target="auto"`` trains on: the first behaviour signal that is not event codes (by its name
+    and values, or because the reader found it stamped at irregular instants), else unsupervised."""
+    events = set((getattr(recording, "provenance", None) or {}).get("event_behaviour", ()))
     for name, values in recording.behaviour.items():
-        if not is_event_signal(name, values):
+        if name not in events and not is_event_signal(name, values):
             return name
     return UNSUPERVISED
 
