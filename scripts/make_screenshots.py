@@ -192,6 +192,26 @@ def workflow_real(out: Path) -> None:
     viewer.close()
 
 
+def workflow_nwb(out: Path, path: Path) -> None:
+    """A user's NWB file with every setting left as it opens: no form field, target or config touched."""
+    viewer, s, w, app = new_viewer("reach")
+    w["data"].open_file(path)
+    wait(app, 120, until=lambda: s.recording is not None and s.recording.name == path.stem)
+    wait(app, 1.0)
+    print("target:", w["data"].target.currentText(), "| status:", w["data"].summary.text()[:400])
+    s.docks["training"].raise_()
+    wait(app, 0.5)
+    t0 = time.perf_counter()
+    w["training"].start()
+    wait(app, 1200, until=lambda: not s.running and s.results.history)
+    print(f"trained in {time.perf_counter() - t0:.0f} s; status: {w['training'].status.text()}")
+    wait(app, 1.0)
+    flush(w)
+    wait(app, 0.5)
+    grab(viewer, out / f"nwb-{path.stem}.png")
+    viewer.close()
+
+
 def workflow_mtm(out: Path, epochs: int) -> None:
     viewer, s, w, app = new_viewer("multiarea")
     form = w["training"].form
@@ -222,7 +242,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "img"))
     p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--only", choices=("reach", "calcium", "frames", "real", "mtm"))
+    p.add_argument("--only", choices=("reach", "calcium", "frames", "real", "mtm", "nwb"))
+    p.add_argument("--nwb", help="also (or with --only nwb: only) open this NWB file and train with the defaults")
     p.add_argument("--size", default="1472x920", help="window size WxH (default 1472x920; 1280x800: a laptop)")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -250,6 +271,8 @@ def main(argv=None) -> int:
         workflow_real(out)
     if args.only in (None, "mtm"):
         workflow_mtm(out, max(args.epochs, 20))
+    if args.nwb and args.only in (None, "nwb"):
+        workflow_nwb(out, Path(args.nwb))
     return 0
 
 

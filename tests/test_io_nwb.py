@@ -454,5 +454,66 @@ def test_intervals_tables_as_trials(tmp_path):
         assert load_recording(two, dt=0.1).trials is None
     rec = load_recording(two, dt=0.1, trials="recognition_table")
     np.testing.assert_array_equal(rec.trials[:, 0], [11, 31, 51, 71])
+    assert rec.provenance["trials_table"] == "recognition_table"
     with pytest.raises(SparksError, match="no intervals table 'nope'"):
         load_recording(two, dt=0.1, trials="nope")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SparksWarning)  # an explicit 'no trials' is not warned about
+        assert load_recording(two, dt=0.1, trials=False).trials is None
+    from sparks_gui.data.io import trials_choices
+
+    assert trials_choices(two) == ["encoding_table", "recognition_table"]
+
+
+@pytest.mark.gui
+def test_data_dock_offers_the_intervals_tables_as_trials(make_napari_viewer, qtbot, tmp_path):
+    """An NWB file with several intervals tables and none named 'trials': the Data dock lists them (and
+    'none'); picking one reloads the file with its rows as trials."""
+    import os
+
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        pytest.skip("GUI tests need a display (run under xvfb-run)")
+    from pynwb.epoch import TimeIntervals
+
+    from sparks_gui.gui._session import session_for
+    from sparks_gui.gui.data_widget import DataWidget
+
+    nwb = _nwbfile()
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        nwb.add_unit(spike_times=np.sort(rng.uniform(0, 10, 200)))
+    for k, name in enumerate(["encoding_table", "recognition_table"]):
+        table = TimeIntervals(name=name, description="task")
+        for i in range(3 + k):
+            table.add_row(start_time=1.0 + 2 * i, stop_time=2.0 + 2 * i)
+        nwb.add_time_intervals(table)
+    path = _save(nwb, tmp_path / "blocks.nwb")
+
+    viewer = make_napari_viewer(show=False)
+    session = session_for(viewer)
+    w = DataWidget(viewer, session=session)
+    assert not w.trials_box.isVisibleTo(w)
+    w.open_file(path, dt=0.1)
+    qtbot.waitUntil(lambda: session.recording is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: w.open_btn.isEnabled(), timeout=5000)
+    assert session.recording.trials is None
+    assert w.trials_box.isVisibleTo(w)
+    items = [w.trials_box.itemText(i) for i in range(w.trials_box.count())]
+    assert items == ["encoding_table", "recognition_table", w.NO_TRIALS]
+    assert w.trials_box.currentText() == w.NO_TRIALS
+    w.trials_box.setCurrentText("recognition_table")
+    w.trials_box.activated.emit(w.trials_box.currentIndex())
+    qtbot.waitUntil(lambda: session.recording.trials is not None, timeout=10_000)
+    assert len(session.recording.trials) == 4
+    assert w.trials_box.currentText() == "recognition_table"
+
+
+def test_long_external_file_lists_are_shortened():
+    """A stimulus stored as 90 external movies is named by its first files and a count, not all 90."""
+    from sparks_gui.data.nwb import _name_files
+
+    files = [f"clip_{i}.mp4" for i in range(90)]
+    assert _name_files(files) == "clip_0.mp4, clip_1.mp4, clip_2.mp4 and 87 more"
+    assert _name_files(files[:2]) == "clip_0.mp4, clip_1.mp4"

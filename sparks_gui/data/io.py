@@ -1775,6 +1775,16 @@ def activity_choices(path: str | Path) -> list[str]:
     return []
 
 
+def trials_choices(path: str | Path) -> list[str]:
+    """Intervals tables that ``trials=`` accepts for ``path`` (NWB; ``trials`` first), else ``[]``."""
+    p = Path(path)
+    if detect_format(p) != "nwb":
+        return []
+    from .nwb import intervals_table_names
+
+    return intervals_table_names(p)
+
+
 def _dt_from_options(dt: float | None, fs: float | None) -> tuple[float | None, str | None]:
     for name, value in (("dt", dt), ("fs", fs)):
         if value is not None and not (

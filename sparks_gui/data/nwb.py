@@ -175,7 +175,10 @@ def _intervals_tables(nwbfile) -> dict[str, Any]:
     return out
 
 
-def _trials_table(nwbfile, name: str | None, path: Path):
+def _trials_table(nwbfile, name: str | bool | None, path: Path):
+    """The intervals table used as trials: ``name``; ``False``: none; ``None``: ``trials``, else the only one."""
+    if name is False:
+        return None
     tables = _intervals_tables(nwbfile)
     if name is not None:
         if name not in tables:
@@ -202,6 +205,15 @@ def _trials_table(nwbfile, name: str | None, path: Path):
             stacklevel=3,
         )
     return None
+
+
+def intervals_table_names(path: str | Path) -> list[str]:
+    """Names of the intervals tables that ``trials=`` accepts (``trials`` first), for pickers."""
+    io, nwbfile = _open(Path(path))
+    try:
+        return list(_intervals_tables(nwbfile))
+    finally:
+        io.close()
 
 
 def nwb_contents(path: str | Path) -> dict[str, list[str]]:
@@ -430,6 +442,12 @@ def _external_file(obj) -> list[str]:
         return ["?"]
 
 
+def _name_files(files: list[str], most: int = 3) -> str:
+    """'a.mp4, b.mp4, c.mp4 and 87 more': a message names a few files, not all of them."""
+    shown = ", ".join(files[:most])
+    return shown if len(files) <= most else f"{shown} and {len(files) - most} more"
+
+
 def _one_stimulus(name: str, obj, t_start: float, dt: float, n_time: int) -> dict[str, Any] | None:
     """Per-bin frame ids (and frames) of one stimulus series; None when it is not a frame stimulus.
 
@@ -447,7 +465,7 @@ def _one_stimulus(name: str, obj, t_start: float, dt: float, n_time: int) -> dic
         elif getattr(obj, "indexed_timeseries", None) is not None:
             its = obj.indexed_timeseries
             if _external_file(its):
-                raise ValueError(f"its frames are in external file(s) {_external_file(its)}")
+                raise ValueError(f"its frames are in external file(s) {_name_files(_external_file(its))}")
             frames = _frames(its.data)
         if frames is not None and ids.size and (ids.max() >= len(frames) or ids.min() < -1):
             raise ValueError(f"it indexes frame {int(ids.max())} but {len(frames)} frames are stored")
@@ -455,7 +473,7 @@ def _one_stimulus(name: str, obj, t_start: float, dt: float, n_time: int) -> dic
         ext = _external_file(obj)
         if ext:
             raise ValueError(
-                f"its frames are in external file(s) {', '.join(ext)} (the NWB file holds only a placeholder)"
+                f"its frames are in external file(s) {_name_files(ext)} (the NWB file holds only a placeholder)"
             )
         if obj.data is None or len(obj.data.shape) < 3:
             raise ValueError(f"its data has shape {getattr(obj.data, 'shape', None)}, not [frames, height, width]")
@@ -774,6 +792,7 @@ def read_nwb(
                 stacklevel=2,
             )
         if has_trials:
+            provenance["trials_table"] = tt.name
             st_b = np.rint((np.asarray(tt["start_time"].data[:]) - t_start) / dt).astype(np.int64)
             sp_b = np.rint((np.asarray(tt["stop_time"].data[:]) - t_start) / dt).astype(np.int64)
             sp_b = np.minimum(sp_b, n_time)

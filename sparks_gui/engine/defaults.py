@@ -140,7 +140,11 @@ def _training_values(config: SparksConfig, n_train: int, notes: dict[str, str]) 
     out: dict[str, int] = {}
     if config.batch_size == 0:
         out["batch_size"] = int(min(32, max(4, n_train // 8)))
-        notes["batch_size"] = f"about 8 batches per epoch from {n_train} training examples (between 4 and 32)"
+        b = out["batch_size"]
+        notes["batch_size"] = (
+            f"{-(-n_train // b)} batches per epoch from {n_train} training examples "
+            "(aim: 8 batches, batch size between 4 and 32)"
+        )
     bs = out.get("batch_size", config.batch_size)
     if config.epochs == 0:
         steps = max(1, math.ceil(max(n_train, 1) / bs))

@@ -144,11 +144,19 @@ class DataWidget(QWidget):
         self.dt_box.setSpecialValueText("from file")
         self.dt_box.setKeyboardTracking(False)
         self.dt_box.setToolTip("Time per bin (or per frame) when the file does not store it; 'from file' = as stored")
+        self.trials_label = QLabel("trials")
+        self.trials_box = QComboBox()
+        self.trials_box.setToolTip(
+            "The file's intervals table that defines the trials (NWB files with several tables, or with one "
+            "not called 'trials'); 'none' = treat the recording as one continuous session"
+        )
         f.addRow(self.array_label, self.array_box)
         f.addRow(self.dt_label, self.dt_box)
+        f.addRow(self.trials_label, self.trials_box)
         self._file_path: str | None = None
         self._file_layers: list = []
         self._show_file_options([], None, dt_row=False)
+        self._show_trials_options([], None)
         layout.addWidget(src)
 
         sel = QGroupBox("Selection")
@@ -217,6 +225,7 @@ class DataWidget(QWidget):
         self._apply_timer.timeout.connect(self.apply_selection)
         self.open_btn.clicked.connect(self._open_dialog)
         self.array_box.activated.connect(lambda *_: self._reload_with_options())
+        self.trials_box.activated.connect(lambda *_: self._reload_with_options())
         self.dt_box.valueChanged.connect(lambda *_: self._reload_with_options())
         self.recording_box.currentIndexChanged.connect(self._on_layer_choice)
         self.group_box.currentIndexChanged.connect(lambda *_: self._apply_timer.start())
@@ -311,13 +320,29 @@ class DataWidget(QWidget):
         for w in (self.dt_label, self.dt_box):
             w.setVisible(dt_row)
 
+    NO_TRIALS = "none (continuous)"
+
+    def _show_trials_options(self, tables: list[str], current: str | None) -> None:
+        """Offer the NWB intervals tables as trials when there is a choice (not just one table named 'trials')."""
+        self.trials_box.blockSignals(True)
+        self.trials_box.clear()
+        if tables and tables != ["trials"]:
+            self.trials_box.addItems([*tables, self.NO_TRIALS])
+            self.trials_box.setCurrentText(current if current in tables else self.NO_TRIALS)
+        self.trials_box.blockSignals(False)
+        for w in (self.trials_label, self.trials_box):
+            w.setVisible(self.trials_box.count() > 0)
+
     def file_options(self) -> dict:
-        """The reading options chosen in the dock (``activity_key``, ``dt``) for the file opened here."""
+        """The reading options chosen in the dock (``activity_key``, ``dt``, ``trials``) for the file opened here."""
         opts: dict = {}
         if self.array_box.count() > 1 and self.array_box.currentText():
             opts["activity_key"] = self.array_box.currentText()
         if self.dt_box.value() > 0:
             opts["dt"] = self.dt_box.value() / 1000.0
+        if self.trials_box.count() > 0:
+            choice = self.trials_box.currentText()
+            opts["trials"] = False if choice == self.NO_TRIALS else choice
         return opts
 
     def _reload_with_options(self) -> None:
@@ -329,7 +354,7 @@ class DataWidget(QWidget):
         ``activity_key``, ``dt``); warnings and errors become notifications. Returns the worker."""
         from napari.qt.threading import create_worker
 
-        from ..data.io import activity_choices, load_recording
+        from ..data.io import activity_choices, load_recording, trials_choices
         from ..errors import SparksWarning
 
         self.open_btn.setEnabled(False)
@@ -338,6 +363,7 @@ class DataWidget(QWidget):
             self.dt_box.blockSignals(True)
             self.dt_box.setValue(0.0)
             self.dt_box.blockSignals(False)
+            self._show_trials_options([], None)
         self._file_path = str(path)
 
         def read(path: str, options: dict):
@@ -354,13 +380,17 @@ class DataWidget(QWidget):
                 choices = activity_choices(path)
             except Exception:  # noqa: BLE001 - the picker is optional
                 choices = []
-            return (*result, messages, choices)
+            try:
+                tables = trials_choices(path)
+            except Exception:  # noqa: BLE001 - the picker is optional
+                tables = []
+            return (*result, messages, (choices, tables))
 
         # failed() reports an error (no re-raise into the event loop)
         worker = create_worker(read, str(path), dict(options), _start_thread=False, _ignore_errors=True)
 
         def done(result):
-            status, rec, messages, choices = result
+            status, rec, messages, (choices, tables) = result
             from napari.utils.notifications import show_warning
 
             for msg in messages:
@@ -368,11 +398,13 @@ class DataWidget(QWidget):
             if status == "error":
                 needs_dt = "bin width" in str(rec) or "dt" in (getattr(rec, "fix", "") or "")
                 self._show_file_options(choices, options.get("activity_key"), dt_row=True)
+                self._show_trials_options(tables, options.get("trials") or None)
                 if needs_dt:
                     self.dt_box.setFocus()
                 failed(rec)
                 return
             self._show_file_options(choices, rec.provenance.get("activity_key"), dt_row=True)
+            self._show_trials_options(tables, rec.provenance.get("trials_table"))
             if self.viewer is not None:
                 for ly in self._file_layers:  # the previous read of this file is replaced
                     if ly in self.viewer.layers:
