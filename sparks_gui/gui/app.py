@@ -164,11 +164,6 @@ def arrange_docks(viewer) -> None:
     try:
         win = viewer.window._qt_window
         W, H = max(win.width(), 1200), max(win.height(), 800)
-        if W < 1400:  # a laptop: napari's layer list and controls give up width to the SPARKS views
-            qv = viewer.window._qt_viewer
-            napari_docks = [d for d in (qv.dockLayerControls, qv.dockLayerList) if d.isVisible() and not d.isFloating()]
-            if napari_docks:
-                win.resizeDocks(napari_docks, [250] * len(napari_docks), Qt.Horizontal)
         left = 0  # width of the left dock column, when it spans the full height (see add_sparks_docks)
         if win.corner(Qt.BottomLeftCorner) == Qt.LeftDockWidgetArea:
             left = max(
@@ -179,7 +174,7 @@ def arrange_docks(viewer) -> None:
                 ),
                 default=0,
             )
-        right = max(360, int(W * 0.25))
+        right = max(380, int(W * 0.25))
         bottom = W - 40 - left - right
         # the views get 58% of the height (62% below 900 px; the canvas above them shows the same activity as the raster, or
         # the movie); in it the raster 58%, the decoding traces 42% (46% below 900 px)
