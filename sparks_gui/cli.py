@@ -480,6 +480,11 @@ def train_and_export(
             finished = ev
     if bar is not None:
         bar.close()
+    if main_process and finished is not None and not finished.cancelled:
+        from .analysis.verdict import held_out_verdicts
+
+        for message in held_out_verdicts(finished.metrics, str(trainer.config.target)):
+            print(f"sparks-gui: warning: {message}", file=sys.stderr)
     if not main_process:  # only the first process writes results
         return {}
     data = trainer.data

@@ -147,4 +147,3 @@ def test_movie_time_slider_is_labelled_with_the_frame_period(make_napari_viewer,
     viewer.dims.set_current_step(axis, 12)
     settle(100)
     assert session.time_s == pytest.approx(12 * mdt)
-

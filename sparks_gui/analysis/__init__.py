@@ -17,6 +17,8 @@ hierarchy
 nlb
     Neural Latents Benchmark bits per spike (pooled, per neuron), co-smoothing, forward
     prediction and region-level bits per spike, and a ridge linear probe of behaviour (MtM).
+verdict
+    Plain-language verdicts on a finished run's held-out numbers (no better than the mean rate?).
 
 The most used functions are re-exported here.
 """
@@ -69,8 +71,10 @@ from .ordering import (
     triplet_accuracy,
 )
 from .oscillation import ordering_quality, phase_signal_psd, population_signal, sequence_score, spectral_peak, welch_psd
+from .verdict import held_out_verdicts
 
 __all__ = [
+    "held_out_verdicts",
     "BitsPerSpike",
     "Ordering",
     "ProbeResult",

@@ -200,7 +200,7 @@ def _trials_table(nwbfile, name: str | bool | None, path: Path):
     if tables:
         warnings.warn(
             f"'{path.name}': no trials table and several intervals tables ({', '.join(sorted(tables))}); "
-            "loaded without trials. Pass trials='<table>' to use one.",
+            "loaded without trials. Pass trials='<table>' (CLI: --trials TABLE; GUI: the Data dock's trials box) to use one.",
             SparksWarning,
             stacklevel=3,
         )

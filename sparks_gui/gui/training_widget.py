@@ -337,6 +337,13 @@ class TrainingWidget(QWidget):
             self.progress.setFormat(
                 f"done · {ev.epoch + 1} epochs in {format_seconds(time.perf_counter() - self._t_start)}"
             )
+            from napari.utils.notifications import show_warning
+
+            from ..analysis.verdict import held_out_verdicts
+
+            target = getattr(getattr(self.session.trainer, "config", None), "target", "")
+            for message in held_out_verdicts(ev.metrics or {}, str(target)):
+                show_warning(message)
         self.save_btn.setEnabled(True)
         self._update_resume()
 
