@@ -27,8 +27,10 @@ def fit_view_to(viewer, layers, margin: float = 0.9) -> None:
     hi = np.max([b[1] for b in boxes], 0)
     size = np.maximum(hi - lo, 1e-9)
     canvas = np.asarray(getattr(viewer, "_canvas_size", (600, 800)), float)
-    viewer.camera.center = tuple((lo + hi) / 2)
-    viewer.camera.zoom = float(margin * np.min(canvas / size))
+    scene = getattr(viewer, "scene", None)  # napari >= 0.9 keeps the camera on viewer.scene
+    camera = scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
+    camera.center = tuple((lo + hi) / 2)
+    camera.zoom = float(margin * np.min(canvas / size))
 
 
 class NapariLinks:
