@@ -176,9 +176,9 @@ def arrange_docks(viewer) -> None:
             )
         right = max(380, int(W * 0.25))
         bottom = W - 40 - left - right
-        # the views get 58% of the height (62% below 900 px; the canvas above them shows the same activity as the raster, or
-        # the movie); in it the raster 58%, the decoding traces 42% (46% below 900 px)
-        views = int(H * (0.58 if H >= 900 else 0.62))
+        # the views get 58% of the height (62% below 900 px, 70% below 850 px: a laptop; the canvas above them shows the
+        # same activity as the raster, or the movie); in it the raster 58%, the decoding traces 42% (46% below 900 px)
+        views = int(H * (0.58 if H >= 900 else 0.62 if H >= 850 else 0.70))
         win.resizeDocks([docks["data"]], [right], Qt.Horizontal)
         win.resizeDocks([docks["raster"], docks["latents"]], [int(bottom * 0.55), int(bottom * 0.45)], Qt.Horizontal)
         share = 0.42 if H >= 900 else 0.46  # a short window: the decoding plot keeps >= ~70 px of traces
