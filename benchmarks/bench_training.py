@@ -10,7 +10,7 @@ from sparks_gui._threads import use_passive_openmp
 
 use_passive_openmp()  # as the sparks-gui command does, before torch loads (sparks_gui/_threads.py)
 
-from sparks_gui.bench import run_benchmarks  # noqa: E402
+from sparks_gui.tools.bench import run_benchmarks  # noqa: E402
 
 if __name__ == "__main__":
     quick = "--quick" in sys.argv

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sparks_gui.analysis.ordering import CORRELATION, LATENT_PHASE, ordering_label
+
 
 def wait(app, seconds: float, until=None) -> None:
     end = time.perf_counter() + seconds
@@ -98,7 +100,7 @@ def workflow_reach(out: Path, epochs: int) -> None:
     wait(app, 0.5)
 
     # inspect: order by latent phase, pick a neuron, move the cursor, attention at the cursor
-    w["raster"].ordering.setCurrentText("SPARKS latent phase")
+    w["raster"].ordering.setCurrentText(ordering_label(LATENT_PHASE))
     w["latents"].average.setChecked(False)
     w["attention"].mode.setCurrentText("at cursor time")
     s.docks["attention"].raise_()  # a tab beside the latents
@@ -136,8 +138,8 @@ def workflow_reach(out: Path, epochs: int) -> None:
 def workflow_calcium(out: Path) -> None:
     viewer, s, w, app = new_viewer("calcium_movie")
     rec = s.recording
-    w["raster"].ordering.setCurrentText("correlation")
-    wait(app, 1.0, until=lambda: s.ordering_name == "correlation")
+    w["raster"].ordering.setCurrentText(ordering_label(CORRELATION))
+    wait(app, 1.0, until=lambda: s.ordering_method == CORRELATION)
     s.select_neuron(int(s.order[6]))
     s.set_time(200 * rec.dt)
     from sparks_gui.gui._links import fit_view_to
@@ -181,7 +183,7 @@ def workflow_real(out: Path) -> None:
     w["training"].start()
     wait(app, 900, until=lambda: not s.running and s.results.history)
     wait(app, 1.0)
-    w["raster"].ordering.setCurrentText("SPARKS latent phase")
+    w["raster"].ordering.setCurrentText(ordering_label(LATENT_PHASE))
     wait(app, 3.0)
     from sparks_gui.gui._links import fit_view_to
 

@@ -773,7 +773,7 @@ class _resume_hint:  # noqa: N801 - used as a context manager
 
 
 def _cmd_bench(args) -> int:
-    from .bench import run_benchmarks
+    from .tools.bench import run_benchmarks
 
     for row in run_benchmarks(quick=args.quick, only=args.only):
         print(json.dumps(row), flush=True)
@@ -783,7 +783,7 @@ def _cmd_bench(args) -> int:
 def _cmd_validate(args) -> int:
     from dataclasses import replace
 
-    from .validate import run_validation, settings_for
+    from .tools.validate import run_validation, settings_for
 
     settings = settings_for("real" if args.real else "quick" if args.quick else "full")
     settings = replace(settings, data_dir=args.data_dir)

@@ -263,3 +263,17 @@ def test_compute_ordering_dispatches_by_name():
         compute_ordering("attention_clustering", x)
     with pytest.raises(SparksError, match="Unknown ordering"):
         compute_ordering("tsp", x)
+    np.testing.assert_array_equal(compute_ordering("original", x).order, np.arange(len(x)))
+
+
+def test_registry_names_labels_and_menu_order():
+    from sparks_gui.analysis import ordering as reg
+
+    names = list(available_orderings())
+    assert names[:5] == [reg.ORIGINAL, reg.LATENT_PHASE, reg.CORRELATION, reg.PCA_ANGLE, reg.ATTENTION_CLUSTERING]
+    assert (reg.RASTERMAP in names) == rastermap_available()
+    for name in names:  # every listed name has a label that maps back, and the method name passes through
+        assert reg.ordering_method(reg.ordering_label(name)) == name == reg.ordering_method(name)
+    assert reg.ordering_label(reg.LATENT_PHASE) == "SPARKS latent phase"  # what exports have always written
+    with pytest.raises(SparksError, match="Unknown ordering"):
+        reg.ordering_method("by colour")

@@ -103,7 +103,7 @@ def test_bandwidth_row_and_gpu_rows_without_cuda():
     """The GPU bench rows exist, say why they are skipped without CUDA, and the bandwidth probe computes."""
     import torch
 
-    from sparks_gui.bench import _child, cases, run_benchmarks
+    from sparks_gui.tools.bench import _child, cases, run_benchmarks
 
     names = [c["name"] for c in cases()]
     assert {"cuda_reference_config_bf16", "cuda_hebbian_update_N1000", "reference_config_torch_backend"} <= set(names)

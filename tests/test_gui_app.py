@@ -23,6 +23,7 @@ from sparks_gui.data.synthetic import make_reach, make_sequence  # noqa: E402
 from sparks_gui.gui._session import session_for  # noqa: E402
 from sparks_gui.gui.app import add_sparks_docks  # noqa: E402
 from sparks_gui.gui.data_widget import add_recording_layers  # noqa: E402
+from sparks_gui.napari.layers import LayerRole, role_of  # noqa: E402
 
 pytestmark = pytest.mark.gui
 ARTEFACTS = Path(os.environ.get("SPARKS_TEST_ARTEFACTS", Path(__file__).resolve().parent / "artefacts"))
@@ -100,6 +101,35 @@ def test_sample_train_views_receive_data(app, qtbot):
     # loss view saw every batch
     assert len(r.step_losses) == r.started.total_steps
     assert w["training"].progress.value() == r.started.total_steps
+
+
+def test_raster_ordering_menu_is_the_analysis_registry(app):
+    """The raster's menu lists exactly the analysis registry's orderings (rastermap only when installed),
+    its tooltip names every one, and an ordering missing its inputs keeps the file's order."""
+    import importlib.util
+
+    from sparks_gui.analysis import ordering as reg
+
+    _, session, w = app
+    box = w["raster"].ordering
+    items = [box.itemText(i) for i in range(box.count())]
+    assert items == [reg.ordering_label(m) for m in reg.available_orderings()]
+    expected = {reg.ORIGINAL, reg.LATENT_PHASE, reg.CORRELATION, reg.PCA_ANGLE, reg.ATTENTION_CLUSTERING}
+    if importlib.util.find_spec("rastermap") is not None:
+        expected.add(reg.RASTERMAP)
+    assert {reg.ordering_method(t) for t in items} == expected
+    assert all(t in box.toolTip() for t in items)
+    assert box.currentText() == session.ordering_name == reg.ordering_label(reg.ORIGINAL)
+    from sparks_gui.gui._ordering import compute_order
+
+    x = np.random.default_rng(0).random((6, 50))
+    for method in (reg.LATENT_PHASE, reg.ATTENTION_CLUSTERING):  # no run yet: rows stay in place
+        np.testing.assert_array_equal(compute_order(reg.ordering_label(method), x), np.arange(6))
+    att = np.random.default_rng(1).random((2, 6, 6))
+    np.testing.assert_array_equal(
+        compute_order(reg.ordering_label(reg.ATTENTION_CLUSTERING), x, attention=att),
+        reg.order_by_attention_clustering(att).order,
+    )
 
 
 def test_raster_rows_follow_ordering(app, qtbot):
@@ -293,8 +323,8 @@ def test_calcium_movie_layers_and_roi_highlight(app, qtbot):
     qtbot.waitUntil(lambda: session.recording is not None, timeout=10_000)
     rec = session.recording
     ref = make_sample("calcium_movie")
-    movie = [ly for ly in viewer.layers if ly.metadata.get("sparks_movie")]
-    rois = [ly for ly in viewer.layers if ly.metadata.get("sparks_rois")]
+    movie = [ly for ly in viewer.layers if role_of(ly) is LayerRole.MOVIE]
+    rois = [ly for ly in viewer.layers if role_of(ly) is LayerRole.ROIS]
     assert len(movie) == 1 and movie[0].data.shape == (600, 64, 64)
     assert movie[0].scale[0] == pytest.approx(rec.movie_dt)
     assert len(rois) == 1 and rois[0].data.shape == (64, 64) and int(rois[0].data.max()) == rec.n_neurons == 20
@@ -345,7 +375,7 @@ def test_decoded_frames_follow_time_slider(app, qtbot):
 
     viewer, session, w = app
     rec, pred, dec = _stimulus_run(viewer, session, w, qtbot, "frames")
-    stim = next(ly for ly in viewer.layers if ly.metadata.get("sparks_frames"))
+    stim = next(ly for ly in viewer.layers if role_of(ly) is LayerRole.STIMULUS)
     frames = rec.stimulus["frames"]
     _, (h, wd) = frame_pixels(frames)
     n, T, k = pred.predicted.shape

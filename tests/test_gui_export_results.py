@@ -30,11 +30,12 @@ def _digest(path):
 def test_nwb_with_results_and_napari_writer(app, qtbot, tmp_path):
     from pynwb import NWBHDF5IO
 
-    from sparks_gui import _napari_io
     from sparks_gui.data.export import read_sparks_config
     from sparks_gui.data.io import load_recording
     from sparks_gui.data.nwb import write_nwb
     from sparks_gui.gui.exports import whole_recording_results
+    from sparks_gui.napari.layers import recording_of
+    from sparks_gui.napari.writer import write_nwb_layers
 
     viewer, session, w = app
     src = write_nwb(make_sequence(n_neurons=24, duration=60.0, seed=4), tmp_path / "input.nwb")
@@ -71,8 +72,8 @@ def test_nwb_with_results_and_napari_writer(app, qtbot, tmp_path):
     np.testing.assert_array_equal(load_recording(out).activity, rec.activity)
 
     # napari's File > Save with the SPARKS NWB writer: the same results, not an empty module
-    layer = next(ly for ly in viewer.layers if ly.metadata.get("sparks_recording") is rec)
-    saved = _napari_io.write_nwb_layers(str(tmp_path / "napari.nwb"), [layer.as_layer_data_tuple()])
+    layer = next(ly for ly in viewer.layers if recording_of(ly) is rec)
+    saved = write_nwb_layers(str(tmp_path / "napari.nwb"), [layer.as_layer_data_tuple()])
     with NWBHDF5IO(saved[0], "r") as io:
         mod = io.read().processing["sparks"]
         assert {"latents", "example_latents", "neurons", "config"} <= set(mod.data_interfaces)

@@ -21,6 +21,7 @@ from sparks_gui.data.synthetic import make_reach  # noqa: E402
 from sparks_gui.gui._session import session_for  # noqa: E402
 from sparks_gui.gui.app import add_sparks_docks, arrange_docks  # noqa: E402
 from sparks_gui.gui.data_widget import add_recording_layers  # noqa: E402
+from sparks_gui.napari.layers import LayerRole, role_of  # noqa: E402
 
 pytestmark = pytest.mark.gui
 VIEWS = ("raster", "latents", "decoding", "attention", "masked")
@@ -136,7 +137,7 @@ def test_movie_time_slider_is_labelled_with_the_frame_period(make_napari_viewer,
     viewer.open_sample("sparks-gui", "calcium_movie")
     qtbot.waitUntil(lambda: session.recording is not None, timeout=10_000)
     rec = session.recording
-    movie = next(ly for ly in viewer.layers if ly.metadata.get("sparks_movie"))
+    movie = next(ly for ly in viewer.layers if role_of(ly) is LayerRole.MOVIE)
     mdt = float(rec.movie_dt or rec.dt)
     axis = viewer.dims.ndim - movie.ndim
     assert movie.scale[0] == pytest.approx(mdt)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from sparks_gui.cli import build_parser
-from sparks_gui.validate import DATASETS, _Report, _targets, render_markdown, run_validation, settings_for
+from sparks_gui.tools.validate import DATASETS, _Report, _targets, render_markdown, run_validation, settings_for
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_cli_has_validate():
 
 
 def test_mtm_targets_are_checked_on_the_numbers():
-    from sparks_gui.validate_mtm import targets
+    from sparks_gui.tools.validate_mtm import targets
 
     rep = _Report(settings_for("tiny"), log=lambda s: None)
     rep.add("multiarea", "sparks[mtm] all schemes", {"cosmooth_bps": 0.25, "inter_region_bps": 0.16}, 1.0)

@@ -51,7 +51,17 @@ __all__ = [
     "order_by_attention_clustering",
     "order_by_rastermap",
     "rastermap_available",
+    "ORIGINAL",
+    "LATENT_PHASE",
+    "CORRELATION",
+    "PCA_ANGLE",
+    "ATTENTION_CLUSTERING",
+    "RASTERMAP",
+    "PHASE",
+    "ORDERING_LABELS",
     "available_orderings",
+    "ordering_label",
+    "ordering_method",
     "compute_ordering",
     "circular_spearman",
     "triplet_accuracy",
@@ -517,21 +527,59 @@ def order_by_rastermap(activity: Any, **options) -> Ordering:
     return Ordering(np.asarray(model.isort, dtype=np.int64), key, "rastermap")
 
 
+# ----------------------------------------------------------------------------- registry
+ORIGINAL = "original"
+LATENT_PHASE = "latent_phase"
+CORRELATION = "correlation"
+PCA_ANGLE = "pca_angle"
+ATTENTION_CLUSTERING = "attention_clustering"
+RASTERMAP = "rastermap"
+PHASE = "phase"
+"""Method names of :func:`compute_ordering` (``PHASE`` needs a known phase, so menus leave it out)."""
+
+ORDERING_LABELS = {
+    ORIGINAL: "original",
+    LATENT_PHASE: "SPARKS latent phase",
+    CORRELATION: "correlation",
+    PCA_ANGLE: "PCA angle",
+    ATTENTION_CLUSTERING: "attention clustering",
+    RASTERMAP: "rastermap",
+}
+"""Method name -> the name a menu shows (the GUI's raster menu, exported ``ordering.json``)."""
+
+
 def available_orderings() -> dict[str, str]:
-    """Orderings available in this installation, name -> what it needs.
+    """Orderings available in this installation, name -> what it needs, in menu order.
 
     For menus (GUI) and reports: ``latent_phase`` needs 2-D+ latents, ``attention_clustering``
-    needs attention matrices, the rest need only activity.
+    needs attention matrices, the rest need only activity; ``rastermap`` is listed only when the
+    optional package is installed.
     """
     out = {
-        "latent_phase": "activity + ring-shaped latents (SPARKS)",
-        "correlation": "activity (lag of peak cross-correlation with a reference neuron)",
-        "pca_angle": "activity (angle of PC1/PC2 loadings)",
-        "attention_clustering": "attention matrices (SPARKS)",
+        ORIGINAL: "the recording's own order",
+        LATENT_PHASE: "activity + ring-shaped latents (SPARKS, after training)",
+        CORRELATION: "activity (lag of peak cross-correlation with a reference neuron)",
+        PCA_ANGLE: "activity (angle of PC1/PC2 loadings)",
+        ATTENTION_CLUSTERING: "attention matrices (SPARKS, after training)",
     }
     if rastermap_available():
-        out["rastermap"] = "activity (rastermap package)"
+        out[RASTERMAP] = "activity (rastermap package)"
     return out
+
+
+def ordering_label(method: str) -> str:
+    """The name a menu shows for ``method`` (see :data:`ORDERING_LABELS`)."""
+    return ORDERING_LABELS.get(method, method)
+
+
+def ordering_method(label: str) -> str:
+    """The method name of a menu label (inverse of :func:`ordering_label`); a method name passes through."""
+    for method, text in ORDERING_LABELS.items():
+        if label in (text, method):
+            return method
+    raise SparksError(
+        f"Unknown ordering '{label}'.", f"Choose one of {[ordering_label(m) for m in available_orderings()]}."
+    )
 
 
 def compute_ordering(
@@ -548,8 +596,8 @@ def compute_ordering(
     ----------
     method
         ``"latent_phase"`` (needs ``activity`` + ``latents``), ``"phase"`` (``activity`` +
-        a known ``phase``), ``"correlation"``, ``"pca_angle"``, ``"rastermap"`` (``activity``),
-        ``"attention_clustering"`` (``attention``).
+        a known ``phase``), ``"original"``, ``"correlation"``, ``"pca_angle"``, ``"rastermap"``
+        (``activity``), ``"attention_clustering"`` (``attention``).
     activity, latents, attention, phase
         The inputs the method needs.
     options
@@ -565,19 +613,22 @@ def compute_ordering(
             raise SparksError(f"The '{method}' ordering needs {what}.", f"Pass {what}, or choose another ordering.")
         return value
 
-    if method == "latent_phase":
+    if method == ORIGINAL:
+        n = as_activity(need(activity, "activity")).shape[0]
+        return Ordering(np.arange(n, dtype=np.int64), None, ORIGINAL)
+    if method == LATENT_PHASE:
         return neuron_order_from_latents(need(activity, "activity"), need(latents, "latents"), **options)
-    if method == "phase":
+    if method == PHASE:
         return neuron_order_from_phase(need(activity, "activity"), need(phase, "phase"), **options)
-    if method == "correlation":
+    if method == CORRELATION:
         return order_by_correlation(need(activity, "activity"), **options)
-    if method == "pca_angle":
+    if method == PCA_ANGLE:
         return order_by_pca_angle(need(activity, "activity"), **options)
-    if method == "attention_clustering":
+    if method == ATTENTION_CLUSTERING:
         return order_by_attention_clustering(need(attention, "attention"), **options)
-    if method == "rastermap":
+    if method == RASTERMAP:
         return order_by_rastermap(need(activity, "activity"), **options)
-    raise SparksError(f"Unknown ordering '{method}'.", f"Choose one of {sorted(available_orderings())} or 'phase'.")
+    raise SparksError(f"Unknown ordering '{method}'.", f"Choose one of {sorted(available_orderings())} or '{PHASE}'.")
 
 
 # ----------------------------------------------------------------------------- scores

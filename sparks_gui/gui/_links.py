@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..napari.layers import MOVIE_ROLES, LayerRole, find_layers, tag
+
 MARKER_LAYER = "SPARKS cursor"
 DECODED_LAYER = "decoded frames"
 
@@ -73,14 +75,7 @@ class NapariLinks:
         return layer
 
     def _movie_layers(self):
-        return [
-            ly
-            for ly in self.viewer.layers
-            if ly.ndim >= 3
-            and (
-                ly.metadata.get("sparks_movie") or ly.metadata.get("sparks_frames") or ly.metadata.get("sparks_decoded")
-            )
-        ]
+        return [ly for ly in find_layers(self.viewer.layers, *MOVIE_ROLES) if ly.ndim >= 3]
 
     def time_offset_s(self) -> float:
         """Seconds from the recording's start to the training selection's start (raster time 0)."""
@@ -156,8 +151,8 @@ class NapariLinks:
     # --------------------------------------------------------- callbacks
     def _on_neuron(self, neuron: int) -> None:
         self._redraw_markers()
-        for ly in self.viewer.layers:
-            if ly.metadata.get("sparks_rois") and hasattr(ly, "selected_label"):
+        for ly in find_layers(self.viewer.layers, LayerRole.ROIS):
+            if hasattr(ly, "selected_label"):
                 if neuron is not None and neuron >= 0:
                     ly.selected_label = self.session.original_neuron_index(neuron) + 1
                     ly.show_selected_label = True
@@ -192,10 +187,8 @@ class NapariLinks:
     # ----------------------------------------------------- decoded frames
     def _stimulus_layer(self):
         rec = self.session.recording
-        for ly in self.viewer.layers:
-            if ly.metadata.get("sparks_frames") and ly.metadata.get("sparks_recording") is rec:
-                return ly
-        return None
+        found = find_layers(self.viewer.layers, LayerRole.STIMULUS, recording=rec) if rec is not None else []
+        return found[0] if found else None
 
     def _remove_decoded(self) -> None:
         if DECODED_LAYER in self.viewer.layers:
@@ -203,7 +196,7 @@ class NapariLinks:
 
     def _on_predictions(self, snap) -> None:
         """Show the decoded frames of a ``frames``/``frame_id`` run beside the stimulus movie."""
-        from ._frames import decoded_frames_for
+        from ..napari.frames import decoded_frames_for
 
         rec = self.session.recording
         stim = self._stimulus_layer()
@@ -229,7 +222,7 @@ class NapariLinks:
                 contrast_limits=tuple(stim.contrast_limits),
                 scale=(float(rec.dt), sy, sx),
                 translate=(0.0, 0.0, W + gap),
-                metadata={"sparks_decoded": True, "dt": float(rec.dt), "target": snap.target},
+                metadata=tag({"dt": float(rec.dt), "target": snap.target}, LayerRole.DECODED),
             )
             if keep is not None:
                 self.viewer.layers.selection.active = keep

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 from qtpy.QtCore import QEvent, QObject, Signal
 
+from ..analysis import ordering as orderings
 from ..errors import SparksError
-from ._ordering import ORDERINGS, compute_order
+from ._ordering import compute_order, menu
 from ._worker import TrainingRun
 
 _SESSIONS: weakref.WeakKeyDictionary[Any, SparksSession] = weakref.WeakKeyDictionary()
@@ -63,6 +64,10 @@ class _CloseFilter(QObject):
         return False
 
 
+_SKIP_ON_NEW_RECORDING = (orderings.ORIGINAL, orderings.LATENT_PHASE, orderings.ATTENTION_CLUSTERING)
+"""Orderings not recomputed when a recording opens (nothing to sort by, or results of another recording)."""
+
+
 class SparksSession(QObject):
     """Shared state of the SPARKS docks of one viewer."""
 
@@ -97,7 +102,7 @@ class SparksSession(QObject):
         self.results = RunResults()
         self.run: TrainingRun | None = None
         self.trainer = None
-        self.ordering_name = "original"
+        self.ordering_name = orderings.ordering_label(orderings.ORIGINAL)
         self.order: np.ndarray | None = None
         self.selected_neuron: int | None = None
         self.time_s = 0.0
@@ -142,12 +147,12 @@ class SparksSession(QObject):
         self.selected_neuron = None
         self.order = None if recording is None else np.arange(recording.n_neurons)
         if recording is not None:  # napari's Save (SPARKS NWB writer) finds this session's results
-            from ..data import registry
+            from ..napari.writer import set_results_provider
 
-            registry.set_results_provider(recording, _results_provider(self, recording))
+            set_results_provider(recording, _results_provider(self, recording))
         self.recording_changed.emit(recording)
         self.selection_changed.emit(self.training_recording())
-        if recording is not None and self.ordering_name not in ("original", "SPARKS latent phase"):
+        if recording is not None and self.ordering_method not in _SKIP_ON_NEW_RECORDING:
             self.set_ordering(self.ordering_name)
 
     def set_selection(self, neuron_idx=None, time_range: tuple[int, int] | None = None) -> None:
@@ -166,7 +171,7 @@ class SparksSession(QObject):
         rec = self.training_recording()
         self.order = np.arange(rec.n_neurons)
         self.selection_changed.emit(rec)
-        if self.ordering_name != "original":
+        if self.ordering_method != orderings.ORIGINAL:
             self.set_ordering(self.ordering_name)
 
     def training_recording(self):
@@ -286,7 +291,7 @@ class SparksSession(QObject):
         self.results.started = ev
         self.order = np.arange(trainer.data.n_neurons)
         self.run_started.emit(ev)
-        if self.ordering_name != "original":
+        if self.ordering_method != orderings.ORIGINAL:
             self.set_ordering(self.ordering_name)
 
     def _on_event(self, ev) -> None:
@@ -306,11 +311,13 @@ class SparksSession(QObject):
         elif isinstance(ev, E.LatentSnapshot):
             r.latents = ev
             self.latents_changed.emit(ev)
-            if self.ordering_name == "SPARKS latent phase":
+            if self.ordering_method == orderings.LATENT_PHASE:
                 self.set_ordering(self.ordering_name)
         elif isinstance(ev, E.AttentionSnapshot):
             r.attention = ev
             self.attention_changed.emit(ev)
+            if self.ordering_method == orderings.ATTENTION_CLUSTERING:
+                self.set_ordering(self.ordering_name)
         elif isinstance(ev, E.Predictions):
             r.predictions = ev
             self.predictions_changed.emit(ev)
@@ -330,7 +337,7 @@ class SparksSession(QObject):
 
     def _on_done(self) -> None:
         self.running_changed.emit(False)
-        if self.ordering_name == "SPARKS latent phase":  # now from the whole recording (continuous data)
+        if self.ordering_method == orderings.LATENT_PHASE:  # now from the whole recording (continuous data)
             self.set_ordering(self.ordering_name)
 
     def set_results(self, results: RunResults, trainer=None) -> None:
@@ -346,7 +353,7 @@ class SparksSession(QObject):
         ):
             if value is not None:
                 sig.emit(value)
-        if self.ordering_name != "original":
+        if self.ordering_method != orderings.ORIGINAL:
             self.set_ordering(self.ordering_name)
 
     # --------------------------------------------------------------- ordering
@@ -355,17 +362,26 @@ class SparksSession(QObject):
         rec = self.training_recording()
         return None if rec is None else rec.activity
 
+    @property
+    def ordering_method(self) -> str:
+        """The analysis registry's name of the current ordering (:mod:`sparks_gui.analysis.ordering`)."""
+        return orderings.ordering_method(self.ordering_name)
+
     def set_ordering(self, name: str, block: bool = False) -> None:
-        """Sort neurons by ``name``; computed off the GUI thread, ``ordering_changed`` follows."""
-        if name not in ORDERINGS:
-            raise SparksError(f"Unknown ordering '{name}'.", f"Choose one of {ORDERINGS}.")
+        """Sort neurons by ``name`` (a label of the raster's menu); computed off the GUI thread,
+        ``ordering_changed`` follows."""
+        if name not in menu():
+            raise SparksError(f"Unknown ordering '{name}'.", f"Choose one of {menu()}.")
         self.ordering_name = name
+        method = self.ordering_method
         act = self.display_activity()
         if act is None:
             return
-        latents = lat_act = None
+        latents = lat_act = attention = None
         whole = False  # a continuous recording after training: phase of the whole recording's latents
-        if name == "SPARKS latent phase" and self.results.latents is not None and self.trainer is not None:
+        if method == orderings.ATTENTION_CLUSTERING and self.results.attention is not None:
+            attention = self.results.attention.mean  # [H, N, N] over one example's time
+        if method == orderings.LATENT_PHASE and self.results.latents is not None and self.trainer is not None:
             snap = self.results.latents
             latents = snap.latents
             lat_act = self.trainer.data.x[snap.example_idx]
@@ -386,7 +402,7 @@ class SparksSession(QObject):
                 res = whole_recording_results(self)
                 if res is not None:
                     return compute_order(name, act, res["latents"][None], res["activity"][None])
-            return compute_order(name, act, latents, lat_act)
+            return compute_order(name, act, latents, lat_act, attention)
 
         if block or (act.shape[0] * act.shape[1] < 2_000_000 and not whole):
             self._apply_order(name, work())
@@ -431,7 +447,7 @@ class SparksSession(QObject):
 
 
 def _results_provider(session: SparksSession, recording):
-    """``provider()`` for :func:`sparks_gui.data.registry.set_results_provider`: the session's results
+    """``provider()`` for :func:`sparks_gui.napari.writer.set_results_provider`: the session's results
     while ``recording`` is still the one it shows (weak: the session is not kept alive)."""
     ref = weakref.ref(session)
 

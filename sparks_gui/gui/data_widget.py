@@ -26,10 +26,10 @@ from qtpy.QtWidgets import (
 
 from ..engine.dataset import default_target
 from ..errors import SparksError
+from ..napari.layers import LayerRole, recording_of, role_of
 from ._session import session_for
 
 GROUP_KEYS = ("area", "brain_area", "region", "location", "quality", "KSLabel", "group", "cell_type", "iscell")
-RECORDING_KEY = "sparks_recording"
 
 
 def parse_indices(text: str, n: int) -> np.ndarray | None:
@@ -56,24 +56,16 @@ def parse_indices(text: str, n: int) -> np.ndarray | None:
     return idx
 
 
-def _role(layer) -> str | None:
-    meta = getattr(layer, "metadata", {}) or {}
-    if RECORDING_KEY not in meta:
-        return None
-    return meta.get("sparks_role", "activity")
-
-
 def add_recording_layers(viewer, rec):
     """Add the napari layers of ``rec``: activity image, and its imaging movie, ROI masks and stimulus
-    movie when it has them (:func:`sparks_gui._napari_io.layers_for_recording`).  Layers of ``rec``
+    movie when it has them (:func:`sparks_gui.napari.layers.layers_for_recording`).  Layers of ``rec``
     already in the viewer (opened by napari's reader or a sample) are not added again."""
-    from .._napari_io import layers_for_recording
+    from ..napari.layers import layers_for_recording
 
-    have = {_role(ly) for ly in viewer.layers if (ly.metadata or {}).get(RECORDING_KEY) is rec}
+    have = {role_of(ly) for ly in viewer.layers if recording_of(ly) is rec}
     layers = []
     for data, kwargs, kind in layers_for_recording(rec):
-        role = (kwargs.get("metadata") or {}).get("sparks_role", "activity")
-        if role in have:
+        if role_of(kwargs) in have:
             continue
         layers.append(getattr(viewer, f"add_{kind}")(data, **kwargs))
     return layers
@@ -253,7 +245,7 @@ class DataWidget(QWidget):
     def _recording_layers(self):
         if self.viewer is None:
             return []
-        return [ly for ly in self.viewer.layers if _role(ly) == "activity"]
+        return [ly for ly in self.viewer.layers if role_of(ly) is LayerRole.ACTIVITY]
 
     def _refresh_layers(self) -> None:
         layers = self._recording_layers()
@@ -269,7 +261,7 @@ class DataWidget(QWidget):
     def _on_layer_inserted(self, event) -> None:
         layer = event.value
         self._refresh_layers()
-        if _role(layer) == "activity":
+        if role_of(layer) is LayerRole.ACTIVITY:
             self.recording_box.setCurrentText(layer.name)
             self._on_layer_choice()
 
@@ -277,7 +269,7 @@ class DataWidget(QWidget):
         name = self.recording_box.currentText()
         for ly in self._recording_layers():
             if ly.name == name:
-                rec = ly.metadata[RECORDING_KEY]
+                rec = recording_of(ly)
                 if rec is not self.session.recording:
                     self.session.set_recording(rec, layer=ly)
                     if self.viewer is not None:

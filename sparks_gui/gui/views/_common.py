@@ -28,7 +28,16 @@ FOREGROUND = "#d0d3d8"
 LEGEND_BRUSH = (38, 41, 48, 150)  # translucent background: legends stay legible over the data
 MAX_REDRAW_HZ = 20.0
 
-pg.setConfigOptions(antialias=False, background=BACKGROUND, foreground=FOREGROUND, imageAxisOrder="row-major")
+VIEW_OPTIONS = {"antialias": False, "background": BACKGROUND, "foreground": FOREGROUND}
+"""pyqtgraph options of the SPARKS views (napari's dark theme).  pyqtgraph reads the foreground (axes,
+labels) only from its global options; they are applied when the first SPARKS view is created
+(:func:`use_view_options`), never on import.  Image items set their axis order themselves."""
+
+
+def use_view_options() -> None:
+    """Apply :data:`VIEW_OPTIONS` to pyqtgraph (once a SPARKS view is made; importing changes nothing)."""
+    if any(pg.getConfigOption(k) != v for k, v in VIEW_OPTIONS.items()):
+        pg.setConfigOptions(**VIEW_OPTIONS)
 
 
 class Throttle(QObject):
@@ -386,6 +395,7 @@ class ViewBase(QWidget):
 
     def __init__(self, napari_viewer=None, session=None, parent=None):
         super().__init__(parent)
+        use_view_options()
         if session is None:
             from .._session import session_for
 

@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtCore import QRectF, Qt
 
-from .._ordering import ORDERINGS
+from .._ordering import menu, tooltip
 from ._common import Throttle, ViewBase, clear_placeholder, colormap, combo, placeholder_text
 
 EMPTY = "Open a recording\n(Data dock: Open file…\nor Sample data)"
@@ -52,11 +52,7 @@ class RasterView(ViewBase):
     def __init__(self, napari_viewer=None, session=None, parent=None):
         super().__init__(napari_viewer, session, parent)
         session = self.session
-        self.ordering = combo(
-            ORDERINGS,
-            "Row order: SPARKS latent phase (after training), correlation clustering, PCA angle, or the file's order",
-            session.ordering_name,
-        )
+        self.ordering = combo(menu(), tooltip(), session.ordering_name)
         self.norm = combo(["z-score", "max", "raw"], "Per-neuron normalisation for display")
         self.cmap = combo(["gray_r", "magma", "viridis", "inferno"], "Colour map")
         for w in (self.ordering, self.norm, self.cmap):

@@ -32,7 +32,7 @@ import numpy as np
 
 
 def _mtm_config(S, **kw):
-    from .engine.config import SparksConfig
+    from ..engine.config import SparksConfig
 
     return SparksConfig(objective="mtm", epochs=S.mtm_epochs, seed=S.seed, eval_every=1000, snapshot_trials=1, **kw)
 
@@ -51,7 +51,7 @@ def _glm_scores(
     ``features=None``: smoothed visible spikes (the NLB baseline).  Otherwise ``features_for(hidden)``
     returns latents [n, d, T] computed with ``hidden`` neurons silenced (sigma 0: no smoothing).
     """
-    from .analysis.nlb import (
+    from ..analysis.nlb import (
         co_smoothing,
         forward_prediction,
         glm_forward_prediction,
@@ -85,14 +85,14 @@ def _glm_scores(
 
 
 def _probe(latents: np.ndarray, behaviour: np.ndarray) -> float:
-    from .analysis.nlb import linear_probe
+    from ..analysis.nlb import linear_probe
 
     return float(linear_probe(latents, behaviour).r2)
 
 
 def _multiarea(rep, figdir: Path) -> None:
-    from .data.synthetic_multiarea import make_multiarea
-    from .engine.facade import Sparks
+    from ..data.synthetic_multiarea import make_multiarea
+    from ..engine.facade import Sparks
 
     S = rep.settings
     rec = make_multiarea(
@@ -136,7 +136,7 @@ def _multiarea(rep, figdir: Path) -> None:
         rep.add("multiarea", method, sc, secs)
     train, test, held, regions = split
     # PCC (unsupervised), read out by GLMs from latents computed with the hidden neurons silenced
-    from .engine.config import SparksConfig
+    from ..engine.config import SparksConfig
 
     t0 = time.perf_counter()
     pcc = Sparks(
@@ -159,7 +159,7 @@ def _multiarea(rep, figdir: Path) -> None:
     sc = _glm_scores(x, train, test, held, regions)
     scores["smoothed-spikes GLM"] = sc
     rep.add("multiarea", "smoothed-spikes GLM", sc, time.perf_counter() - t0, kind="baseline")
-    from .figures.analysis import decoding_summary_figure
+    from ..figures.analysis import decoding_summary_figure
 
     rep.figures.append(
         str(
@@ -181,9 +181,9 @@ def _multiarea(rep, figdir: Path) -> None:
 
 
 def _multiarea_sessions(rep, figdir: Path) -> None:
-    from .data.synthetic_multiarea import make_multiarea_sessions
-    from .engine.facade import Sparks
-    from .engine.mtm import default_heldout
+    from ..data.synthetic_multiarea import make_multiarea_sessions
+    from ..engine.facade import Sparks
+    from ..engine.mtm import default_heldout
 
     S = rep.settings
     recs = make_multiarea_sessions(
@@ -243,11 +243,11 @@ def _windows(activity: np.ndarray, length: int) -> np.ndarray:
 def _real_chewie_mtm(rep, figdir: Path, data_dir=None) -> None:
     """Issue 7's Chewie recording (M1, 50 ms bins, no regions): co-smoothing and forward prediction on its
     test part, MtM vs neuron-only vs the smoothed-spikes GLM; velocity decoding by a linear probe."""
-    from .analysis.nlb import forward_prediction, glm_forward_prediction, smoothed_spikes_glm
-    from .data.io import load_recording
-    from .engine.facade import Sparks
-    from .engine.mtm import default_heldout
-    from .errors import SparksError
+    from ..analysis.nlb import forward_prediction, glm_forward_prediction, smoothed_spikes_glm
+    from ..data.io import load_recording
+    from ..engine.facade import Sparks
+    from ..engine.mtm import default_heldout
+    from ..errors import SparksError
     from .validate_real import _find
 
     path = _find("chewie_demo.mat", data_dir)
@@ -263,7 +263,7 @@ def _real_chewie_mtm(rep, figdir: Path, data_dir=None) -> None:
     vel = test.behaviour["Xte"] if "Xte" in test.behaviour else next(iter(test.behaviour.values()))
     length = None
     for method, schemes in (("sparks[mtm] defaults", None), ("sparks[mtm] neuron only", ("neuron",))):
-        from .engine.config import SparksConfig
+        from ..engine.config import SparksConfig
 
         cfg = (
             SparksConfig(objective="mtm", seed=S.seed)
@@ -283,7 +283,7 @@ def _real_chewie_mtm(rep, figdir: Path, data_dir=None) -> None:
     t0 = time.perf_counter()
     tr_w, te_w = _windows(rec.activity, length), _windows(test.activity, length)
     visible = np.setdiff1d(np.arange(rec.n_neurons), held)
-    from .analysis.nlb import co_smoothing
+    from ..analysis.nlb import co_smoothing
 
     rate = smoothed_spikes_glm(tr_w[:, visible], tr_w[:, held], te_w[:, visible])
     k = max(1, int(round(0.2 * length)))

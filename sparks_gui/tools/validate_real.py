@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 REAL_DATASETS = ("real_songbird", "real_mc_maze", "real_chewie", "real_mec", "real_chewie_mtm")
-DATA_ROOT = Path(__file__).resolve().parents[1] / "tests" / "data"
+DATA_ROOT = Path(__file__).resolve().parents[2] / "tests" / "data"
 
 
 def _find(name: str, data_dir: str | Path | None) -> Path | None:
@@ -73,7 +73,7 @@ def wiener_r2(
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import KFold
 
-    from .analysis import r2_overall
+    from ..analysis import r2_overall
 
     Ftr, Fte = _lagged(x_train, lags)[train_mask], _lagged(x_test, lags)[test_mask]
     model = RidgeCV(alphas=np.logspace(-2, 5, 15), cv=KFold(5)).fit(Ftr, y_train[train_mask])
@@ -82,7 +82,7 @@ def wiener_r2(
 
 def _binned(rec, name: str, factor: int) -> tuple[np.ndarray, np.ndarray]:
     """Activity [N, T'] and target [T', k] of ``rec`` at ``factor`` times its bin width."""
-    from .engine.dataset import rebin, target_values
+    from ..engine.dataset import rebin, target_values
 
     x = rebin(rec.activity[None], factor, rec.kind)[0]
     y = rebin(target_values(rec, name).T[None], factor, "calcium")[0].T
@@ -114,9 +114,9 @@ def _decoding(
     file ships beside the training part) everything is fitted on ``rec`` and scored on the
     whole of ``test_rec``, SPARKS through windowed whole-recording inference.
     """
-    from .analysis import r2_overall
-    from .engine.config import SparksConfig
-    from .engine.facade import Sparks
+    from ..analysis import r2_overall
+    from ..engine.config import SparksConfig
+    from ..engine.facade import Sparks
 
     scores: dict[str, list[float]] = {}
     data = None
@@ -199,10 +199,10 @@ def _phase_recovery(rep, name: str, rec, seeds: tuple[int, ...]) -> None:
     phase (:func:`ring_phase`); its spectral peak is compared with the PCA angle's, and every
     neuron's phase (activity-weighted circular mean of the population phase) with PCA's.
     """
-    from .analysis import neuron_order_from_latents, neuron_order_from_phase, pca_phase, phase_agreement, ring_phase
-    from .analysis.oscillation import phase_signal_psd, spectral_peak
-    from .engine.config import SparksConfig
-    from .engine.facade import Sparks
+    from ..analysis import neuron_order_from_latents, neuron_order_from_phase, pca_phase, phase_agreement, ring_phase
+    from ..analysis.oscillation import phase_signal_psd, spectral_peak
+    from ..engine.config import SparksConfig
+    from ..engine.facade import Sparks
 
     act = rec.activity
     t0 = time.perf_counter()
@@ -256,7 +256,7 @@ def _phase_recovery(rep, name: str, rec, seeds: tuple[int, ...]) -> None:
 
 
 def _songbird(rep, figdir: Path, data_dir=None) -> None:
-    from .data.io import load_recording
+    from ..data.io import load_recording
 
     rec = load_recording(_find("MackeviciusData.mat", data_dir))
     _phase_recovery(rep, "real_songbird", rec, rep.settings.real_seeds)
@@ -266,8 +266,8 @@ MEC_FILE = "calcium_activity_matrix_60584_session17.mat"
 
 
 def _mec(rep, figdir: Path, data_dir=None) -> None:
-    from .data.io import load_recording
-    from .errors import SparksError
+    from ..data.io import load_recording
+    from ..errors import SparksError
 
     path = _find(MEC_FILE, data_dir)
     if path is None:
@@ -281,7 +281,7 @@ def _mec(rep, figdir: Path, data_dir=None) -> None:
 
 
 def _mc_maze(rep, figdir: Path, data_dir=None) -> None:
-    from .data.io import load_recording
+    from ..data.io import load_recording
 
     train = load_recording(_find("trial_748_data.csv.gz", data_dir))
     test = load_recording(_find("trial_1356_data.csv.gz", data_dir))  # another trial of the same session
@@ -289,8 +289,8 @@ def _mc_maze(rep, figdir: Path, data_dir=None) -> None:
 
 
 def _chewie(rep, figdir: Path, data_dir=None) -> None:
-    from .data.io import load_recording
-    from .errors import SparksError
+    from ..data.io import load_recording
+    from ..errors import SparksError
 
     path = _find("chewie_demo.mat", data_dir)
     if path is None:

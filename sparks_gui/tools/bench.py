@@ -212,7 +212,7 @@ def _child_bandwidth(spec: dict[str, Any]) -> dict[str, Any]:
 
     import torch
 
-    from .model.hebbian import HebbianAttention, compiled_step, hebbian_step
+    from ..model.hebbian import HebbianAttention, compiled_step, hebbian_step
 
     device = torch.device(spec.get("device", "cpu"))
     B, N, T = spec["batch"], spec["neurons"], spec["steps"]
@@ -278,8 +278,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         return _child_bandwidth(spec)
     import torch
 
-    from .model.hebbian import one_step_gradients
-    from .model.sparks import SparksModel, autocast, autocast_dtype, kl_divergence, pick_device, reconstruction_loss
+    from ..model.hebbian import one_step_gradients
+    from ..model.sparks import SparksModel, autocast, autocast_dtype, kl_divergence, pick_device, reconstruction_loss
 
     torch.manual_seed(0)
     device = pick_device(spec.get("device", "auto"))
@@ -375,9 +375,7 @@ def run_benchmarks(quick: bool = False, only: str | None = None) -> Iterator[dic
         if spec.get("needs_cuda") and not _cuda_available():
             yield {"name": spec["name"], "skipped": "no CUDA device on this machine"}
             continue
-        code = (
-            "import json,sys; from sparks_gui.bench import _child; print(json.dumps(_child(json.loads(sys.argv[1]))))"
-        )
+        code = "import json,sys; from sparks_gui.tools.bench import _child; print(json.dumps(_child(json.loads(sys.argv[1]))))"
         env = {**os.environ}
         if spec.get("kind") == "sparks_ai":
             # the reference runs with its own default OpenMP behaviour, not the passive policy sparks_gui sets

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SparksError
+from ..errors import SparksError
 from .validate_mtm import RUNNERS as MTM_RUNNERS
 from .validate_mtm import targets as mtm_targets
 
@@ -223,7 +223,7 @@ class _Report:
 
 
 def _fit(config, recording, target):
-    from .engine.facade import Sparks
+    from ..engine.facade import Sparks
 
     t0 = time.perf_counter()
     est = Sparks(config).fit(recording, target=target)
@@ -247,7 +247,7 @@ def _ridge_decode(
     """Ridge regression from smoothed rates to ``y`` (features at t predict y at t + offset): R2, predictions."""
     from sklearn.linear_model import RidgeCV
 
-    from .analysis import r2_overall
+    from ..analysis import r2_overall
 
     F = _smoothed_features(x, dt)
     T = x.shape[-1]
@@ -259,7 +259,7 @@ def _ridge_decode(
 
 
 def _base_config(**kw):
-    from .engine.config import SparksConfig
+    from ..engine.config import SparksConfig
 
     # the synthetic sets compare encoders (the paper's controls): the paper's encoder, without the
     # input residual that gives every Hebbian variant the present bin (it blurs the rule ablations)
@@ -268,9 +268,9 @@ def _base_config(**kw):
 
 # ------------------------------------------------------------------------------ reach
 def _reach(rep: _Report, figdir: Path) -> None:
-    from .analysis import knn_decode
-    from .data.synthetic import make_reach
-    from .engine.dataset import prepare
+    from ..analysis import knn_decode
+    from ..data.synthetic import make_reach
+    from ..engine.dataset import prepare
 
     S = rep.settings
     rec = make_reach(n_trials_per_direction=S.reach_trials_per_direction, seed=S.data_seed)
@@ -306,7 +306,7 @@ def _reach(rep: _Report, figdir: Path) -> None:
             secs + time.perf_counter() - t0,
         )
         table[f"{enc} unsup+KNN"] = {"r2": res.score}
-    from .figures.analysis import decoding_summary_figure
+    from ..figures.analysis import decoding_summary_figure
 
     rep.figures.append(
         str(
@@ -326,7 +326,7 @@ def _reach(rep: _Report, figdir: Path) -> None:
 
 # -------------------------------------------------------------------------- sequences
 def _sequence(rep: _Report, figdir: Path, kind: str) -> None:
-    from .analysis import (
+    from ..analysis import (
         circular_spearman,
         neuron_order_from_latents,
         order_by_correlation,
@@ -334,8 +334,8 @@ def _sequence(rep: _Report, figdir: Path, kind: str) -> None:
         ordering_quality,
         triplet_accuracy,
     )
-    from .analysis.ordering import Ordering, order_by_rastermap, rastermap_available
-    from .data.synthetic import make_sequence
+    from ..analysis.ordering import Ordering, order_by_rastermap, rastermap_available
+    from ..data.synthetic import make_sequence
 
     S = rep.settings
     name = "sequence" if kind == "spikes" else "sequence_calcium"
@@ -394,7 +394,7 @@ def _sequence(rep: _Report, figdir: Path, kind: str) -> None:
         t0 = time.perf_counter()
         score("rastermap", order_by_rastermap(act), time.perf_counter() - t0, "baseline")
     score("true order (reference)", Ordering(np.asarray(true), None, "true"), 0.0, "reference")
-    from .figures.analysis import ordering_figure, oscillation_figure
+    from ..figures.analysis import ordering_figure, oscillation_figure
 
     show = {k: v for k, v in orderings.items() if not k.startswith("true")}
     rep.figures.append(
@@ -418,14 +418,14 @@ def _sequence(rep: _Report, figdir: Path, kind: str) -> None:
 
 # ---------------------------------------------------------------------------- network
 def _network(rep: _Report, figdir: Path) -> None:
-    from .analysis import (
+    from ..analysis import (
         connectivity_scores,
         correlation_connectivity,
         effective_connectivity,
         shuffled_null,
         xcorr_peak_connectivity,
     )
-    from .data.synthetic_network import make_network
+    from ..data.synthetic_network import make_network
 
     S = rep.settings
     rec = make_network(n_neurons=S.net_neurons, duration=S.net_duration, seed=S.data_seed)
@@ -476,7 +476,7 @@ def _network(rep: _Report, figdir: Path) -> None:
         )
     scored("correlation", lambda a: correlation_connectivity(a, smooth_bins=2.0), 0.0, "baseline")
     scored("xcorr_peak", lambda a: xcorr_peak_connectivity(a, max_lag=10), 0.0, "baseline")
-    from .figures.analysis import connectivity_figure
+    from ..figures.analysis import connectivity_figure
 
     rep.figures.append(
         str(
@@ -507,9 +507,9 @@ def _frames_from_phase(pred: np.ndarray, bins_per_trial: int, bins_per_frame: in
 
 
 def _stimulus_movie(rep: _Report, figdir: Path) -> None:
-    from .analysis import frame_accuracy
-    from .data.synthetic_network import make_stimulus_movie
-    from .engine.dataset import prepare
+    from ..analysis import frame_accuracy
+    from ..data.synthetic_network import make_stimulus_movie
+    from ..engine.dataset import prepare
 
     S = rep.settings
     bpf, n_frames = 5, 30
@@ -543,7 +543,7 @@ def _stimulus_movie(rep: _Report, figdir: Path) -> None:
     y = data.denormalise(data.r)
     r2, pred = _ridge_decode(data.x, y, data.train_idx, data.test_idx, data.dt)
     add("ridge(smoothed rates)", pred, r2, time.perf_counter() - t0, "baseline")
-    from .figures.analysis import frame_accuracy_figure
+    from ..figures.analysis import frame_accuracy_figure
 
     rep.figures.append(
         str(
@@ -567,9 +567,9 @@ def _stimulus_movie(rep: _Report, figdir: Path) -> None:
 
 # ---------------------------------------------------------------------- calcium movie
 def _calcium_movie(rep: _Report, figdir: Path) -> None:
-    from .analysis import r2_per_variable
-    from .data.synthetic_network import make_calcium_movie
-    from .engine.dataset import prepare
+    from ..analysis import r2_per_variable
+    from ..data.synthetic_network import make_calcium_movie
+    from ..engine.dataset import prepare
 
     S = rep.settings
     rec = make_calcium_movie(n_frames=S.cmovie_frames, seed=S.data_seed)
@@ -774,7 +774,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {m} | " + " | ".join(cells) + f" | {any_row['seed']} | {any_row['runtime_s']:.1f} |")
     if report.get("figures"):
         lines += ["", "## Figures", ""] + [f"- `{Path(f).name}`" for f in report["figures"]]
-    lines += ["", "Metric definitions: see `sparks_gui/validate.py` and `sparks_gui/analysis/` docstrings.", ""]
+    lines += ["", "Metric definitions: see `sparks_gui/tools/validate.py` and `sparks_gui/analysis/` docstrings.", ""]
     return "\n".join(lines)
 
 
@@ -825,8 +825,8 @@ def run_validation(
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from . import __version__
-    from .data.atomic import atomic_write_text
+    from .. import __version__
+    from ..data.atomic import atomic_write_text
 
     S = settings or settings_for("quick" if quick else "full")
     from .validate_real import runners as real_runners
