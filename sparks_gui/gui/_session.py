@@ -19,6 +19,7 @@ from qtpy.QtCore import QEvent, QObject, Signal
 
 from ..analysis import ordering as orderings
 from ..errors import SparksError
+from ._clock import GuiClock
 from ._ordering import compute_order, menu
 from ._worker import TrainingRun
 
@@ -107,8 +108,12 @@ class SparksSession(QObject):
         self.selected_neuron: int | None = None
         self.time_s = 0.0
         self._close_filter = None
+        self._selected = None  # (key, recording, training_recording()) of the last selection
         self._order_worker = None
         self._views: weakref.WeakValueDictionary[str, QObject] = weakref.WeakValueDictionary()
+        # every live repaint (views, progress) happens on this clock's tick; events only store the latest data
+        self.clock = GuiClock(parent=self)
+        self.clock.progress.connect(self.progress.emit)
         if viewer is not None:
             try:
                 win = viewer.window._qt_window
@@ -179,7 +184,12 @@ class SparksSession(QObject):
         rec = self.recording
         if rec is None or (self.neuron_idx is None and self.time_range is None):
             return rec
-        return rec.select(neurons=self.neuron_idx, time=self.time_range)
+        # views ask for it on every snapshot; selecting copies the data, so the selection is kept
+        key = (id(rec), None if self.neuron_idx is None else self.neuron_idx.tobytes(), self.time_range)
+        cached = self._selected
+        if cached is None or cached[0] != key or cached[1] is not rec:
+            cached = self._selected = (key, rec, rec.select(neurons=self.neuron_idx, time=self.time_range))
+        return cached[2]
 
     # ---------------------------------------------------------------- config
     def set_config(self, config) -> None:
@@ -255,8 +265,7 @@ class SparksSession(QObject):
         self.results = results
         run = TrainingRun(cfg, rec, resume=resume)
         run.started.connect(self._on_started)
-        run.progress.connect(self.progress.emit)
-        run.progress.connect(lambda ev, losses: self.results.step_losses.extend(losses))
+        run.progress.connect(self._on_progress)
         run.event.connect(self._on_event)
         run.failed.connect(self._on_failed)
         run.done.connect(self._on_done)
@@ -286,6 +295,12 @@ class SparksSession(QObject):
             run.blockSignals(True)
         self.blockSignals(True)
 
+    def _on_progress(self, ev, losses) -> None:
+        # the losses are kept at once (nothing is lost); the report itself waits for the clock's tick, where a
+        # newer one supersedes it
+        self.results.step_losses.extend(losses)
+        self.clock.post_progress(ev, losses)
+
     def _on_started(self, ev, trainer) -> None:
         self.trainer = trainer
         self.results.started = ev
@@ -297,6 +312,7 @@ class SparksSession(QObject):
     def _on_event(self, ev) -> None:
         from ..engine import events as E
 
+        self.clock.flush_progress()  # the last report before this event reaches the docks first
         r = self.results
         if isinstance(ev, E.EpochEnd):
             rec = {
@@ -332,10 +348,12 @@ class SparksSession(QObject):
     def _on_failed(self, message: str) -> None:
         from napari.utils.notifications import show_error
 
+        self.clock.flush_progress()
         show_error(f"SPARKS training failed: {message}")
         self.run_failed.emit(message)
 
     def _on_done(self) -> None:
+        self.clock.flush_progress()
         self.running_changed.emit(False)
         if self.ordering_method == orderings.LATENT_PHASE:  # now from the whole recording (continuous data)
             self.set_ordering(self.ordering_name)

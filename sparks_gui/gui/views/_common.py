@@ -1,13 +1,12 @@
-"""Small pieces shared by the views: throttled redraws, colours, export, toolbars."""
+"""Small pieces shared by the views: clocked redraws, colours, export, toolbars."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from qtpy.QtCore import QObject, QPoint, QRect, QSize, Qt, QTimer
+from qtpy.QtCore import QPoint, QRect, QSize, Qt
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -26,7 +25,6 @@ from qtpy.QtWidgets import (
 BACKGROUND = "#262930"  # napari dark theme canvas colour
 FOREGROUND = "#d0d3d8"
 LEGEND_BRUSH = (38, 41, 48, 150)  # translucent background: legends stay legible over the data
-MAX_REDRAW_HZ = 20.0
 
 VIEW_OPTIONS = {"antialias": False, "background": BACKGROUND, "foreground": FOREGROUND}
 """pyqtgraph options of the SPARKS views (napari's dark theme).  pyqtgraph reads the foreground (axes,
@@ -38,55 +36,6 @@ def use_view_options() -> None:
     """Apply :data:`VIEW_OPTIONS` to pyqtgraph (once a SPARKS view is made; importing changes nothing)."""
     if any(pg.getConfigOption(k) != v for k, v in VIEW_OPTIONS.items()):
         pg.setConfigOptions(**VIEW_OPTIONS)
-
-
-class Throttle(QObject):
-    """Coalesce calls so that ``fn`` runs at most ``hz`` times per second (always with the latest request).
-
-    ``fn`` never runs inside the call that requests it: it runs from a timer, at least
-    ``delay_ms`` later.  Views that all receive data at the same moment (the snapshots at the
-    end of an epoch) use different delays so that their redraws fall into different turns of
-    the event loop instead of one long block.
-    """
-
-    def __init__(self, fn, hz: float = MAX_REDRAW_HZ, parent=None, delay_ms: int = 0):
-        super().__init__(parent)
-        self._fn = fn
-        self._period = 1.0 / hz
-        self._delay = max(int(delay_ms), 0)
-        self._last = 0.0
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._fire)
-        self.calls = 0
-        self.last_duration_s = 0.0
-        self.max_duration_s = 0.0
-
-    def __call__(self, *_):
-        try:
-            if self._timer.isActive():
-                return
-        except RuntimeError:  # the view was deleted (window closing) while a signal was queued
-            return
-        wait = self._period - (time.perf_counter() - self._last)
-        self._timer.start(max(int(wait * 1000), self._delay))
-
-    @property
-    def pending(self) -> bool:
-        return self._timer.isActive()
-
-    def flush(self) -> None:
-        if self._timer.isActive():
-            self._timer.stop()
-            self._fire()
-
-    def _fire(self) -> None:
-        t0 = time.perf_counter()
-        self._last = t0
-        self.calls += 1
-        self._fn()
-        self.last_duration_s = time.perf_counter() - t0
-        self.max_duration_s = max(self.max_duration_s, self.last_duration_s)
 
 
 def colormap(name: str) -> pg.ColorMap:

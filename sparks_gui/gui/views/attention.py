@@ -6,7 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtCore import QRectF, Qt
 
-from ._common import Throttle, ViewBase, clear_placeholder, colormap, combo, placeholder_text
+from .._clock import Redraw
+from ._common import ViewBase, clear_placeholder, colormap, combo, placeholder_text
 
 
 class AttentionView(ViewBase):
@@ -61,7 +62,7 @@ class AttentionView(ViewBase):
         self._seq_worker = None
         self._seq_cache: dict[int, tuple[np.ndarray, int]] = {}
         self._shown_n = -1
-        self._redraw = Throttle(self.redraw, parent=self, delay_ms=45)
+        self._redraw = Redraw(self.redraw, self)
         self.head.currentIndexChanged.connect(lambda *_: self._redraw())
         self.mode.currentIndexChanged.connect(lambda *_: (self._select_sequence(), self._redraw()))
         self.plot.scene().sigMouseClicked.connect(self._on_click)

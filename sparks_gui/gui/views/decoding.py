@@ -6,7 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtWidgets import QSpinBox
 
-from ._common import Throttle, ViewBase, clear_placeholder, combo, placeholder_text
+from .._clock import Redraw
+from ._common import ViewBase, clear_placeholder, combo, placeholder_text
 
 WAITING = "Decoded vs true behaviour\nof held-out examples appears\nafter the first epoch"
 LEGEND_ENTRY_PX = 165  # width of a legend entry ("hand_pos[0] (R² 0.87)")
@@ -56,7 +57,7 @@ class DecodingView(ViewBase):
         cur.setVisible(False)
         self.snapshot = None
         self.t_offset = 0.0
-        self._redraw = Throttle(self.redraw, parent=self, delay_ms=25)
+        self._redraw = Redraw(self.redraw, self)
         self.example.valueChanged.connect(lambda *_: self._redraw())
         self.variable.currentIndexChanged.connect(lambda *_: self._redraw())
         session.predictions_changed.connect(self.set_snapshot)

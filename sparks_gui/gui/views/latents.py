@@ -6,9 +6,9 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtWidgets import QCheckBox, QStackedWidget
 
+from .._clock import Redraw
 from ._common import (
     LEGEND_BRUSH,
-    Throttle,
     ViewBase,
     category_colours,
     clear_placeholder,
@@ -93,7 +93,7 @@ class LatentView(ViewBase):
         self.displayed_points = 0
         self.n_trajectories = 0
         self.snapshot = None
-        self._redraw = Throttle(self.redraw, parent=self, delay_ms=5)
+        self._redraw = Redraw(self.redraw, self)
         for w in (self.axes_mode, self.x_axis, self.y_axis, self.colour_by):
             w.currentIndexChanged.connect(lambda *_: self._redraw())
         self.dim_mode.currentIndexChanged.connect(self._on_dim_mode)

@@ -6,7 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtWidgets import QCheckBox
 
-from ._common import LEGEND_BRUSH, Throttle, ViewBase
+from .._clock import Redraw
+from ._common import LEGEND_BRUSH, ViewBase
 
 LOSS_REDRAW_HZ = 4.0  # the curve gains a point per batch; 4 repaints/s look live and cost little
 
@@ -48,7 +49,9 @@ class LossView(ViewBase):
         )
         self._body.addWidget(self.widget)
         self._steps_per_epoch = 1
-        self._redraw = Throttle(self.redraw, hz=LOSS_REDRAW_HZ, parent=self)
+        self._steps = np.zeros((0, 2))  # step_losses converted so far (only new ones are converted per redraw)
+        self._steps_of = None  # the list they came from
+        self._redraw = Redraw(self.redraw, self, hz=LOSS_REDRAW_HZ)
         session.run_started.connect(self._on_started)
         session.progress.connect(lambda *_: self._redraw())
         session.epoch_end.connect(lambda *_: self._redraw())
@@ -60,10 +63,19 @@ class LossView(ViewBase):
         self._steps_per_epoch = max(ev.steps_per_epoch, 1)
         self.redraw()
 
+    def _step_array(self, losses: list) -> np.ndarray:
+        """``losses`` as an [n, 2] array; the list only grows during a run, so only its new tail is converted."""
+        n = len(self._steps)
+        if losses is not self._steps_of or n > len(losses) or (n and tuple(self._steps[-1]) != tuple(losses[n - 1])):
+            self._steps, self._steps_of, n = np.zeros((0, 2)), losses, 0
+        if len(losses) > n:
+            self._steps = np.concatenate([self._steps, np.asarray(losses[n:], dtype=float).reshape(-1, 2)])
+        return self._steps
+
     def redraw(self) -> None:
         r = self.session.results
         if r.step_losses:
-            s = np.asarray(r.step_losses, dtype=float)
+            s = self._step_array(r.step_losses)
             ok = np.isfinite(s[:, 1])
             self.step_curve.setData(s[ok, 0] / self._steps_per_epoch, s[ok, 1])
         else:

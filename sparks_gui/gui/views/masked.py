@@ -14,7 +14,8 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtWidgets import QSpinBox
 
-from ._common import Throttle, ViewBase, clear_placeholder, combo, placeholder_text
+from .._clock import Redraw
+from ._common import ViewBase, clear_placeholder, combo, placeholder_text
 
 SMOOTH_SIGMA_BINS = 2.0
 """Gaussian width (bins) of the smoothing applied to the true spike counts for display."""
@@ -71,7 +72,7 @@ class MaskedNeuronsView(ViewBase):
         self._placeholder = None
         self._show_message(WAITING)
         self._masked_key = None
-        self._redraw = Throttle(self.redraw, parent=self, delay_ms=35)
+        self._redraw = Redraw(self.redraw, self)
         self.neuron.currentIndexChanged.connect(lambda *_: self._redraw())
         self.example.valueChanged.connect(lambda *_: self._redraw())
         session.predictions_changed.connect(self.set_snapshot)

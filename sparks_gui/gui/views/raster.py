@@ -12,8 +12,9 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtCore import QRectF, Qt
 
+from .._clock import Redraw
 from .._ordering import menu, tooltip
-from ._common import Throttle, ViewBase, clear_placeholder, colormap, combo, placeholder_text
+from ._common import ViewBase, clear_placeholder, colormap, combo, placeholder_text
 
 EMPTY = "Open a recording\n(Data dock: Open file…\nor Sample data)"
 
@@ -115,7 +116,7 @@ class RasterView(ViewBase):
         self.order = np.arange(0)
         self.displayed_shape = (0, 0)
         self.displayed_level = 0
-        self._update = Throttle(self.update_image, parent=self)
+        self._update = Redraw(self.update_image, self)
         self.plot.sigXRangeChanged.connect(lambda *_: self._update())
         self.ordering.currentTextChanged.connect(self._on_ordering_choice)
         self.norm.currentTextChanged.connect(lambda *_: self.set_recording(session.training_recording()))
