@@ -31,7 +31,7 @@ from ..model.sparks import (
     prediction_from_output,
     reconstruction_loss,
 )
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint
 from .config import SparksConfig
 from .dataset import PreparedData, prepare
 from .defaults import resolve as resolve_defaults
@@ -48,9 +48,9 @@ from .events import (
     Started,
     StepProgress,
 )
-from .inference import data_meta
 from .memory import check_memory
 from .mtm import default_heldout, mtm_rates, mtm_scores
+from .runs import save_training_checkpoint
 
 ATTENTION_SEQUENCE_BYTES = 64e6
 """Attention sequences in snapshots are subsampled in time to stay under this size."""
@@ -463,17 +463,7 @@ class Trainer:
     def _checkpoint(self, optimiser, generator, epoch: int) -> str | None:
         if not self.config.out_dir or (self.dist is not None and not self.dist.is_main):
             return None
-        path = Path(self.config.out_dir) / "checkpoint.pt"
-        save_checkpoint(
-            path,
-            self.model,
-            optimiser,
-            self.config,
-            epoch,
-            generator,
-            self.history,
-            data_meta={**data_meta(self.data), "session": self.session},
-        )
+        path = save_training_checkpoint(self.config.out_dir, self, optimiser, generator, epoch)
         self.last_checkpoint = str(path)
         return str(path)
 
