@@ -427,9 +427,9 @@ def train_and_export(
     """
     from tqdm import tqdm
 
-    from .engine.checkpoint import save_checkpoint
+    from .engine import runs
     from .engine.events import EpochEnd, Failed, Finished, Started, StepProgress
-    from .engine.inference import data_meta, whole_recording
+    from .engine.inference import whole_recording
     from .engine.trainer import Trainer
     from .figures import training as figs
 
@@ -488,16 +488,8 @@ def train_and_export(
     if not main_process:  # only the first process writes results
         return {}
     data = trainer.data
-    meta = data_meta(data)
-    save_checkpoint(
-        out_dir / "model.pt",
-        trainer.model,
-        None,
-        trainer.config,
-        trainer.config.epochs,
-        history=trainer.history,
-        data_meta=meta,
-    )
+    runs.save_run(out_dir, trainer)  # config.json, model.pt, history.json
+    meta = runs.data_meta(data)
     all_idx = np.arange(len(data.x))
     ev_all = trainer.evaluate(all_idx)
     latents = np.transpose(ev_all["latents"], (0, 2, 1))  # [examples, d, T]
@@ -569,7 +561,7 @@ def _check_resumable(trainer, checkpoint) -> int:
     """The epoch ``checkpoint`` reached, after checking that ``trainer`` (its config and the recording
     it prepared) can continue it: the same model, the same data, and epochs left to train."""
     from .engine.checkpoint import load_checkpoint
-    from .engine.inference import data_meta
+    from .engine.runs import data_meta
 
     ck = load_checkpoint(checkpoint)
     epoch = int(ck.get("epoch", 0))

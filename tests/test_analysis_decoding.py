@@ -168,3 +168,30 @@ def test_consistency_r2_hand_cases():
     assert np.isnan(C[0, 0]) and C[0, 1] == pytest.approx(1.0, abs=1e-6) and C[0, 2] < 0.02
     with pytest.raises(SparksError, match="frames"):
         consistency_r2(a, a[:10])
+
+
+def test_poisson_nll_without_constant_is_the_training_loss():
+    y = np.array([[0, 1, 3], [2, 0, 1]], dtype=float)
+    lam = np.array([[0.5, 1.0, 2.0], [1.5, 0.2, 0.8]])
+    assert poisson_nll(y, lam, constant=False) == pytest.approx(np.mean(lam - y * np.log(lam)))
+    assert poisson_nll(y, lam) == pytest.approx(np.mean(lam - y * np.log(lam) + gammaln(y + 1)))
+
+
+def test_r2_min_variance_marks_nearly_constant_variables():
+    t = np.stack([np.linspace(-1, 1, 50), 1 + 1e-3 * np.sin(np.arange(50))], axis=1)
+    p = t + 0.1
+    r = r2_per_variable(t, p)
+    assert np.isfinite(r).all()
+    r = r2_per_variable(t, p, min_variance=1e-3)
+    assert np.isfinite(r[0]) and np.isnan(r[1])
+    assert r[0] == pytest.approx(1 - np.sum(0.1**2 * np.ones(50)) / np.sum((t[:, 0] - t[:, 0].mean()) ** 2))
+
+
+def test_frame_correlation_per_frame():
+    from sparks_gui.analysis import frame_correlation
+
+    true = np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])
+    pred = np.array([[2.0, 4.0, 6.0], [1.0, 2.0, 3.0], [1.0, 0.0, 1.0]])
+    r = frame_correlation(true, pred)
+    assert r[0] == pytest.approx(1.0) and np.isnan(r[1]) and r[2] == pytest.approx(-1.0)
+    assert frame_correlation(true[None], pred[None]).shape == (1, 3)

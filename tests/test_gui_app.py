@@ -356,6 +356,9 @@ def test_decoded_frames_follow_time_slider(app, qtbot):
     assert dec_view.variable.currentText() == "frame correlation"
     x, y = dec_view._curves[0][1].getData()
     assert len(y) == T - pred.offset and np.all(np.abs(y[np.isfinite(y)]) <= 1 + 1e-9)
+    # the view draws the engine's numbers (Predictions.frame_correlation), it does not compute them
+    np.testing.assert_allclose(y, pred.frame_correlation[dec_view.example.value()])
+    assert pred.r2_per_variable is not None and pred.accuracy is None
 
 
 def test_decoded_frame_id_vs_true(app, qtbot):
@@ -364,6 +367,9 @@ def test_decoded_frame_id_vs_true(app, qtbot):
     frames = rec.stimulus["frames"]
     ids = pred.predicted.reshape(pred.predicted.shape[:2])  # [n, T] class ids
     assert pred.target == "frame_id" and pred.true.shape[-1] == 1
+    off = pred.offset
+    want = np.mean(ids[:, : ids.shape[1] - off] == pred.true[:, off:, 0])
+    assert pred.accuracy == pytest.approx(want) and w["decoding"]._score() == ([pytest.approx(want)], "accuracy")
     assert np.all(ids == np.round(ids)) and ids.min() >= 0 and ids.max() <= len(frames)  # class ids (+ blank)
     # decoded id vs true id curves (step plots) for the shown example
     dv = w["decoding"]

@@ -356,7 +356,7 @@ def test_gui_exports_and_ordering_use_the_whole_recording(small_fit, tmp_path):
     """The GUI's whole-recording results (exports, latent-phase ordering) are the facade's windowed ones."""
     from types import SimpleNamespace
 
-    from sparks_gui.engine.inference import data_meta
+    from sparks_gui.engine.runs import data_meta
     from sparks_gui.gui.exports import whole_recording_results
 
     est, rec = small_fit

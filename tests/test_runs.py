@@ -7,6 +7,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sparks_gui.engine import runs
@@ -117,3 +118,87 @@ def test_cleanup_deletes_only_unsaved_runs(tmp_path):
     runs.mark_saved(running)
     assert runs.cleanup_runs(tmp_path, now=now) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([kept.name, running.name, foreign.name])
+
+
+def test_cli_run_loads_in_gui_and_facade_through_one_loader(tmp_path, monkeypatch):
+    """A run written by the CLI is read by the GUI's Load run and by ``Sparks.load`` through
+    ``runs.load_run``; both give the held-out metrics the CLI wrote."""
+    pytest.importorskip("qtpy")
+    from types import SimpleNamespace
+
+    from sparks_gui.cli import train_and_export
+    from sparks_gui.data.synthetic import make_reach
+    from sparks_gui.engine.config import SparksConfig
+    from sparks_gui.engine.facade import Sparks
+    from sparks_gui.gui.training_widget import load_run
+
+    rec = make_reach(n_trials_per_direction=2, t_before=0.05, t_after=0.15, seed=3)
+    cfg = SparksConfig(target="hand_pos", epochs=2, batch_size=4, bin_factor=4, latent_dim=2, embed_dim=8, tau_p=3)
+    out = tmp_path / "cli-run"
+    written = train_and_export(cfg, rec, out, task="reach", progress=False)
+    assert {"config.json", "model.pt", "history.json", "metrics.json"} <= {p.name for p in out.iterdir()}
+    assert 0 < written["n_test"] <= cfg.snapshot_trials  # the GUI evaluates all held-out examples
+
+    calls = []
+    real = runs.load_run
+    monkeypatch.setattr(runs, "load_run", lambda path: calls.append(Path(path)) or real(path))
+
+    got = {}
+    session = SimpleNamespace(
+        training_recording=lambda: rec,
+        set_config=lambda c: got.__setitem__("config", c),
+        set_results=lambda res, tr=None: got.update(results=res, trainer=tr),
+    )
+    assert load_run(session, out) == out / "model.pt"
+    est = Sparks.load(out)
+    assert calls == [out, out]
+
+    gui, fac = got["results"].metrics, est.metrics_
+    assert gui["r2"] == pytest.approx(written["test_r2"], abs=1e-9)
+    assert fac["r2"] == pytest.approx(written["test_r2"], abs=1e-9)
+    np.testing.assert_allclose(gui["r2_per_variable"], fac["r2_per_variable"], atol=1e-9)
+    assert got["config"] == est.config and got["results"].history == est.history_ == runs.load_run(out).history
+    rebuilt = runs.data_meta(got["trainer"].data, got["trainer"])  # one data_meta, same on both sides
+    assert set(est._meta) == set(rebuilt) and "session" in rebuilt
+    for key, value in rebuilt.items():
+        if isinstance(value, str):
+            assert est._meta[key] == value, key
+            continue
+        np.testing.assert_allclose(np.asarray(est._meta[key], dtype=float), np.asarray(value, dtype=float), err_msg=key)
+
+
+def test_runs_of_older_versions_still_load(tmp_path):
+    """A model.pt as earlier versions wrote it (data_meta without session / MtM keys, no history.json)."""
+    import torch
+
+    from sparks_gui.engine.checkpoint import FORMAT
+    from sparks_gui.engine.config import SparksConfig
+    from sparks_gui.engine.facade import Sparks
+    from sparks_gui.model.sparks import SparksModel
+
+    est = Sparks(SparksConfig(epochs=1, batch_size=4, bin_factor=4, latent_dim=2, embed_dim=8, tau_p=3))
+    from sparks_gui.data.synthetic import make_reach
+
+    est.fit(make_reach(n_trials_per_direction=2, t_before=0.05, t_after=0.15, seed=3), target="hand_pos")
+    old_meta = {k: v for k, v in est._meta.items() if k != "session"}
+    payload = {
+        "format": FORMAT,
+        "model": est.model.state_dict(),
+        "model_spec": est.model.spec(),
+        "optimizer": None,
+        "config": est.config.to_dict(),
+        "epoch": 1,
+        "generator": None,
+        "torch_rng": torch.get_rng_state(),
+        "history": est.history_,
+        "data_meta": old_meta,
+    }
+    (tmp_path / "old").mkdir()
+    torch.save(payload, tmp_path / "old" / "model.pt")
+    run = runs.load_run(tmp_path / "old")
+    assert (
+        isinstance(run.model, SparksModel) and set(run.meta) == set(old_meta) and run.epoch == 1 and not run.interrupted
+    )
+    again = Sparks.load(tmp_path / "old" / "model.pt")
+    x = est.data_.x[:2]
+    np.testing.assert_allclose(again.transform(x), est.transform(x), atol=1e-5)

@@ -291,3 +291,75 @@ def test_trace_parameters_have_their_own_learning_rate():
     assert 0 < moved[1.0] < moved[10.0]
     with pytest.raises(SparksError, match="trace_lr_scale"):
         SparksConfig(**TINY, trace_lr_scale=-1.0).validate()
+
+
+def _old_metrics(d, idx, pred):
+    """The held-out metrics as Trainer._metrics computed them by hand (float32, before it used analysis)."""
+    off = d.target_offset
+    true, p = d.r[idx][:, off:], pred[:, : d.x.shape[-1] - off]
+    if d.loss == "mse":
+        k = true.shape[-1]
+        flat, pf = true.reshape(-1, k), p.reshape(-1, k)
+        per = 1.0 - ((flat - pf) ** 2).sum(0) / ((flat - flat.mean(0)) ** 2).sum(0)
+        per = np.where(flat.var(0) > 1e-3, per, np.nan)
+        return {"r2": float(np.nanmean(per)), "r2_per_variable": list(per)}
+    rate = d.r[d.train_idx].reshape(-1, d.r.shape[-1]).mean(0)
+    eps = 1e-6
+    if d.loss == "bce":
+        pp, rr = np.clip(p, eps, 1 - eps), np.clip(rate, eps, 1 - eps)
+        nll = -(true * np.log(pp) + (1 - true) * np.log(1 - pp)).mean()
+        null = -(true * np.log(rr) + (1 - true) * np.log(1 - rr)).mean()
+        return {"bce": nll, "baseline_bce": null, "bce_ratio": nll / null}
+    nll = (p - true * np.log(p + eps)).mean()
+    null = (rate - true * np.log(rate + eps)).mean()
+    return {"poisson_nll": nll, "baseline_poisson_nll": null, "nll_ratio": nll / null}
+
+
+@pytest.mark.parametrize(
+    "target, bin_factor, loss",
+    [("hand_pos", 4, "mse"), ("unsupervised", 1, "bce"), ("unsupervised", 8, "poisson")],
+)
+def test_held_out_metrics_match_hand_computed_values(target, bin_factor, loss):
+    """R2 / BCE / Poisson NLL of the trainer (computed by sparks_gui.analysis) equal the formulas the
+    trainer used to write out itself: float64 sums instead of float32, and rates floored at eps
+    instead of shifted by eps, move them by less than 1e-4 (relative)."""
+    import dataclasses
+
+    rec = make_reach(n_trials_per_direction=2, t_before=0.05, t_after=0.15, seed=3)
+    if loss == "bce":  # spike indicators
+        rec = dataclasses.replace(rec, activity=np.minimum(rec.activity, 1))
+    tr = Trainer(SparksConfig(target=target, bin_factor=bin_factor, latent_dim=2, embed_dim=8, tau_p=3), rec)
+    d = tr.data
+    assert d.loss == loss
+    idx = d.test_idx
+    rng = np.random.default_rng(0)
+    if loss == "mse":
+        pred = (d.r[idx] + rng.normal(0, 0.7, d.r[idx].shape)).astype(np.float32)
+    elif loss == "bce":
+        pred = rng.uniform(0.01, 0.6, d.r[idx].shape).astype(np.float32)
+    else:
+        pred = rng.uniform(0.05, 3.0, d.r[idx].shape).astype(np.float32)
+    got, want = tr._metrics(idx, pred), _old_metrics(d, idx, pred)
+    assert set(got) == set(want)
+    for key, value in want.items():
+        np.testing.assert_allclose(got[key], value, rtol=1e-4, err_msg=key)
+    if loss == "mse":  # a perfect prediction scores 1, the held-out mean 0
+        assert tr._metrics(idx, d.r[idx].copy())["r2"] == pytest.approx(1.0)
+        mean = np.broadcast_to(d.r[idx][:, d.target_offset :].reshape(-1, 2).mean(0), d.r[idx].shape).copy()
+        assert tr._metrics(idx, mean)["r2"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_prediction_snapshots_carry_their_scores():
+    """The Predictions event carries the R2 the decoding view shows (computed by the engine)."""
+    from sparks_gui.analysis import r2_per_variable
+
+    rec = make_reach(n_trials_per_direction=2, t_before=0.05, t_after=0.15, seed=3)
+    tr = Trainer(SparksConfig(target="hand_pos", bin_factor=4, latent_dim=2, embed_dim=8, tau_p=3), rec)
+    idx = tr.data.test_idx
+    ev = tr.evaluate(idx)
+    snap = next(e for e in tr.snapshot_events(0, idx, ev) if isinstance(e, Predictions))
+    off, T = snap.offset, snap.predicted.shape[1] - snap.offset
+    k = snap.true.shape[-1]
+    want = r2_per_variable(snap.true[:, off : off + T].reshape(-1, k), snap.predicted[:, :T].reshape(-1, k))
+    np.testing.assert_allclose(snap.r2_per_variable, want)
+    assert snap.accuracy is None and snap.frame_correlation is None

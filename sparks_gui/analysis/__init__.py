@@ -8,7 +8,8 @@ ordering
 oscillation
     Welch PSD of an ordering's population signal, peak-over-tail, our sequence score.
 decoding
-    R2, KNN decoding from latents, frame accuracy, BCE / bits per spike, consistency.
+    R2, KNN decoding from latents, frame accuracy and correlation, BCE / Poisson NLL / bits per
+    spike, consistency (also the trainer's held-out metrics and the decoding view's scores).
 connectivity
     Attention as effective connectivity, correlation / cross-correlogram baselines,
     AUROC / average precision against known weights, time-shuffled null.
@@ -38,6 +39,7 @@ from .decoding import (
     consistency_matrix,
     consistency_r2,
     frame_accuracy,
+    frame_correlation,
     knn_decode,
     poisson_nll,
     r2_overall,
@@ -92,6 +94,7 @@ __all__ = [
     "error_curves",
     "forward_prediction",
     "frame_accuracy",
+    "frame_correlation",
     "hierarchy_from_errors",
     "hierarchy_scores",
     "knn_decode",

@@ -12,6 +12,7 @@ frames of one trial on both sides.
   with a held-out split (whole trials, or the last part of a continuous recording)
   and ``k`` chosen on a validation part of the training data.
 * :func:`frame_accuracy` - fraction of frames decoded within ``+-tolerance`` frames.
+* :func:`frame_correlation` - Pearson r of each decoded image frame with the true one.
 * :func:`binary_cross_entropy`, :func:`poisson_nll`, :func:`bits_per_spike` - spike
   prediction quality against the per-neuron mean-rate null.
 * :func:`consistency_r2`, :func:`consistency_matrix` - how well one set of latents
@@ -37,6 +38,7 @@ __all__ = [
     "train_test_split_frames",
     "knn_decode",
     "frame_accuracy",
+    "frame_correlation",
     "binary_cross_entropy",
     "poisson_nll",
     "bits_per_spike",
@@ -59,25 +61,29 @@ def _pair(true: Any, pred: Any) -> tuple[np.ndarray, np.ndarray]:
     return t, p
 
 
-def r2_per_variable(true: Any, pred: Any) -> np.ndarray:
+def r2_per_variable(true: Any, pred: Any, min_variance: float = 0.0) -> np.ndarray:
     """R2 of each variable: ``1 - sum (y - yhat)^2 / sum (y - mean y)^2``.
 
     Parameters
     ----------
     true, pred
         ``[T]``, ``[T, k]`` or ``[n, T, k]`` of the same shape.
+    min_variance
+        A variable whose true values vary less than this (population variance) scores NaN:
+        its R2 would be a meaningless huge number (the trainer uses ``1e-3`` on z-scored targets).
 
     Returns
     -------
     numpy.ndarray
         ``[k]``; the mean predictor scores 0, a perfect one 1, worse than the mean < 0.
-        NaN for a variable whose true values are constant.
+        NaN for a variable whose true values are constant (or vary less than ``min_variance``).
     """
     t, p = _pair(true, pred)
     ss_res = np.sum((t - p) ** 2, axis=0)
     ss_tot = np.sum((t - t.mean(axis=0)) ** 2, axis=0)
+    ok = (ss_tot > 0) & (ss_tot / len(t) > min_variance)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.nan)
+        return np.where(ok, 1.0 - ss_res / np.where(ok, ss_tot, 1.0), np.nan)
 
 
 def r2_overall(true: Any, pred: Any, weighting: str = "uniform") -> float:
@@ -325,6 +331,36 @@ def frame_accuracy(true_frames: Any, pred_frames: Any, tolerance: int = 0, n_fra
     return float(np.mean(d <= tolerance))
 
 
+# ----------------------------------------------------------------------------- frames
+def frame_correlation(true: Any, pred: Any, min_norm: float = 1e-12) -> np.ndarray:
+    """Pearson correlation of each decoded frame with its true frame, over the last axis (pixels).
+
+    Parameters
+    ----------
+    true, pred
+        ``[..., P]`` of the same shape (e.g. ``[n, T, P]`` frames of ``P`` pixels).
+    min_norm
+        Frames whose centred norms multiply to at most this (a flat frame) score NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[...]``: one r per frame.
+    """
+    a = np.asarray(true, dtype=np.float64)
+    b = np.asarray(pred, dtype=np.float64)
+    if a.shape != b.shape:
+        raise SparksError(
+            f"true {a.shape} and pred {b.shape} have different shapes.",
+            "Pass decoded frames aligned with the true ones.",
+        )
+    a = a - a.mean(-1, keepdims=True)
+    b = b - b.mean(-1, keepdims=True)
+    den = np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
+    ok = den > min_norm
+    return np.where(ok, (a * b).sum(-1) / np.where(ok, den, 1.0), np.nan)
+
+
 # ----------------------------------------------------------------------------- spikes
 def _spikes_and_rates(spikes: Any, rates: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(spikes, dtype=np.float64)
@@ -359,14 +395,17 @@ def binary_cross_entropy(spikes: Any, prob: Any, eps: float = 1e-7) -> float:
     return float(-np.mean(s * np.log(p) + (1 - s) * np.log1p(-p)))
 
 
-def poisson_nll(spikes: Any, rates: Any, eps: float = 1e-9) -> float:
+def poisson_nll(spikes: Any, rates: Any, eps: float = 1e-9, constant: bool = True) -> float:
     """Mean Poisson negative log-likelihood per bin (nats), ``rates`` in expected counts per bin.
 
-    ``-mean(y log lambda - lambda - log y!)``, including the ``log y!`` term.
+    ``-mean(y log lambda - lambda - log y!)``, including the ``log y!`` term unless ``constant`` is
+    False (then ``mean(lambda - y log lambda)``, the training loss; ``log y!`` does not depend on
+    the model).  Rates are floored at ``eps``.
     """
     y, r = _spikes_and_rates(spikes, rates, "rates")
     r = np.clip(r, eps, None)
-    return float(-np.mean(y * np.log(r) - r - gammaln(y + 1)))
+    log_y_factorial = gammaln(y + 1) if constant else 0.0
+    return float(-np.mean(y * np.log(r) - r - log_y_factorial))
 
 
 def _log_likelihood(y: np.ndarray, r: np.ndarray, likelihood: str, eps: float) -> float:

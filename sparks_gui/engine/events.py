@@ -85,6 +85,13 @@ class Predictions(Event):
     masked_neurons: np.ndarray | None = None
     """MtM: the neurons hidden from the encoder (``predicted`` holds every neuron's rate, [n, T, N],
     the masked ones predicted from the others; ``true`` the counts); None for PCC."""
+    r2_per_variable: np.ndarray | None = None
+    """[k] R2 of each variable over these examples (offset applied, data units); regression targets
+    only (``mse`` loss), else None."""
+    accuracy: float | None = None
+    """``frame_id`` targets: fraction of bins whose decoded frame id is right; else None."""
+    frame_correlation: np.ndarray | None = None
+    """``frames`` targets: [n, T - offset] Pearson r of each decoded frame with the true frame; else None."""
 
 
 @dataclass

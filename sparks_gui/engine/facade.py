@@ -12,11 +12,11 @@ import torch
 from ..data.recording import Recording
 from ..errors import SparksError
 from ..model.sparks import SparksModel, pick_device, prediction_from_output
-from .checkpoint import load_checkpoint, save_checkpoint
+from . import runs
 from .config import SparksConfig
 from .dataset import PreparedData, as_recording, rebin, target_values
 from .events import Event, Failed, Finished
-from .inference import attention_at, check_mode, data_meta, example_length, run_continuous
+from .inference import attention_at, check_mode, example_length, run_continuous
 from .mtm import mtm_rates, mtm_scores, trained_token
 from .trainer import Trainer
 
@@ -73,21 +73,8 @@ class Sparks:
         self.config = trainer.config  # "auto" fields resolved from the recording
         self.model, self.data_, self.recording_ = trainer.model, trainer.data, rec
         self.history_ = trainer.history
-        self._meta = self._data_meta(trainer.data)
-        self._remember_mtm(trainer)
+        self._meta = runs.data_meta(trainer.data, trainer)  # with MtM: held-out neurons, schemes, regions
         return self
-
-    def _remember_mtm(self, trainer: Trainer) -> None:
-        """MtM: the fixed held-out neurons and the region labels of the fit (saved with the model)."""
-        if trainer.mtm:
-            self._meta["heldout_neurons"] = [int(i) for i in trainer.heldout_neurons]
-            self._meta["mtm_schemes"] = list(trainer._schemes)
-            if trainer.regions is not None:
-                self._meta["regions"] = [str(r) for r in trainer.regions]
-
-    @staticmethod
-    def _data_meta(d: PreparedData) -> dict[str, Any]:
-        return data_meta(d)
 
     # ---------------------------------------------------------------- readouts
     def _check_fitted(self) -> SparksModel:
@@ -430,8 +417,7 @@ class Sparks:
         self.config = trainer.config
         self.model, self.data_, self.recording_ = trainer.model, lead.data, recs[0]
         self.history_ = trainer.history
-        self._meta = self._data_meta(lead.data)
-        self._remember_mtm(lead)
+        self._meta = runs.data_meta(lead.data, lead)
         return self
 
     def add_session(self, n_neurons: int) -> int:
@@ -476,20 +462,19 @@ class Sparks:
 
     # ------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
-        """Write model, config and normalisation to ``path`` (atomic)."""
+        """Write model, config and normalisation to ``path`` (atomic; ``model.pt`` format, see
+        :mod:`sparks_gui.engine.runs`)."""
         model = self._check_fitted()
-        return save_checkpoint(
-            path, model, None, self.config, len(self.history_), history=self.history_, data_meta=self._meta
-        )
+        return runs.save_model(path, model, self.config, self.history_, self._meta)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> Sparks:
-        ck = load_checkpoint(path)
-        est = cls(SparksConfig.from_dict(ck["config"]))
-        model = SparksModel.from_spec(ck["model_spec"])
-        model.load_state_dict(ck["model"])
-        est.model = model.to(pick_device(device))
-        est._meta = dict(ck["data_meta"])
-        est.history_ = list(ck.get("history", []))
+        """Read a model written by :meth:`save`, a run folder of the CLI or GUI, or its model.pt /
+        checkpoint.pt (:func:`sparks_gui.engine.runs.load_run`)."""
+        run = runs.load_run(path)
+        est = cls(run.config)
+        est.model = run.model.to(pick_device(device))
+        est._meta = dict(run.meta)
+        est.history_ = list(run.history)
         est.metrics_ = dict(est.history_[-1]) if est.history_ else {}
         return est

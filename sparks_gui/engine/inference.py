@@ -189,21 +189,6 @@ def example_length(config, meta: dict | None = None) -> int:
     return int(config.segment_length)
 
 
-def data_meta(data) -> dict[str, Any]:
-    """What a fit stores about its data (saved with the model): loss, target normalisation, offset,
-    bin width, kind and the training example length."""
-    return {
-        "r_mean": data.r_mean,
-        "r_std": data.r_std,
-        "loss": data.loss,
-        "target": data.target_name,
-        "target_offset": data.target_offset,
-        "dt": data.dt,
-        "kind": data.kind,
-        "example_length": int(data.x.shape[-1]),
-    }
-
-
 def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise SparksError(f"Inference mode '{mode}' is unknown.", f"Use one of {MODES}.")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..analysis.decoding import r2_per_variable
 from ..errors import SparksError
 from ..model.masking import mask_entries
 
@@ -90,11 +91,11 @@ def _r2(true: np.ndarray, pred: np.ndarray) -> float:
     """Mean over neurons of R2 (frames pooled over examples); neurons without variance are skipped."""
     t = np.moveaxis(true, -2, -1).reshape(-1, true.shape[-2]).astype(np.float64)
     p = np.moveaxis(pred, -2, -1).reshape(-1, pred.shape[-2]).astype(np.float64)
-    ss_tot = ((t - t.mean(0)) ** 2).sum(0)
-    ok = ss_tot > 0
-    if not ok.any():
+    ok = np.isfinite(p).all(0)
+    if len(t) < 2 or not ok.any():
         return float("nan")
-    return float(np.mean(1.0 - ((t - p) ** 2).sum(0)[ok] / ss_tot[ok]))
+    per = r2_per_variable(t[:, ok], p[:, ok])  # NaN for neurons without variance
+    return float(np.nanmean(per)) if np.isfinite(per).any() else float("nan")
 
 
 def mtm_scores(

@@ -1,5 +1,10 @@
-"""Run folders: where GUI training runs live, how they are named, listed and cleaned up (no Qt).
+"""Run folders: where runs live, how they are named, listed and cleaned up, and how a run is saved,
+loaded and evaluated — the one place for CLI (``sparks-gui train/demo``), GUI (Training dock) and
+the :class:`~sparks_gui.engine.facade.Sparks` facade (no Qt; torch is imported only by the
+functions that need it).
 
+Where runs live
+---------------
 Every GUI run gets its own folder ``run-YYYYmmdd-HHMMSS`` (``-2``, ``-3`` … when two start in the
 same second) under the *runs folder*:
 
@@ -8,11 +13,43 @@ same second) under the *runs folder*:
    ``platformdirs.user_config_dir("sparks-gui")``);
 3. else ``platformdirs.user_data_dir("sparks-gui")/runs`` (e.g. ``~/.local/share/sparks-gui/runs``).
 
-A run folder holds ``run.json`` (``{"created": ..., "saved": false, "status": ...}``), the trainer's
-``checkpoint.pt`` and, once the run ends, ``config.json`` and ``metrics.json``.  A run is
-*temporary* until the user keeps it (Keep, or Save run…): ``cleanup_runs`` deletes only folders that
-carry a ``run.json`` saying ``"saved": false`` — never a folder this module did not create, never a
-kept run.  Folders from older versions (``/tmp/sparks-run-*``) are not migrated.
+A run is *temporary* until the user keeps it (Keep, or Save run…): ``cleanup_runs`` deletes only
+folders that carry a ``run.json`` saying ``"saved": false`` — never a folder this module did not
+create, never a kept run.  Folders from older versions (``/tmp/sparks-run-*``) are not migrated.
+CLI runs go to ``--out`` and have no ``run.json`` (they are never cleaned up).
+
+The run folder
+--------------
+``run.json``
+    GUI runs only: ``{"created": unix time, "saved": bool, "status": "created" | "running" |
+    "finished" | "stopped" | "failed", "epochs": int}``.
+``config.json``
+    The :class:`~sparks_gui.engine.config.SparksConfig` of the run, "auto" fields resolved.
+``checkpoint.pt``
+    Written by the trainer after every ``checkpoint_every`` epochs (:func:`save_training_checkpoint`)
+    when ``config.out_dir`` is set: model + optimiser + random state, enough to resume exactly.
+``model.pt``
+    The trained model (:func:`save_run`; ``Sparks.save`` writes the same file to any path).
+``history.json``
+    One record per epoch: ``epoch``, ``train_loss`` and, on evaluated epochs, ``test_loss`` and the
+    held-out metrics (``r2``, ``accuracy``, ``poisson_nll``, ``cosmooth_bps`` …).
+``metrics.json``
+    Summary when the run ends: the CLI's (task, sizes, ``test_*`` metrics, speed) or the GUI's
+    (``history`` + ``final``); :func:`summarize_metrics` reads both.
+CLI only
+    ``latents.npy`` [examples, d, T], ``predictions.npy``, ``split.npz`` (train_idx, test_idx,
+    starts), ``recording_latents.npy`` / ``recording_predictions.npy`` (continuous recordings,
+    whole recording by windows), ``recording.json`` (how to read the recording again, for
+    ``--resume``) and ``figures/*.png``.
+
+``model.pt`` and ``checkpoint.pt`` are torch pickles of one dict (``engine/checkpoint.py``, format
+``sparks-gui-checkpoint-1``): ``model`` (state dict), ``model_spec``, ``optimizer`` (None in
+model.pt), ``config``, ``epoch``, ``generator``, ``torch_rng``, ``history`` and ``data_meta``
+(:func:`data_meta`: how the training data was prepared — target normalisation ``r_mean`` /
+``r_std``, ``loss``, ``target``, ``target_offset``, ``dt``, ``kind``, ``example_length`` — plus
+the model ``session`` and, for MtM, ``heldout_neurons``, ``mtm_schemes`` and ``regions``).
+:func:`load_run` accepts a run folder (``model.pt`` preferred over ``checkpoint.pt``) or either
+file; keys missing from runs of older versions are tolerated.
 """
 
 from __future__ import annotations
@@ -27,6 +64,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..errors import SparksError
 
@@ -319,3 +358,191 @@ def cleanup_runs(
         shutil.rmtree(info.path)
         deleted.append(info.path)
     return deleted
+
+
+# ---------------------------------------------------------------------------- run contents
+MODEL_FILE = "model.pt"
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def data_meta(data, trainer=None) -> dict[str, Any]:
+    """What a run stores about its data (``data_meta`` of model.pt / checkpoint.pt).
+
+    Parameters
+    ----------
+    data
+        The trainer's :class:`~sparks_gui.engine.dataset.PreparedData`: loss, target normalisation,
+        offset, bin width, kind and the training example length.
+    trainer
+        When given, also its model ``session`` and, for MtM, the fixed held-out neurons, the trained
+        masking schemes and the region labels.
+    """
+    meta: dict[str, Any] = {
+        "r_mean": data.r_mean,
+        "r_std": data.r_std,
+        "loss": data.loss,
+        "target": data.target_name,
+        "target_offset": data.target_offset,
+        "dt": data.dt,
+        "kind": data.kind,
+        "example_length": int(data.x.shape[-1]),
+    }
+    if trainer is None:
+        return meta
+    meta["session"] = int(getattr(trainer, "session", 0))
+    if getattr(trainer, "mtm", False):
+        meta["heldout_neurons"] = [int(i) for i in trainer.heldout_neurons]
+        meta["mtm_schemes"] = list(getattr(trainer, "_schemes", []))
+        if getattr(trainer, "regions", None) is not None:
+            meta["regions"] = [str(r) for r in trainer.regions]
+    return meta
+
+
+def save_model(path: str | Path, model, config, history, meta: dict[str, Any]) -> Path:
+    """Write a trained model (``model.pt`` format) to ``path`` (atomic); ``meta`` from :func:`data_meta`."""
+    from .checkpoint import save_checkpoint
+
+    history = list(history or [])
+    return save_checkpoint(path, model, None, config, len(history), history=history, data_meta=meta)
+
+
+def save_training_checkpoint(folder: str | Path, trainer, optimiser, generator, epoch: int) -> Path:
+    """Write ``folder/checkpoint.pt``: what :class:`~sparks_gui.engine.trainer.Trainer` needs to resume
+    exactly after ``epoch`` epochs (model, optimiser, random state, history)."""
+    from .checkpoint import save_checkpoint
+
+    return save_checkpoint(
+        Path(folder) / CHECKPOINT_FILE,
+        trainer.model,
+        optimiser,
+        trainer.config,
+        epoch,
+        generator,
+        trainer.history,
+        data_meta=data_meta(trainer.data, trainer),
+    )
+
+
+def save_run(folder: str | Path, trainer) -> Path:
+    """Write a trained run into ``folder`` (created if needed): ``config.json``, ``model.pt`` and
+    ``history.json`` of ``trainer`` (a :class:`Trainer` or anything with its ``config``, ``model``,
+    ``data``, ``history`` and ``session``)."""
+    from ..data.atomic import atomic_write_text
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    trainer.config.to_json(folder / "config.json")
+    save_model(folder / MODEL_FILE, trainer.model, trainer.config, trainer.history, data_meta(trainer.data, trainer))
+    atomic_write_text(folder / "history.json", json.dumps(trainer.history, indent=2, default=float))
+    return folder
+
+
+@dataclass
+class LoadedRun:
+    """A run read back by :func:`load_run`: the model with its weights, config, history and data metadata."""
+
+    path: Path
+    """The file read (``model.pt`` or ``checkpoint.pt``)."""
+    config: Any
+    model: Any
+    history: list[dict[str, Any]]
+    meta: dict[str, Any]
+    epoch: int
+    checkpoint: dict[str, Any] = field(repr=False, default_factory=dict)
+    """The raw payload (see :mod:`sparks_gui.engine.checkpoint`)."""
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def interrupted(self) -> bool:
+        """Only a ``checkpoint.pt`` (a run that stopped before writing ``model.pt``): it can be resumed."""
+        return self.path.name == CHECKPOINT_FILE
+
+
+def find_model_file(path: str | Path) -> Path | None:
+    """The model file of a run: ``path`` itself when it is a ``.pt`` file, else ``model.pt`` or
+    ``checkpoint.pt`` of the folder (of ``path``'s folder when ``path`` is another file); None if none."""
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    candidates = (p if p.suffix == ".pt" else None, folder / MODEL_FILE, folder / CHECKPOINT_FILE)
+    return next((c for c in candidates if c is not None and c.exists()), None)
+
+
+def load_run(path: str | Path) -> LoadedRun:
+    """Read a run (folder, ``model.pt`` or ``checkpoint.pt``): config, model with its weights (on the
+    CPU), history and data metadata.  Raises :class:`SparksError` when there is none or it is damaged."""
+    from ..model.sparks import SparksModel
+    from .checkpoint import load_checkpoint
+    from .config import SparksConfig
+
+    p = Path(path)
+    ckpt = find_model_file(p)
+    if ckpt is None:
+        folder = p if p.is_dir() else p.parent
+        raise SparksError(
+            f"No model.pt or checkpoint.pt found in '{folder}'.",
+            "Pick a folder written by 'Save run' or by sparks-gui train/demo.",
+        )
+    ck = load_checkpoint(ckpt)
+    try:
+        config = SparksConfig.from_dict(ck["config"])
+        model = SparksModel.from_spec(ck["model_spec"])
+        model.load_state_dict(ck["model"])
+    except SparksError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign run: say so
+        raise SparksError(
+            f"'{ckpt}' could not be loaded as a run ({type(exc).__name__}: {exc}).",
+            "Pick a folder written by 'Save run' or by sparks-gui train/demo.",
+        ) from exc
+    return LoadedRun(
+        path=ckpt,
+        config=config,
+        model=model,
+        history=[dict(h) for h in ck.get("history") or []],
+        meta=dict(ck.get("data_meta") or {}),
+        epoch=int(ck.get("epoch", 0)),
+        checkpoint=ck,
+    )
+
+
+@dataclass
+class RunEvaluation:
+    """A loaded run evaluated on a recording (:func:`evaluate_run`)."""
+
+    trainer: Any
+    """A :class:`Trainer` rebuilt around the loaded weights (CPU), its ``history`` the run's."""
+    idx: np.ndarray
+    """The examples evaluated: the held-out ones (all when none are held out), at most ``snapshot_trials``."""
+    metrics: dict[str, Any]
+    """Loss and metrics of those examples, as the trainer reports them (``r2``, ``accuracy`` …)."""
+    snapshots: dict[str, Any]
+    """``LatentSnapshot``, ``Predictions`` and (attention encoders) ``AttentionSnapshot`` events."""
+
+
+def evaluate_run(run: LoadedRun, recording, limit: int | None = None) -> RunEvaluation:
+    """Rebuild the run's trainer on ``recording`` around its weights and evaluate the held-out examples.
+
+    ``limit``: evaluate at most this many examples (default the run's ``snapshot_trials``).  Raises
+    :class:`SparksError` when the recording does not fit the model (other neurons).
+    """
+    from .trainer import Trainer
+
+    cfg = run.config
+    n_model = run.model.sessions[0].n_neurons
+    tr = Trainer(cfg.replace(out_dir=None, device="cpu"), recording, model=run.model)
+    if tr.data.n_neurons != n_model:
+        raise SparksError(
+            f"The run was trained on {n_model} neurons; the selection has {tr.data.n_neurons}.",
+            "Select the same recording and neurons as the saved run.",
+        )
+    tr.history = [dict(h) for h in run.history]
+    d = tr.data
+    idx = d.test_idx if len(d.test_idx) else np.arange(len(d.x))
+    idx = idx[: cfg.snapshot_trials if limit is None else limit]
+    ev = tr.evaluate(idx)
+    epoch = max(len(tr.history) - 1, 0)
+    snaps = {type(e).__name__: e for e in tr.snapshot_events(epoch, idx, ev)}
+    return RunEvaluation(tr, idx, dict(ev["metrics"]), snaps)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..analysis.decoding import binary_cross_entropy, frame_correlation, poisson_nll, r2_per_variable
 from ..data.recording import Recording
 from ..errors import SparksError
 from ..model.hebbian import TRACE_PARAMETERS, one_step_gradients
@@ -31,7 +32,7 @@ from ..model.sparks import (
     prediction_from_output,
     reconstruction_loss,
 )
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint
 from .config import SparksConfig
 from .dataset import PreparedData, prepare
 from .defaults import resolve as resolve_defaults
@@ -48,9 +49,9 @@ from .events import (
     Started,
     StepProgress,
 )
-from .inference import data_meta
 from .memory import check_memory
 from .mtm import default_heldout, mtm_rates, mtm_scores
+from .runs import save_training_checkpoint
 
 ATTENTION_SEQUENCE_BYTES = 64e6
 """Attention sequences in snapshots are subsampled in time to stay under this size."""
@@ -101,11 +102,45 @@ def target_windows(r: torch.Tensor, t0: int, n_steps: int, offset: int, tau_f: i
     return r[:, idx.clamp(max=L - 1)], valid.to(r.device)
 
 
-def r2_scores(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Coefficient of determination per column of [n, k] arrays."""
-    ss_res = ((true - pred) ** 2).sum(0)
-    ss_tot = ((true - true.mean(0)) ** 2).sum(0)
-    return 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, np.nan)
+MIN_HELD_OUT_VARIANCE = 1e-3
+"""Targets are z-scored with training statistics: a held-out variable varying less than this is
+(nearly) constant there, and its R2 would be a meaningless huge number (NaN instead)."""
+NLL_EPS = 1e-6
+"""Floor of predicted rates / probabilities in the held-out NLL and BCE."""
+
+
+def _finite_r2(true: np.ndarray, pred: np.ndarray, min_variance: float = 0.0) -> np.ndarray:
+    """``analysis.r2_per_variable`` of [n, k] arrays; NaN for variables with non-finite predictions."""
+    k = true.shape[-1]
+    ok = np.isfinite(pred).all(0)
+    per = np.full(k, np.nan)
+    if ok.any() and len(true) >= 2:
+        per[ok] = r2_per_variable(true[:, ok], pred[:, ok], min_variance=min_variance)
+    return per
+
+
+def prediction_scores(pred: np.ndarray, true: np.ndarray, offset: int, loss: str, target: str) -> dict[str, Any]:
+    """The scores a :class:`Predictions` snapshot carries (computed with :mod:`sparks_gui.analysis`).
+
+    ``pred`` [n, T, k] (class ids [n, T]) and ``true`` [n, T, k] in data units; entry t of ``pred``
+    predicts ``true`` at t + ``offset``.  Returns ``accuracy`` (frame ids), ``frame_correlation``
+    [n, T - offset] (decoded image frames) and ``r2_per_variable`` [k] (regression targets); the
+    keys that do not apply are absent.
+    """
+    p = np.asarray(pred)
+    p = p[..., None] if p.ndim == 2 else p
+    t_all = np.asarray(true)
+    T = p.shape[1] - offset
+    p, t = p[:, :T], t_all[:, offset : offset + T]
+    if target == "frame_id":
+        return {"accuracy": float(np.mean(p[..., 0] == t[..., 0]))}
+    if loss != "mse" or p.shape != t.shape or T < 1:
+        return {}
+    k = t.shape[-1]
+    out: dict[str, Any] = {"r2_per_variable": _finite_r2(t.reshape(-1, k), p.reshape(-1, k))}
+    if target == "frames":
+        out["frame_correlation"] = frame_correlation(t, p)
+    return out
 
 
 class Trainer:
@@ -421,11 +456,7 @@ class Trainer:
         if d.loss == "mse":
             k = true.shape[-1]
             flat = true.reshape(-1, k)
-            per = r2_scores(p.reshape(-1, k), flat)
-            # targets are z-scored with training statistics: a held-out variance far below 1 means
-            # the held-out part is (nearly) constant and R2 would be a meaningless huge number
-            flat_var = flat.var(0) if len(flat) > 1 else np.zeros(k)
-            per = np.where(flat_var > 1e-3, per, np.nan)
+            per = _finite_r2(flat, p.reshape(-1, k), min_variance=MIN_HELD_OUT_VARIANCE)
             if not np.isfinite(per).any():
                 return {
                     "r2": float("nan"),
@@ -437,17 +468,14 @@ class Trainer:
         if d.loss == "cross_entropy":
             return {"accuracy": float(np.mean(p == true[..., 0]))}
         # spikes: held-out negative log-likelihood against the mean-rate null
-        rate = d.r[d.train_idx].reshape(-1, d.r.shape[-1]).mean(0)
-        eps = 1e-6
+        rate = np.broadcast_to(d.r[d.train_idx].reshape(-1, d.r.shape[-1]).mean(0), true.shape)
         if d.loss == "bce":
-            pp = np.clip(p, eps, 1 - eps)
-            nll = -(true * np.log(pp) + (1 - true) * np.log(1 - pp)).mean()
-            rr = np.clip(rate, eps, 1 - eps)
-            null = -(true * np.log(rr) + (1 - true) * np.log(1 - rr)).mean()
-            return {"bce": float(nll), "baseline_bce": float(null), "bce_ratio": float(nll / null)}
-        nll = (p - true * np.log(p + eps)).mean()
-        null = (rate - true * np.log(rate + eps)).mean()
-        return {"poisson_nll": float(nll), "baseline_poisson_nll": float(null), "nll_ratio": float(nll / null)}
+            nll = binary_cross_entropy(true, p, eps=NLL_EPS)
+            null = binary_cross_entropy(true, rate, eps=NLL_EPS)
+            return {"bce": nll, "baseline_bce": null, "bce_ratio": nll / null}
+        nll = poisson_nll(true, p, eps=NLL_EPS, constant=False)
+        null = poisson_nll(true, rate, eps=NLL_EPS, constant=False)
+        return {"poisson_nll": nll, "baseline_poisson_nll": null, "nll_ratio": nll / null}
 
     def attention(self, example: int, every: int = 1) -> np.ndarray | None:
         """Attention matrices [T // every, H, N, N] of one example (deterministic, no grad); None for mlp/gru."""
@@ -463,17 +491,7 @@ class Trainer:
     def _checkpoint(self, optimiser, generator, epoch: int) -> str | None:
         if not self.config.out_dir or (self.dist is not None and not self.dist.is_main):
             return None
-        path = Path(self.config.out_dir) / "checkpoint.pt"
-        save_checkpoint(
-            path,
-            self.model,
-            optimiser,
-            self.config,
-            epoch,
-            generator,
-            self.history,
-            data_meta={**data_meta(self.data), "session": self.session},
-        )
+        path = save_training_checkpoint(self.config.out_dir, self, optimiser, generator, epoch)
         self.last_checkpoint = str(path)
         return str(path)
 
@@ -629,6 +647,7 @@ class Trainer:
                 dt=d.dt,
                 offset=d.target_offset,
                 masked_neurons=self.heldout_neurons.copy() if self.mtm else None,
+                **prediction_scores(ev["pred"], true, d.target_offset, d.loss, d.target_name),
             ),
         ]
         A, every = self.attention_subsampled(int(idx[0]))

@@ -71,7 +71,8 @@ def whole_recording_results(session) -> dict[str, Any] | None:
     cached = getattr(session, "_whole_recording_cache", None)
     if cached is not None and cached[0] == key:
         return cached[1]
-    from ..engine.inference import data_meta, whole_recording
+    from ..engine.inference import whole_recording
+    from ..engine.runs import data_meta
 
     try:
         result = whole_recording(tr.model, rec, tr.config, data_meta(tr.data))

@@ -605,97 +605,55 @@ def _jsonable(value):
 
 
 def save_run(session, folder) -> Path:
-    """Write the current run (config.json, model.pt, history.json) into ``folder``."""
-    from ..data.atomic import atomic_write_text
-    from ..engine.checkpoint import save_checkpoint
-
+    """Write the current run (config.json, model.pt, history.json) into ``folder`` (:func:`engine.runs.save_run`)."""
     tr = session.trainer
     if tr is None:
         raise SparksError("There is no trained model to save yet.", "Train (or load a run) first.")
     if session.running:
         raise SparksError("Training is still running.", "Stop or wait for the run to finish before saving it.")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    cfg = tr.config
-    cfg.to_json(folder / "config.json")
-    from ..engine.inference import data_meta
-
-    meta = {**data_meta(tr.data), "session": tr.session}
-    save_checkpoint(folder / "model.pt", tr.model, None, cfg, len(tr.history), history=tr.history, data_meta=meta)
-    atomic_write_text(folder / "history.json", json.dumps(tr.history, indent=2, default=float))
-    return folder
+    return run_folders.save_run(folder, tr)
 
 
 def load_run(session, path) -> Path:
     """Load a saved run: its config goes into the form; with a recording loaded, its results are shown."""
-    from ..engine.checkpoint import load_checkpoint
     from ..engine.config import SparksConfig
 
     p = Path(path)
-    folder = p if p.is_dir() else p.parent
-    ckpt = next(
-        (
-            c
-            for c in (p if p.suffix == ".pt" else None, folder / "model.pt", folder / "checkpoint.pt")
-            if c is not None and c.exists()
-        ),
-        None,
-    )
-    if ckpt is None:
-        if p.suffix.lower() in (".json", ".yaml", ".yml"):
-            session.set_config(SparksConfig.load(p))
-            return p
-        raise SparksError(f"No model.pt or checkpoint.pt found in '{folder}'.", "Pick a folder written by 'Save run'.")
+    if run_folders.find_model_file(p) is None and p.suffix.lower() in (".json", ".yaml", ".yml"):
+        session.set_config(SparksConfig.load(p))
+        return p
     # everything is read and computed first: a load that fails changes nothing (config, views, run)
+    run = run_folders.load_run(p)
     try:
-        ck = load_checkpoint(ckpt)
-        cfg = SparksConfig.from_dict(ck["config"])
-        loaded = evaluate_loaded(session, cfg, ck) if session.training_recording() is not None else None
+        loaded = evaluate_loaded(session, run) if session.training_recording() is not None else None
     except SparksError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign run: say so, change nothing
         raise SparksError(
-            f"'{ckpt}' could not be loaded as a run ({type(exc).__name__}: {exc}).",
+            f"'{run.path}' could not be loaded as a run ({type(exc).__name__}: {exc}).",
             "Pick a folder written by 'Save run' or by sparks-gui train/demo, from this recording.",
         ) from exc
-    if loaded is not None and ckpt.name == "checkpoint.pt":  # an interrupted run: Resume can continue it
-        loaded[0].checkpoint, loaded[0].checkpoint_epoch = str(ckpt), int(ck.get("epoch", 0))
-    session.set_config(cfg)
+    if loaded is not None and run.interrupted:  # an interrupted run: Resume can continue it
+        loaded[0].checkpoint, loaded[0].checkpoint_epoch = str(run.path), run.epoch
+    session.set_config(run.config)
     if loaded is not None:
         session.set_results(*loaded)
-    return ckpt
+    return run.path
 
 
-def evaluate_loaded(session, cfg, ck):
-    """``(RunResults, Trainer)`` of a loaded run on the session's recording: the trainer rebuilt around the
-    loaded weights, and its held-out latents/predictions/attention (the session is not changed)."""
-    import numpy as np
-
-    from ..engine.trainer import Trainer
-    from ..model.sparks import SparksModel
+def evaluate_loaded(session, run):
+    """``(RunResults, Trainer)`` of a loaded run (:func:`engine.runs.load_run`) on the session's recording:
+    the trainer rebuilt around the loaded weights, and its held-out latents/predictions/attention
+    (:func:`engine.runs.evaluate_run`; the session is not changed)."""
     from ._session import RunResults
 
-    model = SparksModel.from_spec(ck["model_spec"])
-    model.load_state_dict(ck["model"])
-    tr = Trainer(cfg.replace(out_dir=None, device="cpu"), session.training_recording(), model=model)
-    if tr.data.n_neurons != model.sessions[0].n_neurons:
-        raise SparksError(
-            f"The run was trained on {model.sessions[0].n_neurons} neurons; the selection has {tr.data.n_neurons}.",
-            "Select the same recording and neurons as the saved run.",
-        )
-    tr.history = list(ck.get("history", []))
-    d = tr.data
-    idx = d.test_idx if len(d.test_idx) else np.arange(len(d.x))
-    idx = idx[: cfg.snapshot_trials]
-    ev = tr.evaluate(idx)
-    epoch = max(len(tr.history) - 1, 0)
-    snaps = {type(e).__name__: e for e in tr.snapshot_events(epoch, idx, ev)}
+    ev = run_folders.evaluate_run(run, session.training_recording())
     res = RunResults(
-        history=[dict(h) for h in tr.history],
-        config=cfg,
-        metrics=dict(ev["metrics"]),
-        latents=snaps["LatentSnapshot"],
-        predictions=snaps["Predictions"],
-        attention=snaps.get("AttentionSnapshot"),
+        history=[dict(h) for h in ev.trainer.history],
+        config=run.config,
+        metrics=dict(ev.metrics),
+        latents=ev.snapshots["LatentSnapshot"],
+        predictions=ev.snapshots["Predictions"],
+        attention=ev.snapshots.get("AttentionSnapshot"),
     )
-    return res, tr
+    return res, ev.trainer

@@ -127,10 +127,8 @@ class DecodingView(ViewBase):
         if snap.target == "frame_id":
             return [("frame id", true[:, 0], pred[:, 0], "step")]
         if snap.target == "frames" and text in ("frame correlation", ""):
-            a = true - true.mean(1, keepdims=True)
-            b = pred - pred.mean(1, keepdims=True)
-            den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
-            r = np.where(den > 1e-12, (a * b).sum(1) / np.where(den > 1e-12, den, 1), np.nan)
+            corr = getattr(snap, "frame_correlation", None)  # computed by the engine
+            r = np.asarray(corr[i], dtype=float) if corr is not None else np.full(len(true), np.nan)
             return [("r(decoded, true frame)", np.ones_like(r), r, "corr")]
         k = true.shape[-1]
         if text == "all" or not text:
@@ -226,27 +224,18 @@ class DecodingView(ViewBase):
                 label.setText(text)
 
     def _score(self):
-        """(per-series scores, name): R² per shown variable, accuracy for frame ids, mean r for frames."""
+        """(per-series scores, name): R² per shown variable, accuracy for frame ids, mean r for frames —
+        as the engine computed them for the snapshot (:class:`~sparks_gui.engine.events.Predictions`)."""
         snap = self.snapshot
-        off = self.timing()[3]
-        T = snap.predicted.shape[1] - off
-        pred, true = predicted_3d(snap)[:, :T], snap.true[:, off : off + T]
-        if snap.target == "frame_id":
-            return [float(np.mean(pred[..., 0] == true[..., 0]))], "accuracy"
-        tr = self.session.trainer
-        if tr is not None and tr.data.loss != "mse":
+        if getattr(snap, "accuracy", None) is not None:
+            return [float(snap.accuracy)], "accuracy"
+        corr = getattr(snap, "frame_correlation", None)
+        if corr is not None and self.variable.currentText() in ("frame correlation", ""):
+            finite = np.isfinite(corr)
+            return [float(np.mean(corr[finite])) if finite.any() else float("nan")], "mean r"
+        r2 = getattr(snap, "r2_per_variable", None)
+        if r2 is None:
             return None
-        if snap.target == "frames" and self.variable.currentText() in ("frame correlation", ""):
-            a = true - true.mean(-1, keepdims=True)
-            b = pred - pred.mean(-1, keepdims=True)
-            den = np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
-            return [
-                float(np.nanmean(np.where(den > 1e-12, (a * b).sum(-1) / np.where(den > 1e-12, den, 1), np.nan)))
-            ], "mean r"
-        from ...engine.trainer import r2_scores
-
-        k = true.shape[-1]
-        r2 = r2_scores(pred.reshape(-1, k), true.reshape(-1, k))
         names = [name for name, *_ in self.series(min(self.example.value(), len(snap.predicted) - 1))]
         idx = [
             self.variable.findText(n) - (1 if self.variable.itemText(0) in ("all", "frame correlation") else 0)
