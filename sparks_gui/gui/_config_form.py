@@ -91,7 +91,10 @@ class ConfigForm(QWidget):
 
         self.preset = QComboBox()
         self.preset.addItem(NO_PRESET)
-        lines = ["Fill the form from a bundled preset (sparks_gui/resources/presets; CLI: --preset NAME):"]
+        lines = [
+            "Fill the form with the defaults plus a bundled preset (sparks_gui/resources/presets; CLI: "
+            "--preset NAME). A target the preset names (e.g. unsupervised) is chosen in the Data dock."
+        ]
         for name in config_module.available_presets():
             self.preset.addItem(name.replace("_", " "), name)
             self.preset.setItemData(self.preset.count() - 1, config_module.preset_description(name), Qt.ToolTipRole)
