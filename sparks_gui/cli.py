@@ -69,17 +69,16 @@ def check_output_folder(out: str | Path, flag: str = "--out", create: bool = Tru
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="output folder (default: ./sparks-run-<time>)")
-    p.add_argument("--config", default=None, help="SparksConfig as JSON or YAML; flags below override it")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--latent-dim", type=int, default=None)
     p.add_argument(
-        "--encoder", default=None, help="hebbian (default), hebbian_symmetric, hebbian_fixed, dot_attention, mlp or gru"
+        "--preset",
+        default=None,
+        metavar="NAME",
+        help="start from a bundled preset (" + ", ".join(_preset_names()) + "); --config, the options below "
+        "and --set override it",
     )
-    p.add_argument("--grad-mode", choices=("full", "truncated", "online", "online_chunked"), default=None)
-    p.add_argument("--device", default=None, help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--config", default=None, help="SparksConfig as JSON or YAML (over --preset); the options below override it"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--resume",
@@ -89,6 +88,71 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
         "(only --epochs and --device may change); results go to RUN_DIR unless --out is given",
     )
     _add_set_option(p)
+    _add_config_options(p)
+
+
+def _preset_names() -> list[str]:
+    from .engine.config import available_presets
+
+    return available_presets()
+
+
+# ------------------------------------------------------------------ --<field> options from the config metadata
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    """One ``--<field>`` option per SparksConfig field marked ``cli`` in its metadata, grouped by section,
+    with the field's type, choices and help (an option the command already defines, e.g. train's
+    ``--target``, is left as it is).  The names of the options made are kept in ``args.config_options``."""
+    from .engine.config import config_fields
+
+    made: list[str] = []
+    groups: dict[str, Any] = {}
+    for s in config_fields():
+        if not s.cli or s.flag in p._option_string_actions:
+            continue
+        group = groups.get(s.section)
+        if group is None:
+            group = groups[s.section] = p.add_argument_group(
+                f"{s.section.lower()} settings (SparksConfig fields; see also --set)"
+            )
+        kwargs: dict[str, Any] = {"default": None, "dest": s.name, "help": _option_help(s)}
+        if s.kind == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif s.kind == "choice":
+            kwargs["choices"] = s.choices
+        else:
+            kwargs["type"] = _option_type(s)
+            kwargs["metavar"] = {"int": "N", "float": "X", "list": "A,B,..."}.get(s.kind, "VALUE")
+        group.add_argument(s.flag, **kwargs)
+        made.append(s.name)
+    p.set_defaults(config_options=tuple(made))
+
+
+def _option_help(s) -> str:
+    extra = []
+    if s.kind == "list" and s.choices:
+        extra.append("comma-separated, some of " + ", ".join(s.choices))
+    if s.range_text():
+        extra.append(s.range_text())
+    if s.auto:
+        extra.append("auto or 0 = chosen from the recording")
+    text = s.help + (f" [{'; '.join(extra)}]" if extra else "")
+    return text.replace("%", "%%")
+
+
+def _option_type(s):
+    """argparse ``type=`` for the field ``s``: its text parsed with the field's type ("auto" = 0 for auto fields)."""
+
+    def convert(text: str) -> Any:
+        if s.auto and text.strip().lower() == "auto":
+            return 0.0 if s.base_type is float else 0
+        try:
+            return _parse_value(text, s.type, s.name)
+        except SparksError as exc:
+            reason = exc.problem.split(": ", 1)[-1]
+            raise argparse.ArgumentTypeError(f"'{text}': {reason.rstrip('.')}. {exc.fix or ''}".strip()) from None
+
+    convert.__name__ = s.kind
+    return convert
 
 
 # ------------------------------------------------------------------ --set key=value (any SparksConfig field)
@@ -392,23 +456,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_from_args(args, base=None):
-    from .engine.config import SparksConfig
+    """The run's config: ``base`` (or the defaults), then ``--preset``, ``--config``, the ``--<field>``
+    options and ``--set``, each over the one before (``--config`` starts from the defaults, not ``base``)."""
+    from .engine.config import SparksConfig, preset_values, read_values
 
-    cfg = SparksConfig.load(args.config) if args.config else (base or SparksConfig())
+    cfg = SparksConfig() if getattr(args, "config", None) else (base or SparksConfig())
     changes: dict[str, Any] = {}
-    for flag, key in (
-        ("epochs", "epochs"),
-        ("batch_size", "batch_size"),
-        ("lr", "lr"),
-        ("latent_dim", "latent_dim"),
-        ("grad_mode", "grad_mode"),
-        ("device", "device"),
-        ("seed", "seed"),
-        ("encoder", "encoder"),
-    ):
-        value = getattr(args, flag, None)
+    if getattr(args, "preset", None):
+        changes.update(preset_values(args.preset))
+    if getattr(args, "config", None):
+        values = read_values(args.config)
+        SparksConfig.from_dict(values)  # the file is checked on its own: a bad value there is named as such
+        changes.update(values)
+    for name in getattr(args, "config_options", ()):
+        value = getattr(args, name, None)
         if value is not None:
-            changes[key] = value
+            changes[name] = value
     changes.update(parse_set_options(getattr(args, "set", None) or []))
     return cfg.replace(**changes) if changes else cfg
 

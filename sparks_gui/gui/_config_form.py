@@ -1,128 +1,111 @@
-"""A form generated from the :class:`SparksConfig` dataclass (one widget per field).
+"""The Training dock's form, generated from the :class:`SparksConfig` field metadata.
 
-Field types pick the widget (int -> spin box, float -> scientific line edit, bool ->
-check box, fields with a fixed set of values -> combo box); the docstring under each
-field becomes its tooltip, so the form stays in step with the config without edits here.
+Each field declared with ``setting(...)`` in ``engine/config.py`` and marked ``form=True``
+gets one editor, in its section, in declaration order: the metadata's choices make a combo box,
+``bool`` a check box, ``int`` a spin box bounded by the metadata's range, ``float`` a line edit
+(scientific notation) bounded by it, a list with choices a comma-separated line edit; the
+field's help text (and its range) is the tooltip.  Adding a field to the config adds it here,
+with no edit to this module.  A preset combo at the top fills the form from a bundled preset.
+
+Why a hand-built Qt form and not magicgui (napari's own form builder, a declared dependency):
+the metadata would drive either one, but magicgui's widgets fit this config badly -
+
+* "auto" values: 0 means "chosen from the recording" for five fields; the form shows
+  ``auto (12)`` with the reason in the tooltip once a recording is loaded
+  (``QSpinBox.setSpecialValueText``, line-edit placeholders).  magicgui's SpinBox has no
+  special-value text, so we would reach into ``.native`` for every such field anyway.
+* small floats: magicgui's FloatSpinBox rounds to a fixed number of decimals
+  (lr 3e-3, beta 1e-3, weight decay 1e-5 ...); a validated line edit in scientific notation keeps them.
+* collapsible sections (superqt ``QCollapsible``, Training open, Model/Reporting folded):
+  magicgui containers do not fold.
+* the tests, the screenshots script and the Training dock use Qt editors
+  (``form.editors[name].setValue/setText/setCurrentText``), which stay as they were.
+
+The metadata stays the single source: a magicgui form can be built from
+``config_fields()`` (type, choices, min/max, help as tooltip) if it is ever wanted.
 """
 
 from __future__ import annotations
 
-import ast
-import dataclasses
-import inspect
-from functools import lru_cache
+import math
 
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtGui import QDoubleValidator
-from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 from superqt import QCollapsible
 
 from ..engine import config as config_module
-from ..engine.config import SparksConfig
+from ..engine.config import SparksConfig, config_fields, field_help
+from ..engine.config_meta import Setting
+from ..errors import SparksError
 
-SECTIONS = {
-    "Model": (
-        "encoder",
-        "latent_dim",
-        "embed_dim",
-        "n_heads",
-        "tau_p",
-        "tau_f",
-        "target_offset",
-        "n_conv_blocks",
-        "conv_heads",
-        "decoder_layers",
-        "tau_s",
-        "w_start",
-        "hebbian_partners",
-        "partner_selection",
-        "stdp_rule",
-        "learn_traces",
-        "token_ff",
-        "input_residual",
-        "beta",
-        "loss",
-    ),
-    "Training": (
-        "epochs",
-        "batch_size",
-        "lr",
-        "trace_lr_scale",
-        "weight_decay",
-        "grad_clip",
-        "grad_mode",
-        "chunk_steps",
-        "train_stride",
-        "seed",
-        "hebbian_backend",
-        "precision",
-        "objective",
-        "mtm_schemes",
-        "mask_ratio",
-    ),
-    "Reporting": ("eval_every", "snapshot_trials", "checkpoint_every"),
-}
+FORM_FIELDS: dict[str, Setting] = {s.name: s for s in config_fields() if s.form}
+"""The fields the form edits, by name (``form=True`` in their metadata)."""
+SECTIONS: dict[str, tuple[str, ...]] = {}
+for _s in FORM_FIELDS.values():
+    SECTIONS[_s.section] = (*SECTIONS.get(_s.section, ()), _s.name)
+"""Form section -> its fields, from the metadata (data fields live in the Data dock)."""
 OPEN_SECTIONS = ("Training",)
-CHOICES = {
-    "encoder": config_module.ENCODER_CHOICES,
-    "grad_mode": config_module.GRAD_MODES,
-    "partner_selection": ("correlation", "local"),
-    "stdp_rule": config_module.STDP_RULES,
-    "loss": config_module.LOSS_CHOICES,
-    "hebbian_backend": config_module.HEBBIAN_BACKENDS,
-    "precision": config_module.PRECISIONS,
-    "objective": config_module.OBJECTIVES,
-}
-LIST_FIELDS = {"mtm_schemes": config_module.MTM_SCHEMES}
-"""List-valued fields edited as comma-separated names (empty = all of these)."""
-LABELS = {
-    "lr": "learning rate",
-    "tau_p": "τ past (latents)",
-    "tau_f": "τ future (steps)",
-    "tau_s": "τ STDP (s)",
-    "beta": "β (KL weight)",
-    "w_start": "trace increment",
-    "grad_clip": "gradient clip",
-    "hebbian_partners": "partners (0 = dense)",
-    "token_ff": "token feed-forward",
-    "input_residual": "input residual",
-    "trace_lr_scale": "trace lr × (log τ, log w)",
-    "train_stride": "window stride (0 = auto)",
-    "mtm_schemes": "MtM schemes",
-    "mask_ratio": "MtM mask ratio",
-}
 AUTO = "auto"
+NO_PRESET = "preset…"
+SPIN_MAX = 1_000_000
 
 
-@lru_cache(maxsize=1)
 def field_docs() -> dict[str, str]:
-    """The string literal under each field of SparksConfig (attribute docstrings)."""
-    tree = ast.parse(inspect.getsource(SparksConfig))
-    body = tree.body[0].body
-    docs: dict[str, str] = {}
-    for a, b in zip(body, body[1:], strict=False):
-        if (
-            isinstance(a, ast.AnnAssign)
-            and isinstance(a.target, ast.Name)
-            and isinstance(b, ast.Expr)
-            and isinstance(b.value, ast.Constant)
-            and isinstance(b.value.value, str)
-        ):
-            docs[a.target.id] = " ".join(b.value.value.split())
-    return docs
+    """Each field's help text (kept for callers of the old name; it comes from the field metadata)."""
+    return field_help()
+
+
+def tooltip(s: Setting) -> str:
+    """``<b>name</b><br>help`` plus the allowed values or range."""
+    extra = []
+    if s.choices is not None:
+        extra.append(("some of: " if s.kind == "list" else "one of: ") + ", ".join(s.choices))
+    if s.range_text():
+        extra.append(s.range_text() + (" (0 = auto)" if s.auto else ""))
+    tail = f"<br><i>{'; '.join(extra)}</i>" if extra else ""
+    return f"<b>{s.name}</b><br>{s.help}{tail}"
 
 
 class ConfigForm(QWidget):
     """Edit the model/training fields of a :class:`SparksConfig`."""
 
+    preset_applied = Signal(str, dict)
+    """A preset was chosen: its name and all its settings (also those outside the form, e.g. ``target``)."""
+
     def __init__(self, config: SparksConfig | None = None, parent=None):
         super().__init__(parent)
         config = config or SparksConfig()
-        docs = field_docs()
-        types = {f.name: f.type for f in dataclasses.fields(SparksConfig)}
         self.editors: dict[str, QWidget] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+
+        self.preset = QComboBox()
+        self.preset.addItem(NO_PRESET)
+        lines = [
+            "Fill the form with the defaults plus a bundled preset (sparks_gui/resources/presets; CLI: "
+            "--preset NAME). A target the preset names (e.g. unsupervised) is chosen in the Data dock."
+        ]
+        for name in config_module.available_presets():
+            self.preset.addItem(name.replace("_", " "), name)
+            self.preset.setItemData(self.preset.count() - 1, config_module.preset_description(name), Qt.ToolTipRole)
+            lines.append(f"<b>{name.replace('_', ' ')}</b>: {config_module.preset_description(name)}")
+        self.preset.setToolTip("<br>".join(lines))
+        self.preset.activated.connect(lambda i: self.apply_preset(self.preset.itemData(i)) if i > 0 else None)
+        top = QFormLayout()
+        top.setContentsMargins(6, 2, 6, 2)
+        top.addRow("preset", self.preset)
+        layout.addLayout(top)
+
         self.sections: dict[str, QCollapsible] = {}
         for section, names in SECTIONS.items():
             box = QCollapsible(section)
@@ -131,11 +114,11 @@ class ConfigForm(QWidget):
             form.setContentsMargins(6, 2, 6, 2)
             form.setVerticalSpacing(3)
             for name in names:
-                editor = self._editor(name, str(types[name]))
-                tip = docs.get(name, "")
-                editor.setToolTip(f"<b>{name}</b><br>{tip}" if tip else name)
+                s = FORM_FIELDS[name]
+                editor = self._editor(s)
+                editor.setToolTip(tooltip(s))
                 self.editors[name] = editor
-                form.addRow(LABELS.get(name, name.replace("_", " ")), editor)
+                form.addRow(s.display_label, editor)
             box.addWidget(inner)
             if section in OPEN_SECTIONS:
                 box.expand(animate=False)
@@ -144,31 +127,47 @@ class ConfigForm(QWidget):
         self.set_config(config)
 
     @staticmethod
-    def _editor(name: str, type_name: str) -> QWidget:
-        if name in CHOICES:
+    def _editor(s: Setting) -> QWidget:
+        kind = s.kind
+        if kind == "choice":
             w = QComboBox()
-            w.addItems(list(CHOICES[name]))
+            w.addItems(list(s.choices))
             return w
-        if name in LIST_FIELDS:  # comma-separated names, no number validator
+        if kind == "list":  # comma-separated names, no number validator
             w = QLineEdit()
-            w.setPlaceholderText(", ".join(LIST_FIELDS[name]))
+            w.setPlaceholderText(", ".join(s.choices or ()))
             return w
-        if type_name == "bool":
+        if kind == "bool":
             return QCheckBox()
-        if type_name == "int":
+        if kind == "int":
             w = QSpinBox()
-            w.setRange(-1 if name == "target_offset" else 0, 1_000_000)
-            if name in config_module.AUTO_FIELDS:
+            low = 0 if s.min is None else int(math.floor(s.min)) + (1 if s.min_open else 0)
+            high = SPIN_MAX if s.max is None else int(math.ceil(s.max)) - (1 if s.max_open else 0)
+            w.setRange(low, high)
+            if s.auto:
                 w.setSpecialValueText(AUTO)  # 0 = chosen from the recording
             return w
         w = QLineEdit()
-        if name in config_module.AUTO_FIELDS:
+        if s.auto:
             w.setPlaceholderText(AUTO)
         v = QDoubleValidator()
         v.setNotation(QDoubleValidator.ScientificNotation)
+        if s.min is not None:
+            v.setBottom(float(s.min))
+        if s.max is not None:
+            v.setTop(float(s.max))
         w.setValidator(v)
         w.setMaximumWidth(110)
         return w
+
+    def apply_preset(self, name: str) -> None:
+        """Fill the form with the defaults plus the preset ``name`` and emit :attr:`preset_applied`."""
+        values = config_module.preset_values(name)
+        self.set_config(SparksConfig.from_preset(name))
+        index = self.preset.findData(name)
+        if index >= 0:
+            self.preset.setCurrentIndex(index)
+        self.preset_applied.emit(name, values)
 
     def set_config(self, config: SparksConfig) -> None:
         for name, editor in self.editors.items():
@@ -179,7 +178,7 @@ class ConfigForm(QWidget):
                 editor.setChecked(bool(value))
             elif isinstance(editor, QSpinBox):
                 editor.setValue(int(value))
-            elif name in LIST_FIELDS:
+            elif FORM_FIELDS[name].kind == "list":
                 editor.setText(", ".join(str(v) for v in value))
             elif name in config_module.AUTO_FIELDS and value == 0:
                 editor.setText("")
@@ -197,7 +196,7 @@ class ConfigForm(QWidget):
                 editor.setSpecialValueText(text)
             elif isinstance(editor, QLineEdit):
                 editor.setPlaceholderText(text)
-            base = editor.toolTip().split("<br><i>")[0]
+            base = editor.toolTip().split("<br><i>auto for this recording")[0]
             if name in notes:
                 editor.setToolTip(f"{base}<br><i>auto for this recording: {values[name]:g} - {notes[name]}</i>")
 
@@ -210,9 +209,9 @@ class ConfigForm(QWidget):
                 out[name] = editor.isChecked()
             elif isinstance(editor, QSpinBox):
                 out[name] = editor.value()
-            elif name in LIST_FIELDS:
+            elif FORM_FIELDS[name].kind == "list":
                 items = [t.strip() for t in editor.text().split(",") if t.strip()]
-                out[name] = items or list(LIST_FIELDS[name])
+                out[name] = items or list(FORM_FIELDS[name].choices or ())
             else:
                 text = editor.text().strip()
                 if name in config_module.AUTO_FIELDS and text.lower() in ("", AUTO):
@@ -221,8 +220,6 @@ class ConfigForm(QWidget):
                 try:
                     out[name] = float(text)
                 except ValueError:
-                    from ..errors import SparksError
-
                     raise SparksError(
                         f"'{text}' is not a number (field {name}).", "Type a number such as 0.003 or 3e-3."
                     ) from None
