@@ -77,3 +77,20 @@ def test_preset_combo_fills_the_form(qtbot):
     assert form.editors["latent_dim"].value() == 3 and form.preset.currentData() == "sequence_discovery"
     assert [n for n, _ in got] == ["calcium_imaging", "sequence_discovery"]
     assert got[-1][1] == preset_values("sequence_discovery")  # with the target, which the Data dock owns
+
+
+def test_preset_target_reaches_the_data_dock(app, qtbot):
+    """A preset that names a target (a Data dock setting) picks it there; 'auto' picks the recording's default."""
+    from sparks_gui.data.synthetic import make_reach
+    from sparks_gui.engine.dataset import default_target
+    from sparks_gui.gui.data_widget import add_recording_layers
+
+    viewer, session, w = app
+    rec = make_reach(n_trials_per_direction=2)
+    add_recording_layers(viewer, rec)
+    qtbot.waitUntil(lambda: session.recording is not None, timeout=5000)
+    assert w["data"].target.currentText() == default_target(rec) != "unsupervised"
+    w["training"].form.apply_preset("sequence_discovery")
+    assert w["data"].target.currentText() == "unsupervised" and session.config.target == "unsupervised"
+    w["training"].form.apply_preset("behaviour_decoding")
+    assert w["data"].target.currentText() == default_target(rec) == session.config.target

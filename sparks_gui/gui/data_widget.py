@@ -488,6 +488,24 @@ class DataWidget(QWidget):
             return
         self._update_config()
 
+    def choose_target(self, target: str) -> None:
+        """Pick ``target`` in the target box (``"auto"``: the recording's default), e.g. when a preset names one."""
+        rec = self.session.recording
+        if rec is None:
+            self.session.config = self.session.config.replace(target=target)
+            return
+        choices = [self.target.itemText(i) for i in range(self.target.count())]
+        want = default_target(rec) if target == "auto" else target
+        if want in choices:
+            self.target.setCurrentText(want)
+            self._update_config()
+        else:
+            from napari.utils.notifications import show_warning
+
+            show_warning(
+                f"The preset's target '{target}' is not in this recording; the target stays '{self.target.currentText()}'."
+            )
+
     def _update_config(self) -> None:
         rec = self.session.recording
         changes = {

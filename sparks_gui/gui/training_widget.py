@@ -198,6 +198,7 @@ class TrainingWidget(QWidget):
         s.running_changed.connect(lambda running: None if running else self._close_run_folder())
         s.paused_changed.connect(self._on_paused)
         s.config_changed.connect(self.form.set_config)
+        self.form.preset_applied.connect(self._on_preset)
         s.selection_changed.connect(lambda rec: self._show_auto_values(rec))
         s.config_changed.connect(lambda *_: self._show_auto_values(s.training_recording()))
         s.recording_changed.connect(self._on_recording)
@@ -343,6 +344,15 @@ class TrainingWidget(QWidget):
             + (f" · {metric}" if metric else "")
             + f" · elapsed {format_seconds(ev.elapsed_s)}"
         )
+
+    def _on_preset(self, name: str, values: dict) -> None:
+        """A preset's target (a Data dock setting, not a form field) goes to the Data dock's target box."""
+        if "target" in values:
+            data = getattr(self.session, "widgets", {}).get("data")
+            if data is not None:
+                data.choose_target(str(values["target"]))
+            else:
+                self.session.config = self.session.config.replace(target=str(values["target"]))
 
     def _on_finished(self, ev) -> None:
         self.progress.setRange(0, self._total)
