@@ -43,6 +43,16 @@ class Sparks:
         self._fresh_sessions: set[int] = set()
 
     # --------------------------------------------------------------------- fit
+    def _drive(self, trainer, callback) -> None:
+        """Run ``trainer``'s events to the end: ``callback`` sees each, a failure raises, the final metrics stay."""
+        for event in trainer.run():
+            if callback is not None:
+                callback(event)
+            if isinstance(event, Failed):
+                raise SparksError(event.message)
+            if isinstance(event, Finished):
+                self.metrics_ = dict(event.metrics)
+
     def fit(
         self,
         recording,
@@ -63,13 +73,7 @@ class Sparks:
             cfg = cfg.replace(target=target if isinstance(target, str) else "target")
         self.config = cfg
         trainer = Trainer(cfg, rec)
-        for event in trainer.run():
-            if callback is not None:
-                callback(event)
-            if isinstance(event, Failed):
-                raise SparksError(event.message)
-            if isinstance(event, Finished):
-                self.metrics_ = dict(event.metrics)
+        self._drive(trainer, callback)
         self.config = trainer.config  # "auto" fields resolved from the recording
         self.model, self.data_, self.recording_ = trainer.model, trainer.data, rec
         self.history_ = trainer.history
@@ -406,13 +410,7 @@ class Sparks:
 
         recs = [as_recording(r, dt=dt or 0.001, kind=kind) for r in recordings]
         trainer = MultiSessionTrainer(self.config, recs)
-        for event in trainer.run():
-            if callback is not None:
-                callback(event)
-            if isinstance(event, Failed):
-                raise SparksError(event.message)
-            if isinstance(event, Finished):
-                self.metrics_ = dict(event.metrics)
+        self._drive(trainer, callback)
         lead = trainer.trainers[0]
         self.config = trainer.config
         self.model, self.data_, self.recording_ = trainer.model, lead.data, recs[0]
@@ -451,13 +449,7 @@ class Sparks:
             cfg, rec, model=model, session=session, parameters=params, init_rates=session in self._fresh_sessions
         )
         self._fresh_sessions.discard(session)
-        for event in trainer.run():
-            if callback is not None:
-                callback(event)
-            if isinstance(event, Failed):
-                raise SparksError(event.message)
-            if isinstance(event, Finished):
-                self.metrics_ = dict(event.metrics)
+        self._drive(trainer, callback)
         return self
 
     # ------------------------------------------------------------- persistence
