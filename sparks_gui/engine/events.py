@@ -85,6 +85,8 @@ class Predictions(Event):
     masked_neurons: np.ndarray | None = None
     """MtM: the neurons hidden from the encoder (``predicted`` holds every neuron's rate, [n, T, N],
     the masked ones predicted from the others; ``true`` the counts); None for PCC."""
+    likelihood: str | None = None
+    """MtM: the read-out's likelihood, ``"poisson"`` (spike counts) or ``"gaussian"`` (calcium); None for PCC."""
     r2_per_variable: np.ndarray | None = None
     """[k] R2 of each variable over these examples (offset applied, data units); regression targets
     only (``mse`` loss), else None."""

@@ -18,6 +18,7 @@ import numpy as np
 from qtpy.QtCore import QEvent, QObject, Signal
 
 from ..analysis import ordering as orderings
+from ..engine.protocol import TrainerProtocol
 from ..errors import SparksError
 from ._clock import GuiClock
 from ._ordering import compute_order, menu
@@ -102,7 +103,8 @@ class SparksSession(QObject):
         self.config = SparksConfig()
         self.results = RunResults()
         self.run: TrainingRun | None = None
-        self.trainer = None
+        self.trainer: TrainerProtocol | None = None
+        """The in-process trainer of the latest (or loaded) run: its data, weights and history."""
         self.ordering_name = orderings.ordering_label(orderings.ORIGINAL)
         self.order: np.ndarray | None = None
         self.selected_neuron: int | None = None
@@ -301,7 +303,7 @@ class SparksSession(QObject):
         self.results.step_losses.extend(losses)
         self.clock.post_progress(ev, losses)
 
-    def _on_started(self, ev, trainer) -> None:
+    def _on_started(self, ev, trainer: TrainerProtocol) -> None:
         self.trainer = trainer
         self.results.started = ev
         self.order = np.arange(trainer.data.n_neurons)
@@ -358,7 +360,7 @@ class SparksSession(QObject):
         if self.ordering_method == orderings.LATENT_PHASE:  # now from the whole recording (continuous data)
             self.set_ordering(self.ordering_name)
 
-    def set_results(self, results: RunResults, trainer=None) -> None:
+    def set_results(self, results: RunResults, trainer: TrainerProtocol | None = None) -> None:
         """Show results that did not come from a live run (a loaded run)."""
         self.results = results
         if trainer is not None:

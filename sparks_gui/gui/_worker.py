@@ -15,6 +15,8 @@ import time
 import numpy as np
 from qtpy.QtCore import QObject, Signal
 
+from ..engine.protocol import TrainerProtocol
+
 PROGRESS_HZ = 20.0
 GIL_BREAK_S = 0.001
 
@@ -68,7 +70,7 @@ class TrainingRun(QObject):
         super().__init__()
         self.config = config
         self.recording = recording
-        self.trainer = None
+        self.trainer: TrainerProtocol | None = None
         self._kwargs = dict(trainer_kwargs or {})
         self.resume_from = resume
         """Checkpoint the run continues from (None: a fresh run)."""
@@ -106,7 +108,7 @@ class TrainingRun(QObject):
             self._resume.clear()
         else:
             self._resume.set()
-        if hasattr(self.trainer, "pause"):  # a child process trains: pause it there too
+        if self.trainer is not None:  # a child process trains: pause it there too (in-process: a no-op)
             (self.trainer.pause if paused else self.trainer.resume)()
         self.paused_changed.emit(paused)
 
@@ -124,7 +126,7 @@ class TrainingRun(QObject):
         return self._ended.wait(timeout)
 
     # ------------------------------------------------------- worker thread
-    def _make_trainer(self):
+    def _make_trainer(self) -> TrainerProtocol:
         """Train in a child process (the GUI never waits on the training loop's Python), unless
         ``SPARKS_GUI_INPROCESS=1``."""
         import os
@@ -152,9 +154,9 @@ class TrainingRun(QObject):
             self.trainer = trainer
             if self._stop.is_set():
                 trainer.cancel()
-            elif not hasattr(trainer, "pause"):
-                # compile the CPU kernels now, not inside the first (timed, reported) batch; warm-up is
-                # an optimisation, run() reports real errors
+            else:
+                # compile the CPU kernels now, not inside the first (timed, reported) batch (a child process
+                # does it itself); warm-up is an optimisation, run() reports real errors
                 with contextlib.suppress(Exception):
                     trainer.warmup()
             pending: list[tuple[int, float]] = []
@@ -174,7 +176,7 @@ class TrainingRun(QObject):
                         yield ("progress", last_progress, pending)
                         pending = []
                     if hasattr(ev, "total_steps") and not isinstance(ev, StepProgress):
-                        yield ("started", ev, getattr(trainer, "trainer", trainer))
+                        yield ("started", ev, trainer.local)
                     elif isinstance(ev, Failed):
                         yield ("failed", ev.message)
                     else:
