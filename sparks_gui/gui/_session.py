@@ -18,11 +18,12 @@ import numpy as np
 from qtpy.QtCore import QEvent, QObject, Signal
 
 from ..analysis import ordering as orderings
+from ..engine import events as E
 from ..engine.protocol import TrainerProtocol
 from ..errors import SparksError
 from ._clock import GuiClock
 from ._ordering import compute_order, menu
-from ._worker import TrainingRun
+from ._worker import ProgressReport, TrainingRun
 
 _SESSIONS: weakref.WeakKeyDictionary[Any, SparksSession] = weakref.WeakKeyDictionary()
 
@@ -266,10 +267,7 @@ class SparksSession(QObject):
     def _launch(self, cfg, rec, results: RunResults, resume: str | None = None) -> TrainingRun:
         self.results = results
         run = TrainingRun(cfg, rec, resume=resume)
-        run.started.connect(self._on_started)
-        run.progress.connect(self._on_progress)
         run.event.connect(self._on_event)
-        run.failed.connect(self._on_failed)
         run.done.connect(self._on_done)
         run.paused_changed.connect(self.paused_changed.emit)
         self.run = run
@@ -303,7 +301,9 @@ class SparksSession(QObject):
         self.results.step_losses.extend(losses)
         self.clock.post_progress(ev, losses)
 
-    def _on_started(self, ev, trainer: TrainerProtocol) -> None:
+    def _on_started(self, ev, trainer: TrainerProtocol | None = None) -> None:
+        if trainer is None:  # the run's own (set in its thread before its Started was sent)
+            trainer = self.run.trainer.local
         self.trainer = trainer
         self.results.started = ev
         self.order = np.arange(trainer.data.n_neurons)
@@ -311,9 +311,17 @@ class SparksSession(QObject):
         if self.ordering_method != orderings.ORIGINAL:
             self.set_ordering(self.ordering_name)
 
-    def _on_event(self, ev) -> None:
-        from ..engine import events as E
-
+    def _on_event(self, ev: E.Event | ProgressReport) -> None:
+        """Route one of the run's events (engine events, progress as :class:`ProgressReport`) by its type."""
+        if isinstance(ev, ProgressReport):
+            self._on_progress(ev.event, ev.losses)
+            return
+        if isinstance(ev, E.Failed):
+            self._on_failed(ev.message)
+            return
+        if isinstance(ev, E.Started):
+            self._on_started(ev)
+            return
         self.clock.flush_progress()  # the last report before this event reaches the docks first
         r = self.results
         if isinstance(ev, E.EpochEnd):
