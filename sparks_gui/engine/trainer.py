@@ -659,13 +659,26 @@ class Trainer:
                 dt=d.dt,
                 offset=d.target_offset,
                 masked_neurons=self.heldout_neurons.copy() if self.mtm else None,
+                loss=d.loss,
                 likelihood=self.likelihood if self.mtm else None,
                 **prediction_scores(ev["pred"], true, d.target_offset, d.loss, d.target_name),
             ),
         ]
         A, every = self.attention_subsampled(int(idx[0]))
         if A is not None:
-            events.append(AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0]), sequence=A[::every], every=every))
+            events.append(
+                AttentionSnapshot(
+                    epoch,
+                    A.mean(0),
+                    A[-1],
+                    int(idx[0]),
+                    sequence=A[::every],
+                    every=every,
+                    starts=np.asarray(d.starts),
+                    example_bins=int(d.x.shape[-1]),
+                    dt=d.dt,
+                )
+            )
         return events
 
     def attention_subsampled(self, example: int, max_bytes: float = ATTENTION_SEQUENCE_BYTES):
