@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import weakref
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from ..engine.protocol import TrainerProtocol
 from ..errors import SparksError
 from ._clock import GuiClock
 from ._ordering import compute_order, menu
+from ._state import RunResults
 from ._worker import ProgressReport, TrainingRun
 
 _SESSIONS: weakref.WeakKeyDictionary[Any, SparksSession] = weakref.WeakKeyDictionary()
@@ -35,23 +35,6 @@ def session_for(viewer) -> SparksSession:
         s = SparksSession(viewer)
         _SESSIONS[viewer] = s
     return s
-
-
-@dataclass
-class RunResults:
-    """What the latest (or loaded) run produced, as plain data for views and exports."""
-
-    history: list[dict[str, Any]] = field(default_factory=list)
-    step_losses: list[tuple[int, float]] = field(default_factory=list)
-    latents: Any = None  # LatentSnapshot
-    attention: Any = None  # AttentionSnapshot
-    predictions: Any = None  # Predictions
-    metrics: dict[str, Any] = field(default_factory=dict)
-    checkpoint: str | None = None
-    checkpoint_epoch: int = 0
-    """Epochs completed when ``checkpoint`` was written."""
-    config: Any = None
-    started: Any = None
 
 
 class _CloseFilter(QObject):
