@@ -69,6 +69,13 @@ class AttentionSnapshot(Event):
     """[T // every, H, N, N] attention over the example's time (subsampled to stay under ~64 MB)."""
     every: int = 1
     """Time stride of ``sequence`` in bins."""
+    starts: np.ndarray | None = None
+    """Start bin of *every* example of the run in the original recording (its own dt): which example
+    the time cursor is in."""
+    example_bins: int = 0
+    """Bins per example (of the latents' dt)."""
+    dt: float = 0.0
+    """Bin width of the examples in seconds (recording dt x bin_factor)."""
 
 
 @dataclass
@@ -79,12 +86,18 @@ class Predictions(Event):
     example_idx: np.ndarray
     target: str = ""
     starts: np.ndarray | None = None
+    """Start bin of each example in the original recording (its own dt)."""
     dt: float = 0.0
+    """Bin width of the predictions in seconds (recording dt x bin_factor)."""
     offset: int = 0
     """Entry t predicts the reference at t + offset."""
     masked_neurons: np.ndarray | None = None
     """MtM: the neurons hidden from the encoder (``predicted`` holds every neuron's rate, [n, T, N],
     the masked ones predicted from the others; ``true`` the counts); None for PCC."""
+    loss: str = ""
+    """The run's loss: ``"mse"`` (regression, data units), ``"bce"`` or ``"poisson"``."""
+    likelihood: str | None = None
+    """MtM: the read-out's likelihood, ``"poisson"`` (spike counts) or ``"gaussian"`` (calcium); None for PCC."""
     r2_per_variable: np.ndarray | None = None
     """[k] R2 of each variable over these examples (offset applied, data units); regression targets
     only (``mse`` loss), else None."""

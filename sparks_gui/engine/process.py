@@ -82,7 +82,7 @@ def _child(
 
 
 class ProcessTrainer:
-    """Same interface as :class:`Trainer` (``run()``, ``cancel()``, ``cancelled``), training in a child process.
+    """Same interface as :class:`Trainer` (:class:`~sparks_gui.engine.protocol.TrainerProtocol`), training in a child process.
 
     Parameters
     ----------
@@ -137,6 +137,14 @@ class ProcessTrainer:
     def resume(self) -> None:
         self._resume.set()
 
+    def warmup(self) -> None:
+        """Nothing to do here: the child compiles its kernels before its first batch."""
+
+    @property
+    def local(self) -> Trainer:
+        """The shadow trainer: the data, and the weights and history the child reported so far."""
+        return self.trainer
+
     @property
     def model(self):
         return self.trainer.model
@@ -144,6 +152,14 @@ class ProcessTrainer:
     @property
     def data(self):
         return self.trainer.data
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return self.trainer.history
+
+    def attention_subsampled(self, example: int):
+        """As :meth:`Trainer.attention_subsampled`, with the weights of the last finished epoch."""
+        return self.trainer.attention_subsampled(example)
 
     # ------------------------------------------------------------------ run
     def run(self) -> Iterator[Event]:

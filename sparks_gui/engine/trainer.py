@@ -262,6 +262,18 @@ class Trainer:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    def pause(self) -> None:
+        """Nothing to do here: an in-process run holds between batches while its consumer stops asking
+        for events (:class:`~sparks_gui.engine.protocol.TrainerProtocol`)."""
+
+    def resume(self) -> None:
+        """See :meth:`pause`."""
+
+    @property
+    def local(self) -> Trainer:
+        """This trainer (it holds its data, model and history itself)."""
+        return self
+
     # ------------------------------------------------------------------ helpers
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self.device)
@@ -647,12 +659,26 @@ class Trainer:
                 dt=d.dt,
                 offset=d.target_offset,
                 masked_neurons=self.heldout_neurons.copy() if self.mtm else None,
+                loss=d.loss,
+                likelihood=self.likelihood if self.mtm else None,
                 **prediction_scores(ev["pred"], true, d.target_offset, d.loss, d.target_name),
             ),
         ]
         A, every = self.attention_subsampled(int(idx[0]))
         if A is not None:
-            events.append(AttentionSnapshot(epoch, A.mean(0), A[-1], int(idx[0]), sequence=A[::every], every=every))
+            events.append(
+                AttentionSnapshot(
+                    epoch,
+                    A.mean(0),
+                    A[-1],
+                    int(idx[0]),
+                    sequence=A[::every],
+                    every=every,
+                    starts=np.asarray(d.starts),
+                    example_bins=int(d.x.shape[-1]),
+                    dt=d.dt,
+                )
+            )
         return events
 
     def attention_subsampled(self, example: int, max_bytes: float = ATTENTION_SEQUENCE_BYTES):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import weakref
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,13 @@ import numpy as np
 from qtpy.QtCore import QEvent, QObject, Signal
 
 from ..analysis import ordering as orderings
+from ..engine import events as E
+from ..engine.protocol import TrainerProtocol
 from ..errors import SparksError
 from ._clock import GuiClock
 from ._ordering import compute_order, menu
-from ._worker import TrainingRun
+from ._state import RunResults
+from ._worker import ProgressReport, TrainingRun
 
 _SESSIONS: weakref.WeakKeyDictionary[Any, SparksSession] = weakref.WeakKeyDictionary()
 
@@ -33,23 +35,6 @@ def session_for(viewer) -> SparksSession:
         s = SparksSession(viewer)
         _SESSIONS[viewer] = s
     return s
-
-
-@dataclass
-class RunResults:
-    """What the latest (or loaded) run produced, as plain data for views and exports."""
-
-    history: list[dict[str, Any]] = field(default_factory=list)
-    step_losses: list[tuple[int, float]] = field(default_factory=list)
-    latents: Any = None  # LatentSnapshot
-    attention: Any = None  # AttentionSnapshot
-    predictions: Any = None  # Predictions
-    metrics: dict[str, Any] = field(default_factory=dict)
-    checkpoint: str | None = None
-    checkpoint_epoch: int = 0
-    """Epochs completed when ``checkpoint`` was written."""
-    config: Any = None
-    started: Any = None
 
 
 class _CloseFilter(QObject):
@@ -102,7 +87,8 @@ class SparksSession(QObject):
         self.config = SparksConfig()
         self.results = RunResults()
         self.run: TrainingRun | None = None
-        self.trainer = None
+        self.trainer: TrainerProtocol | None = None
+        """The in-process trainer of the latest (or loaded) run: its data, weights and history."""
         self.ordering_name = orderings.ordering_label(orderings.ORIGINAL)
         self.order: np.ndarray | None = None
         self.selected_neuron: int | None = None
@@ -264,10 +250,7 @@ class SparksSession(QObject):
     def _launch(self, cfg, rec, results: RunResults, resume: str | None = None) -> TrainingRun:
         self.results = results
         run = TrainingRun(cfg, rec, resume=resume)
-        run.started.connect(self._on_started)
-        run.progress.connect(self._on_progress)
         run.event.connect(self._on_event)
-        run.failed.connect(self._on_failed)
         run.done.connect(self._on_done)
         run.paused_changed.connect(self.paused_changed.emit)
         self.run = run
@@ -301,7 +284,9 @@ class SparksSession(QObject):
         self.results.step_losses.extend(losses)
         self.clock.post_progress(ev, losses)
 
-    def _on_started(self, ev, trainer) -> None:
+    def _on_started(self, ev, trainer: TrainerProtocol | None = None) -> None:
+        if trainer is None:  # the run's own (set in its thread before its Started was sent)
+            trainer = self.run.trainer.local
         self.trainer = trainer
         self.results.started = ev
         self.order = np.arange(trainer.data.n_neurons)
@@ -309,9 +294,17 @@ class SparksSession(QObject):
         if self.ordering_method != orderings.ORIGINAL:
             self.set_ordering(self.ordering_name)
 
-    def _on_event(self, ev) -> None:
-        from ..engine import events as E
-
+    def _on_event(self, ev: E.Event | ProgressReport) -> None:
+        """Route one of the run's events (engine events, progress as :class:`ProgressReport`) by its type."""
+        if isinstance(ev, ProgressReport):
+            self._on_progress(ev.event, ev.losses)
+            return
+        if isinstance(ev, E.Failed):
+            self._on_failed(ev.message)
+            return
+        if isinstance(ev, E.Started):
+            self._on_started(ev)
+            return
         self.clock.flush_progress()  # the last report before this event reaches the docks first
         r = self.results
         if isinstance(ev, E.EpochEnd):
@@ -358,7 +351,7 @@ class SparksSession(QObject):
         if self.ordering_method == orderings.LATENT_PHASE:  # now from the whole recording (continuous data)
             self.set_ordering(self.ordering_name)
 
-    def set_results(self, results: RunResults, trainer=None) -> None:
+    def set_results(self, results: RunResults, trainer: TrainerProtocol | None = None) -> None:
         """Show results that did not come from a live run (a loaded run)."""
         self.results = results
         if trainer is not None:

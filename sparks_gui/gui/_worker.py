@@ -11,9 +11,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from qtpy.QtCore import QObject, Signal
+
+from ..engine.events import Failed, Finished, StepProgress
+from ..engine.protocol import TrainerProtocol
 
 PROGRESS_HZ = 20.0
 GIL_BREAK_S = 0.001
@@ -49,18 +53,25 @@ def attention_sequence(trainer, example: int) -> tuple[np.ndarray | None, int]:
     return (None if A is None else A[::every]), every
 
 
+@dataclass
+class ProgressReport:
+    """The latest :class:`~sparks_gui.engine.events.StepProgress` of a stretch of steps, with the
+    ``(step, loss)`` of every step since the previous report (at most ``PROGRESS_HZ`` reports a second)."""
+
+    event: StepProgress
+    losses: list[tuple[int, float]]
+
+
 class TrainingRun(QObject):
     """One training run in a background thread.
 
-    Signals are emitted on the GUI thread: ``started(Started, trainer)``,
-    ``progress(StepProgress, [(step, loss), ...])``, ``event(Event)`` for every other
-    engine event, ``failed(message)`` and finally ``done()``.
+    ``event`` is emitted on the GUI thread with the engine's typed events as they come
+    (:mod:`sparks_gui.engine.events`; ``Failed`` also for a trainer that could not be built), except
+    that step progress arrives as :class:`ProgressReport`; ``done()`` follows the last one.
+    ``trainer`` is set (in the worker thread) before the run's ``Started`` is emitted.
     """
 
-    started = Signal(object, object)
-    progress = Signal(object, object)
     event = Signal(object)
-    failed = Signal(str)
     done = Signal()
     paused_changed = Signal(bool)
 
@@ -68,7 +79,7 @@ class TrainingRun(QObject):
         super().__init__()
         self.config = config
         self.recording = recording
-        self.trainer = None
+        self.trainer: TrainerProtocol | None = None
         self._kwargs = dict(trainer_kwargs or {})
         self.resume_from = resume
         """Checkpoint the run continues from (None: a fresh run)."""
@@ -95,7 +106,7 @@ class TrainingRun(QObject):
 
         self._worker = GeneratorWorker(self._generate)
         self._worker.yielded.connect(self._dispatch)
-        self._worker.errored.connect(lambda exc: self.failed.emit(f"{type(exc).__name__}: {exc}"))
+        self._worker.errored.connect(lambda exc: self.event.emit(Failed(0, f"{type(exc).__name__}: {exc}")))
         self._worker.finished.connect(self._on_finished)
         self._worker.start()
 
@@ -106,7 +117,7 @@ class TrainingRun(QObject):
             self._resume.clear()
         else:
             self._resume.set()
-        if hasattr(self.trainer, "pause"):  # a child process trains: pause it there too
+        if self.trainer is not None:  # a child process trains: pause it there too (in-process: a no-op)
             (self.trainer.pause if paused else self.trainer.resume)()
         self.paused_changed.emit(paused)
 
@@ -124,7 +135,7 @@ class TrainingRun(QObject):
         return self._ended.wait(timeout)
 
     # ------------------------------------------------------- worker thread
-    def _make_trainer(self):
+    def _make_trainer(self) -> TrainerProtocol:
         """Train in a child process (the GUI never waits on the training loop's Python), unless
         ``SPARKS_GUI_INPROCESS=1``."""
         import os
@@ -139,7 +150,6 @@ class TrainingRun(QObject):
         return Trainer(self.config, self.recording, **{"resume": self.resume_from, **self._kwargs})
 
     def _generate(self):
-        from ..engine.events import Failed, Finished, StepProgress
         from ..errors import SparksError
 
         _leave_a_core_for_the_gui()
@@ -147,14 +157,14 @@ class TrainingRun(QObject):
             try:
                 trainer = self._make_trainer()
             except SparksError as exc:
-                yield ("failed", str(exc))
+                yield Failed(0, str(exc))
                 return
             self.trainer = trainer
             if self._stop.is_set():
                 trainer.cancel()
-            elif not hasattr(trainer, "pause"):
-                # compile the CPU kernels now, not inside the first (timed, reported) batch; warm-up is
-                # an optimisation, run() reports real errors
+            else:
+                # compile the CPU kernels now, not inside the first (timed, reported) batch (a child process
+                # does it itself); warm-up is an optimisation, run() reports real errors
                 with contextlib.suppress(Exception):
                     trainer.warmup()
             pending: list[tuple[int, float]] = []
@@ -167,18 +177,13 @@ class TrainingRun(QObject):
                     last_progress = ev
                     now = time.perf_counter()
                     if now - last_report >= period:
-                        yield ("progress", ev, pending)
+                        yield ProgressReport(ev, pending)
                         pending, last_report = [], now
                 else:
                     if pending:
-                        yield ("progress", last_progress, pending)
+                        yield ProgressReport(last_progress, pending)
                         pending = []
-                    if hasattr(ev, "total_steps") and not isinstance(ev, StepProgress):
-                        yield ("started", ev, getattr(trainer, "trainer", trainer))
-                    elif isinstance(ev, Failed):
-                        yield ("failed", ev.message)
-                    else:
-                        yield ("event", ev)
+                    yield ev
                     if isinstance(ev, Finished):
                         return
                 # hand the GIL to the GUI thread between batches (a voluntary release alone is
@@ -192,7 +197,7 @@ class TrainingRun(QObject):
         except Exception as exc:  # noqa: BLE001 - every failure reaches the user as "failed" and the worker
             # returns normally: superqt swallows a RuntimeError raised in a generator worker ("RuntimeError
             # in aborted thread") and never emits finished, which would leave the GUI busy for good
-            yield ("failed", str(exc) if isinstance(exc, SparksError) else f"{type(exc).__name__}: {exc}")
+            yield Failed(0, str(exc) if isinstance(exc, SparksError) else f"{type(exc).__name__}: {exc}")
         finally:
             self._ended.set()
 
@@ -200,19 +205,8 @@ class TrainingRun(QObject):
         self._gui_done = True
         self.done.emit()
 
-    def _dispatch(self, item) -> None:
-        kind = item[0]
-        if kind == "progress":
-            self.progress.emit(item[1], item[2])
-        elif kind == "started":
-            self.started.emit(item[1], item[2])
-        elif kind == "failed":
-            self.failed.emit(item[1])
-        else:
-            ev = item[1]
-            from ..engine.events import Finished
-
-            if isinstance(ev, Finished):
-                self.cancelled = ev.cancelled
-                self.finished_event = ev
-            self.event.emit(ev)
+    def _dispatch(self, ev) -> None:
+        if isinstance(ev, Finished):
+            self.cancelled = ev.cancelled
+            self.finished_event = ev
+        self.event.emit(ev)

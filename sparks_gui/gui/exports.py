@@ -265,9 +265,8 @@ def export_figures(session, folder, fmt: str | tuple[str, ...] = "pdf", size=Non
                 )
             )
         p = r.predictions
-        tr = session.trainer
-        if p is not None and tr is not None and tr.data.loss == "mse":
-            off = tr.data.target_offset
+        if p is not None and p.loss == "mse":
+            off = p.offset
             T = p.predicted.shape[1] - off
             out.append(
                 figs.decoding(
@@ -276,7 +275,7 @@ def export_figures(session, folder, fmt: str | tuple[str, ...] = "pdf", size=Non
                     folder / f"fig_decoding.{f}",
                     names=[f"{p.target}[{j}]" for j in range(p.true.shape[-1])],
                     r2=(r.history[-1].get("r2") if r.history else None),
-                    dt=tr.data.dt,
+                    dt=p.dt,
                     size=size,
                 )
             )

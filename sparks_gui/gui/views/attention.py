@@ -94,12 +94,12 @@ class AttentionView(ViewBase):
     # --------------------------------------------------------- cursor time
     def _example_timing(self):
         """(starts [n_examples], bins per example, bin factor, recording dt) of the run, or None."""
-        tr = self.session.trainer
+        snap = self.snapshot
         rec = self.session.training_recording()
-        if tr is None or rec is None:
+        if snap is None or snap.starts is None or rec is None:
             return None
-        f = max(int(round(tr.data.dt / rec.dt)), 1)
-        return np.asarray(tr.data.starts), int(tr.data.x.shape[-1]), f, float(rec.dt)
+        f = max(int(round((snap.dt or rec.dt) / rec.dt)), 1)
+        return np.asarray(snap.starts), int(snap.example_bins), f, float(rec.dt)
 
     def example_at(self, seconds: float) -> int | None:
         """The example (trial/segment) whose time span contains ``seconds`` (training-selection clock)."""

@@ -97,19 +97,12 @@ class DecodingView(ViewBase):
     def timing(self) -> tuple[np.ndarray, float, int, int]:
         """(start bin of each example in the training recording, recording dt, bin factor, target offset)."""
         snap = self.snapshot
-        tr = self.session.trainer
         rec = self.session.training_recording()
-        rec_dt = float(rec.dt) if rec is not None else float(getattr(snap, "dt", 0.0) or 1.0)
-        dt = float(getattr(snap, "dt", 0.0) or (tr.data.dt if tr is not None else rec_dt))
+        rec_dt = float(rec.dt) if rec is not None else float(snap.dt or 1.0)
+        dt = float(snap.dt or rec_dt)
         f = max(int(round(dt / rec_dt)), 1)
-        starts = getattr(snap, "starts", None)
-        if starts is None:
-            starts = (
-                tr.data.starts[np.asarray(snap.example_idx)] if tr is not None else np.zeros(len(snap.predicted), int)
-            )
-        off = getattr(snap, "offset", None)
-        if off is None:
-            off = tr.data.target_offset if tr is not None else 0
+        starts = snap.starts if snap.starts is not None else np.zeros(len(snap.predicted), int)
+        off = snap.offset
         return np.asarray(starts, dtype=np.int64), rec_dt, f, int(off)
 
     def _time_axis(self, i: int, T: int) -> np.ndarray:

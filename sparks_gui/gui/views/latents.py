@@ -199,8 +199,8 @@ class LatentView(ViewBase):
         return bins, N_COLOUR_BINS, cols, None, (lo, hi, "time (s)" if key == "time" else key)
 
     def _dt(self) -> float:
-        tr = self.session.trainer
-        return float(tr.data.dt) if tr is not None else 1.0
+        dt = 0.0 if self.snapshot is None else float(self.snapshot.dt)
+        return dt or 1.0
 
     # -------------------------------------------------------------- drawing
     def redraw(self) -> None:

@@ -157,8 +157,7 @@ class MaskedNeuronsView(ViewBase):
 
     def spikes(self) -> bool:
         """Spike counts (Poisson read-out, Hz) or calcium values (Gaussian read-out)."""
-        tr = self.session.trainer
-        lik = getattr(tr, "likelihood", None) if tr is not None else None
+        lik = self.snapshot.likelihood
         if lik is not None:
             return lik == "poisson"
         true = np.asarray(self.snapshot.true)

@@ -1,0 +1,71 @@
+"""The GUI's state model without Qt (issue 13, item 5): setting a field emits its event with the values."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+from sparks_gui.data.synthetic import make_reach
+from sparks_gui.engine.config import SparksConfig
+from sparks_gui.gui._state import RunResults, SessionState
+
+
+def _record(state: SessionState) -> list[tuple[str, tuple]]:
+    seen: list[tuple[str, tuple]] = []
+    for name in ("recording", "config", "ordering_name", "order", "selected_neuron", "time_s", "running"):
+        getattr(state.events, name).connect(lambda *args, name=name: seen.append((name, args)))
+    state.events.paused_changed.connect(lambda *args: seen.append(("paused", args)))
+    state.events.results.connect(lambda new, old: seen.append(("results", (new, old))))
+    return seen
+
+
+def test_setting_fields_emits_new_and_old_values():
+    state = SessionState()
+    seen = _record(state)
+    state.time_s = 1.5
+    state.time_s = 1.5  # unchanged: no event
+    state.selected_neuron = 3
+    state.selected_neuron = None
+    state.running = True
+    state.paused = True
+    state.ordering_name = "rastermap"
+    assert seen == [
+        ("time_s", (1.5, 0.0)),
+        ("selected_neuron", (3, None)),
+        ("selected_neuron", (None, 3)),
+        ("running", (True, False)),
+        ("paused", (True, False)),
+        ("ordering_name", ("rastermap", "original")),
+    ]
+
+
+def test_arrays_compare_by_value_and_objects_by_identity():
+    state = SessionState()
+    seen = _record(state)
+    state.order = np.arange(5)
+    state.order = np.arange(5)  # same values: no event
+    state.order = np.arange(5)[::-1].copy()
+    assert [n for n, _ in seen] == ["order", "order"]
+    assert np.array_equal(seen[-1][1][0], [4, 3, 2, 1, 0]) and np.array_equal(seen[-1][1][1], np.arange(5))
+    seen.clear()
+    rec = make_reach(n_trials_per_direction=2, seed=1)
+    state.recording = rec
+    state.recording = rec
+    cfg = SparksConfig(epochs=3)
+    state.config = cfg
+    state.config = SparksConfig(epochs=3)  # equal but another object: the session's config changed
+    results = RunResults(history=[{"epoch": 1}])
+    state.results = results
+    assert [n for n, _ in seen] == ["recording", "config", "config", "results"]
+    assert seen[0][1] == (rec, None) and seen[1][1][0] is cfg and seen[3][1][0] is results
+
+
+def test_the_state_module_does_not_import_qt():
+    code = (
+        "import sys; import sparks_gui.gui._state as s; st = s.SessionState(); st.time_s = 2.0; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', "
+        "'napari')]; assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
