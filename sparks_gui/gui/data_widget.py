@@ -368,15 +368,13 @@ class DataWidget(QWidget):
                 except Exception as exc:  # noqa: BLE001 - a bad file is reported, never raised into Qt
                     result = ("error", exc)  # (superqt re-raises a returned exception object)
             messages = [str(w.message) for w in caught if issubclass(w.category, SparksWarning)]
-            try:
-                choices = activity_choices(path)
-            except Exception:  # noqa: BLE001 - the picker is optional
-                choices = []
-            try:
-                tables = trials_choices(path)
-            except Exception:  # noqa: BLE001 - the picker is optional
-                tables = []
-            return (*result, messages, (choices, tables))
+            pickers = []
+            for options_of in (activity_choices, trials_choices):
+                try:
+                    pickers.append(options_of(path))
+                except Exception:  # noqa: BLE001 - the pickers are optional
+                    pickers.append([])
+            return (*result, messages, tuple(pickers))
 
         # failed() reports an error (no re-raise into the event loop)
         worker = create_worker(read, str(path), dict(options), _start_thread=False, _ignore_errors=True)

@@ -369,7 +369,8 @@ class TrainingWidget(QWidget):
 
             from ..analysis.verdict import held_out_verdicts
 
-            target = getattr(getattr(self.session.trainer, "config", None), "target", "")
+            trainer = self.session.trainer
+            target = trainer.config.target if trainer is not None else ""
             for message in held_out_verdicts(ev.metrics or {}, str(target)):
                 show_warning(message)
         self.save_btn.setEnabled(True)
