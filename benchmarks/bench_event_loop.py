@@ -127,12 +127,12 @@ def _view_counts(session) -> dict:
 
 def measure_app(app, seconds: float, interval_ms: int, profile: str | None = None) -> tuple[dict, dict]:
     from sparks_gui.gui._session import session_for
-    from sparks_gui.gui.app import make_viewer
+    from sparks_gui.gui.app import docks_for, make_viewer
 
     viewer = make_viewer(sample="reach", show=True)
     viewer.window._qt_window.resize(*SIZE)
     session = session_for(viewer)
-    w = session.widgets
+    w = docks_for(viewer).widgets
     if not _wait_until(app, lambda: session.recording is not None, 60):
         raise RuntimeError("the reach sample did not load")
     rec = session.recording  # 48 trials: a short epoch, so snapshots arrive every few seconds

@@ -135,7 +135,7 @@ def export(dataset: str, seed: int, data_dir: str, path: Path) -> dict:
         target = "hand_vel"
     elif dataset == "chewie":
         from sparks_gui.data.io import load_recording
-        from sparks_gui.engine.dataset import target_values
+        from sparks_gui.engine.targets import target_values
 
         mat = Path(data_dir) / "chewie_demo.mat"
         with warnings.catch_warnings():

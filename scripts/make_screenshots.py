@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from sparks_gui.analysis.ordering import CORRELATION, LATENT_PHASE, ordering_label
+from sparks_gui.gui.app import docks_for
 
 
 def wait(app, seconds: float, until=None) -> None:
@@ -65,7 +66,7 @@ def new_viewer(sample: str):
     wait(app, 0.3)
     viewer.reset_view()
     wait(app, 0.3)
-    return viewer, s, s.widgets, app
+    return viewer, s, docks_for(viewer).widgets, app
 
 
 def tiny_form(w, epochs: int, batch: int, bin_factor: int) -> None:
@@ -88,7 +89,7 @@ def workflow_reach(out: Path, epochs: int) -> None:
     viewer, s, w, app = new_viewer("reach")
     grab(viewer, out / "01-load.png")
 
-    s.docks["training"].raise_()
+    docks_for(s.viewer).docks["training"].raise_()
     tiny_form(w, epochs, 16, 10)
     wait(app, 0.5)
     w["training"].start()
@@ -103,7 +104,7 @@ def workflow_reach(out: Path, epochs: int) -> None:
     w["raster"].ordering.setCurrentText(ordering_label(LATENT_PHASE))
     w["latents"].average.setChecked(False)
     w["attention"].mode.setCurrentText("at cursor time")
-    s.docks["attention"].raise_()  # a tab beside the latents
+    docks_for(s.viewer).docks["attention"].raise_()  # a tab beside the latents
     wait(app, 0.5)
     s.select_neuron(int(s.order[len(s.order) // 3]))
     rec = s.training_recording()
@@ -122,7 +123,7 @@ def workflow_reach(out: Path, epochs: int) -> None:
     flush(w)
 
     # export
-    s.docks["export"].raise_()
+    docks_for(s.viewer).docks["export"].raise_()
     from sparks_gui.gui import exports
 
     folder = Path(tempfile.mkdtemp(prefix="sparks-report-"))
@@ -154,7 +155,7 @@ def workflow_frames(out: Path, epochs: int) -> None:
     viewer, s, w, app = new_viewer("stimulus_movie")
     w["data"].target.setCurrentText("frames")
     tiny_form(w, epochs, 8, 2)
-    s.docks["training"].raise_()
+    docks_for(s.viewer).docks["training"].raise_()
     w["training"].start()
     wait(app, 600, until=lambda: not s.running)
     wait(app, 0.5, until=lambda: "decoded frames" in viewer.layers)
@@ -178,7 +179,7 @@ def workflow_real(out: Path) -> None:
     wait(app, 1.0)
     w["data"].target.setCurrentText("unsupervised")
     w["training"].device.setCurrentIndex(1)
-    s.docks["training"].raise_()
+    docks_for(s.viewer).docks["training"].raise_()
     wait(app, 0.5)
     w["training"].start()
     wait(app, 900, until=lambda: not s.running and s.results.history)
@@ -201,7 +202,7 @@ def workflow_nwb(out: Path, path: Path) -> None:
     wait(app, 120, until=lambda: s.recording is not None and s.recording.name == path.stem)
     wait(app, 1.0)
     print("target:", w["data"].target.currentText(), "| status:", w["data"].summary.text()[:400])
-    s.docks["training"].raise_()
+    docks_for(s.viewer).docks["training"].raise_()
     wait(app, 0.5)
     t0 = time.perf_counter()
     w["training"].start()
@@ -222,7 +223,7 @@ def workflow_mtm(out: Path, epochs: int) -> None:
         form.editors[name].setValue(value)
     form.editors["lr"].setText("0.01")
     tiny_form(w, epochs, 16, 2)
-    s.docks["training"].raise_()
+    docks_for(s.viewer).docks["training"].raise_()
     wait(app, 0.5)
     w["training"].start()
     wait(app, 600, until=lambda: not s.running)
@@ -232,7 +233,7 @@ def workflow_mtm(out: Path, epochs: int) -> None:
     rec = s.training_recording()
     p = s.results.predictions
     s.set_time((int(p.starts[0]) * rec.dt) + 0.5 * p.predicted.shape[1] * p.dt)
-    s.docks["masked"].raise_()
+    docks_for(s.viewer).docks["masked"].raise_()
     flush(w)
     w["masked"]._redraw.flush()
     wait(app, 0.5)

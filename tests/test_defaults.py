@@ -132,7 +132,7 @@ def test_rebinned_counts_train_without_nan_at_default_settings():
 
 def test_auto_target_skips_event_codes():
     """With only TTL/event codes as behaviour, auto trains unsupervised; a real variable beside them is chosen."""
-    from sparks_gui.engine.dataset import default_target, is_event_signal, resolve_target
+    from sparks_gui.engine.targets import default_target, is_event_signal, resolve_target
 
     rng = np.random.default_rng(0)
     act = (rng.random((5, 400)) < 0.1).astype(np.float32)

@@ -329,7 +329,7 @@ def _bin_of(pred, i, t, f):
 
 
 def test_decoded_frames_follow_time_slider(app, qtbot):
-    from sparks_gui.engine.dataset import frame_pixels
+    from sparks_gui.engine.targets import frame_pixels
 
     viewer, session, w = app
     rec, pred, dec = _stimulus_run(viewer, session, w, qtbot, "frames")

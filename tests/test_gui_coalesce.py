@@ -11,6 +11,7 @@ import pytest
 
 from sparks_gui.data.synthetic import make_reach
 from sparks_gui.engine import events as E
+from sparks_gui.gui.app import docks_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -58,7 +59,7 @@ def _predictions(k: int, n: int = 4, T: int = 20) -> E.Predictions:
 def test_100_progress_reports_between_ticks_deliver_one(app, qtbot):
     viewer, session, w = app
     _open(viewer, session, qtbot)
-    session.docks["training"].raise_()
+    docks_for(session.viewer).docks["training"].raise_()
     qtbot.waitUntil(lambda: w["training"].loss_view.isVisible(), timeout=5000)
     _quiet_clock(session)
     clock, loss = session.clock, w["training"].loss_view
@@ -88,8 +89,8 @@ def test_100_progress_reports_between_ticks_deliver_one(app, qtbot):
 def test_a_burst_of_snapshots_repaints_each_visible_view_once_with_the_last_data(app, qtbot):
     viewer, session, w = app
     rec = _open(viewer, session, qtbot)
-    session.docks["latents"].raise_()
-    session.docks["decoding"].raise_()
+    docks_for(session.viewer).docks["latents"].raise_()
+    docks_for(session.viewer).docks["decoding"].raise_()
     lat, dec, att = w["latents"]._redraw, w["decoding"]._redraw, w["attention"]._redraw
     qtbot.waitUntil(lambda: lat.visible() and dec.visible(), timeout=5000)
     _quiet_clock(session)
@@ -118,7 +119,7 @@ def test_a_burst_of_snapshots_repaints_each_visible_view_once_with_the_last_data
     drawn = [c for c in w["decoding"].plots[0].listDataItems() if c.getData()[1] is not None]
     assert max(float(np.max(c.getData()[1])) for c in drawn) == pytest.approx(99.0)
     # shown: the attention view draws its latest frame on the next tick, once
-    session.docks["attention"].raise_()
+    docks_for(session.viewer).docks["attention"].raise_()
     qtbot.waitUntil(lambda: att.visible(), timeout=5000)
     clock.tick()
     assert att.calls - before["att"][0] == 1 and not att.pending

@@ -82,7 +82,7 @@ def test_preset_combo_fills_the_form(qtbot):
 def test_preset_target_reaches_the_data_dock(app, qtbot):
     """A preset that names a target (a Data dock setting) picks it there; 'auto' picks the recording's default."""
     from sparks_gui.data.synthetic import make_reach
-    from sparks_gui.engine.dataset import default_target
+    from sparks_gui.engine.targets import default_target
     from sparks_gui.gui.data_widget import add_recording_layers
 
     viewer, session, w = app

@@ -19,7 +19,7 @@ from qtpy.QtWidgets import QApplication, QComboBox, QStyle, QStyleOptionComboBox
 
 from sparks_gui.data.synthetic import make_reach  # noqa: E402
 from sparks_gui.gui._session import session_for  # noqa: E402
-from sparks_gui.gui.app import add_sparks_docks, arrange_docks  # noqa: E402
+from sparks_gui.gui.app import add_sparks_docks, arrange_docks, docks_for  # noqa: E402
 from sparks_gui.gui.data_widget import add_recording_layers  # noqa: E402
 from sparks_gui.napari.layers import LayerRole, role_of  # noqa: E402
 
@@ -72,7 +72,7 @@ def cut_combos(widgets) -> list[str]:
 
 def test_new_window_opens_on_the_data_tab(make_napari_viewer):
     viewer, session, w = window(make_napari_viewer, SIZES[0])
-    docks = session.docks
+    docks = docks_for(session.viewer).docks
     assert not docks["data"].visibleRegion().isEmpty()
     assert docks["export"].visibleRegion().isEmpty() and docks["training"].visibleRegion().isEmpty()
 
@@ -96,7 +96,7 @@ def test_toolbar_combos_show_their_text(make_napari_viewer, size):
     add_recording_layers(viewer, make_reach(n_trials_per_direction=2))
     settle(500)
     for name in VIEWS:  # every tab, as the user sees it when it is raised
-        session.docks[name].raise_()
+        docks_for(session.viewer).docks[name].raise_()
         settle(100)
         assert cut_combos(w) == [], (name, cut_combos(w))
     assert cut_combos(w) == []

@@ -397,7 +397,7 @@ def test_irregular_event_codes_are_held_not_interpolated(tmp_path):
     """Event markers stamped at irregular instants (TTL codes, block ids) keep their exact codes in
     every bin (the last marker at or before it) and are never the default target; a regularly
     sampled variable in the same file is interpolated and trained on by default."""
-    from sparks_gui.engine.dataset import default_target
+    from sparks_gui.engine.targets import default_target
 
     nwb = _nwbfile()
     rng = np.random.default_rng(1)

@@ -69,3 +69,31 @@ def test_the_state_module_does_not_import_qt():
         "'napari')]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_session_keeps_its_state_in_the_model_and_its_signals_follow_it(qtbot):
+    """SparksSession's attributes are the state model's fields; the model's events drive its Qt signals."""
+    from sparks_gui.gui._session import SparksSession
+
+    session = SparksSession()
+    got: list[tuple[str, object]] = []
+    session.time_changed.connect(lambda t: got.append(("time", t)))
+    session.neuron_selected.connect(lambda i: got.append(("neuron", i)))
+    session.running_changed.connect(lambda r: got.append(("running", r)))
+    session.paused_changed.connect(lambda p: got.append(("paused", p)))
+    session.set_time(1.25)
+    session.set_time(1.25)  # unchanged: no signal
+    session.select_neuron(4)
+    session.select_neuron(None)
+    session.state.running = True  # a listener of the model sees the same as one of the session
+    session.state.paused = True
+    assert got == [("time", 1.25), ("neuron", 4), ("neuron", -1), ("running", True), ("paused", True)]
+    assert session.time_s == session.state.time_s == 1.25 and session.running and session.paused
+    cfg = session.config.replace(epochs=7)
+    session.set_config(cfg)
+    assert session.state.config is cfg
+    rec = make_reach(n_trials_per_direction=2, seed=2)
+    session.state.running = False
+    session.set_recording(rec)
+    assert session.state.recording is rec and np.array_equal(session.state.order, np.arange(rec.n_neurons))
+    assert not hasattr(session, "docks") and not hasattr(session, "widgets")  # the window owns its docks

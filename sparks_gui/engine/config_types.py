@@ -18,6 +18,7 @@ import typing
 from typing import Any
 
 from ..errors import SparksError
+from .config_meta import META_KEY
 
 _HINTS: dict[type, dict[str, Any]] = {}
 
@@ -49,8 +50,8 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
-def _example(name: str, annotation: Any, default: Any) -> str:
-    if name in _auto_fields():  # default 0 = auto: show a real value
+def _example(name: str, annotation: Any, default: Any, auto: bool = False) -> str:
+    if auto:  # default 0 = auto: show a real value
         return f"{name}: {10 if annotation is int else 0.5}"
     if default is not dataclasses.MISSING and default is not None and not isinstance(default, (dict, list)):
         return f"{name}: {str(default).lower() if isinstance(default, bool) else default}"
@@ -164,8 +165,8 @@ def check_field_types(config) -> None:
             raise SparksError(
                 f"Config value {f.name}={shown} has the wrong type: {f.name} takes {_type_name(annotation)}, "
                 f"not {type(value).__name__}.",
-                f"Write e.g. '{_example(f.name, annotation, default)}'"
-                + (" (or 0 = auto)" if f.name in _auto_fields() else "")
+                f"Write e.g. '{_example(f.name, annotation, default, _is_auto(cls, f.name))}'"
+                + (" (or 0 = auto)" if _is_auto(cls, f.name) else "")
                 + (" - in YAML, quote text that looks like a number or a boolean" if annotation is str else "")
                 + ".",
             ) from None
@@ -173,7 +174,8 @@ def check_field_types(config) -> None:
             setattr(config, f.name, converted)
 
 
-def _auto_fields() -> tuple[str, ...]:
-    from .config import AUTO_FIELDS
-
-    return AUTO_FIELDS
+def _is_auto(cls: type, name: str) -> bool:
+    """Whether field ``name`` of ``cls`` takes 0 for "auto" (its :func:`~sparks_gui.engine.config_meta.setting`
+    metadata says so)."""
+    f = {f.name: f for f in dataclasses.fields(cls)}.get(name)
+    return bool(f is not None and f.metadata.get(META_KEY, {}).get("auto"))

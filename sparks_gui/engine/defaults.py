@@ -11,12 +11,16 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..data.recording import Recording
 from ..errors import SparksWarning
-from .config import AUTO_FIELDS, SparksConfig
+from .targets import UNSUPERVISED, resolve_target, target_values
+
+if TYPE_CHECKING:  # the config imports this module (SparksConfig.for_recording): only its type here
+    from .config import SparksConfig
 
 STATE_WINDOWS = 4.0
 """Automatic training windows of continuous recordings last this many STDP time constants: long
@@ -116,8 +120,6 @@ def _latent_dim_for(n_outputs: int | None) -> int:
 def _latent_values(config: SparksConfig, rec: Recording, notes: dict[str, str]) -> dict[str, int]:
     if config.latent_dim != 0:
         return {}
-    from .dataset import UNSUPERVISED, resolve_target, target_values
-
     try:
         name = resolve_target(rec, config.target)
     except Exception:  # noqa: BLE001 - an unknown target is reported by prepare(); 3 until then
@@ -166,7 +168,7 @@ def resolve_for_data(
 ) -> SparksConfig:
     """Fill the "auto" fields from already prepared examples ``x`` [n, N, L] (no segment choice left);
     ``n_outputs`` is the number of regression outputs (None: unsupervised or classes)."""
-    if all(getattr(config, k) != 0 for k in AUTO_FIELDS):
+    if not config.auto_fields:
         return config
     notes: dict[str, str] = {}
     changes = {**_training_values(config, n_train, notes), **_hebbian_values(config, dt, x.shape[-1], notes)}

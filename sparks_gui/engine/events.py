@@ -23,6 +23,8 @@ class Started(Event):
     target: str
     loss: str
     resumed: bool = False
+    n_neurons: int = 0
+    """Neurons the model reads (after the config's neuron selection)."""
 
 
 @dataclass

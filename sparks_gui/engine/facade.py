@@ -14,10 +14,11 @@ from ..errors import SparksError
 from ..model.sparks import SparksModel, pick_device, prediction_from_output
 from . import runs
 from .config import SparksConfig
-from .dataset import PreparedData, as_recording, rebin, target_values
+from .dataset import PreparedData, as_recording, rebin
 from .events import Event, Failed, Finished
 from .inference import attention_at, check_mode, example_length, run_continuous
 from .mtm import mtm_rates, mtm_scores, trained_token
+from .targets import target_values
 from .trainer import Trainer
 
 

@@ -91,7 +91,15 @@ class MultiSessionTrainer:
         n_train = sum(len(t.data.train_idx) for t in self.trainers)
         n_test = sum(len(t.data.test_idx) for t in self.trainers)
         yield Started(
-            0, total, steps_per_epoch, n_train, n_test, str(lead.device), lead.data.target_name, lead.data.loss
+            0,
+            total,
+            steps_per_epoch,
+            n_train,
+            n_test,
+            str(lead.device),
+            lead.data.target_name,
+            lead.data.loss,
+            n_neurons=lead.data.n_neurons,
         )
         t_start = time.perf_counter()
         step = 0

@@ -26,7 +26,7 @@ The run folder
 ``config.json``
     The :class:`~sparks_gui.engine.config.SparksConfig` of the run, "auto" fields resolved.
 ``checkpoint.pt``
-    Written by the trainer after every ``checkpoint_every`` epochs (:func:`save_training_checkpoint`)
+    Written by the trainer after every ``checkpoint_every`` epochs (:func:`~sparks_gui.engine.checkpoint.save_training_checkpoint`)
     when ``config.out_dir`` is set: model + optimiser + random state, enough to resume exactly.
 ``model.pt``
     The trained model (:func:`save_run`; ``Sparks.save`` writes the same file to any path).
@@ -45,7 +45,7 @@ CLI only
 ``model.pt`` and ``checkpoint.pt`` are torch pickles of one dict (``engine/checkpoint.py``, format
 ``sparks-gui-checkpoint-1``): ``model`` (state dict), ``model_spec``, ``optimizer`` (None in
 model.pt), ``config``, ``epoch``, ``generator``, ``torch_rng``, ``history`` and ``data_meta``
-(:func:`data_meta`: how the training data was prepared — target normalisation ``r_mean`` /
+(:func:`~sparks_gui.engine.checkpoint.data_meta`, re-exported here: how the training data was prepared — target normalisation ``r_mean`` /
 ``r_std``, ``loss``, ``target``, ``target_offset``, ``dt``, ``kind``, ``example_length`` — plus
 the model ``session`` and, for MtM, ``heldout_neurons``, ``mtm_schemes`` and ``regions``).
 :func:`load_run` accepts a run folder (``model.pt`` preferred over ``checkpoint.pt``) or either
@@ -68,6 +68,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SparksError
+from .checkpoint import CHECKPOINT_FILE, data_meta, load_checkpoint, save_checkpoint  # the .pt files' contents
 
 ENV_VAR = "SPARKS_RUNS_DIR"
 MARKER = "run.json"
@@ -362,65 +363,12 @@ def cleanup_runs(
 
 # ---------------------------------------------------------------------------- run contents
 MODEL_FILE = "model.pt"
-CHECKPOINT_FILE = "checkpoint.pt"
-
-
-def data_meta(data, trainer=None) -> dict[str, Any]:
-    """What a run stores about its data (``data_meta`` of model.pt / checkpoint.pt).
-
-    Parameters
-    ----------
-    data
-        The trainer's :class:`~sparks_gui.engine.dataset.PreparedData`: loss, target normalisation,
-        offset, bin width, kind and the training example length.
-    trainer
-        When given, also its model ``session`` and, for MtM, the fixed held-out neurons, the trained
-        masking schemes and the region labels.
-    """
-    meta: dict[str, Any] = {
-        "r_mean": data.r_mean,
-        "r_std": data.r_std,
-        "loss": data.loss,
-        "target": data.target_name,
-        "target_offset": data.target_offset,
-        "dt": data.dt,
-        "kind": data.kind,
-        "example_length": int(data.x.shape[-1]),
-    }
-    if trainer is None:
-        return meta
-    meta["session"] = int(getattr(trainer, "session", 0))
-    if getattr(trainer, "mtm", False):
-        meta["heldout_neurons"] = [int(i) for i in trainer.heldout_neurons]
-        meta["mtm_schemes"] = list(getattr(trainer, "_schemes", []))
-        if getattr(trainer, "regions", None) is not None:
-            meta["regions"] = [str(r) for r in trainer.regions]
-    return meta
 
 
 def save_model(path: str | Path, model, config, history, meta: dict[str, Any]) -> Path:
     """Write a trained model (``model.pt`` format) to ``path`` (atomic); ``meta`` from :func:`data_meta`."""
-    from .checkpoint import save_checkpoint
-
     history = list(history or [])
     return save_checkpoint(path, model, None, config, len(history), history=history, data_meta=meta)
-
-
-def save_training_checkpoint(folder: str | Path, trainer, optimiser, generator, epoch: int) -> Path:
-    """Write ``folder/checkpoint.pt``: what :class:`~sparks_gui.engine.trainer.Trainer` needs to resume
-    exactly after ``epoch`` epochs (model, optimiser, random state, history)."""
-    from .checkpoint import save_checkpoint
-
-    return save_checkpoint(
-        Path(folder) / CHECKPOINT_FILE,
-        trainer.model,
-        optimiser,
-        trainer.config,
-        epoch,
-        generator,
-        trainer.history,
-        data_meta=data_meta(trainer.data, trainer),
-    )
 
 
 def save_run(folder: str | Path, trainer) -> Path:
@@ -474,7 +422,6 @@ def load_run(path: str | Path) -> LoadedRun:
     """Read a run (folder, ``model.pt`` or ``checkpoint.pt``): config, model with its weights (on the
     CPU), history and data metadata.  Raises :class:`SparksError` when there is none or it is damaged."""
     from ..model.sparks import SparksModel
-    from .checkpoint import load_checkpoint
     from .config import SparksConfig
 
     p = Path(path)

@@ -32,7 +32,7 @@ from ..model.sparks import (
     prediction_from_output,
     reconstruction_loss,
 )
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, save_training_checkpoint
 from .config import SparksConfig
 from .dataset import PreparedData, prepare
 from .defaults import resolve as resolve_defaults
@@ -51,7 +51,6 @@ from .events import (
 )
 from .memory import check_memory
 from .mtm import default_heldout, mtm_rates, mtm_scores
-from .runs import save_training_checkpoint
 
 ATTENTION_SEQUENCE_BYTES = 64e6
 """Attention sequences in snapshots are subsampled in time to stay under this size."""
@@ -563,6 +562,7 @@ class Trainer:
             d.target_name,
             d.loss,
             self._resume is not None,
+            d.n_neurons,
         )
         t_start = time.perf_counter()
         done = 0

@@ -1,9 +1,16 @@
 """The GUI's model: one :class:`SparksSession` per napari viewer.
 
-It holds the current recording, the run configuration, the training run and its latest
-results, the chosen neuron ordering, the selected neuron and the time cursor.  Docks and
-views never talk to each other directly: they command the session and listen to its Qt
-signals (the same split as napari's components vs ``_qt``).
+Its state -- the current recording, the run configuration, the chosen neuron ordering, the
+selected neuron, the time cursor, whether a run is going or paused, and the latest results -- lives
+in a :class:`~sparks_gui.gui._state.SessionState` (``session.state``, an evented model without Qt);
+the session's attributes of the same names read and write it.  The session adds what needs Qt or
+threads: the training run, the ordering worker, the repaint clock, and Qt signals for the docks.
+``running_changed``, ``paused_changed``, ``time_changed`` and ``neuron_selected`` follow the state's
+events; ``recording_changed``, ``config_changed`` and ``ordering_changed`` are emitted by the methods
+that change them, once everything they imply is set.  Docks and views never talk to each other
+directly: they command the session and listen to its signals (the same split as napari's components
+vs ``_qt``).  The docks themselves belong to the window (:func:`sparks_gui.gui.app.docks_for`), not to
+the session.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from ..engine.protocol import TrainerProtocol
 from ..errors import SparksError
 from ._clock import GuiClock
 from ._ordering import compute_order, menu
-from ._state import RunResults
+from ._state import RunResults, SessionState
 from ._worker import ProgressReport, TrainingRun
 
 _SESSIONS: weakref.WeakKeyDictionary[Any, SparksSession] = weakref.WeakKeyDictionary()
@@ -54,8 +61,32 @@ _SKIP_ON_NEW_RECORDING = (orderings.ORIGINAL, orderings.LATENT_PHASE, orderings.
 """Orderings not recomputed when a recording opens (nothing to sort by, or results of another recording)."""
 
 
+def _in_state(name: str, doc: str) -> property:
+    """A session attribute kept in ``session.state.<name>``."""
+    return property(
+        lambda self: getattr(self.state, name), lambda self, value: setattr(self.state, name, value), doc=doc
+    )
+
+
 class SparksSession(QObject):
-    """Shared state of the SPARKS docks of one viewer."""
+    """Shared state of the SPARKS docks of one viewer (kept in ``self.state``) and the run that feeds it."""
+
+    recording = _in_state("recording", "The current recording (whole; ``training_recording()`` applies the selection).")
+    config = _in_state("config", "The configuration the next run starts with.")
+    ordering_name = _in_state("ordering_name", "Label of the raster's ordering menu in use.")
+    order = _in_state("order", "Row order of the training selection's neurons under ``ordering_name``.")
+    selected_neuron = _in_state("selected_neuron", "Highlighted neuron (row of the training selection), or None.")
+    time_s = _in_state("time_s", "The time cursor in seconds.")
+    results = _in_state("results", "What the latest (or loaded) run produced.")
+
+    @property
+    def running(self) -> bool:
+        """A run is going (from Start until its thread has ended and its last event was handled)."""
+        return self.state.running
+
+    @property
+    def paused(self) -> bool:
+        return self.state.paused
 
     recording_changed = Signal(object)
     selection_changed = Signal(object)
@@ -80,19 +111,20 @@ class SparksSession(QObject):
         from ..engine.config import SparksConfig
 
         self._viewer = weakref.ref(viewer) if viewer is not None else (lambda: None)
-        self.recording = None
+        self.state = SessionState(config=SparksConfig())
         self.layer = None
         self.neuron_idx: np.ndarray | None = None
         self.time_range: tuple[int, int] | None = None
-        self.config = SparksConfig()
-        self.results = RunResults()
         self.run: TrainingRun | None = None
         self.trainer: TrainerProtocol | None = None
         """The in-process trainer of the latest (or loaded) run: its data, weights and history."""
-        self.ordering_name = orderings.ordering_label(orderings.ORIGINAL)
-        self.order: np.ndarray | None = None
-        self.selected_neuron: int | None = None
-        self.time_s = 0.0
+        self.n_trained_neurons = 0
+        """Neurons the model of the latest (or loaded) run was trained on (its Started event / loaded model)."""
+        ev = self.state.events
+        ev.running.connect(lambda new, _old: self.running_changed.emit(bool(new)))
+        ev.paused_changed.connect(lambda new, _old: self.paused_changed.emit(bool(new)))
+        ev.time_s.connect(lambda new, _old: self.time_changed.emit(float(new)))
+        ev.selected_neuron.connect(lambda new, _old: self.neuron_selected.emit(-1 if new is None else int(new)))
         self._close_filter = None
         self._selected = None  # (key, recording, training_recording()) of the last selection
         self._order_worker = None
@@ -183,10 +215,6 @@ class SparksSession(QObject):
         self.config_changed.emit(config)
 
     # -------------------------------------------------------------- training
-    @property
-    def running(self) -> bool:
-        return self.run is not None and self.run.running
-
     def start_training(self, config=None) -> TrainingRun:
         """Start a run on the current selection in a background thread."""
         if self.running:
@@ -226,7 +254,7 @@ class SparksSession(QObject):
         if rec is None:
             raise SparksError("No recording is loaded.", "Open the run's recording in the Data dock first.")
         checkpoint, epoch, cfg = info
-        trained_on = self.trainer.data.n_neurons
+        trained_on = self.n_trained_neurons
         if cfg.neurons is None and rec.n_neurons != trained_on:
             raise SparksError(
                 f"The stopped run was trained on {trained_on} neurons; the selection now has {rec.n_neurons}.",
@@ -252,10 +280,10 @@ class SparksSession(QObject):
         run = TrainingRun(cfg, rec, resume=resume)
         run.event.connect(self._on_event)
         run.done.connect(self._on_done)
-        run.paused_changed.connect(self.paused_changed.emit)
+        run.paused_changed.connect(lambda paused: setattr(self.state, "paused", bool(paused)))
         self.run = run
         run.start()
-        self.running_changed.emit(True)
+        self.state.running = True
         return run
 
     def pause(self, paused: bool = True) -> None:
@@ -289,7 +317,8 @@ class SparksSession(QObject):
             trainer = self.run.trainer.local
         self.trainer = trainer
         self.results.started = ev
-        self.order = np.arange(trainer.data.n_neurons)
+        self.n_trained_neurons = ev.n_neurons
+        self.order = np.arange(ev.n_neurons)
         self.run_started.emit(ev)
         if self.ordering_method != orderings.ORIGINAL:
             self.set_ordering(self.ordering_name)
@@ -347,7 +376,8 @@ class SparksSession(QObject):
 
     def _on_done(self) -> None:
         self.clock.flush_progress()
-        self.running_changed.emit(False)
+        self.state.paused = False
+        self.state.running = False
         if self.ordering_method == orderings.LATENT_PHASE:  # now from the whole recording (continuous data)
             self.set_ordering(self.ordering_name)
 
@@ -356,7 +386,8 @@ class SparksSession(QObject):
         self.results = results
         if trainer is not None:
             self.trainer = trainer
-            self.order = np.arange(trainer.data.n_neurons)
+            self.n_trained_neurons = int(trainer.data.n_neurons)
+            self.order = np.arange(self.n_trained_neurons)
         for sig, value in (
             (self.latents_changed, results.latents),
             (self.attention_changed, results.attention),
@@ -442,19 +473,18 @@ class SparksSession(QObject):
 
     # ----------------------------------------------------------- selection
     def select_neuron(self, index: int | None) -> None:
-        """Highlight neuron ``index`` (row of the training selection) in every view."""
-        self.selected_neuron = index
-        self.neuron_selected.emit(-1 if index is None else int(index))
+        """Highlight neuron ``index`` (row of the training selection) in every view (``neuron_selected``
+        follows when it changed; -1 for none)."""
+        self.selected_neuron = None if index is None or index < 0 else int(index)
 
     def original_neuron_index(self, index: int) -> int:
         """Index in the full recording of row ``index`` of the training selection."""
         return int(index if self.neuron_idx is None else self.neuron_idx[index])
 
     def set_time(self, seconds: float) -> None:
-        if abs(seconds - self.time_s) < 1e-12:
-            return
-        self.time_s = float(seconds)
-        self.time_changed.emit(self.time_s)
+        """Move the time cursor (``time_changed`` follows when it moved)."""
+        if abs(seconds - self.time_s) >= 1e-12:
+            self.time_s = float(seconds)
 
 
 def _results_provider(session: SparksSession, recording):

@@ -3,10 +3,32 @@
 from __future__ import annotations
 
 import os
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import SparksError
 
 DOCKS = ("data", "training", "export", "raster", "latents", "attention", "decoding", "masked")
+
+
+@dataclass
+class SparksDocks:
+    """The SPARKS part of one napari window: its widgets and dock widgets by name (``DOCKS``), and the
+    links between the session and napari's layers and dims.  The window owns it; the session (the
+    model) knows nothing of docks."""
+
+    widgets: dict[str, Any] = field(default_factory=dict)
+    docks: dict[str, Any] = field(default_factory=dict)
+    links: Any = None
+
+
+_WINDOWS: weakref.WeakKeyDictionary[Any, SparksDocks] = weakref.WeakKeyDictionary()
+
+
+def docks_for(viewer) -> SparksDocks | None:
+    """The SPARKS docks of ``viewer`` (None until :func:`add_sparks_docks` has added them)."""
+    return _WINDOWS.get(viewer)
 
 
 def _check_display() -> None:
@@ -108,20 +130,20 @@ def add_sparks_docks(viewer) -> dict:
         docks["latents"].raise_()
     except Exception:  # noqa: BLE001 - layout is cosmetic
         pass
-    session.docks = docks
+    window = _WINDOWS[viewer] = SparksDocks(widgets=w, docks=docks)
     arrange_docks(viewer)
-    session.links = NapariLinks(viewer, session)
-    session.run_started.connect(lambda _ev: _front_for_objective(session))
-    session.widgets = w
-    session.docks = docks
+    window.links = NapariLinks(viewer, session)
+    ref = weakref.ref(viewer)
+    session.run_started.connect(lambda _ev: _front_for_objective(session, ref()))
     return w
 
 
-def _front_for_objective(session) -> None:
+def _front_for_objective(session, viewer) -> None:
     """Bring the view that shows the run's main result to the front of the decoding slot: the masked
     neurons for an MtM run, the decoding for a PCC run."""
     cfg = session.results.config or session.config
-    docks = getattr(session, "docks", None) or {}
+    window = docks_for(viewer) if viewer is not None else None
+    docks = window.docks if window is not None else {}
     mtm = getattr(cfg, "objective", "pcc") == "mtm"
     dock = docks.get("masked" if mtm else "decoding")
     try:
@@ -156,11 +178,10 @@ def arrange_docks(viewer) -> None:
     """Size the SPARKS docks for the current window size (call again after resizing the window)."""
     from qtpy.QtCore import Qt
 
-    from ._session import session_for
-
-    docks = getattr(session_for(viewer), "docks", None)
-    if not docks:
+    window = docks_for(viewer)
+    if window is None:
         return
+    docks = window.docks
     try:
         win = viewer.window._qt_window
         W, H = max(win.width(), 1200), max(win.height(), 800)

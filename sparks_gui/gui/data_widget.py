@@ -24,7 +24,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..engine.dataset import default_target
+from ..engine.targets import default_target
 from ..errors import SparksError
 from ..napari.layers import LayerRole, recording_of, role_of
 from ._session import session_for

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data.atomic import atomic_save, atomic_write_text
 from ..errors import SparksError
+from ._runs import save_run
 
 
 def _need(value, what: str):
@@ -139,8 +140,7 @@ def export_attention(session, folder) -> Path:
 
 
 def export_run(session, folder) -> Path:
-    from .training_widget import save_run
-
+    """The run (config.json, model.pt, history.json) into ``folder`` (:func:`sparks_gui.gui._runs.save_run`)."""
     return save_run(session, folder)
 
 
@@ -371,8 +371,15 @@ def write_report(session, folder, size=None) -> Path:
         export_run(session, folder / "run")
     export_views(session, folder / "views", size=size)
     export_figures(session, folder / "figures", size=size)
-    atomic_write_text(folder / "metrics.json", json.dumps(metrics_summary(session), indent=2, default=_jsonable))
+    write_metrics(session, folder)
     return folder
+
+
+def write_metrics(session, folder) -> Path:
+    """``folder/metrics.json``: the session's history and final metrics (:func:`metrics_summary`), atomically."""
+    return atomic_write_text(
+        Path(folder) / "metrics.json", json.dumps(metrics_summary(session), indent=2, default=_jsonable)
+    )
 
 
 def _jsonable(value):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -32,7 +31,9 @@ from qtpy.QtWidgets import (
 
 from ..engine import runs as run_folders
 from ..errors import SparksError
+from . import exports
 from ._config_form import ConfigForm
+from ._runs import load_run, save_run
 from ._session import session_for
 from .views.loss import LossView
 
@@ -334,10 +335,10 @@ class TrainingWidget(QWidget):
         )
 
     def _on_epoch(self, ev) -> None:
-        from .exports import SCORES, score_text
-
-        rest = ", ".join(f"{k} {v:.3f}" for k, v in ev.metrics.items() if isinstance(v, float) and k not in SCORES)
-        metric = " · ".join(t for t in (score_text(ev.metrics), rest) if t)
+        rest = ", ".join(
+            f"{k} {v:.3f}" for k, v in ev.metrics.items() if isinstance(v, float) and k not in exports.SCORES
+        )
+        metric = " · ".join(t for t in (exports.score_text(ev.metrics), rest) if t)
         self.status.setText(
             f"Epoch {ev.epoch + 1}: train {ev.train_loss:.4f}"
             + (f", test {ev.test_loss:.4f}" if ev.test_loss is not None else "")
@@ -552,17 +553,11 @@ class TrainingWidget(QWidget):
         status, and the list is refreshed."""
         folder = self._current_run_folder()
         if folder is not None:
-            from .exports import metrics_summary
-
             try:
-                from ..data.atomic import atomic_write_text
-
                 tr = self.session.trainer
                 cfg = getattr(tr, "config", None) or self.session.results.config
                 cfg.to_json(folder / "config.json")
-                atomic_write_text(
-                    folder / "metrics.json", json.dumps(metrics_summary(self.session), indent=2, default=_jsonable)
-                )
+                exports.write_metrics(self.session, folder)
                 run_folders.update_marker(
                     folder, status=getattr(self, "_run_status", "finished"), epochs=len(self.session.results.history)
                 )
@@ -603,68 +598,3 @@ class TrainingWidget(QWidget):
         self.form.show_resolved(values, resolved.notes)
         if resolved.warnings:
             self.form.setToolTip("\n".join(resolved.warnings))
-
-
-def _jsonable(value):
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
-
-
-def save_run(session, folder) -> Path:
-    """Write the current run (config.json, model.pt, history.json) into ``folder`` (:func:`engine.runs.save_run`)."""
-    tr = session.trainer
-    if tr is None:
-        raise SparksError("There is no trained model to save yet.", "Train (or load a run) first.")
-    if session.running:
-        raise SparksError("Training is still running.", "Stop or wait for the run to finish before saving it.")
-    return run_folders.save_run(folder, tr)
-
-
-def load_run(session, path) -> Path:
-    """Load a saved run: its config goes into the form; with a recording loaded, its results are shown."""
-    from ..engine.config import SparksConfig
-
-    p = Path(path)
-    if run_folders.find_model_file(p) is None and p.suffix.lower() in (".json", ".yaml", ".yml"):
-        session.set_config(SparksConfig.load(p))
-        return p
-    # everything is read and computed first: a load that fails changes nothing (config, views, run)
-    run = run_folders.load_run(p)
-    try:
-        loaded = evaluate_loaded(session, run) if session.training_recording() is not None else None
-    except SparksError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a damaged or foreign run: say so, change nothing
-        raise SparksError(
-            f"'{run.path}' could not be loaded as a run ({type(exc).__name__}: {exc}).",
-            "Pick a folder written by 'Save run' or by sparks-gui train/demo, from this recording.",
-        ) from exc
-    if loaded is not None and run.interrupted:  # an interrupted run: Resume can continue it
-        loaded[0].checkpoint, loaded[0].checkpoint_epoch = str(run.path), run.epoch
-    session.set_config(run.config)
-    if loaded is not None:
-        session.set_results(*loaded)
-    return run.path
-
-
-def evaluate_loaded(session, run):
-    """``(RunResults, Trainer)`` of a loaded run (:func:`engine.runs.load_run`) on the session's recording:
-    the trainer rebuilt around the loaded weights, and its held-out latents/predictions/attention
-    (:func:`engine.runs.evaluate_run`; the session is not changed)."""
-    from ._session import RunResults
-
-    ev = run_folders.evaluate_run(run, session.training_recording())
-    res = RunResults(
-        history=[dict(h) for h in ev.trainer.history],
-        config=run.config,
-        metrics=dict(ev.metrics),
-        latents=ev.snapshots["LatentSnapshot"],
-        predictions=ev.snapshots["Predictions"],
-        attention=ev.snapshots.get("AttentionSnapshot"),
-    )
-    return res, ev.trainer

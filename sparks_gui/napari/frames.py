@@ -115,7 +115,7 @@ def decoded_frames_for(snapshot, recording, full_n_bins: int, t0: int = 0):
     starts = snapshot.starts if snapshot.starts is not None else np.zeros(len(snapshot.predicted), np.int64)
     ex, step = bin_lookup(starts, snapshot.predicted.shape[1], int(snapshot.offset), factor, full_n_bins, t0)
     if snapshot.target == "frames":
-        from ..engine.dataset import frame_pixels
+        from ..engine.targets import frame_pixels
 
         _, (h, w) = frame_pixels(np.asarray(frames)[:1])
         return decoded_frames(snapshot.predicted, ex, step, (h, w), blank=movie.blank), (H / h, W / w)

@@ -248,9 +248,9 @@ def _real_chewie_mtm(rep, figdir: Path, data_dir=None) -> None:
     from ..engine.facade import Sparks
     from ..engine.mtm import default_heldout
     from ..errors import SparksError
-    from .validate_real import _find
+    from ._data import find_data_file
 
-    path = _find("chewie_demo.mat", data_dir)
+    path = find_data_file("chewie_demo.mat", data_dir)
     if path is None:
         raise SparksError(
             "chewie_demo.mat was not found (it is not shipped: no licence file in its repository).",

@@ -31,18 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from ._data import find_data_file
+
 REAL_DATASETS = ("real_songbird", "real_mc_maze", "real_chewie", "real_mec", "real_chewie_mtm")
-DATA_ROOT = Path(__file__).resolve().parents[2] / "tests" / "data"
-
-
-def _find(name: str, data_dir: str | Path | None) -> Path | None:
-    for root in [Path(data_dir)] if data_dir else []:
-        for p in (root / name, *root.rglob(name)):
-            if p.exists():
-                return p
-    for p in DATA_ROOT.rglob(name):
-        return p
-    return None
 
 
 def _lagged(x: np.ndarray, lags: int) -> np.ndarray:
@@ -82,7 +73,8 @@ def wiener_r2(
 
 def _binned(rec, name: str, factor: int) -> tuple[np.ndarray, np.ndarray]:
     """Activity [N, T'] and target [T', k] of ``rec`` at ``factor`` times its bin width."""
-    from ..engine.dataset import rebin, target_values
+    from ..engine.dataset import rebin
+    from ..engine.targets import target_values
 
     x = rebin(rec.activity[None], factor, rec.kind)[0]
     y = rebin(target_values(rec, name).T[None], factor, "calcium")[0].T
@@ -258,7 +250,7 @@ def _phase_recovery(rep, name: str, rec, seeds: tuple[int, ...]) -> None:
 def _songbird(rep, figdir: Path, data_dir=None) -> None:
     from ..data.io import load_recording
 
-    rec = load_recording(_find("MackeviciusData.mat", data_dir))
+    rec = load_recording(find_data_file("MackeviciusData.mat", data_dir))
     _phase_recovery(rep, "real_songbird", rec, rep.settings.real_seeds)
 
 
@@ -269,7 +261,7 @@ def _mec(rep, figdir: Path, data_dir=None) -> None:
     from ..data.io import load_recording
     from ..errors import SparksError
 
-    path = _find(MEC_FILE, data_dir)
+    path = find_data_file(MEC_FILE, data_dir)
     if path is None:
         raise SparksError(
             f"{MEC_FILE} was not found (it is not shipped: no licence file in its repository).",
@@ -283,8 +275,8 @@ def _mec(rep, figdir: Path, data_dir=None) -> None:
 def _mc_maze(rep, figdir: Path, data_dir=None) -> None:
     from ..data.io import load_recording
 
-    train = load_recording(_find("trial_748_data.csv.gz", data_dir))
-    test = load_recording(_find("trial_1356_data.csv.gz", data_dir))  # another trial of the same session
+    train = load_recording(find_data_file("trial_748_data.csv.gz", data_dir))
+    test = load_recording(find_data_file("trial_1356_data.csv.gz", data_dir))  # another trial of the same session
     _decoding(rep, "real_mc_maze", train, "hand_vel", rep.settings.real_seeds, test_rec=test, bin_factor=20)
 
 
@@ -292,7 +284,7 @@ def _chewie(rep, figdir: Path, data_dir=None) -> None:
     from ..data.io import load_recording
     from ..errors import SparksError
 
-    path = _find("chewie_demo.mat", data_dir)
+    path = find_data_file("chewie_demo.mat", data_dir)
     if path is None:
         raise SparksError(
             "chewie_demo.mat was not found (it is not shipped: no licence file in its repository).",
