@@ -89,9 +89,10 @@ def add_sparks_docks(viewer) -> dict:
     from .views import AttentionView, DecodingView, LatentView, MaskedNeuronsView, RasterView
 
     session = session_for(viewer)
+    data = DataWidget(viewer, session)
     w = {
-        "data": DataWidget(viewer, session),
-        "training": TrainingWidget(viewer, session),
+        "data": data,
+        "training": TrainingWidget(viewer, session, choose_target=data.choose_target),
         "export": ExportWidget(viewer, session),
         "raster": RasterView(viewer, session),
         "latents": LatentView(viewer, session),

@@ -109,8 +109,10 @@ class QuietProgressBar(QProgressBar):
 class TrainingWidget(QWidget):
     """Configure and run SPARKS training on the Data dock's selection."""
 
-    def __init__(self, napari_viewer=None, session=None, parent=None):
+    def __init__(self, napari_viewer=None, session=None, parent=None, choose_target=None):
         super().__init__(parent)
+        # where a preset's target goes: the Data dock's target box when the window has one
+        self._choose_target = choose_target
         self.viewer = napari_viewer
         self.session = session or session_for(napari_viewer)
         s = self.session
@@ -349,9 +351,8 @@ class TrainingWidget(QWidget):
     def _on_preset(self, name: str, values: dict) -> None:
         """A preset's target (a Data dock setting, not a form field) goes to the Data dock's target box."""
         if "target" in values:
-            data = getattr(self.session, "widgets", {}).get("data")
-            if data is not None:
-                data.choose_target(str(values["target"]))
+            if self._choose_target is not None:
+                self._choose_target(str(values["target"]))
             else:
                 self.session.config = self.session.config.replace(target=str(values["target"]))
 
