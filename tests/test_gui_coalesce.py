@@ -140,3 +140,54 @@ def test_progress_pending_at_the_end_reaches_the_docks_before_finished(app, qtbo
     session._on_event(E.Finished(epoch=0, metrics={}, history=[]))
     assert order == [("progress", 5), ("finished", 0)]
     assert session.clock.progress_dropped >= 4
+
+
+class _PaintCounter:
+    """Counts Paint events reaching the given widgets (a QGraphicsView paints through its viewport)."""
+
+    def __init__(self, widgets):
+        from qtpy.QtCore import QEvent, QObject
+
+        counter = self
+
+        class _Filter(QObject):
+            def eventFilter(self, obj, ev):  # noqa: N802 - Qt's name
+                if ev.type() == QEvent.Paint:
+                    counter.n += 1
+                return False
+
+        self.n = 0
+        self._filter = _Filter()
+        for w in widgets:
+            w.installEventFilter(self._filter)
+
+
+@pytest.mark.parametrize("view", ["decoding", "latents"])
+def test_a_repaint_paints_its_plot_once_not_a_chain(app, qtbot, view):
+    """pyqtgraph defers auto-range and the view matrix to the next paint, and new legend / label text posts
+    layout requests: done during the window's composite, each dirties the plot again, so one repaint cost
+    2-4 composites of the whole window in one turn of the event loop (45-90 ms under Xvfb).  The view's
+    ``settle()``, run by the clock right after the repaint, does that work first: one paint per repaint."""
+    import pyqtgraph as pg
+
+    viewer, session, w = app
+    _open(viewer, session, qtbot)
+    v = w[view]
+    docks_for(session.viewer).docks[view].raise_()
+    qtbot.waitUntil(lambda: v.isVisible(), timeout=5000)
+    _quiet_clock(session)
+    views = [gv.viewport() for gv in v.findChildren(pg.GraphicsView) if gv.isVisible()]
+    assert views
+    counts = []
+    for k in range(1, 5):  # new data, new range, new scores in the legend each time
+        if view == "decoding":
+            session._on_event(_predictions(k * 7))
+        else:
+            session._on_event(_latents(k * 7))
+        qtbot.wait(50)  # whatever the snapshot itself changed is painted before counting
+        counter = _PaintCounter(views)
+        v._redraw._last = -1e9
+        session.clock.tick()
+        qtbot.wait(150)
+        counts.append(counter.n)
+    assert max(counts) == 1, counts

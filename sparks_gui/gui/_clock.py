@@ -159,5 +159,8 @@ class Redraw(QObject):
         self._last = t0
         self.calls += 1
         self._fn()
+        settle = getattr(self._view, "settle", None)
+        if settle is not None:  # one window composite per repaint, not a chain of them
+            settle()
         self.last_duration_s = time.perf_counter() - t0
         self.max_duration_s = max(self.max_duration_s, self.last_duration_s)
