@@ -42,7 +42,7 @@ def test_every_field_has_a_section_help_and_a_type():
     assert set(AUTO_FIELDS) == {n for n, s in FIELDS.items() if s.auto} and len(AUTO_FIELDS) == 5
     assert FIELDS["grad_mode"].choices == GRAD_MODES and FIELDS["mtm_schemes"].kind == "list"
     # only the fields set by other means have no option: the data file, the run folder, free-form notes
-    assert {n for n, s in FIELDS.items() if not s.cli} == {"data_path", "out_dir", "extra"}
+    assert {n for n, s in FIELDS.items() if not s.cli} == {"data_path", "sample", "out_dir", "extra"}
 
 
 def _bad_value(s):
@@ -116,7 +116,7 @@ def test_every_cli_field_has_an_option_parsed_with_its_type(command):
         assert "target" not in sub.get_default("config_options")
     seen = 0
     for s in cli:
-        if s.name in ("target", "sample", "objective", "mtm_schemes", "mask_ratio"):
+        if s.name in ("target", "objective", "mtm_schemes", "mask_ratio"):
             continue  # checked together below (mtm needs target unsupervised)
         argv, want = _option_value(s)
         extra = ["x.npy"] if command == "train" else ["--headless"]
@@ -127,16 +127,15 @@ def test_every_cli_field_has_an_option_parsed_with_its_type(command):
         seen += 1
     args = parser.parse_args(
         [command, *(["x.npy"] if command == "train" else ["--headless", "--target", "unsupervised"])]
-        + ["--objective", "mtm", "--mtm-schemes", "neuron,causal", "--mask-ratio", "0.25", "--sample", "sequence"]
+        + ["--objective", "mtm", "--mtm-schemes", "neuron,causal", "--mask-ratio", "0.25"]
     )
     cfg = _config_from_args(args)
-    assert (cfg.objective, cfg.mtm_schemes, cfg.mask_ratio, cfg.sample) == (
-        "mtm",
-        ["neuron", "causal"],
-        0.25,
-        "sequence",
-    )
+    assert (cfg.objective, cfg.mtm_schemes, cfg.mask_ratio) == ("mtm", ["neuron", "causal"], 0.25)
     assert seen >= 38
+    # no option that would be ignored: train reads its FILE, demo the reach sample
+    with pytest.raises(SystemExit) as err:
+        parser.parse_args([command, *(["x.npy"] if command == "train" else ["--headless"]), "--sample", "sequence"])
+    assert err.value.code == 2
 
 
 def test_old_flags_keep_working_and_auto_is_zero():

@@ -53,6 +53,7 @@ class SparksConfig:
         section="Data",
         help="Built-in synthetic dataset used when ``data_path`` is None.",
         form=False,
+        cli=False,  # train needs a FILE and demo is the reach sample: a --sample option would do nothing
     )
     target: str = setting(
         "auto",
