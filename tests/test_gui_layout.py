@@ -148,3 +148,32 @@ def test_movie_time_slider_is_labelled_with_the_frame_period(make_napari_viewer,
     viewer.dims.set_current_step(axis, 12)
     settle(100)
     assert session.time_s == pytest.approx(12 * mdt)
+
+
+@pytest.mark.parametrize("width", [200, 500])
+def test_attention_neuron_labels_never_run_together(app, qtbot, width):
+    """A 64-neuron matrix in a 200 px dock labelled its axis '20' and '40' 17 px apart: drawn as '2040'."""
+    import numpy as np
+
+    from sparks_gui.engine import events as E
+
+    viewer, session, w = app
+    rec = make_reach(n_trials_per_direction=2)
+    add_recording_layers(viewer, rec)
+    qtbot.waitUntil(lambda: session.recording is rec, timeout=5000)
+    v = w["attention"]
+    docks_for(viewer).docks["attention"].raise_()
+    qtbot.waitUntil(v.isVisible, timeout=5000)
+    N = rec.n_neurons
+    A = np.random.default_rng(0).random((1, N, N)).astype(np.float32)
+    session._on_event(E.AttentionSnapshot(epoch=1, mean=A, last=A, example=0))
+    v._redraw.flush()
+    v.widget.setFixedSize(width, 450)
+    settle()
+    vb, axis = v.plot.getViewBox(), v.plot.getAxis("bottom")
+    (x0, x1), _ = vb.viewRange()
+    levels = axis.tickValues(x0, x1, vb.width())
+    labelled = [t for t in levels[0][1] if x0 <= t <= x1]
+    px_between = levels[0][0] * vb.width() / (x1 - x0)
+    assert px_between >= 34, (levels[0][0], vb.width())
+    assert len(labelled) >= 2 and not any(ticks for _, ticks in levels[1:])  # labelled, one level only

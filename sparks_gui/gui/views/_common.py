@@ -338,6 +338,24 @@ def export_widget_image(widget: QWidget, path: str | Path, scene_item=None, size
     return atomic_save(path, write_png)
 
 
+def fit_tick_spacing(axis, span: float, pixels: float, min_px: float = 34.0) -> None:
+    """Label ``axis`` every 1, 2 or 5 x 10^k units, the smallest step whose labels lie ``min_px`` apart.
+
+    pyqtgraph always labels its coarsest tick level, even when the axis is too short for it: in a
+    narrow dock the 64-neuron attention matrix's '20' and '40' ran together as '2040'.
+    """
+    if span <= 0 or pixels <= 0:
+        axis.setTickSpacing()  # back to pyqtgraph's own choice
+        return
+    step = 1.0
+    while span / step * min_px > pixels:
+        for m in (2.0, 2.5, 2.0):  # 1 -> 2 -> 5 -> 10 -> 20 ...
+            step *= m
+            if span / step * min_px <= pixels:
+                break
+    axis.setTickSpacing(float(step), float(step))  # one level: no finer labels squeezed in between
+
+
 class ViewBase(QWidget):
     """A view: a toolbar row of controls above a pyqtgraph area, with an export menu."""
 

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from qtpy.QtCore import QRectF, Qt
 
 from .._clock import Redraw
-from ._common import ViewBase, clear_placeholder, colormap, combo, placeholder_text
+from ._common import ViewBase, clear_placeholder, colormap, combo, fit_tick_spacing, placeholder_text
 
 
 class AttentionView(ViewBase):
@@ -47,6 +47,8 @@ class AttentionView(ViewBase):
             line.setVisible(False)
             self.plot.addItem(line, ignoreBounds=True)
         self._body.addWidget(self.widget)
+        self.plot.getViewBox().sigResized.connect(lambda *_: self._fit_ticks())
+        self.plot.getViewBox().sigRangeChanged.connect(lambda *_: self._fit_ticks())  # zoomed in: finer labels
         self.colourbar.setVisible(False)
         self._placeholder = placeholder_text(
             self.plot,
@@ -219,10 +221,20 @@ class AttentionView(ViewBase):
             self.plot.setLimits(xMin=0, xMax=N, yMin=0, yMax=N)
             self.plot.setRange(xRange=(0, N), yRange=(0, N), padding=0)
             self._shown_n = N
+        self._fit_ticks()
         where = self.cursor_note if self.mode.currentText() == "at cursor time" else f"example {self.snapshot.example}"
         self.info.setText(f"{N}×{N} · epoch {self.snapshot.epoch + 1} · {where} · {self.session.ordering_name} order")
         if self.session.selected_neuron is not None:
             self._on_neuron(self.session.selected_neuron)
+
+    def _fit_ticks(self) -> None:
+        """Neuron labels on both axes no closer than a label's width, however narrow the dock."""
+        if getattr(self, "matrix", None) is None:  # (also called while the view is being built)
+            return
+        vb = self.plot.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        fit_tick_spacing(self.plot.getAxis("bottom"), x1 - x0, vb.width())
+        fit_tick_spacing(self.plot.getAxis("left"), y1 - y0, vb.height(), min_px=20.0)
 
     def _on_click(self, event) -> None:
         if event.button() != Qt.LeftButton or self.matrix is None:
