@@ -14,6 +14,7 @@ from sparks_gui.model.masking import (
     draw_scheme,
     mask_batch,
     mask_entries,
+    mask_mixed,
     masked_loss,
     region_codes,
 )
@@ -193,3 +194,88 @@ def test_task_token():
         tok("time")
     small = TaskToken(4, schemes=("neuron", "causal"))
     assert small.embedding.num_embeddings == 2
+
+
+# --------------------------------------------------------------------------- per-sample mix
+def _check_sample(mask_b, scheme, ratio_k=None):
+    """One sample's mask [N, T] is a valid ``scheme`` mask (k = hidden neurons / steps when given)."""
+    if scheme == "causal":
+        steps = mask_b.all(dim=0)
+        assert torch.equal(steps, mask_b.any(dim=0))  # whole steps, every neuron
+        k = int(steps.sum())
+        assert steps[T - k :].all() and not steps[: T - k].any()  # the last k steps
+        return k
+    neurons = mask_b.all(dim=1)
+    assert torch.equal(neurons, mask_b.any(dim=1))  # whole neurons, every step
+    hidden_regions = set(REGIONS[neurons.numpy()])
+    if scheme == "neuron":
+        return int(neurons.sum())
+    assert len(hidden_regions) == 1  # one region
+    region = hidden_regions.pop()
+    size = {"CA1": 8, "LP": 5, "PO": 7}[region]
+    if scheme == "inter_region":
+        assert int(neurons.sum()) == size
+    else:
+        assert 1 <= int(neurons.sum()) <= size - 1
+    return int(neurons.sum())
+
+
+def test_mixed_draws_a_scheme_per_sample_with_its_own_mask():
+    g = torch.Generator().manual_seed(0)
+    x = torch.poisson(torch.full((64, N, T), 2.0), generator=g) + 1.0
+    masked, mask, names = mask_mixed(x, SCHEMES, REGIONS, 0.3, _gen(1))
+    assert mask.shape == x.shape and mask.dtype == torch.bool and len(names) == 64
+    assert set(names) == set(SCHEMES)  # every task in one batch
+    counts = {s: names.count(s) for s in SCHEMES}
+    assert min(counts.values()) >= 8  # about 16 each
+    for b, s in enumerate(names):
+        k = _check_sample(mask[b], s)
+        if s == "neuron":
+            assert k == 6  # round(0.3 * 20)
+        elif s == "causal":
+            assert k == 4  # round(0.3 * 15)
+    assert torch.all(masked[mask] == 0) and torch.equal(masked[~mask], x[~mask])
+    # seeded; the names feed the task token per sample
+    m2, mask2, names2 = mask_mixed(x, SCHEMES, REGIONS, 0.3, _gen(1))
+    assert names2 == names and torch.equal(mask2, mask) and torch.equal(m2, masked)
+    assert TaskToken(5)(names).shape == (64, 5)
+
+
+def test_mixed_without_regions_uses_neuron_and_causal_only():
+    _, mask, names = mask_mixed(_x(), SCHEMES, None, 0.3, _gen(2))
+    assert set(names) <= {"neuron", "causal"}
+    for b, s in enumerate(names):
+        _check_sample(mask[b], s)
+    with pytest.raises(SparksError):
+        mask_mixed(_x(), ("inter_region",), None, 0.3, _gen())
+
+
+def test_mixed_no_leak():
+    x = _x()
+    masked, mask, _ = mask_mixed(x, SCHEMES, REGIONS, 0.3, _gen(4))
+    y = torch.where(mask, x + 7.0, x)
+    masked_y, mask_y, _ = mask_mixed(y, SCHEMES, REGIONS, 0.3, _gen(4))
+    assert torch.equal(mask_y, mask) and torch.equal(masked_y, masked)
+
+
+def test_ratio_range_draws_a_ratio_per_sample():
+    g = torch.Generator().manual_seed(0)
+    x = torch.poisson(torch.full((200, N, T), 2.0), generator=g)
+    _, mask = mask_batch(x, "neuron", ratio=(0.1, 0.5), generator=_gen(5))
+    k = mask.all(dim=2).sum(dim=1)
+    assert int(k.min()) == 2 and int(k.max()) == 10  # round(0.1 * 20) .. round(0.5 * 20)
+    assert len(set(k.tolist())) >= 7  # varies per sample
+    _, cmask = mask_batch(x, "causal", ratio=(0.1, 0.5), generator=_gen(5))
+    steps = cmask.all(dim=1).sum(dim=1)  # hidden steps per sample
+    assert int(steps.min()) >= 1 and int(steps.max()) <= 8 and len(set(steps.tolist())) >= 4
+    for b in range(0, 200, 17):
+        _check_sample(cmask[b], "causal")
+    _, imask = mask_batch(x[:50], "intra_region", regions=REGIONS, ratio=(0.1, 0.5), generator=_gen(6))
+    for b in range(50):
+        _check_sample(imask[b], "intra_region")
+    # a fixed ratio: the same count for every sample
+    _, fixed = mask_batch(x, "neuron", ratio=0.3, generator=_gen(5))
+    assert fixed.all(dim=2).sum(dim=1).tolist() == [6] * 200
+    for bad in ((0.5, 0.1), (0.0, 0.5), (0.1, 1.0), (0.1, 0.2, 0.3)):
+        with pytest.raises(SparksError):
+            mask_batch(x, "neuron", ratio=bad, generator=_gen())

@@ -384,7 +384,7 @@ class SparksConfig:
         default_factory=lambda: list(MTM_SCHEMES),
         section="Training",
         help=(
-            "MtM masking schemes drawn from, one per batch: ``neuron``, ``causal``, ``intra_region``, "
+            "MtM masking schemes drawn from, one per sample of each batch: ``neuron``, ``causal``, ``intra_region``, "
             "``inter_region`` (region schemes are skipped when the neurons have no region labels)."
         ),
         choices=MTM_SCHEMES,

@@ -22,7 +22,7 @@ from ..analysis.decoding import binary_cross_entropy, frame_correlation, poisson
 from ..data.recording import Recording
 from ..errors import SparksError
 from ..model.hebbian import TRACE_PARAMETERS, one_step_gradients
-from ..model.masking import available_schemes, mask_batch, mask_entries, masked_loss
+from ..model.masking import available_schemes, mask_entries, mask_mixed, masked_loss
 from ..model.sparks import (
     SparksModel,
     autocast,
@@ -315,18 +315,15 @@ class Trainer:
         n_global = xb.shape[0]
         dist = self.dist
         mtm = None
-        if self.mtm:  # one scheme per batch, masks drawn for the global batch (identical on every process)
-            scheme = self._schemes[
-                int(torch.randint(len(self._schemes), (1,), generator=generator, device=generator.device).item())
-            ]
-            masked, mask = mask_batch(xb, scheme, self.regions, cfg.mask_ratio, generator)
-            mtm = (masked, mask, scheme)
-            self.last_scheme = scheme
+        if self.mtm:  # one scheme per sample, masks drawn for the global batch (identical on every process)
+            masked, mask, schemes = mask_mixed(xb, self._schemes, self.regions, cfg.mask_ratio, generator)
+            mtm = (masked, mask, schemes)
+            self.last_schemes = schemes
         if dist is not None:  # this process computes a slice of the global batch
             rows = torch.from_numpy(dist.local_rows(n_global)).to(self.device)
             xb, rb = xb[rows], rb[rows]
             if mtm is not None:
-                mtm = (mtm[0][rows], mtm[1][rows], mtm[2])
+                mtm = (mtm[0][rows], mtm[1][rows], [mtm[2][i] for i in rows.tolist()])
             scale = len(rows) * dist.world_size / n_global
         state = self.model.initial_state(xb.shape[0], self.session, self.device)
         d_lat = self.model.latent_dim

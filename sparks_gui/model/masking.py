@@ -13,7 +13,9 @@ Four schemes hide part of a batch ``x`` [B, N, T] (neurons x time, as everywhere
 ``"inter_region"``
     Every neuron of one randomly chosen region, predicted from the other regions.
 
-Each sample of the batch draws its own neurons / region.  Hidden entries are set to 0
+Each sample of the batch draws its own neurons / region; :func:`mask_batch` applies one scheme
+to the whole batch, :func:`mask_mixed` draws a scheme per sample (MtM's multi-task mix: every
+batch trains every task).  Hidden entries are set to 0
 (silent) in ``masked_input``; ``mask`` (bool, [B, N, T]) is True exactly on those entries,
 the ones the reconstruction loss is computed on.  ``masked_input`` is built with
 ``torch.where(mask, 0, x)``, so it does not depend on the values at masked entries at all.
@@ -46,6 +48,7 @@ __all__ = [
     "draw_scheme",
     "mask_batch",
     "mask_entries",
+    "mask_mixed",
     "masked_loss",
     "region_codes",
 ]
@@ -139,6 +142,26 @@ def _check_ratio(ratio: float) -> float:
     return r
 
 
+def _sample_ratios(ratio: Any, B: int, generator: torch.Generator | None) -> torch.Tensor:
+    """One mask ratio per sample [B]: ``ratio`` itself, or uniform in ``ratio = (low, high)``."""
+    dev = _gen_device(generator)
+    if isinstance(ratio, (tuple, list)):
+        if len(ratio) != 2:
+            raise SparksError(f"A mask-ratio range needs (low, high); got {ratio}.", "Use e.g. (0.1, 0.5).")
+        lo, hi = (_check_ratio(r) for r in ratio)
+        if lo > hi:
+            raise SparksError(f"Mask-ratio range {ratio} has low > high.", "Use e.g. (0.1, 0.5).")
+        return lo + (hi - lo) * torch.rand(B, generator=generator, device=dev, dtype=torch.float64)
+    return torch.full((B,), _check_ratio(ratio), device=dev, dtype=torch.float64)
+
+
+def _n_hidden_each(r: torch.Tensor, n: torch.Tensor | int) -> torch.Tensor:
+    """Per-sample :func:`_n_hidden`: round(r * n), at least 1 and, when n >= 2, at most n - 1."""
+    n = torch.as_tensor(n, device=r.device)
+    k = torch.clamp(torch.round(r * n.double()).long(), min=1)
+    return torch.where(n >= 2, torch.minimum(k, torch.clamp(n - 1, min=1)), torch.ones_like(k))
+
+
 def _check_x(x: Any) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise SparksError(
@@ -156,7 +179,7 @@ def mask_batch(
     x: torch.Tensor,
     scheme: str | None = None,
     regions: Any = None,
-    ratio: float = 0.3,
+    ratio: float | tuple[float, float] = 0.3,
     generator: torch.Generator | None = None,
     schemes: Sequence[str] = SCHEMES,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,7 +198,8 @@ def mask_batch(
     ratio
         Fraction of neurons (``"neuron"``), of time steps (``"causal"``) or of the chosen
         region's neurons (``"intra_region"``) to hide; ignored by ``"inter_region"``.
-        Rounded, at least one entry and never everything.
+        Rounded, at least one entry and never everything.  A ``(low, high)`` pair draws
+        one ratio per sample uniformly in that range (MtM's random mask ratio).
     generator
         Seeded ``torch.Generator`` for reproducible masks (its device is used for the draws).
 
@@ -190,18 +214,18 @@ def mask_batch(
     if scheme is None or scheme == "random":
         scheme = draw_scheme(regions, generator, schemes)
     _check_schemes((scheme,))
-    r = _check_ratio(ratio)
     dev = _gen_device(generator)
+    r = _sample_ratios(ratio, B, generator)  # [B], on the generator's device
     if scheme == "neuron":
-        k = _n_hidden(r, N)
+        k = _n_hidden_each(r, N)
         scores = torch.rand(B, N, generator=generator, device=dev)
         rank = scores.argsort(dim=1).argsort(dim=1)
-        hidden = (rank < k).to(x.device)  # [B, N]
+        hidden = (rank < k[:, None]).to(x.device)  # [B, N]
         mask = hidden[:, :, None].expand(B, N, T)
     elif scheme == "causal":
-        k = _n_hidden(r, T)
-        steps = torch.arange(T, device=x.device) >= T - k
-        mask = steps[None, None, :].expand(B, N, T)
+        k = _n_hidden_each(r, T).to(x.device)
+        steps = torch.arange(T, device=x.device)[None, :] >= T - k[:, None]  # [B, T]
+        mask = steps[:, None, :].expand(B, N, T)
     else:
         coded = region_codes(regions, N)
         if coded is None:
@@ -222,15 +246,47 @@ def mask_batch(
         if scheme == "inter_region":
             hidden = member
         else:
-            size = member.sum(dim=1)  # neurons in the chosen region
-            k = torch.where(size >= 2, torch.clamp(torch.round(r * size.float()).long(), min=1), torch.ones_like(size))
-            k = torch.minimum(k, torch.clamp(size - 1, min=1))
+            k = _n_hidden_each(r, member.sum(dim=1))  # of the chosen region's neurons
             scores = torch.rand(B, N, generator=generator, device=dev).masked_fill(~member, float("inf"))
             rank = scores.argsort(dim=1).argsort(dim=1)
             hidden = member & (rank < k[:, None])
         mask = hidden.to(x.device)[:, :, None].expand(B, N, T)
     mask = mask.contiguous()
     return torch.where(mask, torch.zeros((), dtype=x.dtype, device=x.device), x), mask
+
+
+def mask_mixed(
+    x: torch.Tensor,
+    schemes: Sequence[str] = SCHEMES,
+    regions: Any = None,
+    ratio: float | tuple[float, float] = 0.3,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Hide part of ``x`` [B, N, T] with a scheme drawn per sample (MtM's multi-task mix).
+
+    Each sample draws one of the available ``schemes`` uniformly (region schemes only with
+    labels, see :func:`available_schemes`), so every batch trains every task.  ``ratio`` is a
+    fraction or a ``(low, high)`` range drawn per sample (see :func:`mask_batch`).
+
+    Returns ``(masked_input, mask, names)``: as :func:`mask_batch`, plus the scheme of each
+    sample (a list of B names, what :class:`TaskToken` takes).
+    """
+    x = _check_x(x)
+    B = x.shape[0]
+    avail = available_schemes(regions, schemes, x.shape[1])
+    if not avail:
+        raise SparksError(
+            f"None of the masking schemes {list(schemes)} can run without region labels.",
+            "Add 'neuron' or 'causal', or give the neurons region labels (brain_area).",
+        )
+    pick = torch.randint(len(avail), (B,), generator=generator, device=_gen_device(generator)).to(x.device)
+    mask = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
+    for i, s in enumerate(avail):
+        rows = pick == i
+        _, m = mask_batch(x, s, regions, ratio, generator)  # drawn for the whole batch, kept on its rows
+        mask[rows] = m[rows]
+    names = [avail[i] for i in pick.tolist()]
+    return torch.where(mask, torch.zeros((), dtype=x.dtype, device=x.device), x), mask, names
 
 
 def mask_entries(x: torch.Tensor, neurons: Any = None, steps: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
