@@ -21,8 +21,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("grad_mode", ["full", "truncated"])
-def test_two_processes_match_single_process(tmp_path, grad_mode):
+@pytest.mark.parametrize(
+    ("grad_mode", "objective"),
+    # mtm: every sample draws its own masking scheme for the global batch; each process takes its rows'
+    [("full", "pcc"), ("truncated", "pcc"), ("full", "mtm")],
+)
+def test_two_processes_match_single_process(tmp_path, grad_mode, objective):
     rec = make_reach(n_trials_per_direction=2, t_before=0.05, t_after=0.15, seed=6)
     data = tmp_path / "d.npz"
     np.savez(
@@ -32,9 +36,10 @@ def test_two_processes_match_single_process(tmp_path, grad_mode):
     # batch 7 does not split evenly over 2 processes: the loss scaling must still give the global-batch gradient
     cfg.write_text(
         f"epochs: 2\nbin_factor: 4\nlatent_dim: 2\nembed_dim: 8\nbatch_size: 7\ngrad_mode: {grad_mode}\n"
-        "chunk_steps: 20\nseed: 3\n"
+        f"chunk_steps: 20\nseed: 3\nobjective: {objective}\n"
     )
-    common = [str(data), "--activity-key", "spikes", "--target", "hand_pos", "--config", str(cfg), "--quiet"]
+    target = "hand_pos" if objective == "pcc" else "unsupervised"
+    common = [str(data), "--activity-key", "spikes", "--target", target, "--config", str(cfg), "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     single = subprocess.run(
         [sys.executable, "-m", "sparks_gui.cli", "train", *common, "--out", str(tmp_path / "one")],
@@ -74,4 +79,4 @@ def test_two_processes_match_single_process(tmp_path, grad_mode):
     for name in a:
         torch.testing.assert_close(b[name], a[name], rtol=1e-4, atol=1e-5, msg=name)
     m1 = (tmp_path / "one" / "metrics.json").read_text()
-    assert "test_r2" in m1 and (tmp_path / "two" / "metrics.json").exists()
+    assert ("test_r2" if objective == "pcc" else "cosmooth_bps") in m1 and (tmp_path / "two" / "metrics.json").exists()

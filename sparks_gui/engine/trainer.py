@@ -282,20 +282,26 @@ class Trainer:
         """MtM reconstruction likelihood: Poisson for spikes, Gaussian for calcium."""
         return "gaussian" if self.data.kind == "calcium" else "poisson"
 
-    def _mtm_loss(self, xb, masked, mask, scheme, t0, n_steps, state, generator, sample=True, noise=None):
-        """MtM: encoder on the masked input, per-neuron log-rates, loss on the masked entries + beta * KL."""
+    def _mtm_loss(
+        self, xb, masked, mask, scheme, t0, n_steps, state, generator, sample=True, noise=None, recon_weight=1.0
+    ):
+        """MtM: encoder on the masked input, per-neuron log-rates, loss on the masked entries + beta * KL.
+
+        ``recon_weight`` rescales the reconstruction term (data-parallel training: see ``_train_batch``)."""
         cfg = self.config
         sl = slice(t0, t0 + n_steps)
         with autocast(self._amp_dtype, self.device):
             out = self.model(masked[..., sl], self.session, state, sample=sample, generator=generator, noise=noise)
             log_rate = self.model.mtm_log_rates(out.z, scheme, self.session)
         recon = masked_loss(log_rate.float(), xb[..., sl].float(), mask[..., sl], self.likelihood)
-        return recon + cfg.beta * kl_divergence(out.mu, out.logvar), recon, out, log_rate
+        return recon * recon_weight + cfg.beta * kl_divergence(out.mu, out.logvar), recon, out, log_rate
 
-    def _batch_loss(self, xb, rb, t0, n_steps, state, generator, sample=True, noise=None, mtm=None):
+    def _batch_loss(self, xb, rb, t0, n_steps, state, generator, sample=True, noise=None, mtm=None, recon_weight=1.0):
         cfg, d = self.config, self.data
         if mtm is not None:  # (masked input, mask, scheme)
-            loss, recon, out, _ = self._mtm_loss(xb, *mtm, t0, n_steps, state, generator, sample, noise)
+            loss, recon, out, _ = self._mtm_loss(
+                xb, *mtm, t0, n_steps, state, generator, sample, noise, recon_weight=recon_weight
+            )
             return loss, recon, out
         with autocast(self._amp_dtype, self.device):
             out = self.model(
@@ -319,10 +325,12 @@ class Trainer:
             masked, mask, schemes = mask_mixed(xb, self._schemes, self.regions, cfg.mask_ratio, generator)
             mtm = (masked, mask, schemes)
             self.last_schemes = schemes
+        global_mask = None
         if dist is not None:  # this process computes a slice of the global batch
             rows = torch.from_numpy(dist.local_rows(n_global)).to(self.device)
             xb, rb = xb[rows], rb[rows]
             if mtm is not None:
+                global_mask = mtm[1]
                 mtm = (mtm[0][rows], mtm[1][rows], [mtm[2][i] for i in rows.tolist()])
             scale = len(rows) * dist.world_size / n_global
         state = self.model.initial_state(xb.shape[0], self.session, self.device)
@@ -335,8 +343,18 @@ class Trainer:
             if dist is not None:
                 noise = noise[rows]
             # online_chunked: the graph is built with one-step truncation (recorded at forward time)
+            recon_weight = 1.0
+            if global_mask is not None:
+                # the masked loss is a mean over the global batch's masked entries, and samples hide different
+                # numbers of entries (one scheme each): weigh this process's mean by its share of those entries
+                # rather than of the rows (the row scale below assumes equal rows)
+                sl = slice(t0, t0 + n)
+                share = float(mtm[1][..., sl].sum()) / max(float(global_mask[..., sl].sum()), 1.0)
+                recon_weight = share / (len(rows) / n_global)
             with one_step_gradients(cfg.grad_mode == "online_chunked"):
-                loss, _, out = self._batch_loss(xb, rb, t0, n, state, generator, noise=noise, mtm=mtm)
+                loss, _, out = self._batch_loss(
+                    xb, rb, t0, n, state, generator, noise=noise, mtm=mtm, recon_weight=recon_weight
+                )
             if dist is not None:
                 loss_value = dist.sum_scalar(float(loss.detach()) * scale) / dist.world_size
                 loss = loss * scale
