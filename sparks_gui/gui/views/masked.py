@@ -240,7 +240,8 @@ class MaskedNeuronsView(ViewBase):
             self.ticks.setData(s["spike_times"], np.full(s["spike_times"].size, -0.06 * top))
         else:
             self.ticks.setData([], [])
-        self._set_legend_text(self.true_curve, "true (smoothed)" if spikes else "true")
+        # (short: "true (smoothed)" pushed "spikes" out of a 330 px dock; the info's tooltip says it is smoothed)
+        self._set_legend_text(self.true_curve, "true")
         self.plot.setLabel("left", "rate (Hz)" if spikes else "activity")
         self.plot.enableAutoRange()
         self._update_title()
@@ -252,24 +253,28 @@ class MaskedNeuronsView(ViewBase):
         self.info.setToolTip(
             f"Held-out example {s['example']} (example #{int(np.asarray(snap.example_idx)[s['example']])}"
             f" of the recording), epoch {snap.epoch + 1}; {len(self._masked_key or ())} neurons are "
-            f"hidden from the encoder and predicted from the others. True spikes are smoothed with "
+            f"hidden from the encoder and predicted from the others; the title's co-smoothing score is "
+            f"over all of them and every held-out example. True spikes are smoothed with "
             f"a Gaussian of σ {SMOOTH_SIGMA_BINS:g} bins."
         )
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # three legend entries side by side need ~270 px; a narrower dock (a laptop) gets two rows
+        cols = 3 if self.width() >= 290 else 2
+        if cols != self.legend.columnCount:
+            self.legend.setColumnCount(cols)
+            self.legend.setMaximumHeight(22 if cols == 3 else 38)
 
     def _update_title(self) -> None:
         if self.message is not None or self.snapshot is None:
             return
-        j = self.selected_neuron()
         sc = self.score()
-        text = self.neuron.currentText() if j is not None else ""
+        text = ""
         if sc is not None:  # the run's score over every held-out neuron and example (epoch: in the info text)
-            name, value, _epoch = sc
-            text += (
-                f" · co-smoothing {value:+.3f} bits/spike"
-                if name == "cosmooth_bps"
-                else f" · co-smoothing R² {value:.3f}"
-            )
-        self.plot.setTitle(text, size="9pt", color="#d0d3d8")
+            name, value, _epoch = sc  # (the neuron is named in the box above: not repeated, it cut the title)
+            text = f"co-smoothing {value:+.3f} bits/spike" if name == "cosmooth_bps" else f"co-smoothing R² {value:.3f}"
+        self.plot.setTitle(text or None, size="8pt", color="#d0d3d8")  # the legend's size: fits a laptop's dock
 
     def _set_legend_text(self, curve, text: str) -> None:
         for sample, label in getattr(self.legend, "items", []):
