@@ -112,14 +112,20 @@ def _check_schemes(schemes: Sequence[str]) -> None:
         raise SparksError(f"Unknown masking scheme(s) {bad or list(schemes)}.", f"Use some of {list(SCHEMES)}.")
 
 
-def draw_scheme(regions: Any = None, generator: torch.Generator | None = None, schemes: Sequence[str] = SCHEMES) -> str:
-    """Draw one scheme uniformly among those available (region schemes only with labels)."""
-    avail = available_schemes(regions, schemes)
+def _runnable_schemes(regions: Any, schemes: Sequence[str], n_neurons: int | None = None) -> tuple[str, ...]:
+    """:func:`available_schemes`, refusing with the fix when none can run."""
+    avail = available_schemes(regions, schemes, n_neurons)
     if not avail:
         raise SparksError(
             f"None of the masking schemes {list(schemes)} can run without region labels.",
             "Add 'neuron' or 'causal', or give the neurons region labels (brain_area).",
         )
+    return avail
+
+
+def draw_scheme(regions: Any = None, generator: torch.Generator | None = None, schemes: Sequence[str] = SCHEMES) -> str:
+    """Draw one scheme uniformly among those available (region schemes only with labels)."""
+    avail = _runnable_schemes(regions, schemes)
     i = int(torch.randint(len(avail), (1,), generator=generator, device=_gen_device(generator)).item())
     return avail[i]
 
@@ -127,12 +133,6 @@ def draw_scheme(regions: Any = None, generator: torch.Generator | None = None, s
 # --------------------------------------------------------------------------- masks
 def _gen_device(generator: torch.Generator | None) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
-
-
-def _n_hidden(ratio: float, n: int) -> int:
-    """round(ratio * n), at least 1 and, when n >= 2, at most n - 1 (keep something visible)."""
-    k = int(round(ratio * n))
-    return max(1, min(k, n - 1)) if n >= 2 else 1
 
 
 def _check_ratio(ratio: float) -> float:
@@ -156,7 +156,7 @@ def _sample_ratios(ratio: Any, B: int, generator: torch.Generator | None) -> tor
 
 
 def _n_hidden_each(r: torch.Tensor, n: torch.Tensor | int) -> torch.Tensor:
-    """Per-sample :func:`_n_hidden`: round(r * n), at least 1 and, when n >= 2, at most n - 1."""
+    """Entries to hide per sample: round(r * n), at least 1 and, when n >= 2, at most n - 1 (keep something visible)."""
     n = torch.as_tensor(n, device=r.device)
     k = torch.clamp(torch.round(r * n.double()).long(), min=1)
     return torch.where(n >= 2, torch.minimum(k, torch.clamp(n - 1, min=1)), torch.ones_like(k))
@@ -273,12 +273,7 @@ def mask_mixed(
     """
     x = _check_x(x)
     B = x.shape[0]
-    avail = available_schemes(regions, schemes, x.shape[1])
-    if not avail:
-        raise SparksError(
-            f"None of the masking schemes {list(schemes)} can run without region labels.",
-            "Add 'neuron' or 'causal', or give the neurons region labels (brain_area).",
-        )
+    avail = _runnable_schemes(regions, schemes, x.shape[1])
     pick = torch.randint(len(avail), (B,), generator=generator, device=_gen_device(generator)).to(x.device)
     mask = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
     for i, s in enumerate(avail):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -347,12 +348,9 @@ def fit_tick_spacing(axis, span: float, pixels: float, min_px: float = 34.0) -> 
     if span <= 0 or pixels <= 0:
         axis.setTickSpacing()  # back to pyqtgraph's own choice
         return
-    step = 1.0
+    step, growth = 1.0, itertools.cycle((2.0, 2.5, 2.0))  # 1 -> 2 -> 5 -> 10 -> 20 ...
     while span / step * min_px > pixels:
-        for m in (2.0, 2.5, 2.0):  # 1 -> 2 -> 5 -> 10 -> 20 ...
-            step *= m
-            if span / step * min_px <= pixels:
-                break
+        step *= next(growth)
     axis.setTickSpacing(float(step), float(step))  # one level: no finer labels squeezed in between
 
 
